@@ -1,0 +1,52 @@
+"""One typed settings object, read from the environment (prefix ``PROXISANTE_``).
+
+Everything a deployment may change lives here: where the data home is, which engine holds the
+warehouse, where the pseudonymisation key and the identity vault are. The key and the vault are kept
+*outside* the warehouse on purpose: whoever can read the analytic store cannot re-identify anyone.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings of a proxisante installation.
+
+    ``warehouse_url`` picks the engine: ``duckdb://<path>`` (the embedded default),
+    ``postgres://user:pass@host/db`` or ``pyspark://`` as later engines land.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PROXISANTE_", extra="ignore")
+
+    home: Path = Field(default=Path("~/.proxisante"), description="data home")
+    warehouse_url: str | None = Field(default=None, description="Ibis connection URL of the warehouse")
+    key_file: Path | None = Field(default=None, description="secret key of the pseudonymisation")
+    vault_path: Path | None = Field(default=None, description="identity vault (DuckDB file)")
+
+    @cached_property
+    def home_dir(self) -> Path:
+        path = self.home.expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def warehouse(self) -> str:
+        return self.warehouse_url or f"duckdb://{self.home_dir / 'warehouse.duckdb'}"
+
+    @property
+    def key_path(self) -> Path:
+        return (self.key_file or self.home_dir / "secrets" / "pseudonymisation.key").expanduser()
+
+    @property
+    def vault(self) -> Path:
+        return (self.vault_path or self.home_dir / "identity" / "vault.duckdb").expanduser()
+
+
+def get_settings() -> Settings:
+    """Settings from the current environment (not cached: tests change the environment)."""
+    return Settings()

@@ -1,0 +1,403 @@
+"""Loading a folder of pivot-format files into the warehouse.
+
+The flow of one batch: find the files, skip those already loaded (same checksum), stage each as
+text, validate it (set-based, see :mod:`.validation`), pseudonymise patients (identifiers go to the
+vault, ``person_id`` to the warehouse), map the valid rows to warehouse rows, then commit everything
+(rows, quarantine, manifest) in one transaction. Every line of every file ends up either loaded or
+in the quarantine with its reason: ``rows_read == rows_loaded + rows_quarantined`` for each file.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from proxisante import vocab
+from proxisante.identity import IdentityVault, Pseudonymiser
+from proxisante.identity.vault import IDENTITY_COLUMNS
+from proxisante.sources import pivot_mapping
+from proxisante.sources.files import FileInfo, PivotFileError, inspect_file, stage
+from proxisante.sources.pivot_format import TABLES, PivotTable
+from proxisante.sources.validation import Reference, References, Validated, validate
+from proxisante.warehouse import schema
+from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.load import StagedRows, commit_batch
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int], None]
+SUFFIXES = (".csv", ".parquet", ".txt")
+
+
+@dataclass
+class FileReport:
+    """What happened to one file."""
+
+    pivot_table: str
+    file_name: str
+    sha256: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    skipped: bool = False  # already loaded: same checksum, same source
+
+
+@dataclass
+class LoadReport:
+    """What a batch did."""
+
+    source: str
+    batch_id: str | None
+    files: list[FileReport] = field(default_factory=list)
+    ignored_files: list[str] = field(default_factory=list)
+
+    @property
+    def committed(self) -> bool:
+        return self.batch_id is not None
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+
+def discover(folder: Path) -> tuple[dict[str, Path], list[str]]:
+    """Pivot files of a folder by table name (any case), and the names of the other files."""
+    if not folder.is_dir():
+        raise PivotFileError(f"{folder}: not a folder of pivot files")
+    known = {t.name for t in TABLES}
+    found: dict[str, Path] = {}
+    ignored: list[str] = []
+    for path in sorted(folder.iterdir()):
+        stem = path.name.lower().split(".")[0]
+        if path.is_file() and path.suffix.lower() in SUFFIXES and stem in known:
+            if stem in found:
+                raise PivotFileError(f"{path.name}: a second file for the {stem} table ({found[stem].name})")
+            found[stem] = path
+        elif path.is_file() and path.name != "defects.json":
+            ignored.append(path.name)
+    return found, ignored
+
+
+def load_pivot(
+    folder: Path,
+    warehouse: Warehouse,
+    vault: IdentityVault,
+    pseudonymiser: Pseudonymiser,
+    source: str = "default",
+    as_of: date | None = None,
+    progress: Progress | None = None,
+) -> LoadReport:
+    """Load a folder of pivot files as one atomic, idempotent batch."""
+    files, ignored = discover(folder)
+    report = LoadReport(source, None, ignored_files=ignored)
+    pending = _pending_files(warehouse, source, files, report)
+    if not pending:
+        log.info("nothing to load from %s: every file was already loaded", folder)
+        return report
+    batch = _Batch(warehouse, vault, pseudonymiser, source, as_of or date.today(), progress)
+    try:
+        batch.run(pending, report)
+    finally:
+        batch.drop_staging()
+    return report
+
+
+def _pending_files(
+    warehouse: Warehouse, source: str, files: dict[str, Path], report: LoadReport
+) -> list[tuple[PivotTable, FileInfo]]:
+    manifest = warehouse.table("etl_manifest")
+    done = set(
+        warehouse.execute(
+            manifest.filter(manifest.source == source).select("pivot_table", "sha256")
+        ).itertuples(index=False, name=None)
+    )
+    pending = []
+    for table in TABLES:
+        if table.name not in files:
+            continue
+        info = inspect_file(files[table.name])
+        if (table.name, info.sha256) in done:
+            report.files.append(FileReport(table.name, info.path.name, info.sha256, skipped=True))
+        else:
+            pending.append((table, info))
+    return pending
+
+
+class _Batch:
+    """The state of one batch while it runs: staging tables, reference tables, reports."""
+
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        vault: IdentityVault,
+        pseudonymiser: Pseudonymiser,
+        source: str,
+        as_of: date,
+        progress: Progress | None,
+    ) -> None:
+        self.warehouse = warehouse
+        self.con: duckdb.DuckDBPyConnection = warehouse.duckdb
+        self.vault = vault
+        self.pseudonymiser = pseudonymiser
+        self.source = source
+        self.as_of = as_of
+        self.progress = progress or (lambda step, n: None)
+        self.batch_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        self.staging: list[str] = []
+        self.staged: list[StagedRows] = []
+
+    def run(self, pending: list[tuple[PivotTable, FileInfo]], report: LoadReport) -> None:
+        self.con.execute(pivot_mapping.id_macros())
+        refs = self._references()
+        quarantine: list[str] = []
+        manifest: list[tuple[FileInfo, PivotTable, Validated]] = []
+        for spec, info in pending:
+            self.progress(f"lecture {info.path.name}", 0)
+            raw = stage(self.con, info, self._temp(f"raw_{spec.name}"))
+            result = validate(self.con, raw, spec, refs, self.as_of)
+            self.staging += [result.valid, result.errors]
+            if spec.name == "patients":
+                self._pseudonymise(result.valid)
+            self._extend_references(spec, result.valid, refs)
+            self._stage_targets(spec, result.valid)
+            quarantine.append(self._quarantine_sql(spec, info, result))
+            manifest.append((info, spec, result))
+            report.files.append(
+                FileReport(spec.name, info.path.name, info.sha256, result.rows_read, result.rows_valid,
+                           result.lines_rejected)
+            )  # fmt: skip
+            self.con.execute(f'DROP TABLE IF EXISTS "{raw.table}"')
+            self.progress(f"validé {info.path.name}", result.rows_read)
+        self._stage_concepts(pending)
+        appended = self._stage_bookkeeping(quarantine, manifest)
+        self.progress("écriture de l'entrepôt", 0)
+        commit_batch(self.warehouse, self.staged, appended)
+        report.batch_id = self.batch_id
+        log.info(
+            "batch %s committed: %d rows read, %d loaded, %d quarantined",
+            self.batch_id, report.rows_read, report.rows_loaded, report.rows_quarantined,
+        )  # fmt: skip
+
+    def _temp(self, name: str) -> str:
+        table = f"stg_{name}"
+        self.staging.append(table)
+        return table
+
+    def drop_staging(self) -> None:
+        for table in self.staging:
+            self.con.execute(f'DROP TABLE IF EXISTS "{table}"')
+
+    def _references(self) -> References:
+        """Known patients, professionals, encounters and sites: in the warehouse or in this batch."""
+        links = self.vault.patient_links(self.source)
+        self.con.register("vault_links", links)
+        patients = self._temp("known_patients")
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE "{patients}" AS
+            SELECT l.patient_id, l.person_id,
+                   make_date(p.year_of_birth, p.month_of_birth, p.day_of_birth) AS birth_date,
+                   d.death_date
+            FROM vault_links l JOIN person p USING (person_id) LEFT JOIN death d USING (person_id)
+            """
+        )
+        self.con.unregister("vault_links")
+        refs: References = {"patients": Reference(patients, "patient_id")}
+        for table, warehouse_table, id_column in (
+            ("professionals", "provider", "provider_id"),
+            ("encounters", "visit_occurrence", "visit_occurrence_id"),
+            ("sites", "care_site", "care_site_id"),
+        ):
+            name = self._temp(f"known_{table}")
+            self.con.execute(
+                f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT {id_column} AS id FROM {warehouse_table}'
+            )
+            refs[table] = Reference(name, "id", self._id_template(table))
+        return refs
+
+    def _id_template(self, table: str) -> str:
+        spec = next(t for t in TABLES if t.name == table)
+        namespace = "'rpps'" if table == "professionals" else pivot_mapping._ns(self.source, table)
+        return f"stable_id({namespace}, {{v}})" if spec else "{v}"
+
+    def _extend_references(self, spec: PivotTable, valid: str, refs: References) -> None:
+        if spec.name not in refs:
+            return
+        ref = refs[spec.name]
+        if spec.name == "patients":
+            self.con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE "{ref.table}" AS
+                SELECT patient_id, person_id, birth_date, death_date FROM "{valid}"
+                UNION ALL BY NAME
+                SELECT * FROM "{ref.table}" WHERE patient_id NOT IN (SELECT patient_id FROM "{valid}")
+                """
+            )
+            return
+        key = ref.key.replace("{v}", spec.key)
+        self.con.execute(
+            f'INSERT INTO "{ref.table}" SELECT DISTINCT {key} FROM "{valid}" '
+            f'WHERE {key} NOT IN (SELECT id FROM "{ref.table}")'
+        )
+
+    def _pseudonymise(self, valid: str) -> None:
+        """``person_id`` for each valid patient; identities to the vault; identifiers dropped here."""
+        columns = ["patient_id", *IDENTITY_COLUMNS]
+        identities = self.con.execute(
+            f'SELECT {LINE_COLUMN}, {", ".join(columns)} FROM "{valid}"'
+        ).to_arrow_table()
+        person_ids = self.pseudonymiser.person_ids(
+            identities["ins"].to_pylist(),
+            identities["nir"].to_pylist(),
+            [d.isoformat() if d else None for d in identities["birth_date"].to_pylist()],
+        )
+        identities = identities.append_column("person_id", pa.array(person_ids, pa.int64()))
+        self.vault.store(self.source, identities.drop_columns([LINE_COLUMN]))
+        self.con.register("pseudonyms", identities.select([LINE_COLUMN, "person_id"]))
+        kept = [
+            c
+            for c in self._columns(valid)
+            if c not in IDENTITY_COLUMNS or c in ("birth_date", "postcode", "commune_insee")
+        ]
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{valid}" AS SELECT {", ".join("v." + c for c in kept)}, '
+            f'p.person_id FROM "{valid}" v JOIN pseudonyms p USING ({LINE_COLUMN})'
+        )
+        self.con.unregister("pseudonyms")
+
+    def _columns(self, table: str) -> list[str]:
+        return [row[0] for row in self.con.execute(f'DESCRIBE "{table}"').fetchall()]
+
+    def _stage_targets(self, spec: PivotTable, valid: str) -> None:
+        for n, target in enumerate(pivot_mapping.targets(spec.name, self.source)):
+            name = self._temp(f"{spec.name}_{n}_{target.table.name}")
+            sql = pivot_mapping.select_sql(target, valid)
+            key = target.table.key
+            self.con.execute(
+                f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql} '
+                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {key}) = 1"
+            )
+            self.staged.append(StagedRows(target.table, name))
+
+    def _stage_concepts(self, pending: list[tuple[PivotTable, FileInfo]]) -> None:
+        """Local concepts for every code of the shipped lists and every code seen in this batch."""
+        listed = []
+        for row in vocab.code_list("vocabularies"):
+            if row["code_list"]:
+                for entry in vocab.code_list(row["code_list"]):
+                    listed.append((row["code"], entry["code"], entry.get("label_fr") or entry["code"],
+                                   row["domain_id"], row["concept_class_id"]))  # fmt: skip
+        self.con.register(
+            "listed_codes",
+            pa.table({k: pa.array([r[i] for r in listed], pa.string()) for i, k in
+                      enumerate(("vocabulary_id", "concept_code", "concept_name", "domain_id", "class_id"))}),
+        )  # fmt: skip
+        seen = [
+            f"SELECT DISTINCT '{vocabulary}' AS vocabulary_id, {column} AS concept_code FROM \"{valid}\" "
+            f"WHERE {column} IS NOT NULL"
+            for spec, _ in pending
+            for vocabulary, column in pivot_mapping.CODED_COLUMNS.get(spec.name, ())
+            for valid in [f"stg_raw_{spec.name}__valid"]
+        ]
+        seen_sql = (
+            " UNION ".join(seen) or "SELECT NULL::VARCHAR AS vocabulary_id, NULL::VARCHAR AS concept_code"
+        )
+        vocabularies = {r["code"]: r for r in vocab.code_list("vocabularies")}
+        domain = " ".join(f"WHEN '{k}' THEN '{v['domain_id']}'" for k, v in vocabularies.items())
+        concepts = self._temp("concepts")
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE "{concepts}" AS
+            SELECT local_concept_id(c.vocabulary_id, c.concept_code) AS concept_id,
+                   coalesce(l.concept_name, c.concept_code) AS concept_name,
+                   coalesce(l.domain_id, CASE c.vocabulary_id {domain} END) AS domain_id,
+                   c.vocabulary_id, coalesce(l.class_id, c.vocabulary_id) AS concept_class_id,
+                   NULL AS standard_concept, c.concept_code, DATE '1970-01-01' AS valid_start_date,
+                   DATE '2099-12-31' AS valid_end_date, NULL AS invalid_reason
+            FROM (SELECT vocabulary_id, concept_code FROM listed_codes UNION ({seen_sql})) c
+            LEFT JOIN listed_codes l USING (vocabulary_id, concept_code)
+            WHERE c.concept_code IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY concept_id ORDER BY c.vocabulary_id) = 1
+            """
+        )
+        self.con.unregister("listed_codes")
+        self.staged.append(StagedRows(schema.CONCEPT_TABLE, concepts))
+        vocabulary_rows = self._temp("vocabularies")
+        self.con.register(
+            "vocabulary_list",
+            pa.table({
+                "vocabulary_id": list(vocabularies), "vocabulary_name": [v["name"] for v in vocabularies.values()],
+                "vocabulary_reference": [v["reference"] for v in vocabularies.values()],
+            }),
+        )  # fmt: skip
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{vocabulary_rows}" AS SELECT vocabulary_id, vocabulary_name, '
+            "vocabulary_reference, NULL::VARCHAR AS vocabulary_version, 0::BIGINT AS vocabulary_concept_id "
+            "FROM vocabulary_list"
+        )
+        self.con.unregister("vocabulary_list")
+        self.staged.append(StagedRows(schema.VOCABULARY, vocabulary_rows))
+
+    def _quarantine_sql(self, spec: PivotTable, info: FileInfo, result: Validated) -> str:
+        return (
+            f"SELECT '{self.batch_id}' AS batch_id, ? AS source, '{spec.name}' AS pivot_table, "
+            f"{_sql_text(info.path.name)} AS file_name, line, field, reason, value, record "
+            f'FROM "{result.errors}"'
+        )
+
+    def _stage_bookkeeping(
+        self, quarantine: list[str], manifest: list[tuple[FileInfo, PivotTable, Validated]]
+    ) -> list[StagedRows]:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        rejects = self._temp("quarantine")
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{rejects}" AS {" UNION ALL ".join(quarantine)}',
+            [self.source] * len(quarantine),
+        )
+        files = self._temp("manifest")
+        rows = [
+            (self.batch_id, self.source, spec.name, info.path.name, info.sha256, info.size_bytes,
+             info.encoding, info.delimiter, r.rows_read, r.rows_valid, r.lines_rejected, now)
+            for info, spec, r in manifest
+        ]  # fmt: skip
+        names = list(schema.LOAD_MANIFEST.columns)
+        self.con.register(
+            "manifest_rows", pa.table({n: [row[i] for row in rows] for i, n in enumerate(names)})
+        )
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{files}" AS SELECT * FROM manifest_rows')
+        self.con.unregister("manifest_rows")
+        batch = self._temp("batch")
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{batch}" AS SELECT ?::VARCHAR AS batch_id, ?::VARCHAR AS source, '
+            "?::TIMESTAMP AS started_at, ?::TIMESTAMP AS committed_at, count(*) AS files, "
+            f"sum(rows_read) AS rows_read, sum(rows_loaded) AS rows_loaded, sum(rows_quarantined) AS "
+            f'rows_quarantined FROM "{files}"',
+            [self.batch_id, self.source, now, now],
+        )
+        return [
+            StagedRows(schema.QUARANTINE, rejects),
+            StagedRows(schema.LOAD_MANIFEST, files),
+            StagedRows(schema.LOAD_BATCH, batch),
+        ]
+
+
+LINE_COLUMN = "__line"
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

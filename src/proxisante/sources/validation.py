@@ -1,0 +1,363 @@
+"""Validation of a staged pivot file, compiled to set-based SQL from the pivot format.
+
+Each column's kind (see :mod:`proxisante.sources.pivot_format`) becomes two SQL expressions: the
+parsed value and the reason it is wrong (or NULL). Rules that need other rows (duplicate keys,
+references to patients, professionals, encounters, dates within the patient's life) are a second
+step with joins. The result is two tables: ``valid`` (parsed, typed rows with no error) and
+``errors`` (one row per line and field, with the reason). Nothing is dropped: every line of the file
+is in exactly one of them.
+
+Identifying columns are checked like the others, but their value never reaches ``errors``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import duckdb
+import yaml
+
+from proxisante import vocab
+from proxisante.sources.files import LINE, PivotFileError, RawFile
+from proxisante.sources.pivot_format import Column, PivotTable
+
+DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S",
+                "%Y-%m-%dT%H:%M:%S", "%d-%m-%Y", "%d.%m.%Y")  # fmt: skip
+MASK = "***"
+
+# Checks with a key digit, as DuckDB macros (created per connection, temporary).
+MACROS = """
+CREATE OR REPLACE TEMP MACRO luhn_ok(s) AS (
+    list_sum(list_transform(range(1, length(s) + 1), lambda i:
+        CASE WHEN (length(s) - i) % 2 = 1
+             THEN 2 * (ord(substr(s, i, 1)) - 48) - CASE WHEN ord(substr(s, i, 1)) - 48 >= 5 THEN 9 ELSE 0 END
+             ELSE ord(substr(s, i, 1)) - 48 END)) % 10 = 0
+);
+CREATE OR REPLACE TEMP MACRO ean13_ok(s) AS (
+    (10 - list_sum(list_transform(range(1, 13), lambda i:
+        (ord(substr(s, i, 1)) - 48) * CASE WHEN i % 2 = 1 THEN 1 ELSE 3 END)) % 10) % 10
+    = ord(substr(s, 13, 1)) - 48
+);
+CREATE OR REPLACE TEMP MACRO nir_key_ok(s) AS (
+    97 - (CAST(CASE substr(s, 6, 2)
+                    WHEN '2A' THEN substr(s, 1, 5) || '19' || substr(s, 8, 6)
+                    WHEN '2B' THEN substr(s, 1, 5) || '18' || substr(s, 8, 6)
+                    ELSE substr(s, 1, 13) END AS BIGINT) % 97)
+    = CAST(substr(s, 14, 2) AS INTEGER)
+);
+"""
+
+
+@dataclass(frozen=True)
+class CodeRule:
+    """How one code system is normalised and checked. ``{v}`` is the trimmed text value."""
+
+    normalise: str
+    valid: str
+    reason: str
+
+
+def _in_list(name: str) -> str:
+    listed = ", ".join("'" + code.upper().replace("'", "''") + "'" for code in sorted(vocab.codes(name)))
+    return "{n} IN (" + listed + ")"
+
+
+def _code_rules() -> dict[str, CodeRule]:
+    compact = "upper(replace(replace({v}, ' ', ''), '.', ''))"
+    cim10 = "regexp_replace(upper({v}), '[ .+*]', '', 'g')"
+    return {
+        "nir": CodeRule(compact, "regexp_full_match({n}, '[1-478][0-9]{4}(2[AB]|[0-9]{2})[0-9]{8}') "
+                        "AND nir_key_ok({n})", "invalid NIR/INS (15 characters with a valid key expected)"),
+        "rpps": CodeRule("replace({v}, ' ', '')", "regexp_full_match({n}, '[0-9]{11}') AND luhn_ok({n})",
+                         "invalid RPPS number (11 digits with a valid Luhn key expected)"),
+        "finess": CodeRule(compact, "regexp_full_match({n}, '([0-9]{2}|2[AB])[0-9]{7}')",
+                           "invalid FINESS number (9 characters expected)"),
+        "cim10": CodeRule(f"CASE WHEN length({cim10}) > 3 THEN substr({cim10}, 1, 3) || '.' || "
+                          f"substr({cim10}, 4) ELSE {cim10} END",
+                          "regexp_full_match({n}, '[A-Z][0-9]{2}(\\.[0-9A-Z]{1,3})?')",
+                          "invalid CIM-10 code (e.g. E11.9 expected)"),
+        "atc": CodeRule("upper(replace({v}, ' ', ''))",
+                        "regexp_full_match({n}, '[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?')",
+                        "invalid ATC code (e.g. A10BA02 expected)"),
+        "cip13": CodeRule("replace({v}, ' ', '')", "regexp_full_match({n}, '3400[0-9]{9}') AND ean13_ok({n})",
+                          "invalid CIP13 code (13 digits starting 3400 with a valid key expected)"),
+        "nabm": CodeRule("lpad({v}, 4, '0')", "regexp_full_match({n}, '[0-9]{4}')",
+                         "invalid NABM code (4 digits expected)"),
+        "loinc": CodeRule("{v}", "regexp_full_match({n}, '[0-9]{1,7}-[0-9]')",
+                          "invalid LOINC code (e.g. 4548-4 expected)"),
+        "ccam": CodeRule("upper(replace({v}, ' ', ''))", "regexp_full_match({n}, '[A-Z]{4}[0-9]{3}')",
+                         "invalid CCAM code (4 letters and 3 digits expected)"),
+        "ngap": CodeRule("upper({v})", _in_list("ngap"), "unknown NGAP code"),
+        "act": CodeRule("upper(replace({v}, ' ', ''))",
+                        "(" + _in_list('ngap') + " OR regexp_full_match({n}, '[A-Z]{4}[0-9]{3}'))",
+                        "unknown act code (an NGAP key or a CCAM code expected)"),
+        "sex": CodeRule(_mapping_case("sex", "normalised"), "{n} IS NOT NULL", "unknown sex code (M/F/I)"),
+        "profession": CodeRule("upper({v})", _in_list("professions"), "unknown profession code"),
+        "coverage_type": CodeRule("upper({v})", _in_list("coverage_type"), "unknown coverage type"),
+        "payer": CodeRule("upper({v})", _in_list("payer"), "unknown payer"),
+        "structure_type": CodeRule("upper({v})", _in_list("structure_type"), "unknown structure type"),
+        "postcode": CodeRule("{v}", "regexp_full_match({n}, '[0-9]{5}')", "invalid postcode (5 digits)"),
+        "commune": CodeRule("upper({v})", "regexp_full_match({n}, '([0-9]{2}|2[AB])[0-9]{3}')",
+                            "invalid INSEE commune code (5 characters)"),
+    }  # fmt: skip
+
+
+def _mapping_case(name: str, column: str) -> str:
+    pairs = " ".join(f"WHEN '{k.upper()}' THEN '{v}'" for k, v in vocab.mapping(name, column).items())
+    return "CASE upper({v}) " + pairs + " END"
+
+
+@cache
+def rules() -> dict[str, Any]:
+    """Plausibility rules (``pivot_rules.yaml``)."""
+    text = (resources.files(__package__) / "pivot_rules.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A table of known keys that a ``ref:`` column must match.
+
+    ``match`` is the column of ``table`` to compare with ``key``, an SQL template over the value
+    (``{v}``): the local id itself for patients (``patient_id``), the warehouse id it maps to for the
+    others, so that rows loaded by an earlier batch are known too.
+    """
+
+    table: str
+    match: str
+    key: str = "{v}"
+
+
+References = dict[str, Reference]
+
+
+@dataclass(frozen=True)
+class Validated:
+    """Where the result of validating one file is: table names in the staging connection."""
+
+    valid: str
+    errors: str
+    rows_read: int
+    rows_valid: int
+    lines_rejected: int
+
+
+def validate(
+    con: duckdb.DuckDBPyConnection, raw: RawFile, spec: PivotTable, refs: References, as_of: date
+) -> Validated:
+    """Check every row of a staged file; return where the valid rows and the errors are."""
+    con.execute(MACROS)
+    _check_columns(raw, spec)
+    checked, valid, errors = f"{raw.table}__checked", f"{raw.table}__valid", f"{raw.table}__errors"
+    con.execute(f'CREATE OR REPLACE TEMP TABLE "{checked}" AS {_first_pass(raw, spec, as_of)}')
+    con.execute(f'CREATE OR REPLACE TEMP TABLE "{checked}" AS {_second_pass(checked, spec, refs)}')
+    error_columns = _error_columns(con, checked)
+    no_error = " AND ".join(f'"{c}" IS NULL' for c in error_columns) or "TRUE"
+    parsed = ", ".join(f'"p_{c.name}" AS "{c.name}"' for c in spec.columns)
+    extra = ", person_id" if _has_patient_ref(spec) else ""
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{valid}" AS SELECT {LINE}, {parsed}{extra} '
+        f'FROM "{checked}" WHERE {no_error}'
+    )
+    _collect_errors(con, raw, spec, checked, error_columns, errors)
+    rows_read = _count(con, raw.table) + len(raw.malformed)
+    rows_valid = _count(con, valid)
+    rejected = _scalar(con, f'SELECT count(DISTINCT line) FROM "{errors}"')
+    con.execute(f'DROP TABLE "{checked}"')
+    return Validated(valid, errors, rows_read, rows_valid, rejected)
+
+
+def _check_columns(raw: RawFile, spec: PivotTable) -> None:
+    missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
+    if missing:
+        raise PivotFileError(
+            f"{raw.info.path.name}: line 1: required column(s) missing: {', '.join(missing)} "
+            f"(the {spec.name} table needs {', '.join(c.name for c in spec.columns if c.required)})"
+        )
+
+
+def _first_pass(raw: RawFile, spec: PivotTable, as_of: date) -> str:
+    """Per-column parsing and checks: ``r_`` raw text, ``p_`` parsed value, ``e_`` reason."""
+    texts, parsed, errors = [], [], []
+    for column in spec.columns:
+        name = column.name
+        text = f"nullif(trim(\"{name}\"), '')" if name in raw.columns else "NULL::VARCHAR"
+        parse, error = _parse(column, as_of)
+        required = f"WHEN r_{name} IS NULL THEN 'missing required field' " if column.required else ""
+        texts.append(f'{text} AS "r_{name}"')
+        branches = error.replace("{v}", f"r_{name}").replace("{p}", f"p_{name}")
+        parsed.append(f'{parse.replace("{v}", f"r_{name}")} AS "p_{name}"')
+        errors.append(f'CASE {required}{branches} END AS "e_{name}"')
+    return (
+        f"SELECT *, {', '.join(errors)} FROM ("
+        f"  SELECT *, {', '.join(parsed)} FROM ("
+        f'    SELECT {LINE}, {", ".join(texts)} FROM "{raw.table}"))'
+    )
+
+
+def _parse(column: Column, as_of: date) -> tuple[str, str]:
+    """SQL templates (``{v}`` the text, ``{p}`` the parsed value): parsed value, error branches."""
+    kind = column.kind
+    if kind == "date":
+        formats = ", ".join(f"'{f}'" for f in DATE_FORMATS)
+        earliest = rules()["earliest_date"]["value"]
+        return (
+            f"try_strptime({{v}}, [{formats}])::DATE",
+            "WHEN {v} IS NOT NULL AND {p} IS NULL THEN 'invalid date (dd/mm/yyyy or yyyy-mm-dd expected)' "
+            f"WHEN {{p}} < DATE '{earliest}' THEN 'implausible date (before {earliest})' "
+            f"WHEN {{p}} > DATE '{as_of}' THEN 'date in the future (after {as_of})'",
+        )
+    if kind in ("decimal", "integer"):
+        sql_type = "DOUBLE" if kind == "decimal" else "BIGINT"
+        text = "replace(replace({v}, ' ', ''), ',', '.')" if kind == "decimal" else "{v}"
+        return (
+            f"try_cast({text} AS {sql_type})",
+            "WHEN {v} IS NOT NULL AND {p} IS NULL THEN 'not a number' " + _bounds(column),
+        )
+    if kind == "key":
+        limit = rules()["key_max_length"]["value"]
+        return "{v}", f"WHEN length({{v}}) > {limit} THEN 'identifier longer than {limit} characters'"
+    if column.code_system:
+        rule = _code_rules()[column.code_system]
+        normalised = rule.normalise
+        valid = rule.valid.replace("{n}", normalised)
+        return normalised, f"WHEN {{v}} IS NOT NULL AND NOT coalesce({valid}, FALSE) THEN '{rule.reason}'"
+    return "{v}", "WHEN FALSE THEN NULL"  # text and references: checked in the second pass
+
+
+def _bounds(column: Column) -> str:
+    if not column.bounds:
+        return ""
+    bounds = rules()["bounds"][column.bounds]
+    branches = []
+    if "min" in bounds:
+        branches.append(f"WHEN {{p}} < {bounds['min']} THEN 'below the plausible minimum {bounds['min']}'")
+    if "min_exclusive" in bounds:
+        low = bounds["min_exclusive"]
+        branches.append(f"WHEN {{p}} <= {low} THEN 'must be greater than {low}'")
+    if "max" in bounds:
+        branches.append(f"WHEN {{p}} > {bounds['max']} THEN 'above the plausible maximum {bounds['max']}'")
+    return " ".join(branches)
+
+
+def _has_patient_ref(spec: PivotTable) -> bool:
+    return any(c.referenced_table == "patients" for c in spec.columns)
+
+
+def _second_pass(checked: str, spec: PivotTable, refs: References) -> str:
+    """Checks that need other rows: duplicate keys, references, one-of groups, dates vs. life."""
+    joins: list[str] = []
+    checks: list[str] = []
+    extra: list[str] = []
+    key = spec.key
+    checks.append(
+        f"CASE WHEN p_{key} IS NOT NULL AND {LINE} > min({LINE}) OVER (PARTITION BY p_{key}) "
+        f"THEN 'duplicate {key} (first seen at line ' || min({LINE}) OVER (PARTITION BY p_{key}) || ')' "
+        f'END AS "x_{key}__duplicate"'
+    )
+    for i, column in enumerate(c for c in spec.columns if c.referenced_table):
+        ref = refs[column.referenced_table or ""]
+        alias, match = f"ref{i}", refs[column.referenced_table or ""].match
+        key = ref.key.replace("{v}", f"c.p_{column.name}")
+        joins.append(f'LEFT JOIN "{ref.table}" {alias} ON {alias}.{match} = {key}')
+        checks.append(
+            f"CASE WHEN c.p_{column.name} IS NOT NULL AND {alias}.{match} IS NULL "
+            f"THEN 'unknown {column.name} (in neither this batch nor the warehouse)' "
+            f'END AS "x_{column.name}__reference"'
+        )
+        if column.referenced_table == "patients":
+            extra.append(f"{alias}.person_id")
+            if spec.event_date:
+                checks.append(_life_check(spec.event_date, alias))
+    for group in spec.one_of:
+        empty = " AND ".join(f"p_{n} IS NULL AND e_{n} IS NULL" for n in group)
+        checks.append(f"CASE WHEN {empty} THEN 'one of {', '.join(group)} is required' END "
+                      f'AS "x_{group[0]}__one_of"')  # fmt: skip
+    names = spec.column_names
+    if "start_date" in names and "end_date" in names:
+        checks.append("CASE WHEN p_end_date < p_start_date THEN 'end_date before start_date' END "
+                      'AS "x_end_date__order"')  # fmt: skip
+    if spec.name == "patients":
+        checks.append("CASE WHEN p_death_date < p_birth_date THEN 'death before birth' END "
+                      'AS "x_death_date__order"')  # fmt: skip
+    for n, check in enumerate(spec.checks):
+        parsed = check.violated
+        for name in names:
+            parsed = _replace_word(parsed, name, f"p_{name}")
+        checks.append(f"CASE WHEN {parsed} THEN '{check.reason}' END AS \"x_{check.field}__rule{n}\"")
+    columns = ", ".join(["c.*", *extra, *checks])
+    return f'SELECT {columns} FROM "{checked}" c {" ".join(joins)}'
+
+
+def _life_check(event_date: str, alias: str) -> str:
+    return (
+        f"CASE WHEN p_{event_date} < {alias}.birth_date THEN 'date before the patient''s birth' "
+        f"WHEN p_{event_date} > {alias}.death_date THEN 'date after the patient''s death' END "
+        f'AS "x_{event_date}__life"'
+    )
+
+
+def _replace_word(sql: str, word: str, replacement: str) -> str:
+    import re
+
+    return re.sub(rf"\b{re.escape(word)}\b", replacement, sql)
+
+
+def _error_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    names = [row[0] for row in con.execute(f'DESCRIBE "{table}"').fetchall()]
+    return [n for n in names if n.startswith(("e_", "x_"))]
+
+
+def _field_of(error_column: str) -> str:
+    return error_column[2:].split("__")[0]
+
+
+def _collect_errors(
+    con: duckdb.DuckDBPyConnection,
+    raw: RawFile,
+    spec: PivotTable,
+    checked: str,
+    error_columns: list[str],
+    errors: str,
+) -> None:
+    identifying = {c.name for c in spec.columns if c.identifying}
+    parts = []
+    for column in error_columns:
+        field = _field_of(column)
+        value = f"'{MASK}'" if field in identifying else f'"r_{field}"'
+        parts.append(
+            f"SELECT {LINE} AS line, '{field}' AS field, \"{column}\" AS reason, {value} AS value "
+            f'FROM "{checked}" WHERE "{column}" IS NOT NULL'
+        )
+    union = " UNION ALL ".join(parts) or "SELECT NULL::BIGINT AS line, '' AS field, '' AS reason, '' AS value"
+    record = ", ".join(
+        f'"{c.name}" := {repr(MASK) if c.identifying else f"r.{_ident(c.name)}"}'
+        for c in spec.columns
+        if c.name in raw.columns
+    )
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{errors}" AS '
+        f"SELECT e.line, e.field, e.reason, e.value, to_json(struct_pack({record}))::VARCHAR AS record "
+        f'FROM ({union}) e JOIN "{raw.table}" r ON r.{LINE} = e.line WHERE e.line IS NOT NULL'
+    )
+    if raw.malformed:
+        con.executemany(
+            f'INSERT INTO "{errors}" VALUES (?, NULL, ?, NULL, NULL)', [list(m) for m in raw.malformed]
+        )
+
+
+def _ident(name: str) -> str:
+    return f'"{name}"'
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return _scalar(con, f'SELECT count(*) FROM "{table}"')
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
