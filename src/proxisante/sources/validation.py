@@ -85,7 +85,7 @@ def _code_rules() -> dict[str, CodeRule]:
                         "invalid ATC code (e.g. A10BA02 expected)"),
         "cip13": CodeRule("replace({v}, ' ', '')", "regexp_full_match({n}, '3400[0-9]{9}') AND ean13_ok({n})",
                           "invalid CIP13 code (13 digits starting 3400 with a valid key expected)"),
-        "nabm": CodeRule("lpad({v}, 4, '0')", "regexp_full_match({n}, '[0-9]{4}')",
+        "nabm": CodeRule("CASE WHEN length({v}) < 4 THEN lpad({v}, 4, '0') ELSE {v} END", "regexp_full_match({n}, '[0-9]{4}')",
                          "invalid NABM code (4 digits expected)"),
         "loinc": CodeRule("{v}", "regexp_full_match({n}, '[0-9]{1,7}-[0-9]')",
                           "invalid LOINC code (e.g. 4548-4 expected)"),

@@ -1,0 +1,181 @@
+"""The ``proxisante`` command line: thin Typer commands over the engines, French output."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from proxisante.runtime import open_installation
+from proxisante.sources.files import PivotFileError
+from proxisante.sources.pivot import LoadReport, load_pivot
+from proxisante.warehouse.status import quarantined_rows, warehouse_status
+
+app = typer.Typer(help="proxisante — entrepôt de données de santé de proximité.", no_args_is_help=True)
+console = Console()
+
+DEMO_PATIENTS = 20_000
+DEMO_SEED = 2026
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False,
+    )  # fmt: skip
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="journal détaillé")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option(help="dossier de sortie (format pivot)")],
+    patients: Annotated[int, typer.Option(help="nombre de patients")] = DEMO_PATIENTS,
+    seed: Annotated[int, typer.Option(help="graine (même graine, mêmes fichiers)")] = DEMO_SEED,
+    file_format: Annotated[str, typer.Option("--format", help="csv ou parquet")] = "csv",
+    defects: Annotated[bool, typer.Option(help="injecter les défauts des exports réels")] = False,
+) -> None:
+    """Génère un centre de santé synthétique réaliste au format pivot."""
+    _synthesise(out, patients, seed, file_format, defects)
+
+
+def _synthesise(out: Path, patients: int, seed: int, file_format: str, defects: bool) -> None:
+    from proxisante.synth import SynthOptions, generate_centre
+
+    options = SynthOptions(patients=patients, seed=seed, out=out, file_format=file_format, defects=defects)
+    with _progress() as progress:
+        task = progress.add_task("Génération des patients", total=patients)
+        summary = generate_centre(options, progress=lambda table, rows, done: progress.update(task, completed=done))
+        progress.update(task, completed=patients)
+    table = Table(title=f"Centre synthétique — {out}")
+    table.add_column("table")
+    table.add_column("lignes", justify="right")
+    for name, rows in summary.rows.items():
+        table.add_row(name, _n(rows))
+    console.print(table)
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="dossier des fichiers exportés")],
+    file_format: Annotated[str, typer.Option("--format", help="format des fichiers")] = "pivot",
+    source: Annotated[str, typer.Option(help="nom du logiciel ou du site d'origine")] = "default",
+) -> None:
+    """Charge un export (format pivot) dans l'entrepôt, en un lot atomique et idempotent."""
+    if file_format != "pivot":
+        raise typer.BadParameter(f"format inconnu: {file_format} (formats disponibles: pivot)")
+    report = _ingest(path, source)
+    _print_report(report)
+
+
+def _ingest(path: Path, source: str) -> LoadReport:
+    installation = open_installation()
+    try:
+        with _progress() as progress:
+            task = progress.add_task("Chargement", total=None)
+
+            def advance(step: str, rows: int) -> None:
+                progress.update(task, description=step, advance=rows)
+
+            return load_pivot(path, installation.warehouse, installation.vault, installation.pseudonymiser,
+                              source=source, progress=advance)  # fmt: skip
+    except PivotFileError as error:
+        console.print(f"[red]Fichier refusé, rien n'a été chargé :[/red] {error}")
+        raise typer.Exit(code=2) from error
+    finally:
+        installation.close()
+
+
+def _print_report(report: LoadReport) -> None:
+    table = Table(title="Lot chargé" if report.committed else "Rien à charger (fichiers déjà chargés)")
+    for column in ("table", "fichier", "lues", "chargées", "en quarantaine", ""):
+        table.add_column(column, justify="right" if column in ("lues", "chargées", "en quarantaine") else "left")
+    for f in report.files:
+        note = "déjà chargé" if f.skipped else ""
+        table.add_row(f.pivot_table, f.file_name, _n(f.rows_read), _n(f.rows_loaded), _n(f.rows_quarantined), note)
+    console.print(table)
+    if report.ignored_files:
+        console.print(f"Fichiers ignorés (pas une table du format pivot) : {', '.join(report.ignored_files)}")
+    if report.rows_quarantined:
+        console.print("Voir les lignes rejetées : [bold]proxisante quarantine[/bold]")
+
+
+@app.command()
+def status() -> None:
+    """Tables, nombre de lignes, derniers chargements et rejets par motif."""
+    installation = open_installation()
+    try:
+        snapshot = warehouse_status(installation.warehouse)
+    finally:
+        installation.close()
+    table = Table(title=f"Entrepôt ({snapshot.engine})")
+    for column in ("table", "groupe", "lignes"):
+        table.add_column(column, justify="right" if column == "lignes" else "left")
+    for name, (group, rows) in snapshot.counts.items():
+        table.add_row(name, group, _n(rows))
+    console.print(table)
+    batches = Table(title="Derniers lots")
+    for column in ("lot", "source", "validé le", "fichiers", "lues", "chargées", "quarantaine"):
+        batches.add_column(column)
+    for row in snapshot.last_batches.itertuples():
+        batches.add_row(row.batch_id, row.source, f"{row.committed_at:%d/%m/%Y %H:%M:%S}", _n(row.files),
+                        _n(row.rows_read), _n(row.rows_loaded), _n(row.rows_quarantined))  # fmt: skip
+    console.print(batches)
+    rejects = Table(title="Rejets par motif")
+    for column in ("table", "champ", "motif", "lignes"):
+        rejects.add_column(column)
+    for row in snapshot.rejects_by_reason.itertuples():
+        rejects.add_row(row.pivot_table, row.field or "(ligne)", row.reason, _n(row.rows))
+    console.print(rejects)
+
+
+@app.command()
+def quarantine(
+    table: Annotated[str | None, typer.Option(help="seulement cette table pivot")] = None,
+    limit: Annotated[int, typer.Option(help="nombre de lignes affichées")] = 50,
+) -> None:
+    """Liste les lignes rejetées : fichier, ligne, champ, motif."""
+    installation = open_installation()
+    try:
+        rows = quarantined_rows(installation.warehouse, table, limit)
+    finally:
+        installation.close()
+    out = Table(title="Quarantaine")
+    for column in ("fichier", "ligne", "champ", "motif", "valeur"):
+        out.add_column(column)
+    for row in rows.itertuples():
+        out.add_row(row.file_name, str(row.line), row.field or "(ligne)", row.reason, row.value or "")
+    console.print(out)
+
+
+@app.command()
+def demo(
+    patients: Annotated[int, typer.Option(help="taille du centre de démonstration")] = DEMO_PATIENTS,
+    seed: Annotated[int, typer.Option(help="graine")] = DEMO_SEED,
+) -> None:
+    """Génère le centre de démonstration, le charge et affiche l'état de l'entrepôt."""
+    from proxisante.settings import get_settings
+
+    out = get_settings().home_dir / "demo" / f"centre-{patients}-{seed}"
+    if not (out / "patients.csv").exists():
+        _synthesise(out, patients, seed, "csv", defects=False)
+    _print_report(_ingest(out, source="demo"))
+    status()
+
+
+def _n(value: object) -> str:
+    """French thousands separator (narrow no-break space)."""
+    return f"{int(value):,}".replace(",", "\u202f") if value is not None else ""  # type: ignore[call-overload]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,34 @@
+"""The objects of one installation, built from its settings: warehouse, vault, pseudonymiser.
+
+Kept apart from the CLI and the web layer so that both (and scripts) open an installation the same
+way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proxisante.identity import IdentityVault, Pseudonymiser, load_or_create_key
+from proxisante.settings import Settings, get_settings
+from proxisante.warehouse.connection import Warehouse
+
+
+@dataclass
+class Installation:
+    settings: Settings
+    warehouse: Warehouse
+    vault: IdentityVault
+    pseudonymiser: Pseudonymiser
+
+    def close(self) -> None:
+        self.warehouse.close()
+
+
+def open_installation(settings: Settings | None = None) -> Installation:
+    settings = settings or get_settings()
+    return Installation(
+        settings,
+        Warehouse.connect(settings.warehouse),
+        IdentityVault(settings.vault),
+        Pseudonymiser(load_or_create_key(settings.key_path)),
+    )

@@ -1,0 +1,42 @@
+"""What is in the warehouse: row counts, the last loads, and the quarantine by reason (Ibis queries)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.schema import TABLES
+
+
+@dataclass(frozen=True)
+class Status:
+    """A snapshot of the warehouse for ``proxisante status``."""
+
+    engine: str
+    counts: dict[str, tuple[str, int]]  # table -> (group, rows)
+    last_batches: pd.DataFrame
+    rejects_by_reason: pd.DataFrame
+
+
+def warehouse_status(warehouse: Warehouse, batches: int = 5) -> Status:
+    counts = {t.name: (t.group, int(warehouse.table(t.name).count().execute())) for t in TABLES}
+    batch = warehouse.table("etl_batch")
+    last = warehouse.execute(batch.order_by(batch.committed_at.desc()).limit(batches))
+    return Status(warehouse.engine, counts, last, rejects_by_reason(warehouse))
+
+
+def rejects_by_reason(warehouse: Warehouse) -> pd.DataFrame:
+    q = warehouse.table("etl_quarantine")
+    grouped = q.group_by(["pivot_table", "field", "reason"]).aggregate(rows=q.count())
+    return warehouse.execute(grouped.order_by([grouped.rows.desc(), grouped.pivot_table, grouped.field]))
+
+
+def quarantined_rows(warehouse: Warehouse, table: str | None = None, limit: int = 50) -> pd.DataFrame:
+    """Rejected rows, newest batch first, in file order."""
+    q = warehouse.table("etl_quarantine")
+    if table:
+        q = q.filter(q.pivot_table == table)
+    q = q.order_by([q.batch_id.desc(), q.file_name, q.line, q.field]).limit(limit)
+    return warehouse.execute(q.select("file_name", "line", "field", "reason", "value", "batch_id"))

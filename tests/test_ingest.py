@@ -1,0 +1,231 @@
+"""The pivot loader: every defect kind is quarantined with file, line, field and reason; nothing is
+lost; a batch is atomic and idempotent; a newer extract updates by natural key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+import pivot_fixture as fx
+from proxisante.runtime import Installation
+from proxisante.sources.files import PivotFileError
+from proxisante.sources.pivot import LoadReport, load_pivot
+from proxisante.warehouse.schema import TABLES
+
+
+def load(inst: Installation, folder: Path, source: str = "ehr") -> LoadReport:
+    return load_pivot(folder, inst.warehouse, inst.vault, inst.pseudonymiser, source=source)
+
+
+def snapshot(inst: Installation) -> dict[str, list[tuple]]:
+    """Every row of every warehouse table, sorted: two equal snapshots mean an unchanged warehouse."""
+    con = inst.warehouse.duckdb
+    return {t.name: sorted(map(repr, con.execute(f"SELECT * FROM {t.name}").fetchall())) for t in TABLES}
+
+
+def quarantine(inst: Installation) -> list[tuple]:
+    return inst.warehouse.duckdb.execute(
+        "SELECT file_name, line, field, reason, value FROM etl_quarantine ORDER BY file_name, line, field"
+    ).fetchall()
+
+
+def with_changes(**changes: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
+    tables = copy.deepcopy(fx.TABLES)
+    tables.update(changes)
+    return tables
+
+
+def test_clean_export_loads_every_row(installation: Installation, tmp_path: Path) -> None:
+    report = load(installation, fx.write(tmp_path / "in"))
+    assert report.committed and report.rows_quarantined == 0
+    assert report.rows_read == report.rows_loaded == sum(len(rows) for rows in fx.TABLES.values())
+    counts = installation.warehouse.counts()
+    assert counts["person"] == 3 and counts["visit_occurrence"] == 3 and counts["death"] == 1
+    assert counts["drug_exposure"] == 2  # one prescription, one vaccination
+    assert counts["cost"] == 2 and counts["fr_billed_act"] == 2 and counts["location"] == 3
+    assert counts["observation_period"] == 3
+    con = installation.warehouse.duckdb
+    assert con.execute("SELECT condition_source_value FROM condition_occurrence").fetchall() == [("E11.9",)]
+    assert con.execute("SELECT value_as_number, measurement_source_value FROM measurement").fetchall() == [
+        (7.2, "1577")
+    ]
+    assert con.execute("SELECT sum(amount) FROM fr_billed_act").fetchone()[0] == 70
+    name = con.execute(
+        "SELECT concept_name FROM concept c JOIN measurement m ON c.concept_id = m.measurement_source_concept_id"
+    ).fetchone()
+    assert (name is not None and "HbA1c" in name[0]) or "glyqu" in name[0].lower()
+    assert (
+        con.execute(
+            "SELECT count(*) FROM fr_mt_declaration m JOIN provider p USING (provider_id) JOIN person USING (person_id)"
+        ).fetchone()[0]
+        == 2
+    )
+
+
+def test_loading_the_same_files_twice_changes_nothing(installation: Installation, tmp_path: Path) -> None:
+    folder = fx.write(tmp_path / "in")
+    load(installation, folder)
+    before = snapshot(installation)
+    again = load(installation, folder)
+    assert not again.committed and all(f.skipped for f in again.files)
+    assert snapshot(installation) == before
+
+
+def test_same_content_in_new_files_is_an_upsert_not_a_duplicate(installation: Installation, tmp_path: Path) -> None:
+    load(installation, fx.write(tmp_path / "a"))
+    before = {k: len(v) for k, v in snapshot(installation).items() if not k.startswith("etl_")}
+    # Same rows, other encoding and separator: other checksums, so the batch runs, and upserts.
+    report = load(installation, fx.write(tmp_path / "b", encoding="cp1252", delimiter=","))
+    assert report.committed and report.rows_quarantined == 0
+    after = {k: len(v) for k, v in snapshot(installation).items() if not k.startswith("etl_")}
+    assert after == before
+
+
+def test_newer_extract_updates_by_natural_key(installation: Installation, tmp_path: Path) -> None:
+    load(installation, fx.write(tmp_path / "v1"))
+    encounters = copy.deepcopy(fx.TABLES["encounters"])
+    encounters[0]["date"] = "11/01/2025"  # corrected in the EHR
+    encounters.append(
+        {"encounter_id": "E4", "patient_id": "P1", "rpps": fx.GP1, "date": "01/04/2025", "encounter_type": "TCG"}
+    )
+    # A newer extract with encounters only: patients and professionals are known from the first batch.
+    report = load(installation, fx.write(tmp_path / "v2", {"encounters": encounters}))
+    assert report.rows_quarantined == 0
+    con = installation.warehouse.duckdb
+    dates = sorted(str(d) for (d,) in con.execute("SELECT visit_start_date FROM visit_occurrence").fetchall())
+    assert dates == ["2025-01-11", "2025-02-02", "2025-03-05", "2025-04-01"]
+
+
+P1_BORN = {**fx.TABLES["encounters"][0]}
+
+
+@pytest.mark.parametrize(
+    ("table", "row_change", "field", "reason"),
+    [
+        ("encounters", {"date": "31/02/2025"}, "date", "invalid date"),
+        ("encounters", {"date": "01/01/2099"}, "date", "date in the future"),
+        ("encounters", {"date": "01/01/1960"}, "date", "before the patient's birth"),
+        ("encounters", {"patient_id": "P2", "date": "01/07/2025"}, "date", "after the patient's death"),
+        ("encounters", {"encounter_type": "XYZ"}, "encounter_type", "unknown NGAP code"),
+        ("encounters", {"patient_id": "P99"}, "patient_id", "unknown patient_id"),
+        ("encounters", {"rpps": "10000000001"}, "rpps", "unknown rpps"),
+        ("encounters", {"rpps": ""}, "rpps", "missing required field"),
+        ("diagnoses", {"cim10": "diabete"}, "cim10", "invalid CIM-10 code"),
+        ("diagnoses", {"encounter_id": "E404"}, "encounter_id", "unknown encounter_id"),
+        ("prescriptions", {"atc": "A10-BA"}, "atc", "invalid ATC code"),
+        ("prescriptions", {"cip13": "3400930000011"}, "cip13", "invalid CIP13"),
+        ("prescriptions", {"cip13": "", "atc": ""}, "cip13", "one of cip13, atc is required"),
+        ("prescriptions", {"duration_days": "0"}, "duration_days", "below the plausible minimum"),
+        ("lab_results", {"value": "sept"}, "value", "not a number"),
+        ("lab_results", {"nabm": "15777"}, "nabm", "invalid NABM code"),
+        ("acts", {"amount": "-3"}, "amount", "below the plausible minimum"),
+        ("acts", {"payer": "MUTUELLE"}, "payer", "unknown payer"),
+        ("coverage", {"cim10": "", "coverage_type": "ALD"}, "cim10", "an ALD needs its CIM-10 code"),
+        ("coverage", {"end_date": "01/01/2019"}, "end_date", "end_date before start_date"),
+        ("professionals", {"rpps": "10000000010"}, "rpps", "invalid RPPS"),
+        ("professionals", {"fte": "0"}, "fte", "must be greater than 0"),
+        ("patients", {"birth_date": "12/01/1865"}, "birth_date", "implausible date"),
+        ("patients", {"sex": "X"}, "sex", "unknown sex code"),
+        ("patients", {"commune_insee": "7505"}, "commune_insee", "invalid INSEE commune code"),
+    ],
+)
+def test_each_defect_is_quarantined_with_file_line_field_and_reason(
+    installation: Installation, tmp_path: Path, table: str, row_change: dict[str, str], field: str, reason: str
+) -> None:
+    rows = copy.deepcopy(fx.TABLES[table])
+    rows.append({**rows[0], **row_change, **_new_key(table)})
+    report = load(installation, fx.write(tmp_path / "in", with_changes(**{table: rows})))
+    file_name, line = f"{table}.csv", len(rows) + 1
+    found = [q for q in quarantine(installation) if q[:3] == (file_name, line, field)]
+    assert found and reason in found[0][3], quarantine(installation)
+    assert report.rows_read == report.rows_loaded + report.rows_quarantined  # nothing lost
+    for f in report.files:
+        assert f.rows_read == f.rows_loaded + f.rows_quarantined
+    expected = len(fx.TABLES[table]) - (1 if table == "professionals" and field == "rpps" else 0)
+    assert next(f for f in report.files if f.pivot_table == table).rows_loaded >= expected - 1
+
+
+def _new_key(table: str) -> dict[str, str]:
+    from proxisante.sources.pivot_format import TABLES_BY_NAME
+
+    key = TABLES_BY_NAME[table].key
+    return {} if key == "rpps" else {key: "NEW-1"}
+
+
+def test_wrong_nir_key_is_quarantined_and_its_value_masked(installation: Installation, tmp_path: Path) -> None:
+    patients = copy.deepcopy(fx.TABLES["patients"])
+    bad = fx.NIR_ALICE[:-2] + ("00" if fx.NIR_ALICE[-2:] != "00" else "01")
+    patients.append({**patients[0], "patient_id": "P9", "ins": bad})
+    load(installation, fx.write(tmp_path / "in", with_changes(patients=patients)))
+    rows = quarantine(installation)
+    assert ("patients.csv", 5, "ins", "invalid NIR/INS (15 characters with a valid key expected)", "***") in rows
+    record = installation.warehouse.duckdb.execute("SELECT record FROM etl_quarantine").fetchone()[0]
+    assert bad not in record and "Durand" not in record and '"birth_date":"12/01/1965"' in record
+
+
+def test_duplicate_keys_keep_the_first_row(installation: Installation, tmp_path: Path) -> None:
+    encounters = copy.deepcopy(fx.TABLES["encounters"])
+    encounters.append(dict(encounters[0]))  # exact duplicate
+    encounters.append({**encounters[1], "date": "03/02/2025"})  # same key, other content
+    report = load(installation, fx.write(tmp_path / "in", with_changes(encounters=encounters)))
+    assert ("encounters.csv", 5, "encounter_id", "duplicate encounter_id (first seen at line 2)", "E1") in quarantine(
+        installation
+    )
+    assert ("encounters.csv", 6, "encounter_id", "duplicate encounter_id (first seen at line 3)", "E2") in quarantine(
+        installation
+    )
+    assert next(f for f in report.files if f.pivot_table == "encounters").rows_loaded == 3
+
+
+def test_events_of_a_rejected_patient_are_quarantined_too(installation: Installation, tmp_path: Path) -> None:
+    patients = copy.deepcopy(fx.TABLES["patients"])
+    patients[0]["birth_date"] = "not a date"
+    load(installation, fx.write(tmp_path / "in", with_changes(patients=patients)))
+    reasons = {(q[0], q[2]) for q in quarantine(installation)}
+    assert ("patients.csv", "birth_date") in reasons
+    assert ("encounters.csv", "patient_id") in reasons and ("acts.csv", "patient_id") in reasons
+    assert installation.warehouse.counts()["person"] == 2
+
+
+def test_malformed_line_is_quarantined_and_the_rest_loads(installation: Installation, tmp_path: Path) -> None:
+    folder = fx.write(tmp_path / "in")
+    path = folder / "encounters.csv"
+    path.write_text(path.read_text() + "E9;P1;extra;fields;too;many;here\n")
+    report = load(installation, folder)
+    assert ("encounters.csv", 5, None, "malformed line: 7 field(s), 6 expected", None) in quarantine(installation)
+    assert next(f for f in report.files if f.pivot_table == "encounters").rows_loaded == 3
+
+
+def test_a_missing_required_column_refuses_the_batch_and_changes_nothing(
+    installation: Installation, tmp_path: Path
+) -> None:
+    load(installation, fx.write(tmp_path / "v1"))
+    before = snapshot(installation)
+    folder = fx.write(
+        tmp_path / "v2",
+        with_changes(encounters=[{**r, "encounter_id": r["encounter_id"] + "b"} for r in fx.TABLES["encounters"]]),
+    )
+    text = (folder / "encounters.csv").read_text().replace("encounter_type", "type_rencontre")
+    (folder / "encounters.csv").write_text(text)
+    with pytest.raises(PivotFileError, match=r"encounters\.csv: line 1: required column\(s\) missing: encounter_type"):
+        load(installation, folder)
+    assert snapshot(installation) == before
+
+
+def test_a_failure_during_commit_rolls_everything_back(
+    installation: Installation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(installation, fx.write(tmp_path / "v1"))
+    before = snapshot(installation)
+    from proxisante.warehouse import load as load_module
+
+    def explode(warehouse: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(load_module, "rebuild_observation_periods", explode)
+    encounters = [*fx.TABLES["encounters"], {**fx.TABLES["encounters"][0], "encounter_id": "E5"}]
+    with pytest.raises(RuntimeError, match="disk full"):
+        load(installation, fx.write(tmp_path / "v2", with_changes(encounters=encounters)))
+    assert snapshot(installation) == before
