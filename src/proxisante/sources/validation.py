@@ -85,8 +85,8 @@ def _code_rules() -> dict[str, CodeRule]:
                         "invalid ATC code (e.g. A10BA02 expected)"),
         "cip13": CodeRule("replace({v}, ' ', '')", "regexp_full_match({n}, '3400[0-9]{9}') AND ean13_ok({n})",
                           "invalid CIP13 code (13 digits starting 3400 with a valid key expected)"),
-        "nabm": CodeRule("CASE WHEN length({v}) < 4 THEN lpad({v}, 4, '0') ELSE {v} END", "regexp_full_match({n}, '[0-9]{4}')",
-                         "invalid NABM code (4 digits expected)"),
+        "nabm": CodeRule("CASE WHEN length({v}) < 4 THEN lpad({v}, 4, '0') ELSE {v} END",
+                         "regexp_full_match({n}, '[0-9]{4}')", "invalid NABM code (4 digits expected)"),
         "loinc": CodeRule("{v}", "regexp_full_match({n}, '[0-9]{1,7}-[0-9]')",
                           "invalid LOINC code (e.g. 4548-4 expected)"),
         "ccam": CodeRule("upper(replace({v}, ' ', ''))", "regexp_full_match({n}, '[A-Z]{4}[0-9]{3}')",
@@ -160,8 +160,7 @@ def validate(
     parsed = ", ".join(f'"p_{c.name}" AS "{c.name}"' for c in spec.columns)
     extra = ", person_id" if _has_patient_ref(spec) else ""
     con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{valid}" AS SELECT {LINE}, {parsed}{extra} '
-        f'FROM "{checked}" WHERE {no_error}'
+        f'CREATE OR REPLACE TEMP TABLE "{valid}" AS SELECT {LINE}, {parsed}{extra} FROM "{checked}" WHERE {no_error}'
     )
     _collect_errors(con, raw, spec, checked, error_columns, errors)
     rows_read = _count(con, raw.table) + len(raw.malformed)
@@ -345,9 +344,7 @@ def _collect_errors(
         f'FROM ({union}) e JOIN "{raw.table}" r ON r.{LINE} = e.line WHERE e.line IS NOT NULL'
     )
     if raw.malformed:
-        con.executemany(
-            f'INSERT INTO "{errors}" VALUES (?, NULL, ?, NULL, NULL)', [list(m) for m in raw.malformed]
-        )
+        con.executemany(f'INSERT INTO "{errors}" VALUES (?, NULL, ?, NULL, NULL)', [list(m) for m in raw.malformed])
 
 
 def _ident(name: str) -> str:
