@@ -24,10 +24,13 @@ def warehouse_leaks(
     con: duckdb.DuckDBPyConnection, numbers: Iterable[str], phones: Iterable[str], names: Iterable[str]
 ) -> list[tuple[str, str, str]]:
     """``(table, column, identifier)`` for every identifier found in any warehouse value."""
-    ids = pa.table({
-        "ident": [*numbers, *(_digits(p) for p in phones if p), *names],
-        "kind": ["number"] * len(list(numbers)) + ["phone"] * len([p for p in phones if p]) + ["name"] * len(list(names)),
-    })  # fmt: skip
+    kinds = {"number": list(numbers), "phone": [_digits(p) for p in phones if p], "name": list(names)}
+    ids = pa.table(
+        {
+            "ident": [i for values in kinds.values() for i in values],
+            "kind": [kind for kind, values in kinds.items() for _ in values],
+        }
+    )
     con.register("identifiers", ids)
     leaks = []
     for table in TABLES:
