@@ -7,11 +7,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from proxisante.sources.files import PivotFileError, inspect_file, stage
+from proxisante.sources.files import PivotFileError, RawFile, inspect_file, stage
 
 
-def _rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
-    return con.execute(f'SELECT * FROM "{table}" ORDER BY __line').fetchall()
+def _rows(con: duckdb.DuckDBPyConnection, raw: RawFile) -> list[tuple]:
+    return con.execute(f"SELECT * FROM ({raw.numbered()}) ORDER BY __line").fetchall()
 
 
 def test_semicolon_utf8_with_bom(tmp_path: Path) -> None:
@@ -22,7 +22,7 @@ def test_semicolon_utf8_with_bom(tmp_path: Path) -> None:
     con = duckdb.connect()
     raw = stage(con, info, "raw")
     assert raw.columns == ["patient_id", "sex"]
-    assert _rows(con, "raw") == [(2, "P1", "F"), (3, "P2", "M")]
+    assert _rows(con, raw) == [(2, "P1", "F"), (3, "P2", "M")]
 
 
 def test_windows_1252_is_detected_and_decoded_with_french_characters(tmp_path: Path) -> None:
@@ -31,8 +31,8 @@ def test_windows_1252_is_detected_and_decoded_with_french_characters(tmp_path: P
     info = inspect_file(path)
     assert (info.encoding, info.delimiter) == ("cp1252", ",")
     con = duckdb.connect()
-    stage(con, info, "raw")
-    assert _rows(con, "raw") == [(2, "Cœur Françoise", "Besançon"), (3, "\u2019O'Brien", "Évreux")]
+    raw = stage(con, info, "raw")
+    assert _rows(con, raw) == [(2, "Cœur Françoise", "Besançon"), (3, "\u2019O'Brien", "Évreux")]
 
 
 def test_malformed_lines_are_set_aside_with_their_line_number(tmp_path: Path) -> None:
@@ -40,7 +40,7 @@ def test_malformed_lines_are_set_aside_with_their_line_number(tmp_path: Path) ->
     path.write_text('a;b\n1;2\n3;4;5\n"multi\nline";6\n7\n8;9\n')
     con = duckdb.connect()
     raw = stage(con, inspect_file(path), "raw")
-    assert _rows(con, "raw") == [(2, "1", "2"), (5, "multi\nline", "6"), (7, "8", "9")]
+    assert _rows(con, raw) == [(2, "1", "2"), (5, "multi\nline", "6"), (7, "8", "9")]
     assert raw.malformed == [
         (3, "malformed line: 3 field(s), 2 expected"),
         (6, "malformed line: 1 field(s), 2 expected"),
@@ -53,7 +53,7 @@ def test_parquet_is_read_as_text(tmp_path: Path) -> None:
     con = duckdb.connect()
     raw = stage(con, inspect_file(path), "raw")
     assert raw.columns == ["result_id", "value"]
-    assert _rows(con, "raw") == [(2, "R1", "7.25"), (3, "R2", None)]
+    assert _rows(con, raw) == [(2, "R1", "7.25"), (3, "R2", None)]
 
 
 def test_empty_file_and_duplicated_columns_are_refused(tmp_path: Path) -> None:

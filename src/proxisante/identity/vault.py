@@ -101,9 +101,7 @@ class IdentityVault:
         ids = [int(i) for i in person_ids]
         now = datetime.now(UTC).replace(tzinfo=None)
         with self._connect() as con:
-            con.execute(
-                "INSERT INTO access_log VALUES (?, ?, ?, ?, ?)", [now, reader, purpose, len(ids), ids]
-            )
+            con.execute("INSERT INTO access_log VALUES (?, ?, ?, ?, ?)", [now, reader, purpose, len(ids), ids])
             return con.execute(
                 f"SELECT person_id, {', '.join(IDENTITY_COLUMNS)} FROM identity "
                 "WHERE person_id IN (SELECT unnest(?::BIGINT[])) ORDER BY person_id",

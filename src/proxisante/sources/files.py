@@ -47,9 +47,18 @@ class RawFile:
     """A file staged as a table of text columns, plus the lines that could not be split into fields."""
 
     info: FileInfo
-    table: str  # name of the staged DuckDB table: __line + one VARCHAR column per header name
+    table: str  # name of the staged DuckDB table: one VARCHAR column per header name
     columns: list[str]
     malformed: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    # SQL giving the line of a row: a table keeps the file's order, so the rowid gives the line
+    # (the header is line 1) unless the exact reader recorded it in a column.
+    line: str = "(rowid + 2)::BIGINT"
+
+    def numbered(self) -> str:
+        """SQL selecting ``__line`` and every column of the staged file."""
+        if self.line == LINE:
+            return f'SELECT * FROM "{self.table}"'
+        return f'SELECT {self.line} AS {LINE}, * FROM "{self.table}"'
 
 
 def inspect_file(path: Path) -> FileInfo:
@@ -106,20 +115,17 @@ def stage(con: duckdb.DuckDBPyConnection, info: FileInfo, table: str) -> RawFile
             path.unlink(missing_ok=True)
 
 
-def _stage_csv_fast(
-    con: duckdb.DuckDBPyConnection, info: FileInfo, path: Path, columns: list[str], table: str
-) -> None:
+def _stage_csv_fast(con: duckdb.DuckDBPyConnection, info: FileInfo, path: Path, columns: list[str], table: str) -> None:
     spec = "{" + ", ".join(f"'{_quote(c)}': 'VARCHAR'" for c in columns) + "}"
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE "{table}__read" AS
+        CREATE OR REPLACE TEMP TABLE "{table}" AS
         SELECT * FROM read_csv(?, delim = ?, header = true, columns = {spec}, quote = '"',
                                escape = '"', strict_mode = true, null_padding = false,
                                auto_detect = false)
         """,
         [str(path), info.delimiter],
     )
-    _number_lines(con, table, columns)
 
 
 def _stage_csv_exact(
@@ -150,7 +156,7 @@ def _stage_csv_exact(
     con.register(f"{table}__arrow", arrow)
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT * FROM "{table}__arrow"')
     con.unregister(f"{table}__arrow")
-    return RawFile(info, table, columns, malformed)
+    return RawFile(info, table, columns, malformed, line=LINE)
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, info: FileInfo, table: str) -> RawFile:
@@ -158,22 +164,8 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, info: FileInfo, table: str) -
     names = [row[0] for row in described]
     columns = [n.strip().lower() for n in names]
     casts = ", ".join(f'CAST("{n}" AS VARCHAR) AS "{c}"' for n, c in zip(names, columns, strict=True))
-    con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{table}__read" AS SELECT {casts} FROM read_parquet(?)',
-        [str(info.path)],
-    )
-    _number_lines(con, table, columns)
+    con.execute(f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT {casts} FROM read_parquet(?)', [str(info.path)])
     return RawFile(info, table, columns)
-
-
-def _number_lines(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> None:
-    """``__line`` from the rowid: a table keeps the file's order, and the header is line 1."""
-    names = ", ".join(f'"{c}"' for c in columns)
-    con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{table}" AS '
-        f'SELECT (rowid + 2)::BIGINT AS {LINE}, {names} FROM "{table}__read"'
-    )
-    con.execute(f'DROP TABLE "{table}__read"')
 
 
 def _transcode(info: FileInfo) -> Path:

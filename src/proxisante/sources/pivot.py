@@ -122,9 +122,9 @@ def _pending_files(
 ) -> list[tuple[PivotTable, FileInfo]]:
     manifest = warehouse.table("etl_manifest")
     done = set(
-        warehouse.execute(
-            manifest.filter(manifest.source == source).select("pivot_table", "sha256")
-        ).itertuples(index=False, name=None)
+        warehouse.execute(manifest.filter(manifest.source == source).select("pivot_table", "sha256")).itertuples(
+            index=False, name=None
+        )
     )
     pending = []
     for table in TABLES:
@@ -166,15 +166,16 @@ class _Batch:
         refs = self._references()
         quarantine: list[str] = []
         manifest: list[tuple[FileInfo, PivotTable, Validated]] = []
+        valid_tables: dict[str, str] = {}
         for spec, info in pending:
             self.progress(f"lecture {info.path.name}", 0)
             raw = stage(self.con, info, self._temp(f"raw_{spec.name}"))
             result = validate(self.con, raw, spec, refs, self.as_of)
-            self.staging += [result.valid, result.errors]
-            if spec.name == "patients":
-                self._pseudonymise(result.valid)
-            self._extend_references(spec, result.valid, refs)
-            self._stage_targets(spec, result.valid)
+            self.staging += [result.valid, result.checked, result.errors]
+            valid = self._pseudonymise(result.valid) if spec.name == "patients" else result.valid
+            self._extend_references(spec, valid, refs)
+            self._stage_targets(spec, valid)
+            valid_tables[spec.name] = valid
             quarantine.append(self._quarantine_sql(spec, info, result))
             manifest.append((info, spec, result))
             report.files.append(
@@ -183,7 +184,7 @@ class _Batch:
             )  # fmt: skip
             self.con.execute(f'DROP TABLE IF EXISTS "{raw.table}"')
             self.progress(f"validé {info.path.name}", result.rows_read)
-        self._stage_concepts(pending)
+        self._stage_concepts(valid_tables)
         appended = self._stage_bookkeeping(quarantine, manifest)
         self.progress("écriture de l'entrepôt", 0)
         commit_batch(self.warehouse, self.staged, appended)
@@ -199,8 +200,15 @@ class _Batch:
         return table
 
     def drop_staging(self) -> None:
-        for table in self.staging:
-            self.con.execute(f'DROP TABLE IF EXISTS "{table}"')
+        """Drop views first: they depend on the tables."""
+        views = {name for (name,) in self.con.execute("SELECT view_name FROM duckdb_views() WHERE temporary")
+                 .fetchall()}  # fmt: skip
+        for name in self.staging:
+            if name in views:
+                self.con.execute(f'DROP VIEW IF EXISTS "{name}"')
+        for name in self.staging:
+            if name not in views:
+                self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
 
     def _references(self) -> References:
         """Known patients, professionals, encounters and sites: in the warehouse or in this batch."""
@@ -255,12 +263,10 @@ class _Batch:
             f'WHERE {key} NOT IN (SELECT id FROM "{ref.table}")'
         )
 
-    def _pseudonymise(self, valid: str) -> None:
-        """``person_id`` for each valid patient; identities to the vault; identifiers dropped here."""
+    def _pseudonymise(self, valid: str) -> str:
+        """``person_id`` for each valid patient; identities to the vault; a table without them."""
         columns = ["patient_id", *IDENTITY_COLUMNS]
-        identities = self.con.execute(
-            f'SELECT {LINE_COLUMN}, {", ".join(columns)} FROM "{valid}"'
-        ).to_arrow_table()
+        identities = self.con.execute(f'SELECT {LINE_COLUMN}, {", ".join(columns)} FROM "{valid}"').to_arrow_table()
         person_ids = self.pseudonymiser.person_ids(
             identities["ins"].to_pylist(),
             identities["nir"].to_pylist(),
@@ -274,11 +280,13 @@ class _Batch:
             for c in self._columns(valid)
             if c not in IDENTITY_COLUMNS or c in ("birth_date", "postcode", "commune_insee")
         ]
+        pseudonymised = self._temp("patients_pseudonymised")
         self.con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "{valid}" AS SELECT {", ".join("v." + c for c in kept)}, '
+            f'CREATE OR REPLACE TEMP TABLE "{pseudonymised}" AS SELECT {", ".join("v." + c for c in kept)}, '
             f'p.person_id FROM "{valid}" v JOIN pseudonyms p USING ({LINE_COLUMN})'
         )
         self.con.unregister("pseudonyms")
+        return pseudonymised
 
     def _columns(self, table: str) -> list[str]:
         return [row[0] for row in self.con.execute(f'DESCRIBE "{table}"').fetchall()]
@@ -287,14 +295,12 @@ class _Batch:
         for n, target in enumerate(pivot_mapping.targets(spec.name, self.source)):
             name = self._temp(f"{spec.name}_{n}_{target.table.name}")
             sql = pivot_mapping.select_sql(target, valid)
-            key = target.table.key
-            self.con.execute(
-                f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql} '
-                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {key}) = 1"
-            )
+            if target.dedupe:
+                sql += f" QUALIFY row_number() OVER (PARTITION BY {target.table.key}) = 1"
+            self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
             self.staged.append(StagedRows(target.table, name))
 
-    def _stage_concepts(self, pending: list[tuple[PivotTable, FileInfo]]) -> None:
+    def _stage_concepts(self, valid_tables: dict[str, str]) -> None:
         """Local concepts for every code of the shipped lists and every code seen in this batch."""
         listed = []
         for row in vocab.code_list("vocabularies"):
@@ -310,13 +316,10 @@ class _Batch:
         seen = [
             f"SELECT DISTINCT '{vocabulary}' AS vocabulary_id, {column} AS concept_code FROM \"{valid}\" "
             f"WHERE {column} IS NOT NULL"
-            for spec, _ in pending
-            for vocabulary, column in pivot_mapping.CODED_COLUMNS.get(spec.name, ())
-            for valid in [f"stg_raw_{spec.name}__valid"]
+            for table, valid in valid_tables.items()
+            for vocabulary, column in pivot_mapping.CODED_COLUMNS.get(table, ())
         ]
-        seen_sql = (
-            " UNION ".join(seen) or "SELECT NULL::VARCHAR AS vocabulary_id, NULL::VARCHAR AS concept_code"
-        )
+        seen_sql = " UNION ".join(seen) or "SELECT NULL::VARCHAR AS vocabulary_id, NULL::VARCHAR AS concept_code"
         vocabularies = {r["code"]: r for r in vocab.code_list("vocabularies")}
         domain = " ".join(f"WHEN '{k}' THEN '{v['domain_id']}'" for k, v in vocabularies.items())
         concepts = self._temp("concepts")
@@ -376,9 +379,7 @@ class _Batch:
             for info, spec, r in manifest
         ]  # fmt: skip
         names = list(schema.LOAD_MANIFEST.columns)
-        self.con.register(
-            "manifest_rows", pa.table({n: [row[i] for row in rows] for i, n in enumerate(names)})
-        )
+        self.con.register("manifest_rows", pa.table({n: [row[i] for row in rows] for i, n in enumerate(names)}))
         self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{files}" AS SELECT * FROM manifest_rows')
         self.con.unregister("manifest_rows")
         batch = self._temp("batch")

@@ -110,9 +110,7 @@ PROFESSIONALS = PivotTable(
         _c("given_name", "text"),
         _c("profession", "code:profession", True, doc="MG, IDE, MK, SF, CD, PSY, DIET, IPA, SPE, PHARM..."),
         _c("fte", "decimal", True, doc="equivalent full time (ETP)", bounds="fte"),
-        _c(
-            "birth_year", "integer", doc="year of birth (APL counts GPs aged 65 or less)", bounds="birth_year"
-        ),
+        _c("birth_year", "integer", doc="year of birth (APL counts GPs aged 65 or less)", bounds="birth_year"),
         _c("site_id", "ref:sites"),
         _c("start_date", "date", doc="first day in the structure"),
         _c("end_date", "date", doc="last day in the structure"),
@@ -126,9 +124,7 @@ PATIENTS = PivotTable(
     (
         _c("patient_id", "key", True, doc="the EHR's local patient id"),
         _c("ins", "code:nir", identifying=True, doc="matricule INS (15 characters, qualified identity)"),
-        _c(
-            "nir", "code:nir", identifying=True, doc="NIR from the carte Vitale (may be the insured parent's)"
-        ),
+        _c("nir", "code:nir", identifying=True, doc="NIR from the carte Vitale (may be the insured parent's)"),
         _c("family_name", "text", identifying=True),
         _c("birth_name", "text", identifying=True, doc="nom de naissance"),
         _c("given_names", "text", identifying=True),

@@ -39,6 +39,9 @@ class Target:
     table: schema.TableDef
     columns: dict[str, str]
     where: str = "TRUE"
+    # Validation makes pivot keys unique; only targets keyed otherwise (a commune, a person with two
+    # local ids) can receive one key twice and must keep one row per key.
+    dedupe: bool = False
 
 
 def select_sql(target: Target, source: str) -> str:
@@ -52,9 +55,7 @@ def select_sql(target: Target, source: str) -> str:
 
 
 def _case(list_name: str, column: str, value: str, default: str = "0") -> str:
-    pairs = " ".join(
-        f"WHEN '{k.upper()}' THEN {v or default}" for k, v in vocab.mapping(list_name, column).items()
-    )
+    pairs = " ".join(f"WHEN '{k.upper()}' THEN {v or default}" for k, v in vocab.mapping(list_name, column).items())
     return f"CASE upper({value}) {pairs} ELSE {default} END"
 
 
@@ -77,7 +78,7 @@ def _sites(source: str) -> list[Target]:
             "place_of_service_source_value": "structure_type",
         }),
         Target(schema.CARE_SITE_FR, {"care_site_id": site_id, "finess": "finess", "structure_type": "structure_type"}),
-        Target(schema.LOCATION, _location_columns(), where="commune_insee IS NOT NULL"),
+        Target(schema.LOCATION, _location_columns(), where="commune_insee IS NOT NULL", dedupe=True),
     ]  # fmt: skip
 
 
@@ -114,12 +115,12 @@ def _patients(source: str) -> list[Target]:
             "race_concept_id": "0", "ethnicity_concept_id": "0",
             "location_id": "CASE WHEN commune_insee IS NOT NULL THEN stable_id('commune', commune_insee) END",
             "gender_source_value": "sex",
-        }),
+        }, dedupe=True),
         Target(schema.DEATH, {
             "person_id": "person_id", "death_date": "death_date", "death_datetime": "death_date",
             "death_type_concept_id": str(omop("type_ehr")),
-        }, where="death_date IS NOT NULL"),
-        Target(schema.LOCATION, _location_columns(), where="commune_insee IS NOT NULL"),
+        }, where="death_date IS NOT NULL", dedupe=True),
+        Target(schema.LOCATION, _location_columns(), where="commune_insee IS NOT NULL", dedupe=True),
     ]  # fmt: skip
 
 

@@ -139,6 +139,7 @@ References = dict[str, Reference]
 class Validated:
     """Where the result of validating one file is: table names in the staging connection."""
 
+    checked: str  # every row with its parsed values and reasons; ``valid`` is a view over it
     valid: str
     errors: str
     rows_read: int
@@ -153,21 +154,25 @@ def validate(
     con.execute(MACROS)
     _check_columns(raw, spec)
     checked, valid, errors = f"{raw.table}__checked", f"{raw.table}__valid", f"{raw.table}__errors"
-    con.execute(f'CREATE OR REPLACE TEMP TABLE "{checked}" AS {_first_pass(raw, spec, as_of)}')
-    con.execute(f'CREATE OR REPLACE TEMP TABLE "{checked}" AS {_second_pass(checked, spec, refs)}')
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{checked}" AS '
+        f"WITH first_pass AS ({_first_pass(raw, spec, as_of)}) {_second_pass('first_pass', spec, refs)}"
+    )
     error_columns = _error_columns(con, checked)
     no_error = " AND ".join(f'"{c}" IS NULL' for c in error_columns) or "TRUE"
     parsed = ", ".join(f'"p_{c.name}" AS "{c.name}"' for c in spec.columns)
     extra = ", person_id" if _has_patient_ref(spec) else ""
+    # A view, not a copy: the valid rows are read once more, by the mapping to warehouse rows.
     con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{valid}" AS SELECT {LINE}, {parsed}{extra} FROM "{checked}" WHERE {no_error}'
+        f'CREATE OR REPLACE TEMP VIEW "{valid}" AS SELECT {LINE}, {parsed}{extra} FROM "{checked}" WHERE {no_error}'
     )
-    _collect_errors(con, raw, spec, checked, error_columns, errors)
-    rows_read = _count(con, raw.table) + len(raw.malformed)
-    rows_valid = _count(con, valid)
+    bad = f"{raw.table}__bad"
+    con.execute(f'CREATE OR REPLACE TEMP TABLE "{bad}" AS SELECT * FROM "{checked}" WHERE NOT ({no_error})')
+    _collect_errors(con, raw, spec, bad, error_columns, errors)
+    con.execute(f'DROP TABLE "{bad}"')
+    rows_read = _count(con, checked) + len(raw.malformed)
     rejected = _scalar(con, f'SELECT count(DISTINCT line) FROM "{errors}"')
-    con.execute(f'DROP TABLE "{checked}"')
-    return Validated(valid, errors, rows_read, rows_valid, rejected)
+    return Validated(checked, valid, errors, rows_read, rows_read - rejected, rejected)
 
 
 def _check_columns(raw: RawFile, spec: PivotTable) -> None:
@@ -194,7 +199,7 @@ def _first_pass(raw: RawFile, spec: PivotTable, as_of: date) -> str:
     return (
         f"SELECT *, {', '.join(errors)} FROM ("
         f"  SELECT *, {', '.join(parsed)} FROM ("
-        f'    SELECT {LINE}, {", ".join(texts)} FROM "{raw.table}"))'
+        f'    SELECT {raw.line} AS {LINE}, {", ".join(texts)} FROM "{raw.table}"))'
     )
 
 
@@ -253,9 +258,13 @@ def _second_pass(checked: str, spec: PivotTable, refs: References) -> str:
     checks: list[str] = []
     extra: list[str] = []
     key = spec.key
+    # Duplicates by aggregation, not a window: a hash aggregate over millions of keys is cheaper.
+    joins.append(
+        f'LEFT JOIN (SELECT p_{key} AS dup_key, min({LINE}) AS first_line FROM "{checked}" '
+        f"GROUP BY p_{key} HAVING count(*) > 1) dup ON dup.dup_key = c.p_{key}"
+    )
     checks.append(
-        f"CASE WHEN p_{key} IS NOT NULL AND {LINE} > min({LINE}) OVER (PARTITION BY p_{key}) "
-        f"THEN 'duplicate {key} (first seen at line ' || min({LINE}) OVER (PARTITION BY p_{key}) || ')' "
+        f"CASE WHEN c.{LINE} > dup.first_line THEN 'duplicate {key} (first seen at line ' || dup.first_line || ')' "
         f'END AS "x_{key}__duplicate"'
     )
     for i, column in enumerate(c for c in spec.columns if c.referenced_table):
@@ -341,7 +350,7 @@ def _collect_errors(
     con.execute(
         f'CREATE OR REPLACE TEMP TABLE "{errors}" AS '
         f"SELECT e.line, e.field, e.reason, e.value, to_json(struct_pack({record}))::VARCHAR AS record "
-        f'FROM ({union}) e JOIN "{raw.table}" r ON r.{LINE} = e.line WHERE e.line IS NOT NULL'
+        f"FROM ({union}) e JOIN ({raw.numbered()}) r ON r.{LINE} = e.line WHERE e.line IS NOT NULL"
     )
     if raw.malformed:
         con.executemany(f'INSERT INTO "{errors}" VALUES (?, NULL, ?, NULL, NULL)', [list(m) for m in raw.malformed])
