@@ -297,7 +297,7 @@ class _Batch:
             sql = pivot_mapping.select_sql(target, valid)
             if target.dedupe:
                 sql += f" QUALIFY row_number() OVER (PARTITION BY {target.table.key}) = 1"
-            self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+            self.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
             self.staged.append(StagedRows(target.table, name))
 
     def _stage_concepts(self, valid_tables: dict[str, str]) -> None:

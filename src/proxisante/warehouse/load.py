@@ -33,7 +33,10 @@ def commit_batch(warehouse: Warehouse, staged: list[StagedRows], appended: list[
             source = backend.sql(f'SELECT * FROM "{rows.staged}"')
             if rows.table.key is None:
                 raise ValueError(f"{rows.table.name} has no key to upsert on")
-            backend.upsert(rows.table.name, source, on=rows.table.key)
+            if warehouse.table(rows.table.name).count().execute() == 0:
+                backend.insert(rows.table.name, source)  # first load: nothing to merge with
+            else:
+                backend.upsert(rows.table.name, source, on=rows.table.key)
         for rows in appended:
             backend.insert(rows.table.name, backend.sql(f'SELECT * FROM "{rows.staged}"'))
         rebuild_observation_periods(warehouse)
