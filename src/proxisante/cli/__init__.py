@@ -152,7 +152,7 @@ def quarantine(
     for column in ("fichier", "ligne", "champ", "motif", "valeur"):
         out.add_column(column)
     for row in rows.itertuples():
-        out.add_row(row.file_name, str(row.line), row.field or "(ligne)", row.reason, row.value or "")
+        out.add_row(row.file_name, str(row.line), row.field or "(ligne)", row.reason, row.value)
     console.print(out)
 
 

@@ -28,7 +28,10 @@ def warehouse_status(warehouse: Warehouse, batches: int = 5) -> Status:
 
 
 def rejects_by_reason(warehouse: Warehouse) -> pd.DataFrame:
+    """Rejected fields by table, field and reason; the line of the first occurrence of a duplicate is
+    dropped from its reason so that duplicates count as one reason."""
     q = warehouse.table("etl_quarantine")
+    q = q.mutate(reason=q.reason.re_replace(r" \(first seen at line [0-9]+\)", ""), field=q.field.fill_null(""))
     grouped = q.group_by(["pivot_table", "field", "reason"]).aggregate(rows=q.count())
     return warehouse.execute(grouped.order_by([grouped.rows.desc(), grouped.pivot_table, grouped.field]))
 
@@ -39,4 +42,6 @@ def quarantined_rows(warehouse: Warehouse, table: str | None = None, limit: int 
     if table:
         q = q.filter(q.pivot_table == table)
     q = q.order_by([q.batch_id.desc(), q.file_name, q.line, q.field]).limit(limit)
-    return warehouse.execute(q.select("file_name", "line", "field", "reason", "value", "batch_id"))
+    return warehouse.execute(
+        q.select("file_name", "line", "reason", "batch_id", field=q.field.fill_null(""), value=q.value.fill_null(""))
+    )
