@@ -124,6 +124,7 @@ P1_BORN = {**fx.TABLES["encounters"][0]}
         ("acts", {"payer": "MUTUELLE"}, "payer", "unknown payer"),
         ("coverage", {"cim10": "", "coverage_type": "ALD"}, "cim10", "an ALD needs its CIM-10 code"),
         ("coverage", {"end_date": "01/01/2019"}, "end_date", "end_date before start_date"),
+        ("coverage", {"start_date": "01/01/2099"}, "start_date", "date in the future"),
         ("professionals", {"rpps": "10000000010"}, "rpps", "invalid RPPS"),
         ("professionals", {"fte": "0"}, "fte", "must be greater than 0"),
         ("patients", {"birth_date": "12/01/1865"}, "birth_date", "implausible date"),
@@ -163,6 +164,13 @@ def test_wrong_nir_key_is_quarantined_and_its_value_masked(installation: Install
     assert ("patients.csv", 5, "ins", "invalid NIR/INS (15 characters with a valid key expected)", "***") in rows
     record = installation.warehouse.duckdb.execute("SELECT record FROM etl_quarantine").fetchone()[0]
     assert bad not in record and "Durand" not in record and '"birth_date":"12/01/1965"' in record
+
+
+def test_an_end_date_after_the_extract_is_a_right_still_running(installation: Installation, tmp_path: Path) -> None:
+    coverage = copy.deepcopy(fx.TABLES["coverage"])
+    coverage[1]["end_date"] = "31/12/2099"
+    report = load(installation, fx.write(tmp_path / "in", with_changes(coverage=coverage)))
+    assert report.rows_quarantined == 0
 
 
 def test_duplicate_keys_keep_the_first_row(installation: Installation, tmp_path: Path) -> None:

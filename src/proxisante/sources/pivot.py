@@ -226,22 +226,20 @@ class _Batch:
         )
         self.con.unregister("vault_links")
         refs: References = {"patients": Reference(patients, "patient_id")}
-        for table, warehouse_table, id_column in (
-            ("professionals", "provider", "provider_id"),
-            ("encounters", "visit_occurrence", "visit_occurrence_id"),
-            ("sites", "care_site", "care_site_id"),
+        # Professionals are matched on the RPPS itself (kept in provider_source_value); encounters and
+        # sites only exist in the warehouse as ids, so their local key is hashed to be compared.
+        for table, known_sql, key in (
+            ("professionals", "SELECT provider_source_value AS id FROM provider", "{v}"),
+            ("encounters", "SELECT visit_occurrence_id AS id FROM visit_occurrence", self._id_template("encounters")),
+            ("sites", "SELECT care_site_id AS id FROM care_site", self._id_template("sites")),
         ):
             name = self._temp(f"known_{table}")
-            self.con.execute(
-                f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT {id_column} AS id FROM {warehouse_table}'
-            )
-            refs[table] = Reference(name, "id", self._id_template(table))
+            self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {known_sql}')
+            refs[table] = Reference(name, "id", key)
         return refs
 
     def _id_template(self, table: str) -> str:
-        spec = next(t for t in TABLES if t.name == table)
-        namespace = "'rpps'" if table == "professionals" else pivot_mapping._ns(self.source, table)
-        return f"stable_id({namespace}, {{v}})" if spec else "{v}"
+        return f"stable_id({pivot_mapping._ns(self.source, table)}, {{v}})"
 
     def _extend_references(self, spec: PivotTable, valid: str, refs: References) -> None:
         if spec.name not in refs:

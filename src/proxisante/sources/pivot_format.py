@@ -34,6 +34,8 @@ class Column:
     identifying: bool = False
     description: str = ""
     bounds: str | None = None  # name of a plausible range in ``pivot_rules.yaml``
+    # A date that may lie after the extract: the planned end of a right, a contract, a declaration.
+    future_allowed: bool = False
 
     @property
     def code_system(self) -> str | None:
@@ -84,7 +86,7 @@ def _c(
     doc: str = "",
     bounds: str | None = None,
 ) -> Column:
-    return Column(name, kind, required, identifying, doc, bounds)
+    return Column(name, kind, required, identifying, doc, bounds, future_allowed=name == "end_date")
 
 
 SITES = PivotTable(
