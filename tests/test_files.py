@@ -11,7 +11,7 @@ from proxisante.sources.files import PivotFileError, RawFile, inspect_file, stag
 
 
 def _rows(con: duckdb.DuckDBPyConnection, raw: RawFile) -> list[tuple]:
-    return con.execute(f"SELECT * FROM ({raw.numbered()}) ORDER BY __line").fetchall()
+    return con.execute(f'SELECT * FROM "{raw.table}" ORDER BY __line').fetchall()
 
 
 def test_semicolon_utf8_with_bom(tmp_path: Path) -> None:

@@ -182,7 +182,7 @@ class _Batch:
                 FileReport(spec.name, info.path.name, info.sha256, result.rows_read, result.rows_valid,
                            result.lines_rejected)
             )  # fmt: skip
-            self.con.execute(f'DROP TABLE IF EXISTS "{raw.table}"')
+            self.con.unregister(raw.table)  # the file's rows are no longer needed: free them
             self.progress(f"validé {info.path.name}", result.rows_read)
         self._stage_concepts(valid_tables)
         appended = self._stage_bookkeeping(quarantine, manifest)
@@ -200,15 +200,15 @@ class _Batch:
         return table
 
     def drop_staging(self) -> None:
-        """Drop views first: they depend on the tables."""
+        """Free every staging object; views first, since they depend on the tables."""
         views = {name for (name,) in self.con.execute("SELECT view_name FROM duckdb_views() WHERE temporary")
                  .fetchall()}  # fmt: skip
-        for name in self.staging:
-            if name in views:
-                self.con.execute(f'DROP VIEW IF EXISTS "{name}"')
-        for name in self.staging:
-            if name not in views:
-                self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+        for name in sorted(self.staging, key=lambda n: n not in views):
+            try:
+                self.con.unregister(name)
+                self.con.execute(f'DROP {"VIEW" if name in views else "TABLE"} IF EXISTS "{name}"')
+            except duckdb.Error:  # already gone, or a registered Arrow table: nothing left to free
+                continue
 
     def _references(self) -> References:
         """Known patients, professionals, encounters and sites: in the warehouse or in this batch."""

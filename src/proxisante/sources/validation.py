@@ -209,7 +209,7 @@ def _first_pass(raw: RawFile, spec: PivotTable, as_of: date) -> str:
     return (
         f"SELECT *, {', '.join(errors)} FROM ("
         f"  SELECT *, {', '.join(parsed)} FROM ("
-        f'    SELECT {raw.line} AS {LINE}, {", ".join(texts)} FROM "{raw.table}"))'
+        f'    SELECT {LINE}, {", ".join(texts)} FROM "{raw.table}"))'
     )
 
 
@@ -310,7 +310,9 @@ def _second_pass(checked: str, spec: PivotTable, refs: References) -> str:
         for name in names:
             parsed = _replace_word(parsed, name, f"p_{name}")
         checks.append(f"CASE WHEN {parsed} THEN '{check.reason}' END AS \"x_{check.field}__rule{n}\"")
-    columns = ", ".join(["c.*", *extra, *checks])
+    # Raw text is not kept: the quarantine takes it from the file's rows, for the few rejected lines.
+    kept = [f"c.{LINE}", *(f"c.{prefix}_{n}" for prefix in ("p", "e") for n in names)]
+    columns = ", ".join([*kept, *extra, *checks])
     return f'SELECT {columns} FROM "{checked}" c {" ".join(joins)}'
 
 
@@ -349,10 +351,11 @@ def _collect_errors(
     parts = []
     for column in error_columns:
         field = _field_of(column)
-        value = f"'{MASK}'" if field in identifying else f'"r_{field}"'
+        value = f"'{MASK}'" if field in identifying else f"nullif(trim(r.\"{field}\"), '')"
+        value = value if field in raw.columns else "NULL"
         parts.append(
-            f"SELECT {LINE} AS line, '{field}' AS field, \"{column}\" AS reason, {value} AS value "
-            f'FROM "{checked}" WHERE "{column}" IS NOT NULL'
+            f"SELECT b.{LINE} AS line, '{field}' AS field, b.\"{column}\" AS reason, {value} AS value "
+            f'FROM "{checked}" b JOIN "{raw.table}" r USING ({LINE}) WHERE b."{column}" IS NOT NULL'
         )
     union = " UNION ALL ".join(parts) or "SELECT NULL::BIGINT AS line, '' AS field, '' AS reason, '' AS value"
     record = ", ".join(
@@ -363,7 +366,7 @@ def _collect_errors(
     con.execute(
         f'CREATE OR REPLACE TEMP TABLE "{errors}" AS '
         f"SELECT e.line, e.field, e.reason, e.value, to_json(struct_pack({record}))::VARCHAR AS record "
-        f"FROM ({union}) e JOIN ({raw.numbered()}) r ON r.{LINE} = e.line WHERE e.line IS NOT NULL"
+        f'FROM ({union}) e JOIN "{raw.table}" r ON r.{LINE} = e.line WHERE e.line IS NOT NULL'
     )
     if raw.malformed:
         con.executemany(f'INSERT INTO "{errors}" VALUES (?, NULL, ?, NULL, NULL)', [list(m) for m in raw.malformed])
