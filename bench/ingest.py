@@ -27,11 +27,11 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _generate(out: Path, patients: int, seed: int, queue: mp.Queue) -> None:
+def _generate(out: Path, patients: int, seed: int, file_format: str, queue: mp.Queue) -> None:
     from proxisante.synth import SynthOptions, generate_centre
 
     start = time.perf_counter()
-    summary = generate_centre(SynthOptions(patients=patients, seed=seed, out=out))
+    summary = generate_centre(SynthOptions(patients=patients, seed=seed, out=out, file_format=file_format))
     queue.put({"seconds": time.perf_counter() - start, "rows": dict(summary.rows), "peak_mib": _peak_mib()})
 
 
@@ -47,6 +47,8 @@ def _load(folder: Path, home: Path, queue: mp.Queue) -> None:
     start = time.perf_counter()
     for path in sorted(folder.glob("*.csv")):
         con.execute(f"CREATE TABLE \"{path.stem}\" AS SELECT * FROM read_csv('{path}', delim=';', all_varchar=true)")
+    for path in sorted(folder.glob("*.parquet")):
+        con.execute(f"CREATE TABLE \"{path.stem}\" AS SELECT * FROM read_parquet('{path}')")
     baseline = time.perf_counter() - start
     con.close()
 
@@ -79,13 +81,13 @@ def _in_process(target: Any, *args: Any) -> dict[str, Any]:
     return result
 
 
-def run(patients: int, seed: int, keep: bool) -> None:
+def run(patients: int, seed: int, file_format: str, keep: bool) -> None:
     work = Path(tempfile.mkdtemp(prefix=f"proxisante-bench-{patients}-"))
     try:
-        gen = _in_process(_generate, work / "centre", patients, seed)
+        gen = _in_process(_generate, work / "centre", patients, seed, file_format)
         rows = sum(gen["rows"].values())
         size = sum(p.stat().st_size for p in (work / "centre").iterdir()) / 2**20
-        print(f"\n== {patients:,} patients: {rows:,} rows, {size:,.0f} MiB of CSV")
+        print(f"\n== {patients:,} patients: {rows:,} rows, {size:,.0f} MiB of {file_format}")
         print(f"generate: {gen['seconds']:.1f} s, {rows / gen['seconds']:,.0f} rows/s, peak {gen['peak_mib']:,.0f} MiB")
         load = _in_process(_load, work / "centre", work / "home")
         print(f"{'table':<16}{'rows':>12}{'seconds':>9}{'rows/s':>12}")
@@ -111,10 +113,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patients", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--format", dest="file_format", choices=("csv", "parquet"), default="csv")
     parser.add_argument("--keep", action="store_true", help="keep the generated files and warehouse")
     args = parser.parse_args()
     for n in args.patients:
-        run(n, args.seed, args.keep)
+        run(n, args.seed, args.file_format, args.keep)
 
 
 if __name__ == "__main__":
