@@ -171,6 +171,9 @@ def mt_declarations_table(chunk: Chunk, first_id: int) -> Frame:
     stop = np.concatenate([q[3] for q in pieces])
     ends = np.concatenate([q[4] for q in pieces])
     change = np.concatenate([q[5] for q in pieces])
+    # A segment that ends the day it starts (a switch on the first day) declares nothing.
+    keep = stop > begin
+    who, pro, begin, stop, ends, change = (a[keep] for a in (who, pro, begin, stop, ends, change))
     died = chunk.death[who] < NEVER
     left = chunk.cohort("left")[who] & (rng.random(len(who)) < mt["leaver_end_known_share"]["value"])
     end = np.where(
