@@ -239,7 +239,7 @@ class _Batch:
         return refs
 
     def _id_template(self, table: str) -> str:
-        return f"stable_id({pivot_mapping._ns(self.source, table)}, {{v}})"
+        return f"stable_id({pivot_mapping.namespace(self.source, table)}, {{v}})"
 
     def _extend_references(self, spec: PivotTable, valid: str, refs: References) -> None:
         if spec.name not in refs:

@@ -59,7 +59,7 @@ def _case(list_name: str, column: str, value: str, default: str = "0") -> str:
     return f"CASE upper({value}) {pairs} ELSE {default} END"
 
 
-def _ns(source: str, table: str) -> str:
+def namespace(source: str, table: str) -> str:
     return f"'{source.replace(chr(39), '')}/{table}'"
 
 
@@ -70,7 +70,7 @@ def targets(pivot_table: str, source: str) -> list[Target]:
 
 
 def _sites(source: str) -> list[Target]:
-    site_id = f"stable_id({_ns(source, 'sites')}, site_id)"
+    site_id = f"stable_id({namespace(source, 'sites')}, site_id)"
     return [
         Target(schema.CARE_SITE, {
             "care_site_id": site_id, "care_site_name": "name",
@@ -96,7 +96,7 @@ def _professionals(source: str) -> list[Target]:
     return [
         Target(schema.PROVIDER, {
             "provider_id": provider_id, "provider_name": "trim(coalesce(given_name || ' ', '') || family_name)",
-            "care_site_id": f"stable_id({_ns(source, 'sites')}, site_id)", "year_of_birth": "birth_year",
+            "care_site_id": f"stable_id({namespace(source, 'sites')}, site_id)", "year_of_birth": "birth_year",
             "provider_source_value": "rpps", "specialty_source_value": "profession",
         }),
         Target(schema.PROVIDER_ACTIVITY, {
@@ -125,7 +125,7 @@ def _patients(source: str) -> list[Target]:
 
 
 def _coverage(source: str) -> list[Target]:
-    period_id = f"stable_id({_ns(source, 'coverage')}, coverage_id)"
+    period_id = f"stable_id({namespace(source, 'coverage')}, coverage_id)"
     return [
         Target(schema.COVERAGE_PERIOD, {
             "coverage_period_id": period_id, "person_id": "person_id", "coverage_type": "coverage_type",
@@ -144,7 +144,7 @@ def _coverage(source: str) -> list[Target]:
 def _mt_declarations(source: str) -> list[Target]:
     return [
         Target(schema.MT_DECLARATION, {
-            "mt_declaration_id": f"stable_id({_ns(source, 'mt_declarations')}, declaration_id)",
+            "mt_declaration_id": f"stable_id({namespace(source, 'mt_declarations')}, declaration_id)",
             "person_id": "person_id", "provider_id": "stable_id('rpps', rpps)",
             "start_date": "start_date", "end_date": "end_date",
         })
@@ -152,7 +152,7 @@ def _mt_declarations(source: str) -> list[Target]:
 
 
 def _visit_of(source: str) -> str:
-    return f"CASE WHEN encounter_id IS NOT NULL THEN stable_id({_ns(source, 'encounters')}, encounter_id) END"
+    return f"CASE WHEN encounter_id IS NOT NULL THEN stable_id({namespace(source, 'encounters')}, encounter_id) END"
 
 
 def _provider_of() -> str:
@@ -162,12 +162,12 @@ def _provider_of() -> str:
 def _encounters(source: str) -> list[Target]:
     return [
         Target(schema.VISIT_OCCURRENCE, {
-            "visit_occurrence_id": f"stable_id({_ns(source, 'encounters')}, encounter_id)",
+            "visit_occurrence_id": f"stable_id({namespace(source, 'encounters')}, encounter_id)",
             "person_id": "person_id", "visit_concept_id": _case("ngap", "visit_concept_id", "encounter_type"),
             "visit_start_date": "date", "visit_start_datetime": "date", "visit_end_date": "date",
             "visit_end_datetime": "date", "visit_type_concept_id": str(omop("type_ehr")),
             "provider_id": "stable_id('rpps', rpps)",
-            "care_site_id": f"CASE WHEN site_id IS NOT NULL THEN stable_id({_ns(source, 'sites')}, site_id) END",
+            "care_site_id": f"CASE WHEN site_id IS NOT NULL THEN stable_id({namespace(source, 'sites')}, site_id) END",
             "visit_source_value": "encounter_type",
             "visit_source_concept_id": "local_concept_id('NGAP', encounter_type)",
         })
@@ -177,7 +177,7 @@ def _encounters(source: str) -> list[Target]:
 def _diagnoses(source: str) -> list[Target]:
     return [
         Target(schema.CONDITION_OCCURRENCE, {
-            "condition_occurrence_id": f"stable_id({_ns(source, 'diagnoses')}, diagnosis_id)",
+            "condition_occurrence_id": f"stable_id({namespace(source, 'diagnoses')}, diagnosis_id)",
             "person_id": "person_id", "condition_concept_id": "0", "condition_start_date": "date",
             "condition_start_datetime": "date", "condition_type_concept_id": str(omop("type_ehr")),
             "provider_id": _provider_of(), "visit_occurrence_id": _visit_of(source),
@@ -189,7 +189,7 @@ def _diagnoses(source: str) -> list[Target]:
 def _prescriptions(source: str) -> list[Target]:
     return [
         Target(schema.DRUG_EXPOSURE, {
-            "drug_exposure_id": f"stable_id({_ns(source, 'prescriptions')}, prescription_id)",
+            "drug_exposure_id": f"stable_id({namespace(source, 'prescriptions')}, prescription_id)",
             "person_id": "person_id", "drug_concept_id": "local_concept_id('ATC', atc)",
             "drug_exposure_start_date": "date", "drug_exposure_start_datetime": "date",
             "drug_exposure_end_date": "date + CAST(coalesce(duration_days, 1) - 1 AS INTEGER)",
@@ -205,7 +205,7 @@ def _prescriptions(source: str) -> list[Target]:
 def _vaccinations(source: str) -> list[Target]:
     return [
         Target(schema.DRUG_EXPOSURE, {
-            "drug_exposure_id": f"stable_id({_ns(source, 'vaccinations')}, vaccination_id)",
+            "drug_exposure_id": f"stable_id({namespace(source, 'vaccinations')}, vaccination_id)",
             "person_id": "person_id", "drug_concept_id": "local_concept_id('ATC', atc)",
             "drug_exposure_start_date": "date", "drug_exposure_start_datetime": "date",
             "drug_exposure_end_date": "date", "drug_type_concept_id": str(omop("type_ehr")),
@@ -220,7 +220,7 @@ def _vaccinations(source: str) -> list[Target]:
 def _lab_results(source: str) -> list[Target]:
     return [
         Target(schema.MEASUREMENT, {
-            "measurement_id": f"stable_id({_ns(source, 'lab_results')}, result_id)",
+            "measurement_id": f"stable_id({namespace(source, 'lab_results')}, result_id)",
             "person_id": "person_id", "measurement_concept_id": "local_concept_id('LOINC', loinc)",
             "measurement_date": "date", "measurement_datetime": "date",
             "measurement_type_concept_id": str(omop("type_ehr")), "value_as_number": "value",
@@ -235,7 +235,7 @@ def _lab_results(source: str) -> list[Target]:
 def _procedures(source: str) -> list[Target]:
     return [
         Target(schema.PROCEDURE_OCCURRENCE, {
-            "procedure_occurrence_id": f"stable_id({_ns(source, 'procedures')}, procedure_id)",
+            "procedure_occurrence_id": f"stable_id({namespace(source, 'procedures')}, procedure_id)",
             "person_id": "person_id", "procedure_concept_id": "0", "procedure_date": "date",
             "procedure_datetime": "date", "procedure_type_concept_id": str(omop("type_ehr")),
             "quantity": "1", "provider_id": _provider_of(), "visit_occurrence_id": _visit_of(source),
@@ -245,7 +245,7 @@ def _procedures(source: str) -> list[Target]:
 
 
 def _acts(source: str) -> list[Target]:
-    act_id = f"stable_id({_ns(source, 'acts')}, act_id)"
+    act_id = f"stable_id({namespace(source, 'acts')}, act_id)"
     ngap = ", ".join(f"'{c}'" for c in sorted(vocab.codes("ngap")))
     paid_by_payer = "CASE WHEN payer <> 'PATIENT' THEN amount ELSE 0 END"
     return [
