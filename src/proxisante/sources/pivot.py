@@ -23,7 +23,7 @@ from proxisante import vocab
 from proxisante.identity import IdentityVault, Pseudonymiser
 from proxisante.identity.vault import IDENTITY_COLUMNS
 from proxisante.sources import pivot_mapping
-from proxisante.sources.files import FileInfo, PivotFileError, inspect_file, stage
+from proxisante.sources.files import LINE, FileInfo, PivotFileError, inspect_file, stage
 from proxisante.sources.pivot_format import TABLES, PivotTable
 from proxisante.sources.validation import Reference, References, Validated, validate
 from proxisante.warehouse import schema
@@ -264,15 +264,15 @@ class _Batch:
     def _pseudonymise(self, valid: str) -> str:
         """``person_id`` for each valid patient; identities to the vault; a table without them."""
         columns = ["patient_id", *IDENTITY_COLUMNS]
-        identities = self.con.execute(f'SELECT {LINE_COLUMN}, {", ".join(columns)} FROM "{valid}"').to_arrow_table()
+        identities = self.con.execute(f'SELECT {LINE}, {", ".join(columns)} FROM "{valid}"').to_arrow_table()
         person_ids = self.pseudonymiser.person_ids(
             identities["ins"].to_pylist(),
             identities["nir"].to_pylist(),
             [d.isoformat() if d else None for d in identities["birth_date"].to_pylist()],
         )
         identities = identities.append_column("person_id", pa.array(person_ids, pa.int64()))
-        self.vault.store(self.source, identities.drop_columns([LINE_COLUMN]))
-        self.con.register("pseudonyms", identities.select([LINE_COLUMN, "person_id"]))
+        self.vault.store(self.source, identities.drop_columns([LINE]))
+        self.con.register("pseudonyms", identities.select([LINE, "person_id"]))
         kept = [
             c
             for c in self._columns(valid)
@@ -281,7 +281,7 @@ class _Batch:
         pseudonymised = self._temp("patients_pseudonymised")
         self.con.execute(
             f'CREATE OR REPLACE TEMP TABLE "{pseudonymised}" AS SELECT {", ".join("v." + c for c in kept)}, '
-            f'p.person_id FROM "{valid}" v JOIN pseudonyms p USING ({LINE_COLUMN})'
+            f'p.person_id FROM "{valid}" v JOIN pseudonyms p USING ({LINE})'
         )
         self.con.unregister("pseudonyms")
         return pseudonymised
@@ -393,9 +393,6 @@ class _Batch:
             StagedRows(schema.LOAD_MANIFEST, files),
             StagedRows(schema.LOAD_BATCH, batch),
         ]
-
-
-LINE_COLUMN = "__line"
 
 
 def _sql_text(value: str) -> str:

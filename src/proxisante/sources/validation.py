@@ -12,6 +12,7 @@ Identifying columns are checked like the others, but their value never reaches `
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -331,8 +332,6 @@ def _life_check(event_date: str, alias: str) -> str:
 
 
 def _replace_word(sql: str, word: str, replacement: str) -> str:
-    import re
-
     return re.sub(rf"\b{re.escape(word)}\b", replacement, sql)
 
 
@@ -365,7 +364,7 @@ def _collect_errors(
         )
     union = " UNION ALL ".join(parts) or "SELECT NULL::BIGINT AS line, '' AS field, '' AS reason, '' AS value"
     record = ", ".join(
-        f'"{c.name}" := {repr(MASK) if c.identifying else f"r.{_ident(c.name)}"}'
+        f'"{c.name}" := ' + (repr(MASK) if c.identifying else f'r."{c.name}"')
         for c in spec.columns
         if c.name in raw.columns
     )
@@ -376,10 +375,6 @@ def _collect_errors(
     )
     if raw.malformed:
         con.executemany(f'INSERT INTO "{errors}" VALUES (?, NULL, ?, NULL, NULL)', [list(m) for m in raw.malformed])
-
-
-def _ident(name: str) -> str:
-    return f'"{name}"'
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
