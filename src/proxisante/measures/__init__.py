@@ -1,0 +1,1 @@
+"""Measures: indicator definitions (YAML) compiled to Ibis, results, care gaps, disclosure control."""

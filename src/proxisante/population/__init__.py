@@ -1,0 +1,1 @@
+"""Patientèle médecin traitant: composition, registries, flows, risk levels, prevention plans."""
