@@ -1,0 +1,203 @@
+"""Running measures: counts in the standard measure-report shape, rates and their 95 % interval.
+
+The warehouse returns additive counts (initial population, denominator, exclusions, numerator,
+numerator events) grouped by the finest combination of the dimensions asked for, in one query per
+measure; totals and stratifier margins are sums of those counts, done here on the small result.
+Rates, intervals and objectives are computed last, so every engine only has integers to agree on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from proxisante.measures.compile import MeasureCompiler
+from proxisante.measures.context import Context, parameters
+from proxisante.measures.definition import Measure, library
+from proxisante.measures.periods import Period, month_ends, rolling
+from proxisante.warehouse.connection import Warehouse
+
+COUNTS = ("initial_population", "denominator", "exclusions", "numerator", "numerator_events")
+TOTAL = "Total"
+GROUPINGS = {"provider": "mt_rpps", "care_site": "care_site_id"}
+DIMENSIONS = (*GROUPINGS, "age_band", "sex", "c2s", "ald", "commune")
+
+
+def per_person(measure: Measure, context: Context, period: Period):
+    """The per-person table of one measure (an Ibis expression, not executed)."""
+    return MeasureCompiler(measure, context, window=period.window).per_person()
+
+
+def counts(measure: Measure, context: Context, period: Period, dims: Sequence[str] = ()) -> pd.DataFrame:
+    """Counts of one measure grouped by ``dims`` (names from DIMENSIONS), one query on the warehouse."""
+    table = per_person(measure, context, period)
+    columns = {dim: table[GROUPINGS.get(dim, dim)] for dim in dims}
+    grouped = table.mutate(**columns).group_by(list(dims)) if dims else table
+    aggregate = grouped.agg(
+        initial_population=table.person_id.count(),
+        denominator=table.in_denominator.cast("int64").sum(),
+        exclusions=table.in_exclusions.cast("int64").sum(),
+        numerator=table.in_numerator.cast("int64").sum(),
+        numerator_events=table.numerator_events.sum(),
+    )
+    frame = context.warehouse.execute(aggregate)
+    for column in COUNTS:
+        frame[column] = frame[column].fillna(0).astype("int64")
+    for dim in dims:
+        frame[dim] = frame[dim].astype("string").fillna("(inconnu)")
+    return frame.sort_values(list(dims)).reset_index(drop=True) if dims else frame
+
+
+def wilson(numerator: int, total: int, z: float) -> tuple[float, float]:
+    """Wilson score interval of a proportion (well-behaved for small counts and rates near 0 or 1)."""
+    if total == 0:
+        return math.nan, math.nan
+    p = numerator / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def byar(events: int, total: int, z: float) -> tuple[float, float]:
+    """Byar's approximation of the exact Poisson interval, per 100 persons (antibiotic courses)."""
+    if total == 0:
+        return math.nan, math.nan
+    low = 0.0 if events == 0 else events * (1 - 1 / (9 * events) - z / (3 * math.sqrt(events))) ** 3
+    upper = events + 1
+    high = upper * (1 - 1 / (9 * upper) + z / (3 * math.sqrt(upper))) ** 3
+    return 100 * low / total, 100 * high / total
+
+
+def add_rates(frame: pd.DataFrame, measure: Measure) -> pd.DataFrame:
+    """Rate, interval and objective status of every row of a count table."""
+    z = parameters()["wilson_z"]
+    out = frame.copy()
+    eligible = out.denominator - out.exclusions
+    out["eligible"] = eligible
+    rates, lows, highs = [], [], []
+    for num, events, total in zip(out.numerator, out.numerator_events, eligible, strict=True):
+        if measure.scoring == "events_per_100":
+            low, high = byar(int(events), int(total), z)
+            rates.append(100 * events / total if total else math.nan)
+        else:
+            low, high = wilson(int(num), int(total), z)
+            rates.append(num / total if total else math.nan)
+        lows.append(low)
+        highs.append(high)
+    out["rate"], out["ci_low"], out["ci_high"] = rates, lows, highs
+    out["reportable"] = eligible >= measure.minimum_denominator
+    out["objective"] = [objective_status(measure, r, ok) for r, ok in zip(out.rate, out.reportable, strict=True)]
+    return out
+
+
+def objective_status(measure: Measure, rate: float, reportable: bool) -> str:
+    """ "cible atteinte", "intermédiaire atteint", "sous l'objectif", or "" without objectives or data."""
+    target, middle = measure.objectives.target, measure.objectives.intermediate
+    if not reportable or math.isnan(rate) or (target is None and middle is None):
+        return ""
+    better: Callable[[float, float], bool] = (lambda a, b: a >= b) if measure.direction == "higher" else (
+        lambda a, b: a <= b
+    )  # fmt: skip
+    if target is not None and better(rate, target):
+        return "cible atteinte"
+    if middle is not None and better(rate, middle):
+        return "intermédiaire atteint"
+    return "sous l'objectif"
+
+
+def with_margins(frame: pd.DataFrame, dims: Sequence[str]) -> pd.DataFrame:
+    """Add the total row and, with two dims or more, the margin of each dim (labelled ``Total``)."""
+    if not dims:
+        return frame
+    parts = [frame]
+    for kept in _margin_sets(dims):
+        summed = frame.groupby(list(kept), dropna=False)[list(COUNTS)].sum().reset_index() if kept else (
+            frame[list(COUNTS)].sum().to_frame().T
+        )  # fmt: skip
+        for dim in dims:
+            if dim not in kept:
+                summed[dim] = TOTAL
+        parts.append(summed[list(dims) + list(COUNTS)])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _margin_sets(dims: Sequence[str]) -> list[tuple[str, ...]]:
+    from itertools import combinations
+
+    return [kept for size in range(len(dims) - 1, -1, -1) for kept in combinations(dims, size)]
+
+
+@dataclass
+class MeasureRun:
+    """The results of a run: one row per measure and group, with the period and reference date."""
+
+    period: Period
+    table: pd.DataFrame
+
+
+def run(
+    warehouse: Warehouse,
+    period: Period,
+    measures: Iterable[Measure] | None = None,
+    *,
+    by: Sequence[str] = (),
+    stratify: bool = False,
+    progress: Callable[[Measure], None] | None = None,
+) -> MeasureRun:
+    """Every measure on one period: a total row, one row per value of ``by``, and per stratifier."""
+    context = Context(warehouse, period.end)
+    rows = []
+    for measure in measures or library().values():
+        rows.append(_measure_rows(measure, context, period, by, stratify))
+        if progress:
+            progress(measure)
+    return MeasureRun(period, pd.concat(rows, ignore_index=True))
+
+
+def _measure_rows(measure: Measure, context: Context, period: Period, by: Sequence[str], stratify: bool):
+    strata = [s for s in measure.stratifiers if stratify]
+    fine = counts(measure, context, period, [*by, *strata])
+    blocks = [_summary(fine, list(by), measure, "")]
+    for stratifier in strata:
+        block = _summary(fine, [*by, stratifier], measure, stratifier).rename(columns={stratifier: "stratum"})
+        blocks.append(block[block.stratum != TOTAL])
+    frame = pd.concat(blocks, ignore_index=True)
+    frame.insert(0, "measure_id", measure.id)
+    frame.insert(1, "period", period.label)
+    return frame
+
+
+def _summary(fine: pd.DataFrame, dims: list[str], measure: Measure, stratifier: str) -> pd.DataFrame:
+    if dims:
+        grouped = fine.groupby(dims, dropna=False)[list(COUNTS)].sum().reset_index()
+        frame = with_margins(grouped, dims[:1]) if len(dims) == 1 else _nested(grouped, dims)
+    else:
+        frame = fine[list(COUNTS)].sum().to_frame().T.astype("int64")
+    frame = add_rates(frame, measure)
+    frame.insert(0, "stratifier", stratifier)
+    return frame
+
+
+def _nested(grouped: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
+    """Rows per (group, stratum) plus each group's own total over the stratifier."""
+    group, stratum = dims[0], dims[1]
+    totals = grouped.groupby(group, dropna=False)[list(COUNTS)].sum().reset_index()
+    totals[stratum] = TOTAL
+    overall = grouped[list(COUNTS)].sum().to_frame().T
+    overall[group], overall[stratum] = TOTAL, TOTAL
+    return pd.concat([grouped, totals, overall], ignore_index=True)
+
+
+def series(warehouse: Warehouse, measure: Measure, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Monthly time series: the measure on 12 rolling months ending on each month's last day."""
+    rows = []
+    for end in month_ends(first, last):
+        period = rolling(end)
+        frame = add_rates(counts(measure, Context(warehouse, end), period), measure)
+        frame.insert(0, "reference_date", end)
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True)
