@@ -31,7 +31,9 @@ class EventSource:
 
 
 EVENT_SOURCES = {
-    "condition": EventSource("condition_occurrence", "condition_start_date", {"CIM10": ("condition_source_concept_id",)}),
+    "condition": EventSource(
+        "condition_occurrence", "condition_start_date", {"CIM10": ("condition_source_concept_id",)}
+    ),
     "drug": EventSource(
         "drug_exposure", "drug_exposure_start_date",
         {"ATC": ("drug_concept_id", "drug_source_concept_id"), "CIP13": ("drug_source_concept_id",)},
@@ -39,7 +41,8 @@ EVENT_SOURCES = {
     ),
     "lab": EventSource(
         "measurement", "measurement_date",
-        {"NABM": ("measurement_source_concept_id",), "LOINC": ("measurement_concept_id", "measurement_source_concept_id")},
+        {"NABM": ("measurement_source_concept_id",),
+         "LOINC": ("measurement_concept_id", "measurement_source_concept_id")},
     ),
     "procedure": EventSource("procedure_occurrence", "procedure_date", {"CCAM": ("procedure_source_concept_id",)}),
     "visit": EventSource("visit_occurrence", "visit_start_date", {"NGAP": ("visit_source_concept_id",)}),

@@ -10,6 +10,7 @@ every engine runs the same way.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -34,7 +35,7 @@ def parameters() -> dict[str, Any]:
 
 def age_band_labels() -> list[str]:
     bounds = parameters()["age_bands"]
-    return [f"{lo}-{hi - 1}" for lo, hi in zip(bounds, bounds[1:], strict=False)] + [f"{bounds[-1]}+"]
+    return [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(bounds)] + [f"{bounds[-1]}+"]
 
 
 def _gender_ids(sex: str) -> list[int]:
