@@ -7,20 +7,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from proxisante.cli.common import console, number
+from proxisante.cli.measures import gaps, measures_app
 from proxisante.runtime import open_installation
 from proxisante.sources.files import PivotFileError
 from proxisante.sources.pivot import LoadReport, load_pivot
 from proxisante.warehouse.status import quarantined_rows, warehouse_status
 
 app = typer.Typer(help="proxisante — entrepôt de données de santé de proximité.", no_args_is_help=True)
-console = Console()
 
 DEMO_PATIENTS = 20_000
 DEMO_SEED = 2026
+DEMO_PERIOD = "2025"
 
 
 def _progress() -> Progress:
@@ -169,11 +170,31 @@ def demo(
         _synthesise(out, patients, seed, "csv", defects=False)
     _print_report(_ingest(out, source="demo"))
     status()
+    _demo_indicators()
 
 
-def _n(value: object) -> str:
-    """French thousands separator (narrow no-break space)."""
-    return f"{int(value):,}".replace(",", "\u202f") if value is not None else ""  # type: ignore[call-overload]
+def _demo_indicators() -> None:
+    """The indicator table of the demo centre for the last full year of its data."""
+    from proxisante.cli.measures import print_measure_table
+    from proxisante.measures.definition import library
+    from proxisante.measures.periods import parse_period
+    from proxisante.measures.results import run
+
+    period = parse_period(DEMO_PERIOD)
+    installation = open_installation()
+    try:
+        result = run(installation.warehouse, period)
+    finally:
+        installation.close()
+    print_measure_table(
+        result.table, list(library().values()), f"Indicateurs du centre de démonstration — {period.label}"
+    )
+
+
+_n = number
+
+app.add_typer(measures_app, name="measures")
+app.command("gaps")(gaps)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,161 @@
+"""Commands over the measure engine: ``measures list|run``, ``gaps``. Thin: parse, call, print."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from proxisante.cli.common import console, date, decimal, number, percent
+from proxisante.measures.definition import Measure, library
+from proxisante.measures.periods import PeriodError, parse_period
+from proxisante.runtime import open_installation
+
+measures_app = typer.Typer(help="Indicateurs de qualité et de pertinence (ROSP, FMT, HAS).", no_args_is_help=True)
+
+PeriodOption = Annotated[str, typer.Option(help="2025, 2025-T3 ou 12M:2025-06-30")]
+FORMATS = ("table", "json", "csv")
+
+
+def _period(text: str):
+    try:
+        return parse_period(text)
+    except PeriodError as error:
+        raise typer.BadParameter(str(error)) from error
+
+
+def _selected(ids: list[str] | None) -> list[Measure]:
+    known = library()
+    if not ids:
+        return list(known.values())
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise typer.BadParameter(f"indicateur inconnu : {', '.join(unknown)} (voir `proxisante measures list`)")
+    return [known[i] for i in ids]
+
+
+@measures_app.command("list")
+def list_measures() -> None:
+    """Liste les indicateurs de la bibliothèque, avec leur source."""
+    table = Table(title=f"Bibliothèque d'indicateurs ({len(library())})")
+    for column in ("id", "indicateur", "groupe", "programme", "sens", "objectifs", "source"):
+        table.add_column(column, overflow="fold")
+    for m in library().values():
+        goals = " / ".join(_goal(m, v) for v in (m.objectives.intermediate, m.objectives.target) if v is not None)
+        table.add_row(
+            m.id, m.short_label, m.group, ", ".join(m.programme), "↑" if m.direction == "higher" else "↓", goals,
+            f"{m.source.text[:70]}… ({m.source.date:%Y}, {m.source.confidence})",
+        )  # fmt: skip
+    console.print(table)
+
+
+def _goal(measure: Measure, value: float) -> str:
+    return decimal(value, 1) if measure.scoring == "events_per_100" else percent(value, 0)
+
+
+@measures_app.command("run")
+def run_measures(
+    period: PeriodOption = "2025",
+    by: Annotated[str | None, typer.Option(help="provider (par médecin traitant) ou care_site")] = None,
+    stratify: Annotated[bool, typer.Option(help="ajouter les strates (âge, sexe, C2S, ALD, commune)")] = False,
+    measure: Annotated[list[str] | None, typer.Option("--measure", "-m", help="seulement cet indicateur")] = None,
+    output: Annotated[str, typer.Option("--format", help="table, json ou csv")] = "table",
+) -> None:
+    """Calcule les indicateurs sur une période, pour la structure et par médecin traitant."""
+    if output not in FORMATS:
+        raise typer.BadParameter(f"format {output!r} : attendu {', '.join(FORMATS)}")
+    if by not in (None, "provider", "care_site"):
+        raise typer.BadParameter("--by attend provider ou care_site")
+    from proxisante.measures.results import run
+
+    chosen, span = _selected(measure), _period(period)
+    installation = open_installation()
+    try:
+        result = run(installation.warehouse, span, chosen, by=[by] if by else [], stratify=stratify)
+    finally:
+        installation.close()
+    frame = result.table
+    if output == "json":
+        json.dump(json.loads(frame.to_json(orient="records", date_format="iso")), sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    elif output == "csv":
+        frame.to_csv(sys.stdout, index=False, sep=";", decimal=",")
+    else:
+        print_measure_table(frame, chosen, f"Indicateurs — période {span.label} (au {date(span.end)})", by)
+
+
+def print_measure_table(frame: pd.DataFrame, measures: list[Measure], title: str, by: str | None = None) -> None:
+    """The indicator table a care team reads: rate, interval, objectives, status."""
+    by_id = {m.id: m for m in measures}
+    table = Table(title=title)
+    columns = ["indicateur", *(["médecin"] if by else []), "dénom.", "excl.", "num.", "taux", "IC 95 %"]
+    columns += ["objectifs", "statut"]
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("indicateur", "médecin", "statut") else "right")
+    rows = frame[frame.stratifier == ""] if "stratifier" in frame else frame
+    for row in rows.itertuples():
+        m = by_id[row.measure_id]
+        shown = _rate_text(m, row.rate, row.ci_low, row.ci_high) if row.reportable else ("n.s.", "")
+        goals = " / ".join(_goal(m, v) for v in (m.objectives.intermediate, m.objectives.target) if v is not None)
+        arrow = "↑" if m.direction == "higher" else "↓"
+        cells = [f"{m.short_label} {arrow}", *([str(getattr(row, by))] if by else []), number(row.denominator),
+                 number(row.exclusions), number(row.numerator), *shown, goals, row.objective]  # fmt: skip
+        table.add_row(*cells)
+    console.print(table)
+    console.print("n.s. : dénominateur sous le minimum de l'indicateur ; ↑ plus haut est mieux, ↓ plus bas est mieux.")
+
+
+def _rate_text(measure: Measure, rate: float, low: float, high: float) -> tuple[str, str]:
+    if measure.scoring == "events_per_100":
+        return f"{decimal(rate)} /100", f"[{decimal(low)} ; {decimal(high)}]"
+    return percent(rate), f"[{percent(low)} ; {percent(high)}]"
+
+
+def gaps(
+    period: PeriodOption = "2025",
+    provider: Annotated[str | None, typer.Option(help="RPPS du médecin traitant")] = None,
+    measure: Annotated[list[str] | None, typer.Option("--measure", "-m", help="seulement cet indicateur")] = None,
+    nominative: Annotated[bool, typer.Option(help="avec les noms (équipe de soins, lecture tracée)")] = False,
+    reader: Annotated[
+        str | None, typer.Option(help="qui lit la liste nominative (obligatoire avec --nominative)")
+    ] = None,
+    output: Annotated[str, typer.Option("--format", help="table ou csv")] = "table",
+    limit: Annotated[int, typer.Option(help="lignes affichées (table)")] = 50,
+) -> None:
+    """Écarts de soins : pour chaque patient, les actions à mener (liste d'appels)."""
+    from proxisante.measures.gaps import care_gaps
+    from proxisante.measures.gaps import nominative as with_names
+
+    if nominative and not reader:
+        raise typer.BadParameter("--nominative demande --reader (la lecture est tracée dans le journal d'accès)")
+    chosen, span = _selected(measure), _period(period)
+    installation = open_installation()
+    try:
+        frame = care_gaps(installation.warehouse, span, chosen, provider_rpps=provider)
+        if nominative:
+            name = f"écarts de soins {span.label}" + (f", médecin {provider}" if provider else "")
+            frame = with_names(frame, installation.vault, reader=str(reader), list_name=name)
+    finally:
+        installation.close()
+    if output == "csv":
+        frame.to_csv(sys.stdout, index=False, sep=";")
+        return
+    _print_gaps(frame, span.label, nominative, limit)
+
+
+def _print_gaps(frame: pd.DataFrame, label: str, nominative: bool, limit: int) -> None:
+    counts = f"{number(len(frame))} actions, {number(frame.person_id.nunique())} patients"
+    table = Table(title=f"Écarts de soins — {label} ({counts})")
+    who = ["patient", "né(e) le"] if nominative else ["patient (pseudonyme)"]
+    for column in (*who, "âge", "médecin", "action", "dernier acte", "à faire depuis"):
+        table.add_column(column)
+    for row in frame.head(limit).itertuples():
+        person = [f"{row.family_name} {row.given_names}", date(row.birth_date)] if nominative else [str(row.person_id)]
+        table.add_row(*person, str(row.age), str(row.mt_rpps), row.action, date(row.evidence_date), date(row.due_since))
+    console.print(table)
+    if len(frame) > limit:
+        console.print(f"… {number(len(frame) - limit)} autres lignes (--limit, ou --format csv pour tout exporter)")
