@@ -183,13 +183,15 @@ def _summary(fine: pd.DataFrame, dims: list[str], measure: Measure, stratifier: 
 
 
 def _nested(grouped: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
-    """Rows per (group, stratum) plus each group's own total over the stratifier."""
+    """Rows per (group, stratum), per stratum over all groups, and each group's total."""
     group, stratum = dims[0], dims[1]
     totals = grouped.groupby(group, dropna=False)[list(COUNTS)].sum().reset_index()
     totals[stratum] = TOTAL
+    strata = grouped.groupby(stratum, dropna=False)[list(COUNTS)].sum().reset_index()
+    strata[group] = TOTAL
     overall = grouped[list(COUNTS)].sum().to_frame().T
     overall[group], overall[stratum] = TOTAL, TOTAL
-    return pd.concat([grouped, totals, overall], ignore_index=True)
+    return pd.concat([grouped, strata, totals, overall], ignore_index=True)
 
 
 def series(warehouse: Warehouse, measure: Measure, first: dt.date, last: dt.date) -> pd.DataFrame:
