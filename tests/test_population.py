@@ -73,8 +73,7 @@ def thrice(code: str, year: str = "2025") -> list[tuple[str, str]]:
 # -- composition, pyramid, registries, access ------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def composition_centre() -> tuple[Centre, Warehouse]:
+def composition_patients() -> Centre:
     c = Centre()
     # In the patientèle médecin traitant on 2025-12-31 (MT1 unless mt=OTHER_PROVIDER): 18 patients.
     c.patient("diab_ald", "1950-03-02", ald=("E11.9",), visits=[("G", "2025-01-10")])  # 75, F, diabetes (ALD)
@@ -109,6 +108,12 @@ def composition_centre() -> tuple[Centre, Warehouse]:
     c.patient("dead", "1940-01-01", died="2025-06-01", visits=[("G", "2025-03-01")])
     c.patient("not_seen", "1999-01-01", mt=None, visits=[("G", "2023-12-31")])
     c.patient("future_mt", "1988-08-08", sex="M", mt_since="2026-01-15", visits=[("G", "2025-11-01")])
+    return c
+
+
+@pytest.fixture(scope="module")
+def composition_centre() -> tuple[Centre, Warehouse]:
+    c = composition_patients()
     return c, c.warehouse()
 
 
@@ -204,8 +209,8 @@ def test_no_hospital_stay_recorded_means_unknown(composition_centre) -> None:
 # -- risk levels --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def risk_centre() -> tuple[Centre, Warehouse]:
+def risk_patients(warehouse: Warehouse) -> Centre:
+    """The risk centre written into ``warehouse`` (any engine), hospital stays included."""
     c = Centre()
     c.patient("young_healthy", "1995-01-01")
     c.patient("age75", "1950-06-01")
@@ -220,10 +225,16 @@ def risk_centre() -> tuple[Centre, Warehouse]:
     c.patient("ten_drugs", "1980-01-01", drugs=[d for code in ten for d in thrice(code)])
     c.patient("hosp_old", "1940-06-01", sex="M")
     c.patient("hosp_2024", "1990-01-01")
-    w = c.warehouse()
+    w = c.write(warehouse)
     insert(w, "visit_occurrence", [stay(c, "old_multi", "2025-10-01"), stay(c, "hosp_old", "2025-01-01", 262),
                                    stay(c, "hosp_2024", "2024-12-31")])  # fmt: skip
-    return c, w
+    return c
+
+
+@pytest.fixture(scope="module")
+def risk_centre() -> tuple[Centre, Warehouse]:
+    w = Warehouse.connect("duckdb://")
+    return risk_patients(w), w
 
 
 def test_risk_points_levels_and_reasons_by_hand(risk_centre) -> None:
@@ -257,8 +268,8 @@ def test_risk_counts_by_level_and_factor(risk_centre) -> None:
 # -- flows --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def flows_centre() -> tuple[Centre, Warehouse]:
+def flows_patients(warehouse: Warehouse) -> Centre:
+    """The flows centre written into ``warehouse`` (any engine), second declarations included."""
     c = Centre()
     c.patient("stable", "1960-01-01")
     c.patient("arrive_march", "1961-01-01", mt_since="2025-03-10")
@@ -274,10 +285,16 @@ def flows_centre() -> tuple[Centre, Warehouse]:
     c.patient("leave_then_die", "1936-01-01", mt_until="2025-02-10", died="2025-04-01")
     c.patient("die_no_mt", "1937-01-01", mt=None, died="2025-03-01")
     c.patient("arrive_jan1", "1969-01-01", mt=OTHER_PROVIDER, mt_since="2025-01-01")
-    w = c.warehouse()
+    w = c.write(warehouse)
     insert(w, "fr_mt_declaration", [declaration(c, "switch_may", OTHER_PROVIDER, "2025-05-01"),
                                     declaration(c, "overlap_sept", OTHER_PROVIDER, "2025-09-10")])  # fmt: skip
-    return c, w
+    return c
+
+
+@pytest.fixture(scope="module")
+def flows_centre() -> tuple[Centre, Warehouse]:
+    w = Warehouse.connect("duckdb://")
+    return flows_patients(w), w
 
 
 def test_transitions_by_hand(flows_centre) -> None:

@@ -26,6 +26,7 @@ from proxisante.measures.context import parameters as measure_parameters
 from proxisante.measures.definition import Window
 from proxisante.measures.results import TOTAL
 from proxisante.population import registries as reg
+from proxisante.population.expr import count_true
 from proxisante.population.parameters import value
 
 SEXES = ("F", "M", "I")
@@ -132,9 +133,9 @@ def composition(
     table = patientele(context)
     if ids:
         table = reg.with_flags(table, context, ids, registry_flags)
-    sums = {name: table[name].cast("int64").sum() for name in [*STATUS, *ids]}
+    sums = {name: count_true(table[name]) for name in [*STATUS, *ids]}
     if ids:
-        sums["registries_2plus"] = (table.n_registries >= 2).cast("int64").sum()
+        sums["registries_2plus"] = count_true(table.n_registries >= 2)
     counted = table.group_by("mt_rpps").agg(panel=table.person_id.count(), **sums)
     frame = context.warehouse.execute(counted)
     frame["mt_rpps"] = frame.mt_rpps.astype("string").fillna("(inconnu)")
@@ -173,10 +174,10 @@ def access(context: Context) -> pd.DataFrame:
     without = ~table.has_mt
     counted = table.group_by("pyramid_band").agg(
         seen=table.person_id.count(),
-        with_mt=table.has_mt.cast("int64").sum(),
-        without_mt=without.cast("int64").sum(),
-        without_mt_ald=(without & table.ald).cast("int64").sum(),
-        without_mt_c2s=(without & table.c2s).cast("int64").sum(),
+        with_mt=count_true(table.has_mt),
+        without_mt=count_true(without),
+        without_mt_ald=count_true(without & table.ald),
+        without_mt_c2s=count_true(without & table.c2s),
     )
     frame = context.warehouse.execute(counted).rename(columns={"pyramid_band": "age_band"})
     counts = ["seen", "with_mt", "without_mt", "without_mt_ald", "without_mt_c2s"]

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from proxisante.measures.compile import MeasureCompiler
 from proxisante.measures.context import Context
 from proxisante.measures.definition import Criterion, Measure
+from proxisante.population.expr import as_int, count_true
 from proxisante.population.parameters import window
 from proxisante.vocab.valuesets import DefinitionError, Source, explain, load_yaml
 
@@ -109,7 +110,7 @@ def flags(context: Context, ids: Sequence[str] | None = None) -> ir.Table:
         found = members(context, name).select(**{f"{name}_person": "person_id"})
         table = table.left_join(found, table.person_id == found[f"{name}_person"])
         table = table.mutate(**{name: table[f"{name}_person"].notnull()}).drop(f"{name}_person")
-    count = sum((table[name].cast("int64") for name in names), ibis.literal(0, "int64"))
+    count = sum((as_int(table[name]) for name in names), ibis.literal(0, "int64"))
     return table.mutate(n_registries=count)
 
 
@@ -140,7 +141,7 @@ def prevalence(
     """
     names = _names(ids)
     table = registry_flags if registry_flags is not None else flags(context, names)
-    counted = table.aggregate(persons=table.person_id.count(), **{n: table[n].cast("int64").sum() for n in names})
+    counted = table.aggregate(persons=table.person_id.count(), **{n: count_true(table[n]) for n in names})
     row = context.warehouse.execute(counted).iloc[0]
     persons = int(row["persons"])
     frame = pd.DataFrame(

@@ -24,6 +24,7 @@ import pandas as pd
 from proxisante.measures.context import Context
 from proxisante.measures.results import TOTAL
 from proxisante.population import registries as reg
+from proxisante.population.expr import count_true
 from proxisante.population.panel import patientele
 from proxisante.population.parameters import steps_case, value, window
 
@@ -181,7 +182,7 @@ def factor_counts(context: Context, table: ir.Table | None = None) -> pd.DataFra
     """How many patients of the patientèle each factor gives points to (structure), and whether the
     factor is known: ``factor``, ``patients``, ``panel``, ``share``, ``recorded``."""
     table = table if table is not None else per_person(context)
-    sums = {f: (table[f"points_{f}"] > 0).cast("int64").sum() for f in FACTORS}
+    sums = {f: count_true(table[f"points_{f}"] > 0) for f in FACTORS}
     row = context.warehouse.execute(table.aggregate(panel=table.person_id.count(), **sums)).iloc[0]
     panel = int(row["panel"])
     frame = pd.DataFrame({"factor": list(FACTORS), "patients": [int(row[f] or 0) for f in FACTORS], "panel": panel})
