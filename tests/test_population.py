@@ -376,7 +376,8 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Patientele]:
     inst = open_installation(settings)
     try:
         load_pivot(Path(out), inst.warehouse, inst.vault, inst.pseudonymiser, source="centre")
-        yield Patientele(inst.warehouse, REF)
+        with Patientele(inst.warehouse, REF) as patientele:
+            yield patientele
     finally:
         inst.close()
 

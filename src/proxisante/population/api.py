@@ -6,9 +6,9 @@ engine), because composition, prevalence and risk levels all need them and compi
 registries is the slow part. Aggregated outputs are small pandas DataFrames; per-person outputs are
 Ibis tables keyed by the pseudonymised ``person_id``, never by a name.
 
-    p = Patientele(warehouse, dt.date(2025, 12, 31))
-    p.pyramid(); p.composition(); p.access(); p.risk_levels()
-    p.flows(parse_period("2025"))
+    with Patientele(warehouse, dt.date(2025, 12, 31)) as p:
+        p.pyramid(); p.composition(); p.access(); p.risk_levels()
+        p.flows(parse_period("2025"))
 """
 
 from __future__ import annotations
@@ -34,12 +34,26 @@ class Patientele:
         self, warehouse: Warehouse, reference_date: dt.date, registry_ids: Sequence[str] | None = None
     ) -> None:
         self.warehouse = warehouse
-        self.context = Context(warehouse, reference_date)
+        # Not cached by the context: this object caches what is reused and releases it in close().
+        self.context = Context(warehouse, reference_date, cache_tables=False)
         self.registry_ids = list(registry_ids) if registry_ids is not None else list(registries.registries())
 
     @property
     def reference_date(self) -> dt.date:
         return self.context.reference_date
+
+    def close(self) -> None:
+        """Drop the cached tables now, while the warehouse connection is still open."""
+        for name in ("risk_table", "registry_flags"):
+            cached = self.__dict__.pop(name, None)
+            if cached is not None:
+                cached.release()
+
+    def __enter__(self) -> Patientele:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     @cached_property
     def registry_flags(self) -> ir.Table:
