@@ -99,7 +99,8 @@ class MeasureCompiler:
         numerator = self._all(m.numerator)
         table = self.initial_population()
         for name, leaf in self._leaves:
-            table = table.left_join(leaf, table.person_id == leaf[f"{name}_person"]).drop(f"{name}_person")
+            # Chained joins stay one join node in Ibis; dropping columns in between would nest selects.
+            table = table.left_join(leaf, table.person_id == leaf[f"{name}_person"])
         in_denominator = self._evaluate(denominator, table)
         in_exclusions = in_denominator & self._evaluate(exclusions, table) if exclusions else ibis.literal(False)
         in_numerator = in_denominator & ~in_exclusions & self._evaluate(numerator, table)
@@ -113,7 +114,7 @@ class MeasureCompiler:
             in_exclusions=in_exclusions,
             in_numerator=in_numerator,
             numerator_events=(ibis.ifelse(in_denominator & ~in_exclusions, events, 0) if events is not None
-                              else in_numerator.cast("int64")).cast("int64"),
+                              else ibis.ifelse(in_numerator, 1, 0)).cast("int64"),
             evidence_date=evidence,
         )  # fmt: skip
 
@@ -221,7 +222,8 @@ class MeasureCompiler:
         )
         before = ibis.window(group_by="person_id", order_by=["start", "end", "key"], rows=(None, -1))
         spans = spans.mutate(reach=spans.end.max().over(before))
-        spans = spans.mutate(new=(spans.reach.isnull() | (spans.start > spans.reach + episode.gap_days)).cast("int64"))
+        starts_anew = spans.reach.isnull() | (spans.start > spans.reach + episode.gap_days)
+        spans = spans.mutate(new=ibis.ifelse(starts_anew, 1, 0))
         upto = ibis.window(group_by="person_id", order_by=["start", "end", "key"], rows=(None, 0))
         spans = spans.mutate(episode=spans.new.sum().over(upto))
         episodes = spans.group_by(["person_id", "episode"]).agg(

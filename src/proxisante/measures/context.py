@@ -55,6 +55,7 @@ class Context:
     cache_tables: bool = True
     _persons: ir.Table | None = field(default=None, repr=False)
     _concepts: dict[tuple[str, str], list[int]] = field(default_factory=dict, repr=False)
+    _by_vocabulary: dict[str, list[tuple[int, str]]] | None = field(default=None, repr=False)
 
     def table(self, name: str) -> ir.Table:
         return self.warehouse.table(name)
@@ -102,7 +103,7 @@ class Context:
     def _age(self, birth: ir.DateValue) -> ir.IntegerValue:
         ref = self.reference_date
         later_in_year = (birth.month() * 100 + birth.day()) > (ref.month * 100 + ref.day)
-        return (ibis.literal(ref.year) - birth.year() - later_in_year.cast("int64")).cast("int64")
+        return (ibis.literal(ref.year) - birth.year() - ibis.ifelse(later_in_year, 1, 0)).cast("int64")
 
     def _band(self, age: ir.IntegerValue) -> ir.StringValue:
         bounds, labels = parameters()["age_bands"], age_band_labels()
@@ -154,14 +155,15 @@ class Context:
         key = (value_set_name, vocabulary)
         if key not in self._concepts:
             vs = value_set(value_set_name)
-            if vocabulary not in vs.codes:
-                self._concepts[key] = []
-            else:
-                concept = self.table("concept")
-                rows = concept.filter(concept.vocabulary_id == vocabulary).select("concept_id", "concept_code")
-                frame = self.warehouse.execute(rows)
-                self._concepts[key] = sorted(
-                    int(cid) for cid, code in zip(frame.concept_id, frame.concept_code, strict=True)
-                    if vs.matches(vocabulary, str(code))
-                )  # fmt: skip
+            codes = self._codes().get(vocabulary, []) if vocabulary in vs.codes else []
+            self._concepts[key] = sorted(cid for cid, code in codes if vs.matches(vocabulary, code))
         return self._concepts[key]
+
+    def _codes(self) -> dict[str, list[tuple[int, str]]]:
+        """Every (concept id, code) of the concept table by vocabulary: one small query per run."""
+        if self._by_vocabulary is None:
+            frame = self.warehouse.execute(self.table("concept").select("concept_id", "vocabulary_id", "concept_code"))
+            self._by_vocabulary = {}
+            for cid, vocabulary, code in zip(frame.concept_id, frame.vocabulary_id, frame.concept_code, strict=True):
+                self._by_vocabulary.setdefault(str(vocabulary), []).append((int(cid), str(code)))
+        return self._by_vocabulary

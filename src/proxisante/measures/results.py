@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+import ibis
 import pandas as pd
 
 from proxisante.measures.compile import MeasureCompiler
@@ -33,15 +34,18 @@ def per_person(measure: Measure, context: Context, period: Period):
 
 
 def counts(measure: Measure, context: Context, period: Period, dims: Sequence[str] = ()) -> pd.DataFrame:
-    """Counts of one measure grouped by ``dims`` (names from DIMENSIONS), one query on the warehouse."""
+    """Counts of one measure grouped by ``dims`` (names from DIMENSIONS), one query on the warehouse.
+
+    Booleans are counted with CASE, not a cast: PostgreSQL refuses ``boolean::bigint``.
+    """
     table = per_person(measure, context, period)
     columns = {dim: table[GROUPINGS.get(dim, dim)] for dim in dims}
     grouped = table.mutate(**columns).group_by(list(dims)) if dims else table
     aggregate = grouped.agg(
         initial_population=table.person_id.count(),
-        denominator=table.in_denominator.cast("int64").sum(),
-        exclusions=table.in_exclusions.cast("int64").sum(),
-        numerator=table.in_numerator.cast("int64").sum(),
+        denominator=ibis.ifelse(table.in_denominator, 1, 0).sum(),
+        exclusions=ibis.ifelse(table.in_exclusions, 1, 0).sum(),
+        numerator=ibis.ifelse(table.in_numerator, 1, 0).sum(),
         numerator_events=table.numerator_events.sum(),
     )
     frame = context.warehouse.execute(aggregate)
