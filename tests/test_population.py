@@ -165,6 +165,20 @@ def test_registry_members_by_hand(composition_centre) -> None:
     }
 
 
+def test_prevalence_in_each_population(composition_centre) -> None:
+    _, w = composition_centre
+    ctx = Context(w, REF)
+    panel_mt = registries.prevalence(ctx).set_index("registry")
+    assert (panel_mt.loc["diabetes", "members"], panel_mt.loc["diabetes", "persons"]) == (3, 18)
+    assert panel_mt.loc["diabetes", "national"] == pytest.approx(0.06)
+    everyone = registries.prevalence(ctx, ["diabetes"], among="all").set_index("registry")
+    assert (everyone.loc["diabetes", "members"], everyone.loc["diabetes", "persons"]) == (4, 22)  # "dead" is not
+    seen = registries.prevalence(ctx, ["diabetes"], among="seen").set_index("registry")
+    assert (seen.loc["diabetes", "members"], seen.loc["diabetes", "persons"]) == (2, 5)  # diab_ald and ended
+    with pytest.raises(ValueError, match="population"):
+        registries.prevalence(ctx, ["diabetes"], among="everyone")
+
+
 def test_composition_counts_and_shares(composition_centre) -> None:
     _, w = composition_centre
     frame = panel.composition(Context(w, REF))

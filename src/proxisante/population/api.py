@@ -87,9 +87,9 @@ class Patientele:
             self.context, self.registry_ids, by_provider=by_provider, registry_flags=self.registry_flags
         )
 
-    def prevalence(self) -> pd.DataFrame:
-        """Registry prevalence among all persons alive, next to the national figure."""
-        return registries.prevalence(self.context, self.registry_ids, self.registry_flags)
+    def prevalence(self, among: str = "patientele_mt") -> pd.DataFrame:
+        """Registry prevalence in the patientèle MT (or ``seen``, ``all``), next to the national figure."""
+        return registries.prevalence(self.context, self.registry_ids, self.registry_flags, among)
 
     def access(self) -> pd.DataFrame:
         return panel.access(self.context)

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from proxisante.measures.compile import MeasureCompiler
 from proxisante.measures.context import Context
-from proxisante.measures.definition import Criterion, Measure
+from proxisante.measures.context import parameters as measure_parameters
+from proxisante.measures.definition import Criterion, Measure, Window
 from proxisante.population.expr import as_int, count_true
 from proxisante.population.parameters import window
 from proxisante.vocab.valuesets import DefinitionError, Source, explain, load_yaml
@@ -131,16 +132,38 @@ def _names(ids: Sequence[str] | None) -> list[str]:
     return list(ids) if ids is not None else list(registries())
 
 
-def prevalence(
-    context: Context, ids: Sequence[str] | None = None, registry_flags: ir.Table | None = None
-) -> pd.DataFrame:
-    """Members of each registry among all persons alive, next to the national prevalence.
+POPULATIONS = ("patientele_mt", "seen", "all")
 
-    Columns: ``registry``, ``label``, ``members``, ``persons`` (alive on the date), ``share`` and
-    ``national`` (the reference share of registries.yaml, empty when none is given).
+
+def population(context: Context, name: str) -> ir.Table:
+    """``person_id`` of a population, in the measure engine's words: ``patientele_mt`` (a médecin
+    traitant declaration in force), ``seen`` (a contact in the seen window) or ``all`` (alive)."""
+    persons = context.persons
+    if name == "patientele_mt":
+        return persons.filter(persons.mt_provider_id.notnull()).select("person_id")
+    if name == "seen":
+        return persons.semi_join(context.seen(Window(**measure_parameters()["seen_window"])), "person_id").select(
+            "person_id"
+        )
+    if name == "all":
+        return persons.select("person_id")
+    raise ValueError(f"population {name!r}: expected one of {', '.join(POPULATIONS)}")
+
+
+def prevalence(
+    context: Context,
+    ids: Sequence[str] | None = None,
+    registry_flags: ir.Table | None = None,
+    among: str = "patientele_mt",
+) -> pd.DataFrame:
+    """Members of each registry in a population (default: the patientèle MT), next to the national prevalence.
+
+    Columns: ``registry``, ``label``, ``members``, ``persons`` (size of the population), ``share`` and
+    ``national`` (the reference share of registries.yaml). ``all`` counts every person alive in the
+    warehouse, including those long gone from the structure: a diluted denominator.
     """
     names = _names(ids)
-    table = registry_flags if registry_flags is not None else flags(context, names)
+    table = with_flags(population(context, among), context, names, registry_flags)
     counted = table.aggregate(persons=table.person_id.count(), **{n: count_true(table[n]) for n in names})
     row = context.warehouse.execute(counted).iloc[0]
     persons = int(row["persons"])
