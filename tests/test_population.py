@@ -214,6 +214,18 @@ def test_access_patients_seen_with_and_without_mt(composition_centre) -> None:
     assert set(listed.columns) == {"person_id", "pyramid_band", "sex", "ald", "c2s", "contacts", "last_contact"}
 
 
+def test_patients_of_a_departed_mt() -> None:
+    w = composition_patients().warehouse()
+    assert panel.departed_mt(Context(w, REF)).empty
+    insert(w, "fr_provider_activity", [
+        {"provider_id": MT_PROVIDER, "profession": "MG", "start_date": dt.date(2010, 1, 1)},
+        {"provider_id": OTHER_PROVIDER, "profession": "MG", "start_date": dt.date(2010, 1, 1),
+         "end_date": dt.date(2025, 6, 30)},
+    ])  # fmt: skip
+    frame = panel.departed_mt(Context(w, REF))
+    assert frame.to_dict("records") == [{"mt_rpps": MT2, "activity_end": dt.date(2025, 6, 30), "patients": 6, "ald": 1}]
+
+
 def test_no_hospital_stay_recorded_means_unknown(composition_centre) -> None:
     _, w = composition_centre
     factors = risk.factor_counts(Context(w, REF)).set_index("factor")

@@ -87,6 +87,10 @@ class Patientele:
             self.context, self.registry_ids, by_provider=by_provider, registry_flags=self.registry_flags
         )
 
+    def departed_mt(self) -> pd.DataFrame:
+        """Patients still declared to a médecin traitant who has left the structure."""
+        return panel.departed_mt(self.context)
+
     def prevalence(self, among: str = "patientele_mt") -> pd.DataFrame:
         """Registry prevalence in the patientèle MT (or ``seen``, ``all``), next to the national figure."""
         return registries.prevalence(self.context, self.registry_ids, self.registry_flags, among)

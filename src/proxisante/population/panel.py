@@ -186,3 +186,25 @@ def access(context: Context) -> pd.DataFrame:
     frame[counts] = frame[counts].fillna(0).astype("int64")
     frame["share_without_mt"] = frame.without_mt / frame.seen.where(frame.seen > 0)
     return frame[["age_band", *counts, "share_without_mt"]]
+
+
+def departed_mt(context: Context) -> pd.DataFrame:
+    """Patients still declared to a médecin traitant whose activity in the structure ended before the date.
+
+    Declarations are rarely closed when a doctor leaves (the Assurance maladie is notified of the new
+    declaration, the EHR often is not): these patients count in the patientèle yet have no active
+    médecin traitant here, the first ones to offer one. Columns: ``mt_rpps``, ``activity_end``,
+    ``patients``, ``ald`` (of them in ALD); empty when every médecin traitant is active.
+    """
+    ref = context.reference_date
+    activity = context.table("fr_provider_activity")
+    ended = activity.filter(activity.end_date.notnull(), activity.end_date < ref)
+    ended = ended.select(ended_provider=ended.provider_id, activity_end=ended.end_date)
+    table = patientele(context)
+    table = table.inner_join(ended, table.mt_provider_id == ended.ended_provider)
+    counted = table.group_by(["mt_rpps", "activity_end"]).agg(
+        patients=table.person_id.count(), ald=count_true(table.ald)
+    )
+    frame = context.warehouse.execute(counted)
+    frame["activity_end"] = pd.to_datetime(frame["activity_end"]).dt.date
+    return frame.sort_values(["activity_end", "mt_rpps"]).reset_index(drop=True)
