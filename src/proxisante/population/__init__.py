@@ -1,1 +1,8 @@
-"""Patientèle médecin traitant: composition, registries, flows, risk levels, prevention plans."""
+"""The patientèle of a structure: composition, access to care, chronic registries, flows, risk levels.
+
+``api.Patientele(warehouse, date)`` is the entry point (docs/population.md). The modules: ``panel``
+(patientèle médecin traitant, pyramid, composition, patients seen without a médecin traitant),
+``registries`` (chronic diseases as data, compiled by the measure engine), ``flows`` (arrivals,
+departures, deaths month by month), ``risk`` (points and levels with their reasons), ``parameters``
+(the dated values of ``parameters.yaml``).
+"""

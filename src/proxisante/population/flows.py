@@ -130,57 +130,65 @@ def flows(warehouse: Warehouse, period: Period, *, by_provider: bool = True) -> 
     """
     snapshots = _snapshots(warehouse, period, cache=True)
     table = _transitions(warehouse, snapshots).cache()
-    incoming = table.group_by(["month_end", "to_rpps", "movement"]).agg(n=table.person_id.count())
-    outgoing = table.group_by(["month_end", "from_rpps", "movement"]).agg(n=table.person_id.count())
-    moves_in = _frame(warehouse.execute(incoming), "to_rpps")
-    moves_out = _frame(warehouse.execute(outgoing), "from_rpps")
+    into = table.filter(table.to_provider_id.notnull())
+    out_of = table.filter(table.from_provider_id.notnull())
+    moves_in = _moves(
+        warehouse.execute(into.group_by(["month_end", "to_rpps", "movement"]).agg(n=into.person_id.count()))
+    )
+    moves_out = _moves(
+        warehouse.execute(out_of.group_by(["month_end", "from_rpps", "movement"]).agg(n=out_of.person_id.count()))
+    )
     stock = _stocks(warehouse, snapshots)
     days = list(snapshots)
     rows = [_provider_rows(TOTAL, days, stock, moves_in, moves_out)]
     if by_provider:
-        providers = sorted(set(stock.rpps) | set(moves_in.rpps.dropna()) | set(moves_out.rpps.dropna()))
-        rows += [_provider_rows(rpps, days, stock, moves_in, moves_out) for rpps in providers]
+        for rpps in sorted(set(stock.rpps) | set(moves_in.rpps) | set(moves_out.rpps)):
+            mine = (stock[stock.rpps == rpps], moves_in[moves_in.rpps == rpps], moves_out[moves_out.rpps == rpps])
+            rows.append(_provider_rows(rpps, days, *mine))
     return pd.concat(rows, ignore_index=True)
 
 
-def _frame(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    frame = frame.rename(columns={column: "rpps"})
+def _moves(frame: pd.DataFrame) -> pd.DataFrame:
+    """Counts by (month_end, rpps, movement), the rpps column named alike for both directions."""
+    frame = frame.rename(columns={"to_rpps": "rpps", "from_rpps": "rpps"})
     frame["month_end"] = pd.to_datetime(frame["month_end"]).dt.date
-    frame["rpps"] = frame.rpps.astype("string")
+    frame["rpps"] = frame.rpps.astype("string").fillna("(inconnu)")
     return frame
 
 
 def _provider_rows(
     rpps: str, days: list[dt.date], stock: pd.DataFrame, moves_in: pd.DataFrame, moves_out: pd.DataFrame
 ) -> pd.DataFrame:
-    """The monthly rows and the period total of one médecin traitant, or of the structure (``Total``)."""
-    structure = rpps == TOTAL
-    if not structure:
-        stock, moves_in, moves_out = stock[stock.rpps == rpps], moves_in[moves_in.rpps == rpps], moves_out[
-            moves_out.rpps == rpps
-        ]  # fmt: skip
+    """The monthly rows and the period total of one médecin traitant, or of the structure (``Total``)
+    when given every row."""
     size = stock.groupby("day").patients.sum()
-    rows = []
-    for before, after in itertools.pairwise(days):
-        got_in = moves_in[moves_in.month_end == after].groupby("movement").n.sum()
-        got_out = moves_out[moves_out.month_end == after].groupby("movement").n.sum()
-        row = {
-            "panel_start": int(size.get(before, 0)),
-            "arrivals": int(got_in.get("arrival", 0)),
-            "arrivals_from_colleague": int(got_in.get("change", 0)),
-            "departures": int(got_out.get("departure", 0)),
-            "departures_to_colleague": int(got_out.get("change", 0)),
-            "deaths": int(got_out.get("death", 0)),
-            "panel_end": int(size.get(after, 0)),
-        }
-        row["net_change"] = (
-            row["arrivals"] + row["arrivals_from_colleague"]
-            - row["departures"] - row["departures_to_colleague"] - row["deaths"]
-        )  # fmt: skip
-        rows.append({"mt_rpps": rpps, "month": after.strftime("%Y-%m"), **row})
+    rows = [
+        {"mt_rpps": rpps, "month": after.strftime("%Y-%m"), **_month(before, after, size, moves_in, moves_out)}
+        for before, after in itertools.pairwise(days)
+    ]
     frame = pd.DataFrame(rows)
     total = frame[list(FLOW_COLUMNS)].sum()
     total["panel_start"], total["panel_end"] = frame.panel_start.iloc[0], frame.panel_end.iloc[-1]
     frame = pd.concat([frame, pd.DataFrame([{"mt_rpps": rpps, "month": TOTAL, **total.to_dict()}])], ignore_index=True)
     frame[list(FLOW_COLUMNS)] = frame[list(FLOW_COLUMNS)].astype("int64")
     return frame[["mt_rpps", "month", *FLOW_COLUMNS]]
+
+
+def _month(
+    before: dt.date, after: dt.date, size: pd.Series, moves_in: pd.DataFrame, moves_out: pd.DataFrame
+) -> dict[str, int]:
+    """The flow columns of one month: observations on ``before`` and ``after``, movements between."""
+    got_in = moves_in[moves_in.month_end == after].groupby("movement").n.sum()
+    got_out = moves_out[moves_out.month_end == after].groupby("movement").n.sum()
+    row = {
+        "panel_start": int(size.get(before, 0)),
+        "arrivals": int(got_in.get("arrival", 0)),
+        "arrivals_from_colleague": int(got_in.get("change", 0)),
+        "departures": int(got_out.get("departure", 0)),
+        "departures_to_colleague": int(got_out.get("change", 0)),
+        "deaths": int(got_out.get("death", 0)),
+        "panel_end": int(size.get(after, 0)),
+    }
+    gained = row["arrivals"] + row["arrivals_from_colleague"]
+    lost = row["departures"] + row["departures_to_colleague"] + row["deaths"]
+    return {**row, "net_change": gained - lost}
