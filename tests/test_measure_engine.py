@@ -206,3 +206,27 @@ def test_every_library_measure_runs_on_the_fixture() -> None:
     frame = run(diabetics().warehouse(), parse_period("2025")).table
     assert set(frame.measure_id) == set(library())
     assert isinstance(frame, pd.DataFrame) and (frame.numerator <= frame.denominator).all()
+
+
+def test_protected_run_has_no_small_cell() -> None:
+    from proxisante.measures.disclosure import measure_violations
+    from proxisante.measures.results import protect
+
+    c = diabetics()
+    for number in range(20):
+        c.patient(f"y{number}", "1970-01-01", mt=1 + number % 2)
+    for number in range(80):  # enough diabetics for some cells to stay visible
+        c.patient(f"x{number}", f"19{40 + number % 30}-01-01", mt=1 + number % 2, drugs=[("A10BA02", "2025-01-10")],
+                  labs=[("1577", "2025-02-01"), ("1577", "2025-09-01")] if number % 3 else [])  # fmt: skip
+    frame = run(c.warehouse(), parse_period("2025"), [measure("rosp_diabetes_hba1c")], by=["provider"], stratify=True)
+    protected = protect(frame.table, by=["provider"], threshold=10)
+    assert (protected.suppressed != "").any() and (protected.suppressed == "").any()
+    visible = protected[protected.suppressed == ""]
+    for column in ("denominator", "numerator"):
+        assert not visible[column].between(1, 9).any()
+    for stratifier in ("", "sex", "age_band"):
+        block = protected[(protected.stratifier == stratifier) | (protected.stratifier == "")]
+        block = block.assign(stratum=block.stratum.fillna("Total"))
+        counts = block[["provider", "stratum", "initial_population", "denominator", "exclusions", "numerator",
+                        "rate", "ci_low", "ci_high"]]  # fmt: skip
+        assert measure_violations(counts, ["provider", "stratum"], threshold=10) == []

@@ -64,8 +64,13 @@ def run_measures(
     stratify: Annotated[bool, typer.Option(help="ajouter les strates (âge, sexe, C2S, ALD, commune)")] = False,
     measure: Annotated[list[str] | None, typer.Option("--measure", "-m", help="seulement cet indicateur")] = None,
     output: Annotated[str, typer.Option("--format", help="table, json ou csv")] = "table",
+    protect: Annotated[bool, typer.Option(help="masquer les petits effectifs (diffusion hors structure)")] = False,
+    threshold: Annotated[int | None, typer.Option(help="seuil des petits effectifs (défaut : disclosure.yaml)")] = None,
 ) -> None:
-    """Calcule les indicateurs sur une période, pour la structure et par médecin traitant."""
+    """Calcule les indicateurs sur une période, pour la structure et par médecin traitant.
+
+    Avec --protect, tout effectif sous le seuil est masqué, avec suppression secondaire : la
+    sortie peut quitter la structure."""
     if output not in FORMATS:
         raise typer.BadParameter(f"format {output!r} : attendu {', '.join(FORMATS)}")
     if by not in (None, "provider", "care_site"):
@@ -79,6 +84,10 @@ def run_measures(
     finally:
         installation.close()
     frame = result.table
+    if protect or threshold is not None:
+        from proxisante.measures.results import protect as protected
+
+        frame = protected(frame, by=[by] if by else [], threshold=threshold)
     if output == "json":
         json.dump(json.loads(frame.to_json(orient="records", date_format="iso")), sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -99,14 +108,20 @@ def print_measure_table(frame: pd.DataFrame, measures: list[Measure], title: str
     rows = frame[frame.stratifier == ""] if "stratifier" in frame else frame
     for row in rows.itertuples():
         m = by_id[row.measure_id]
-        shown = _rate_text(m, row.rate, row.ci_low, row.ci_high) if row.reportable else ("n.s.", "")
+        if getattr(row, "suppressed", ""):
+            shown = ("s", "")
+        else:
+            shown = _rate_text(m, row.rate, row.ci_low, row.ci_high) if row.reportable else ("n.s.", "")
         goals = " / ".join(_goal(m, v) for v in (m.objectives.intermediate, m.objectives.target) if v is not None)
         arrow = "↑" if m.direction == "higher" else "↓"
         cells = [f"{m.short_label} {arrow}", *([str(getattr(row, by))] if by else []), number(row.denominator),
                  number(row.exclusions), number(row.numerator), *shown, goals, row.objective]  # fmt: skip
         table.add_row(*cells)
     console.print(table)
-    console.print("n.s. : dénominateur sous le minimum de l'indicateur ; ↑ plus haut est mieux, ↓ plus bas est mieux.")
+    console.print(
+        "n.s. : dénominateur sous le minimum de l'indicateur ; s : secret statistique (petit effectif) ; "
+        "↑ plus haut est mieux, ↓ plus bas est mieux."
+    )
 
 
 def _rate_text(measure: Measure, rate: float, low: float, high: float) -> tuple[str, str]:

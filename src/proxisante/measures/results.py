@@ -207,3 +207,41 @@ def series(warehouse: Warehouse, measure: Measure, first: dt.date, last: dt.date
         frame.insert(0, "reference_date", end)
         rows.append(frame)
     return pd.concat(rows, ignore_index=True)
+
+
+def protect(frame: pd.DataFrame, by: Sequence[str] = (), threshold: int | None = None) -> pd.DataFrame:
+    """A run's table fit to leave the structure: small cells masked, with secondary suppression.
+
+    Each measure is protected block by block (its totals with one stratifier's strata, ``by``
+    nested); a total row masked in any block is masked in the output, since masking more never
+    reveals more. ``eligible`` and ``numerator_events`` go with the row's other counts.
+    """
+    from proxisante.measures.disclosure import protect_measure_results
+
+    out = []
+    for _, rows in frame.groupby("measure_id", sort=False):
+        overall = rows[rows.stratifier == ""].assign(stratum=TOTAL).reset_index(drop=True)
+        totals = protect_measure_results(overall, dims=[*by, "stratum"], threshold=threshold)
+        strata = []
+        for stratifier in (s for s in rows.stratifier.unique() if s):
+            block = pd.concat([overall, rows[rows.stratifier == stratifier]], ignore_index=True)
+            done = protect_measure_results(block, dims=[*by, "stratum"], threshold=threshold)
+            totals = _also_masked(totals, done.iloc[: len(overall)].reset_index(drop=True))
+            strata.append(done.iloc[len(overall) :])
+        out.extend([totals, *strata])
+    protected = pd.concat(out, ignore_index=True)
+    hidden = protected.suppressed != ""
+    for column in ("eligible", "numerator_events"):
+        protected[column] = protected[column].astype("Int64").mask(hidden)
+    protected["reportable"] = protected.reportable & ~hidden
+    protected.loc[hidden, "objective"] = ""
+    return protected
+
+
+def _also_masked(kept: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    extra = (other.suppressed != "").to_numpy() & (kept.suppressed == "").to_numpy()
+    kept = kept.copy()
+    for column in ("initial_population", "denominator", "exclusions", "numerator", "rate", "ci_low", "ci_high"):
+        kept[column] = kept[column].mask(extra)
+    kept.loc[extra, "suppressed"] = "secondary"
+    return kept

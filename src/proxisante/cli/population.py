@@ -1,0 +1,81 @@
+"""``proxisante patientele``: the patientèle médecin traitant of the structure on a date, in French."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from proxisante.cli.common import console, date, number, percent
+from proxisante.measures.periods import PeriodError, parse_period
+from proxisante.runtime import open_installation
+
+
+def patientele(
+    at: Annotated[str, typer.Option("--date", help="date de référence (AAAA-MM-JJ)")] = "2025-12-31",
+    period: Annotated[str, typer.Option(help="période des flux de déclarations (2025, 2025-T3...)")] = "2025",
+    provider: Annotated[bool, typer.Option("--by-provider", help="détail par médecin traitant")] = False,
+) -> None:
+    """Patientèle médecin traitant : composition, registres, accès aux soins, risque, flux."""
+    from proxisante.population.api import Patientele
+
+    try:
+        reference, span = dt.date.fromisoformat(at), parse_period(period)
+    except (ValueError, PeriodError) as error:
+        raise typer.BadParameter(str(error)) from error
+    installation = open_installation()
+    try:
+        with Patientele(installation.warehouse, reference) as p:
+            composition = p.composition(by_provider=provider)
+            access, risk = p.access(), p.risk_levels(by_provider=False)
+            flows = p.flows(span, by_provider=provider)
+    finally:
+        installation.close()
+    _composition(composition, reference, provider)
+    _access(access)
+    _risk(risk)
+    _flows(flows, span.label, provider)
+
+
+def _composition(frame: pd.DataFrame, reference: dt.date, provider: bool) -> None:
+    table = Table(title=f"Patientèle médecin traitant au {date(reference)}")
+    for column in (*(["médecin"] if provider else []), "indicateur", "patients", "patientèle", "part"):
+        table.add_column(column, justify="left" if column in ("médecin", "indicateur") else "right")
+    for row in frame.itertuples():
+        cells = [str(row.label), number(row.patients), number(row.panel), percent(row.share)]
+        table.add_row(*([str(row.mt_rpps)] if provider else []), *cells)
+    console.print(table)
+
+
+def _access(frame: pd.DataFrame) -> None:
+    table = Table(title="Accès aux soins : patients vus en 24 mois, avec et sans médecin traitant dans la structure")
+    for column in ("âge", "vus", "avec MT", "sans MT", "dont ALD", "dont C2S", "part sans MT"):
+        table.add_column(column, justify="left" if column == "âge" else "right")
+    for row in frame.itertuples():
+        counts = (row.seen, row.with_mt, row.without_mt, row.without_mt_ald, row.without_mt_c2s)
+        table.add_row(str(row.age_band), *map(number, counts), percent(row.share_without_mt))
+    console.print(table)
+
+
+def _risk(frame: pd.DataFrame) -> None:
+    table = Table(title="Niveaux de risque (âge, maladies chroniques, polymédication, hospitalisation)")
+    for column in ("niveau", "patients", "part"):
+        table.add_column(column, justify="left" if column == "niveau" else "right")
+    for row in frame.itertuples():
+        table.add_row(str(row.level), number(row.patients), percent(row.share))
+    console.print(table)
+
+
+def _flows(frame: pd.DataFrame, label: str, provider: bool) -> None:
+    table = Table(title=f"Flux de déclarations médecin traitant — {label}")
+    columns = (*(["médecin"] if provider else []), "mois", "début", "arrivées", "départs", "décès", "solde", "fin")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("médecin", "mois") else "right")
+    for row in frame.itertuples():
+        cells = [str(row.month), number(row.panel_start), number(row.arrivals), number(row.departures),
+                 number(row.deaths), f"{int(row.net_change):+d}", number(row.panel_end)]  # fmt: skip
+        table.add_row(*([str(row.mt_rpps)] if provider else []), *cells)
+    console.print(table)
