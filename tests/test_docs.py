@@ -17,3 +17,30 @@ def test_pivot_format_page_lists_every_table_and_column_with_its_kind() -> None:
         name = re.match(r"`(\w+)`", section).group(1)  # type: ignore[union-attr]
         documented[name] = re.findall(r"^\| `(\w+)` \| ([\w:]+) \|", section, flags=re.MULTILINE)
     assert documented == {t.name: [(c.name, c.kind) for c in t.columns] for t in TABLES}
+
+
+BEGIN, END = "<!-- library: begin -->", "<!-- library: end -->"
+
+
+def library_table() -> str:
+    """The library section of docs/measures.md, from the YAML files (`python tests/test_docs.py` prints it)."""
+    from proxisante.measures.definition import library
+
+    lines = ["| id | indicator | group | programme | scoring | direction | source (confidence) |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for m in library().values():
+        lines.append(
+            f"| `{m.id}` | {m.short_label} | {m.group} | {', '.join(m.programme)} | {m.scoring} | {m.direction} "
+            f"| {m.source.text.split(';')[0].split('.')[0][:90].strip()} ({m.source.date:%Y}, {m.source.confidence}) |"
+        )
+    return "\n".join(lines)
+
+
+def test_measures_page_lists_the_library() -> None:
+    text = (DOCS / "measures.md").read_text(encoding="utf-8")
+    section = text.split(BEGIN)[1].split(END)[0].strip()
+    assert section == library_table(), "regenerate with: python tests/test_docs.py"
+
+
+if __name__ == "__main__":
+    print(library_table())
