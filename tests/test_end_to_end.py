@@ -111,3 +111,33 @@ def test_no_identifier_of_the_synthetic_patients_reaches_the_warehouse(home: Pat
         assert warehouse_leaks(inst.warehouse.duckdb, numbers, phones, set(names)) == []
     finally:
         inst.close()
+
+
+def test_measures_gaps_and_patientele_commands(home: Path, clean_centre: Path) -> None:
+    """The steering commands on a loaded centre: JSON indicators, pseudonymised then audited nominative
+    gaps, and the patientèle; the pseudonymised outputs carry no identifier of the input."""
+    invoke("ingest", str(clean_centre), "--source", "centre")
+    assert "rosp_diabetes_hba1c" in invoke("measures", "list")
+    rows = json.loads(invoke("measures", "run", "--period", "2025", "--format", "json", "--by", "provider"))
+    totals = {r["measure_id"]: r for r in rows if r["provider"] == "Total"}
+    assert len(totals) >= 25 and totals["rosp_diabetes_hba1c"]["denominator"] > 0
+    assert all(r["numerator"] <= r["denominator"] for r in rows)
+    protected = json.loads(invoke("measures", "run", "--format", "json", "--protect", "--by", "provider"))
+    assert all(r["denominator"] is None or not 1 <= r["denominator"] < 10 for r in protected)
+
+    names = {row["family_name"] for row in csv.DictReader((clean_centre / "patients.csv").open(encoding="utf-8"),
+                                                           delimiter=";")}  # fmt: skip
+    pseudonymised = invoke("gaps", "--format", "csv")
+    assert pseudonymised.count("\n") > 10 and not any(f";{n};" in pseudonymised for n in names)
+    bad = runner.invoke(app, ["gaps", "--nominative"])
+    assert bad.exit_code != 0 and "--reader" in bad.output
+    nominative = invoke("gaps", "--nominative", "--reader", "dr.test", "--format", "csv")
+    assert any(n in nominative for n in names)
+    inst = open_installation(Settings())
+    try:
+        log = inst.vault.access_log().to_pandas()
+    finally:
+        inst.close()
+    assert log.reader.tolist() == ["dr.test"] and "écarts de soins" in log.purpose[0]
+    panel = invoke("patientele")
+    assert "Patientèle médecin traitant" in panel and "Diabète" in panel and "Flux" in panel

@@ -42,7 +42,8 @@ def _selected(ids: list[str] | None) -> list[Measure]:
 def list_measures() -> None:
     """Liste les indicateurs de la bibliothèque, avec leur source."""
     table = Table(title=f"Bibliothèque d'indicateurs ({len(library())})")
-    for column in ("id", "indicateur", "groupe", "programme", "sens", "objectifs", "source"):
+    table.add_column("id", no_wrap=True)
+    for column in ("indicateur", "groupe", "programme", "sens", "objectifs", "source"):
         table.add_column(column, overflow="fold")
     for m in library().values():
         goals = " / ".join(_goal(m, v) for v in (m.objectives.intermediate, m.objectives.target) if v is not None)
