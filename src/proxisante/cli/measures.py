@@ -175,3 +175,33 @@ def _print_gaps(frame: pd.DataFrame, label: str, nominative: bool, limit: int) -
     console.print(table)
     if len(frame) > limit:
         console.print(f"… {number(len(frame) - limit)} autres lignes (--limit, ou --format csv pour tout exporter)")
+
+
+@measures_app.command("series")
+def series_command(
+    measure: Annotated[str, typer.Option("--measure", "-m", help="l'indicateur")],
+    first: Annotated[str, typer.Option("--from", help="premier mois (AAAA-MM)")] = "2025-01",
+    last: Annotated[str, typer.Option("--to", help="dernier mois (AAAA-MM)")] = "2025-12",
+) -> None:
+    """Série mensuelle d'un indicateur : 12 mois glissants à la fin de chaque mois."""
+    import datetime as dt
+
+    from proxisante.measures.results import series
+
+    (chosen,) = _selected([measure])
+    try:
+        start, end = (dt.date.fromisoformat(f"{month}-01") for month in (first, last))
+    except ValueError as error:
+        raise typer.BadParameter(f"mois attendu AAAA-MM : {error}") from error
+    installation = open_installation()
+    try:
+        frame = series(installation.warehouse, chosen, start, end)
+    finally:
+        installation.close()
+    table = Table(title=f"{chosen.short_label} — 12 mois glissants")
+    for column in ("fin de période", "dénom.", "num.", "taux", "IC 95 %"):
+        table.add_column(column, justify="left" if column == "fin de période" else "right")
+    for row in frame.itertuples():
+        shown = _rate_text(chosen, row.rate, row.ci_low, row.ci_high) if row.reportable else ("n.s.", "")
+        table.add_row(date(row.reference_date), number(row.eligible), number(row.numerator), *shown)
+    console.print(table)
