@@ -26,3 +26,6 @@ def installation(home: Path):
     inst: Installation = open_installation(Settings())
     yield inst
     inst.close()
+
+
+from engines import postgres_url, spark_session  # noqa: E402, F401

@@ -1,21 +1,37 @@
 """Connecting the warehouse: an Ibis backend chosen by URL, its tables created on first use.
 
 ``duckdb://<file>`` is the embedded default. The URL is all that changes for PostgreSQL or PySpark,
-because every query of the engines above is an Ibis expression.
+because every query of the engines above is an Ibis expression:
+
+- ``duckdb://<path>`` (``duckdb://`` alone: in memory);
+- ``postgres://user[:password]@host[:port]/database`` (or ``postgresql://``), a PostgreSQL server;
+- ``pyspark://local[/<absolute directory>][?threads=N&<spark.conf.key>=<value>...]``, a local Spark.
+  With a directory, the tables are Parquet files under ``<directory>/tables`` and their catalog a
+  Derby metastore in ``<directory>/metastore_db``, so that they outlive the Spark session; without
+  one, the catalog lives as long as the session. A Spark cluster is configured by whoever runs it:
+  build its ``SparkSession`` and use :meth:`Warehouse.on_spark`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
 import duckdb
 import ibis
+import ibis.expr.datatypes as dt
+import pyarrow as pa
 from ibis.backends import BaseBackend
+from ibis.expr.schema import Schema
 from ibis.expr.types import Table
 
 from proxisante.warehouse.schema import TABLES, TABLES_BY_NAME
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 class WarehouseError(RuntimeError):
@@ -23,22 +39,39 @@ class WarehouseError(RuntimeError):
 
 
 class Warehouse:
-    """The analytic store: OMOP tables, French extension and load bookkeeping, behind Ibis."""
+    """The analytic store: OMOP tables, French extension and load bookkeeping, behind Ibis.
 
-    def __init__(self, backend: BaseBackend, url: str) -> None:
+    ``owns_backend`` says whether :meth:`close` disconnects the backend: a warehouse built around a
+    connection or a Spark session that someone else opened leaves it open for them.
+    """
+
+    def __init__(self, backend: BaseBackend, url: str, *, owns_backend: bool = True) -> None:
         self.backend = backend
         self.url = url
+        self.owns_backend = owns_backend
         self._ensure_tables()
 
     @classmethod
     def connect(cls, url: str) -> Warehouse:
-        if url.startswith("duckdb://"):
+        scheme = urlsplit(url).scheme
+        if scheme == "duckdb":
             path = url.removeprefix("duckdb://")
             return cls(ibis.duckdb.connect(path or ":memory:"), url)
-        return cls(ibis.connect(url), url)
+        if scheme in ("postgres", "postgresql"):
+            return cls(ibis.connect(url), url)  # Ibis reads both schemes, user, password, host, port, db
+        if scheme == "pyspark":
+            return cls(ibis.pyspark.connect(spark_session(url)), url)
+        return cls(ibis.connect(url), url)  # another Ibis engine: untested, at your own risk
+
+    @classmethod
+    def on_spark(cls, session: SparkSession, url: str = "pyspark://") -> Warehouse:
+        """A warehouse in the current database of a Spark session that the caller owns (a cluster's,
+        a test's): closing the warehouse leaves the session running."""
+        return cls(ibis.pyspark.connect(session), url, owns_backend=False)
 
     @property
     def engine(self) -> str:
+        """The Ibis backend's name: ``duckdb``, ``postgres`` or ``pyspark``."""
         return self.backend.name
 
     @property
@@ -48,6 +81,14 @@ class Warehouse:
             raise WarehouseError(f"the {self.engine} engine has no embedded DuckDB connection")
         con: duckdb.DuckDBPyConnection = self.backend.con  # type: ignore[attr-defined]
         return con
+
+    @property
+    def spark(self) -> SparkSession:
+        """The Spark session of a Spark warehouse, for the little that Ibis cannot do on Spark."""
+        if self.engine != "pyspark":
+            raise WarehouseError(f"the {self.engine} engine has no Spark session")
+        session: SparkSession = self.backend._session  # type: ignore[attr-defined]
+        return session
 
     def _ensure_tables(self) -> None:
         existing = set(self.backend.list_tables())
@@ -60,9 +101,31 @@ class Warehouse:
             raise WarehouseError(f"no warehouse table named {name!r}")
         return self.backend.table(name)
 
+    def schema_mismatches(self) -> dict[str, str]:
+        """Tables whose columns or types differ from ``schema.TABLES``, with what differs; empty when the
+        engine holds exactly the declared schema."""
+        found = {}
+        for table in TABLES:
+            actual = normalised(self.backend.get_schema(table.name))
+            if actual != table.schema:
+                found[table.name] = f"declared {dict(table.schema.items())}, found {dict(actual.items())}"
+        return found
+
+    @property
+    def transactional(self) -> bool:
+        """Whether :meth:`transaction` is available: Spark tables have no multi-statement transaction."""
+        return self.engine in ("duckdb", "postgres")
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All or nothing: a batch either commits whole or leaves the warehouse as it was."""
+        if self.engine == "postgres":
+            # Ibis runs each statement in ``con.transaction()``: inside this one they become savepoints.
+            with self.backend.con.transaction():  # type: ignore[attr-defined]
+                yield
+            return
+        if self.engine != "duckdb":
+            raise WarehouseError(f"the {self.engine} engine has no transactions spanning several statements")
         con = self.duckdb
         con.begin()
         try:
@@ -79,5 +142,93 @@ class Warehouse:
     def execute(self, expr: Table) -> Any:
         return self.backend.execute(expr)
 
+    def to_pyarrow(self, expr: Table) -> pa.Table:
+        """A query's exact result as Arrow, with the types of its Ibis schema.
+
+        Prefer it to :meth:`execute` for results that must be exact on every engine: Ibis reads Spark
+        results through pandas, where a 64-bit integer column holding a NULL becomes float64 and every id
+        above 2**53 (keyed hashes, stable ids) comes back rounded. Spark 4 gives Arrow directly.
+        """
+        if self.engine == "pyspark":
+            self.backend._run_pre_execute_hooks(expr)  # type: ignore[attr-defined]  # registers memtables
+            data = self.spark.sql(self.backend.compile(expr)).toArrow()  # type: ignore[attr-defined]
+        else:
+            data = self.backend.to_pyarrow(expr)
+        return data.cast(expr.schema().to_pyarrow())
+
+    def to_pyarrow_batches(self, expr: Table, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """A query's result in Arrow batches of at most ``batch_rows`` rows: streamed from DuckDB and
+        PostgreSQL; Spark's is collected first (as Ibis does), in Arrow for the reason of ``to_pyarrow``."""
+        if self.engine == "pyspark":
+            yield from self.to_pyarrow(expr).to_batches(max_chunksize=batch_rows)
+        else:
+            yield from self.backend.to_pyarrow_batches(expr, chunk_size=batch_rows)
+
     def close(self) -> None:
-        self.backend.disconnect()
+        if self.owns_backend:
+            self.backend.disconnect()
+
+
+def normalised(schema: Schema) -> Schema:
+    """A schema as declared in ``schema.py``: DuckDB and PostgreSQL report ``timestamp(6)`` for a column
+    created as ``timestamp``, which is the same type (microseconds are every engine's default)."""
+    return ibis.schema({name: _declared_type(dtype) for name, dtype in schema.items()})
+
+
+def _declared_type(dtype: dt.DataType) -> dt.DataType:
+    if dtype.is_timestamp() and dtype.scale == 6:
+        return dtype.copy(scale=None)
+    return dtype
+
+
+def spark_session(url: str) -> SparkSession:
+    """The local Spark session of a ``pyspark://local[/<directory>][?threads=N&<spark conf>=...]`` URL.
+
+    A process has one Spark session: when one is already running it is reused, unless the URL asks for
+    another warehouse directory than the session's, which is an error rather than a silent surprise.
+    """
+    from pyspark.sql import SparkSession
+
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "local"):
+        raise WarehouseError(
+            f"{url!r}: a pyspark URL is pyspark://local[/<directory>]; for a cluster, build the SparkSession "
+            "and use Warehouse.on_spark(session)"
+        )
+    conf = dict(parse_qsl(parts.query))
+    builder = SparkSession.builder.master(f"local[{conf.pop('threads', '*')}]").appName("proxisante")
+    builder = builder.config("spark.ui.showConsoleProgress", "false")
+    root = Path(parts.path) if parts.path.strip("/") else None
+    if root is not None:
+        builder = _persistent_catalog(builder, root)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    active = SparkSession.getActiveSession()
+    if active is not None and root is not None:
+        _check_same_directory(active, root)
+    session = builder.getOrCreate()
+    if active is None:
+        session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _persistent_catalog(builder: SparkSession.Builder, root: Path) -> SparkSession.Builder:
+    """Tables as Parquet under ``root/tables``, their catalog in a Derby metastore under ``root``: without
+    a metastore, Spark forgets its tables when the session ends."""
+    root.mkdir(parents=True, exist_ok=True)
+    metastore = f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true"
+    return (
+        builder.config("spark.sql.warehouse.dir", str(root / "tables"))
+        .config("spark.hadoop.javax.jdo.option.ConnectionURL", metastore)
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={root}")
+        .enableHiveSupport()
+    )
+
+
+def _check_same_directory(session: SparkSession, root: Path) -> None:
+    current = session.conf.get("spark.sql.warehouse.dir") or ""
+    if Path(current.removeprefix("file:")) != root / "tables":
+        raise WarehouseError(
+            f"a Spark session is already running with its tables in {current}, not {root / 'tables'}: "
+            "one process has one Spark session"
+        )
