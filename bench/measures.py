@@ -48,7 +48,7 @@ def _prepare(root: Path, patients: int, seed: int) -> Path:
     return home
 
 
-def _measure(home: Path, period_text: str, queue: mp.Queue) -> None:
+def _measure(home: Path, period_text: str, memory_limit: str, queue: mp.Queue) -> None:
     from pandas_measures import Baseline, load
     from proxisante.measures.definition import library
     from proxisante.measures.gaps import care_gaps
@@ -56,7 +56,7 @@ def _measure(home: Path, period_text: str, queue: mp.Queue) -> None:
     from proxisante.measures.results import run
     from proxisante.warehouse.connection import Warehouse
 
-    warehouse = Warehouse.connect(f"duckdb://{home / 'warehouse.duckdb'}")
+    warehouse = Warehouse.connect(f"duckdb://{home / 'warehouse.duckdb'}?memory_limit={memory_limit}")
     period = parse_period(period_text)
     measures = list(library().values())
     persons = int(warehouse.table("person").count().execute())
@@ -120,6 +120,7 @@ def main() -> None:
     parser.add_argument("--period", default="2025")
     parser.add_argument("--dir", type=Path, default=None, help="where to keep centres and warehouses")
     parser.add_argument("--keep", action="store_true", help="keep the generated data for a later run")
+    parser.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit of the engine run")
     args = parser.parse_args()
     root = args.dir or Path(tempfile.mkdtemp(prefix="proxisante-bench-"))
     try:
@@ -127,11 +128,12 @@ def main() -> None:
             start = time.perf_counter()
             home = _prepare(root, patients, args.seed)
             prepared = time.perf_counter() - start
-            r = _in_process(_measure, home, args.period)
+            r = _in_process(_measure, home, args.period, args.memory_limit)
             print(f"\n== {patients:,} patients ({r['persons']:,} persons, {r['events']:,} events; "
                   f"generated and loaded in {prepared:.0f} s) ==")  # fmt: skip
-            print(f"engine (Ibis on DuckDB): {r['measures']} measures, totals and per médecin traitant: "
-                  f"{r['library']:.1f} s; care gaps of every measure: {r['gaps']:.1f} s ({r['gap_rows']:,} gaps); "
+            print(f"engine (Ibis on DuckDB, memory_limit {args.memory_limit}): {r['measures']} measures, "
+                  f"totals and per médecin traitant: {r['library']:.1f} s; "
+                  f"care gaps of every measure: {r['gaps']:.1f} s ({r['gap_rows']:,} gaps); "
                   f"peak memory {r['engine_peak']:.2f} GiB")  # fmt: skip
             print(f"pandas baseline: tables into memory {r['pandas_load']:.1f} s, measures {r['pandas']:.1f} s; "
                   f"process peak {r['process_peak']:.2f} GiB")  # fmt: skip

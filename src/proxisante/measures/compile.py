@@ -164,19 +164,24 @@ class MeasureCompiler:
 
     def _leaf(self, criterion: Criterion) -> Leaf:
         name = f"c{len(self._leaves)}"
-        if criterion.kind in EVENT_SOURCES:
-            if criterion.episode is not None:
-                facts = self._episodes(criterion, criterion.episode)
-            else:
-                facts = self._events(criterion)
-        else:
-            facts = self._status(criterion)
+        start, _ = self._bounds(criterion)
+        # The facts do not depend on min_count nor negation: measures sharing a criterion share them.
+        key = criterion.model_copy(update={"min_count": 1, "negate": False}).model_dump_json() + f"|{start}"
+        facts = self.context.shared(key, lambda: self._facts(criterion))
         facts = facts.select(
             **{f"{name}_person": facts.person_id, f"{name}_n": facts.n, f"{name}_last": facts.last},
             **{f"{name}_ok": facts.n >= criterion.min_count},
         )
         self._leaves.append((name, facts))
         return Leaf(flag=f"{name}_ok", count=f"{name}_n", last=f"{name}_last")
+
+    def _facts(self, criterion: Criterion) -> ir.Table:
+        """(person_id, n, last) of one leaf criterion."""
+        if criterion.kind in EVENT_SOURCES:
+            if criterion.episode is not None:
+                return self._episodes(criterion, criterion.episode)
+            return self._events(criterion)
+        return self._status(criterion)
 
     def _bounds(self, criterion: Criterion) -> tuple[dt.date | None, dt.date]:
         ref = self.reference_date

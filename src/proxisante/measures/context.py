@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -56,6 +57,7 @@ class Context:
     _persons: ir.Table | None = field(default=None, repr=False)
     _concepts: dict[tuple[str, str], list[int]] = field(default_factory=dict, repr=False)
     _by_vocabulary: dict[str, list[tuple[int, str]]] | None = field(default=None, repr=False)
+    _shared: dict[str, ir.Table] = field(default_factory=dict, repr=False)
 
     def table(self, name: str) -> ir.Table:
         return self.warehouse.table(name)
@@ -131,6 +133,22 @@ class Context:
         return active.group_by("person_id").agg(
             c2s=(active.coverage_type == "C2S").any(), ald=(active.coverage_type == "ALD").any()
         )
+
+    def shared(self, key: str, build: Callable[[], ir.Table]) -> ir.Table:
+        """A table several measures need (a leaf criterion's facts), built and materialised once."""
+        if key not in self._shared:
+            table = build()
+            self._shared[key] = table.cache() if self.cache_tables else table
+        return self._shared[key]
+
+    def release(self) -> None:
+        """Drop the materialised tables of this context (a long-running server calls it after a run)."""
+        if not self.cache_tables:
+            return
+        for table in [*self._shared.values(), *([self._persons] if self._persons is not None else [])]:
+            table.release()
+        self._shared.clear()
+        self._persons = None
 
     # -- populations --------------------------------------------------------------------------
 

@@ -63,7 +63,10 @@ def care_gaps(
         union = union.filter(union.mt_rpps == provider_rpps)
     if person_ids is not None:
         union = union.filter(union.person_id.isin([int(p) for p in person_ids]))
-    frame = warehouse.execute(union.order_by(["measure_id", "person_id"]))
+    try:
+        frame = warehouse.execute(union.order_by(["measure_id", "person_id"]))
+    finally:
+        context.release()
     by_id = {m.id: m for m in chosen}
     frame["action"] = frame.measure_id.map(lambda m: by_id[m].action)
     frame["evidence_date"] = pd.to_datetime(frame.evidence_date).dt.date

@@ -96,7 +96,10 @@ def prevention_plan(warehouse: Warehouse, period: Period, person_ids: Iterable[i
         tables.append(table.select(
             "person_id", item_id=ibis.literal(item.id), done=table.in_numerator, last_done=table.evidence_date,
         ))  # fmt: skip
-    frame = warehouse.execute(ibis.union(*tables) if len(tables) > 1 else tables[0])
+    try:
+        frame = warehouse.execute(ibis.union(*tables) if len(tables) > 1 else tables[0])
+    finally:
+        context.release()
     by_item = {item.id: (item, measure) for item, measure in pairs}
     frame["last_done"] = pd.to_datetime(frame.last_done).dt.date
     frame["label"] = [

@@ -155,10 +155,13 @@ def run(
     """Every measure on one period: a total row, one row per value of ``by``, and per stratifier."""
     context = Context(warehouse, period.end)
     rows = []
-    for measure in measures or library().values():
-        rows.append(_measure_rows(measure, context, period, by, stratify))
-        if progress:
-            progress(measure)
+    try:
+        for measure in measures or library().values():
+            rows.append(_measure_rows(measure, context, period, by, stratify))
+            if progress:
+                progress(measure)
+    finally:
+        context.release()
     return MeasureRun(period, pd.concat(rows, ignore_index=True))
 
 
@@ -202,8 +205,11 @@ def series(warehouse: Warehouse, measure: Measure, first: dt.date, last: dt.date
     """Monthly time series: the measure on 12 rolling months ending on each month's last day."""
     rows = []
     for end in month_ends(first, last):
-        period = rolling(end)
-        frame = add_rates(counts(measure, Context(warehouse, end), period), measure)
+        period, context = rolling(end), Context(warehouse, end)
+        try:
+            frame = add_rates(counts(measure, context, period), measure)
+        finally:
+            context.release()
         frame.insert(0, "reference_date", end)
         rows.append(frame)
     return pd.concat(rows, ignore_index=True)

@@ -55,8 +55,10 @@ class Warehouse:
     def connect(cls, url: str) -> Warehouse:
         scheme = urlsplit(url).scheme
         if scheme == "duckdb":
-            path = url.removeprefix("duckdb://")
-            return cls(ibis.duckdb.connect(path or ":memory:"), url)
+            # duckdb:///path/warehouse.duckdb?memory_limit=6GB&threads=2 : DuckDB settings in the query.
+            path, _, query = url.removeprefix("duckdb://").partition("?")
+            config = dict(parse_qsl(query))
+            return cls(ibis.duckdb.connect(path or ":memory:", **config), url)
         if scheme in ("postgres", "postgresql"):
             return cls(ibis.connect(url), url)  # Ibis reads both schemes, user, password, host, port, db
         if scheme == "pyspark":
