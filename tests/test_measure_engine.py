@@ -230,3 +230,18 @@ def test_protected_run_has_no_small_cell() -> None:
         counts = block[["provider", "stratum", "initial_population", "denominator", "exclusions", "numerator",
                         "rate", "ci_low", "ci_high"]]  # fmt: skip
         assert measure_violations(counts, ["provider", "stratum"], threshold=10) == []
+
+
+def test_due_date_of_a_one_event_measure_comes_from_the_last_event_before_the_window() -> None:
+    c = Centre()
+    c.patient("screened_2023", "1960-06-01", procedures=[("QEQK004", "2023-03-01")])
+    c.patient("never", "1960-06-01")
+    c.patient("screened_2024", "1960-06-01", procedures=[("QEQK004", "2024-06-15")])
+    gaps = care_gaps(c.warehouse(), parse_period("2025"), [measure("rosp_breast_screening")])
+    due = {c.names([p]).pop(): d for p, d in zip(gaps.person_id, gaps.due_since, strict=True)}
+    assert due == {"screened_2023": dt.date(2025, 3, 1), "never": None}
+    plan = prevention_plan(c.warehouse(), parse_period("2025"), [c.person_id(n) for n in c.patients])
+    breast = plan[plan.item_id == "breast_screening"].set_index("person_id")
+    assert breast.loc[c.person_id("screened_2024"), "status"] == "fait"
+    assert breast.loc[c.person_id("screened_2024"), "next_due"] == dt.date(2026, 6, 15)
+    assert breast.loc[c.person_id("screened_2023"), "status"] == "à faire"

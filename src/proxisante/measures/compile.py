@@ -56,6 +56,7 @@ class Leaf:
     flag: str
     count: str
     last: str
+    criterion: Criterion
 
 
 class MeasureCompiler:
@@ -89,14 +90,22 @@ class MeasureCompiler:
             persons = persons.filter(persons.sex == m.sex)
         return persons
 
-    def per_person(self) -> ir.Table:
+    def per_person(self, history: bool = False) -> ir.Table:
         """The initial population with ``in_denominator``, ``in_exclusions``, ``in_numerator``,
-        ``numerator_events`` (events_per_100) and ``evidence_date`` (last numerator event)."""
+        ``numerator_events`` (events_per_100) and ``evidence_date``: the last numerator event in its
+        window, or with ``history`` at any date up to the reference date (a mammography three years
+        ago is what makes the next one due: care gaps and prevention plans ask for it)."""
         m = self.measure
         self._leaves = []
         denominator = self._all(m.denominator)
         exclusions = self._any(m.exclusions) if m.exclusions else None
         numerator = self._all(m.numerator)
+        if history:
+            unbounded = [
+                leaf.criterion.model_copy(update={"within": None, "ever": True, "min_count": 1, "negate": False})
+                for leaf in _positive_leaves(numerator) if leaf.criterion.kind in EVENT_SOURCES
+            ]  # fmt: skip
+            evidence_node = self._any(tuple(unbounded)) if unbounded else numerator
         table = self.initial_population()
         for name, leaf in self._leaves:
             # Chained joins stay one join node in Ibis; dropping columns in between would nest selects.
@@ -106,7 +115,7 @@ class MeasureCompiler:
         in_numerator = in_denominator & ~in_exclusions & self._evaluate(numerator, table)
         first = numerator if isinstance(numerator, Leaf) else None
         events = table[first.count].fill_null(0) if first is not None and m.scoring == "events_per_100" else None
-        evidence = self._evidence(numerator, table)
+        evidence = self._evidence(evidence_node if history else numerator, table)
         keep = [c for c in self.context.persons.columns if c in table.columns]
         return table.select(
             *keep,
@@ -173,7 +182,7 @@ class MeasureCompiler:
             **{f"{name}_ok": facts.n >= criterion.min_count},
         )
         self._leaves.append((name, facts))
-        return Leaf(flag=f"{name}_ok", count=f"{name}_n", last=f"{name}_last")
+        return Leaf(flag=f"{name}_ok", count=f"{name}_n", last=f"{name}_last", criterion=criterion)
 
     def _facts(self, criterion: Criterion) -> ir.Table:
         """(person_id, n, last) of one leaf criterion."""

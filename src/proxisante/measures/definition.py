@@ -46,6 +46,11 @@ class Window(_Strict):
         """First day of the window that ends on ``end`` (12 months ending 2025-12-31 start 2025-01-01)."""
         return minus(end, years=self.years, months=self.months, days=self.days) + dt.timedelta(days=1)
 
+    def end_after(self, day: dt.date) -> dt.date:
+        """The day a window opened by an event on ``day`` closes: a two-year test of 2023-03-01 is due
+        again on 2025-03-01."""
+        return minus(day, years=-self.years, months=-self.months) + dt.timedelta(days=self.days)
+
     def describe(self) -> str:
         parts = [(self.years, "an"), (self.months, "mois"), (self.days, "jour")]
         return " ".join(f"{n} {unit}{'s' if n > 1 and unit != 'mois' else ''}" for n, unit in parts if n)
@@ -169,8 +174,8 @@ class Measure(_Strict):
         if self.age.min is not None and self.age.max is not None and self.age.min > self.age.max:
             raise ValueError("age.min is above age.max")
         if self.scoring == "events_per_100":
-            if len(self.numerator) != 1 or self.numerator[0].kind not in EVENT_KINDS:
-                raise ValueError("events_per_100 needs exactly one event criterion in numerator")
+            if len(self.numerator) != 1 or self.numerator[0].kind not in EVENT_KINDS or self.numerator[0].negate:
+                raise ValueError("events_per_100 needs exactly one event criterion (not negated) in numerator")
         elif self.objectives.target is not None and self.objectives.target > 1:
             raise ValueError("objectives of a proportion are between 0 and 1")
         return self

@@ -33,7 +33,7 @@ GAP_COLUMNS = ("measure_id", "person_id", "mt_rpps", "age", "sex", "action", "ev
 
 def gap_table(measure: Measure, context: Context, period: Period):
     """The Ibis table of one measure's gaps: person, médecin traitant, last evidence."""
-    table = per_person(measure, context, period)
+    table = per_person(measure, context, period, history=not measure.gap_when_met)
     eligible = table.in_denominator & ~table.in_exclusions
     gap = eligible & (table.in_numerator if measure.gap_when_met else ~table.in_numerator)
     return table.filter(gap).select(
@@ -86,7 +86,9 @@ def due_since(measure: Measure, evidence: dt.date | None, period: Period) -> dt.
     window = _numerator_window(criterion, period)
     if window is None:
         return None
-    length = (period.end - window.start(period.end)).days + 1
+    if criterion.min_count == 1:
+        return window.end_after(evidence)
+    length = (window.end_after(evidence) - evidence).days
     return evidence + dt.timedelta(days=length // criterion.min_count)
 
 

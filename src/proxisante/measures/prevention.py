@@ -87,11 +87,12 @@ def item_measures() -> list[tuple[CalendarItem, Measure]]:
 def prevention_plan(warehouse: Warehouse, period: Period, person_ids: Iterable[int]) -> pd.DataFrame:
     """The plan of some persons on the period's last day: one row per (person, applicable item)."""
     ids = [int(p) for p in person_ids]
-    context = Context(warehouse, period.end)
+    # No materialised tables: the filter on a few persons then reaches every query.
+    context = Context(warehouse, period.end, cache_tables=False)
     pairs = item_measures()
     tables = []
     for item, measure in pairs:
-        table = per_person(measure, context, period)
+        table = per_person(measure, context, period, history=True)
         table = table.filter(table.person_id.isin(ids), table.in_denominator & ~table.in_exclusions)
         tables.append(table.select(
             "person_id", item_id=ibis.literal(item.id), done=table.in_numerator, last_done=table.evidence_date,

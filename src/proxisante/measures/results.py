@@ -28,9 +28,9 @@ GROUPINGS = {"provider": "mt_rpps", "care_site": "care_site_id"}
 DIMENSIONS = (*GROUPINGS, "age_band", "sex", "c2s", "ald", "commune")
 
 
-def per_person(measure: Measure, context: Context, period: Period):
+def per_person(measure: Measure, context: Context, period: Period, history: bool = False):
     """The per-person table of one measure (an Ibis expression, not executed)."""
-    return MeasureCompiler(measure, context, window=period.window).per_person()
+    return MeasureCompiler(measure, context, window=period.window).per_person(history=history)
 
 
 def counts(measure: Measure, context: Context, period: Period, dims: Sequence[str] = ()) -> pd.DataFrame:

@@ -130,6 +130,16 @@ def flows(warehouse: Warehouse, period: Period, *, by_provider: bool = True) -> 
     """
     snapshots = _snapshots(warehouse, period, cache=True)
     table = _transitions(warehouse, snapshots).cache()
+    try:
+        return _flows(warehouse, snapshots, table, by_provider)
+    finally:
+        for cached in (table, *snapshots.values()):
+            cached.release()  # a long-running server must not keep them
+
+
+def _flows(
+    warehouse: Warehouse, snapshots: dict[dt.date, ir.Table], table: ir.Table, by_provider: bool
+) -> pd.DataFrame:
     into = table.filter(table.to_provider_id.notnull())
     out_of = table.filter(table.from_provider_id.notnull())
     moves_in = _moves(
