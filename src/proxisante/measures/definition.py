@@ -15,9 +15,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from proxisante.vocab.valuesets import DefinitionError, Source, explain, load_yaml, value_sets
+from proxisante.vocab.valuesets import DefinitionError, Source, parse_definition, value_sets
 
 LIBRARY = resources.files(__package__) / "library"
 STRATIFIERS = ("age_band", "sex", "c2s", "ald", "commune")
@@ -187,14 +187,7 @@ class Measure(_Strict):
 
 
 def parse_measure(path: Path | resources.abc.Traversable) -> Measure:
-    data = load_yaml(path)
-    try:
-        measure = Measure.model_validate(data)
-    except ValidationError as error:
-        raise explain(path, error) from error
-    if measure.id != Path(str(path)).stem:
-        raise DefinitionError(f"{path}: field id: {measure.id!r} differs from the file name")
-    return measure
+    return parse_definition(path, Measure)
 
 
 @cache

@@ -19,11 +19,12 @@ import datetime as dt
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+M = TypeVar("M", bound=BaseModel)
 VOCABULARIES = ("CIM10", "ATC", "CIP13", "NABM", "LOINC", "CCAM", "NGAP")
 HIERARCHICAL = frozenset({"CIM10", "ATC"})
 _DIRECTORY = resources.files(__package__) / "valuesets"
@@ -100,15 +101,19 @@ def explain(path: object, error: ValidationError) -> DefinitionError:
     return DefinitionError("\n".join(lines))
 
 
-def parse_value_set(path: Path | resources.abc.Traversable) -> ValueSet:
-    data = load_yaml(path)
+def parse_definition(path: Path | resources.abc.Traversable, model: type[M]) -> M:
+    """A definition file validated into ``model``, whose ``id`` must be the file name."""
     try:
-        value_set = ValueSet.model_validate(data)
+        definition = model.model_validate(load_yaml(path))
     except ValidationError as error:
         raise explain(path, error) from error
-    if value_set.id != Path(str(path)).stem:
-        raise DefinitionError(f"{path}: field id: {value_set.id!r} differs from the file name")
-    return value_set
+    if getattr(definition, "id", Path(str(path)).stem) != Path(str(path)).stem:
+        raise DefinitionError(f"{path}: field id: {definition.id!r} differs from the file name")  # type: ignore[attr-defined]
+    return definition
+
+
+def parse_value_set(path: Path | resources.abc.Traversable) -> ValueSet:
+    return parse_definition(path, ValueSet)
 
 
 @cache
