@@ -1,0 +1,116 @@
+"""Supply: general practitioners per commune, in full-time equivalents (FTE).
+
+Three sources:
+
+- a simple CSV (``commune`` INSEE code, and ``etp`` or ``actes`` per practitioner or per commune,
+  optionally ``age``): acts are converted to FTE by the DREES rule of the parameters (fewer than
+  ``fte_min_acts`` acts: not counted; otherwise acts ÷ ``consultations_per_fte``, capped at
+  ``fte_cap``); practitioners older than ``max_practitioner_age`` are left out when an age is given;
+- the public extract of the annuaire santé (RPPS, ``PS_LibreAcces_Personne_activite``, ``|``
+  separated): médecins (profession 10) with the savoir-faire médecine générale (SM54), by the commune
+  of each activity site; a practitioner's one FTE is split between his sites (the extract has neither
+  activity volumes nor ages, and the outputs say so);
+- a synthetic supply spread from population by seeded rules (parameters ``synthetic_*``), for the
+  demo and the bench when no real file is given: every title built on it says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from proxisante.territory.parameters import value
+
+RPPS_ID = "Identifiant PP"
+RPPS_PROFESSION = "Code profession"
+RPPS_SKILL = "Code savoir-faire"
+RPPS_COMMUNE = "Code commune (coord. structure)"
+GP_PROFESSION = "10"
+GP_SKILL = "SM54"
+SYNTHETIC_SEED = 2026
+
+
+@dataclass
+class Supply:
+    """GP FTE by commune code, and what they stand on."""
+
+    fte: pd.Series
+    label: str
+    synthetic: bool = False
+    notes: list[str] = field(default_factory=list)
+    parameters: list[str] = field(default_factory=list)
+
+    def on(self, codes: pd.Series) -> np.ndarray:
+        """FTE aligned on ``codes`` (0 where a commune has none)."""
+        return self.fte.reindex(codes.astype("string").to_numpy()).fillna(0.0).to_numpy(dtype="float64")
+
+
+def acts_to_fte(acts: pd.Series) -> pd.Series:
+    """The DREES conversion of yearly acts to FTE (``fte_min_acts``, ``consultations_per_fte``, ``fte_cap``)."""
+    acts = pd.to_numeric(acts).astype("float64")
+    fte = (acts / float(value("consultations_per_fte"))).clip(upper=float(value("fte_cap")))
+    return fte.where(acts >= float(value("fte_min_acts")), 0.0)
+
+
+def read_supply_csv(path: Path) -> Supply:
+    """A simple supply file: ``commune`` and ``etp`` or ``actes`` (per row), optional ``age``."""
+    frame = pd.read_csv(path, sep=None, engine="python", dtype={"commune": "string"})
+    frame.columns = [c.strip().lower() for c in frame.columns]
+    if "commune" not in frame.columns or not ({"etp", "actes"} & set(frame.columns)):
+        raise ValueError(f"{path}: il faut une colonne commune et une colonne etp ou actes")
+    notes, parameters = [], []
+    if "age" in frame.columns:
+        limit = int(value("max_practitioner_age"))
+        frame = frame[pd.to_numeric(frame["age"]).fillna(0) <= limit]
+        parameters.append("max_practitioner_age")
+    else:
+        notes.append("âge des médecins inconnu : les plus de 65 ans sont comptés")
+    if "actes" in frame.columns:
+        fte = acts_to_fte(frame["actes"])
+        parameters += ["consultations_per_fte", "fte_min_acts", "fte_cap"]
+    else:
+        fte = pd.to_numeric(frame["etp"]).astype("float64")
+    series = fte.groupby(frame["commune"].str.strip()).sum()
+    return Supply(series, f"offre : {path.name}", notes=notes, parameters=parameters)
+
+
+def read_rpps_extract(path: Path) -> Supply:
+    """GPs of the public annuaire santé extract, one FTE per practitioner split between his sites."""
+    frame = pd.read_csv(path, sep="|", dtype="string", encoding="utf-8", keep_default_na=False,
+                        usecols=lambda c: c in (RPPS_ID, RPPS_PROFESSION, RPPS_SKILL, RPPS_COMMUNE))  # fmt: skip
+    missing = {RPPS_ID, RPPS_PROFESSION, RPPS_SKILL, RPPS_COMMUNE} - set(frame.columns)
+    if missing:
+        raise ValueError(f"{path}: colonnes de l'extraction RPPS manquantes: {', '.join(sorted(missing))}")
+    gps = frame[(frame[RPPS_PROFESSION] == GP_PROFESSION) & (frame[RPPS_SKILL] == GP_SKILL)]
+    gps = gps[gps[RPPS_COMMUNE] != ""].drop_duplicates([RPPS_ID, RPPS_COMMUNE])
+    share = 1.0 / gps.groupby(RPPS_ID)[RPPS_COMMUNE].transform("size")
+    series = share.groupby(gps[RPPS_COMMUNE]).sum()
+    notes = ["extraction RPPS : 1 ETP par médecin (pas de volume d'activité), âge inconnu"]
+    return Supply(series.astype("float64"), f"offre : annuaire santé ({path.name})", notes=notes)
+
+
+def read_supply(path: Path) -> Supply:
+    """A supply file of either layout (the RPPS extract is recognised by its header)."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        header = handle.readline()
+    return read_rpps_extract(path) if RPPS_PROFESSION in header else read_supply_csv(path)
+
+
+def synthetic_supply(communes: pd.DataFrame, seed: int = SYNTHETIC_SEED) -> Supply:
+    """GP FTE spread from population: none below ``synthetic_min_population``, elsewhere in proportion to
+    population ** ``synthetic_attraction`` × a seeded log-normal noise, totalling
+    ``synthetic_gp_fte_per_100k`` per 100,000 inhabitants of the communes given. Rounded to 0.1 FTE."""
+    population = communes["population"].to_numpy(dtype="float64")
+    eligible = population >= float(value("synthetic_min_population"))
+    rng = np.random.default_rng(seed)
+    noise = rng.lognormal(0.0, float(value("synthetic_noise_sigma")), size=len(population))
+    weight = np.where(eligible, population ** float(value("synthetic_attraction")) * noise, 0.0)
+    total = population.sum() * float(value("synthetic_gp_fte_per_100k")) / 100_000
+    fte = np.round(total * weight / weight.sum(), 1) if weight.sum() > 0 else np.zeros(len(population))
+    series = pd.Series(fte, index=communes["code"].astype("string").to_numpy())
+    parameters = ["synthetic_gp_fte_per_100k", "synthetic_min_population", "synthetic_attraction",
+                  "synthetic_noise_sigma"]  # fmt: skip
+    return Supply(series[series > 0], "offre synthétique", synthetic=True, parameters=parameters)
