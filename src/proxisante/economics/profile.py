@@ -1,0 +1,278 @@
+"""The profile of a centre for one year: its patientèle MT, its activity and its staff.
+
+A profile is read from the warehouse (:func:`profile_from_warehouse`) or from a YAML file for a
+centre that has no warehouse yet (:func:`load_profile`); both are checked by the same model, and a
+bad profile is refused with a message naming the field.
+
+- ``panel``: the patientèle médecin traitant on 31 December, one cell per age band × ALD × C2S with
+  its patients, how many of them are diabetics, and how many were not seen for 24 months. Every
+  age band of the model (``modelling.age_bands``) must be present.
+- ``acts``: acts of the year by code and profession: for MT patients of the structure (and among
+  them, aged 65 and more, and diabetics: the populations of the PEPS variants) and for other
+  patients; ``amount_observed`` is what was billed (every payer), for a code without a tariff
+  parameter.
+- ``staff``: FTE by profession in post on 31 December.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from importlib import resources
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from proxisante.economics.catalogue import parameter, tariff_of_code
+from proxisante.vocab import codes, mapping
+from proxisante.vocab.valuesets import DefinitionError, explain, load_yaml
+
+EXAMPLE_PROFILE = resources.files(__package__) / "examples" / "profile_example.yaml"
+
+
+class ProfileError(DefinitionError):
+    """A profile or a cost file that cannot be used, with the field at fault."""
+
+
+def age_bands() -> list[str]:
+    bounds = parameter("modelling.age_bands").values[-1][1]
+    return [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(bounds)] + [f"{bounds[-1]}+"]
+
+
+def band_lower(band: str) -> int:
+    return int(band.rstrip("+").split("-")[0])
+
+
+class PanelCell(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    age_band: str
+    ald: bool
+    c2s: bool
+    patients: int = Field(ge=0)
+    diabetics: int = Field(default=0, ge=0)
+    unseen: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> PanelCell:
+        if self.age_band not in age_bands():
+            raise ValueError(f"age_band {self.age_band!r} is not a band of the model ({', '.join(age_bands())})")
+        if self.diabetics > self.patients or self.unseen > self.patients:
+            raise ValueError("diabetics and unseen cannot exceed patients")
+        return self
+
+
+class ActLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    profession: str | None = None
+    acts_mt: float = Field(default=0.0, ge=0)
+    acts_mt_65: float = Field(default=0.0, ge=0)
+    acts_mt_diabetic: float = Field(default=0.0, ge=0)
+    acts_other: float = Field(default=0.0, ge=0)
+    amount_observed: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> ActLine:
+        if self.code not in codes("ngap") | codes("ccam"):
+            raise ValueError(f"code {self.code!r}: unknown act code (neither NGAP nor CCAM)")
+        if self.profession is None:
+            self.profession = mapping("ngap", "profession").get(self.code)
+        if self.profession is None:
+            raise ValueError(f"code {self.code!r}: give the profession that performs this CCAM act")
+        if self.profession not in codes("professions"):
+            raise ValueError(f"profession {self.profession!r} unknown (vocab/data/professions.csv)")
+        if self.acts_mt_65 > self.acts_mt or self.acts_mt_diabetic > self.acts_mt:
+            raise ValueError("acts_mt_65 and acts_mt_diabetic are parts of acts_mt and cannot exceed it")
+        if self.code not in tariff_of_code() and self.amount_observed is None:
+            raise ValueError(f"code {self.code!r}: no tariff parameter; give amount_observed (€ billed)")
+        return self
+
+    @property
+    def acts(self) -> float:
+        return self.acts_mt + self.acts_other
+
+
+class StaffLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profession: str
+    fte: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> StaffLine:
+        if self.profession not in codes("professions"):
+            raise ValueError(f"profession {self.profession!r} unknown (vocab/data/professions.csv)")
+        return self
+
+
+class Profile(BaseModel):
+    """One centre, one year."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    centre: str = "Centre"
+    year: int = Field(ge=2015, le=2100)
+    source: str = "fichier"
+    panel: list[PanelCell] = Field(min_length=1)
+    acts: list[ActLine] = Field(default_factory=list)
+    staff: list[StaffLine] = Field(min_length=1)
+    poverty_share: float = Field(default=0.0, ge=0, le=1, description="share of the panel in poor communes")
+    zip_share: float = Field(default=0.0, ge=0, le=1, description="share of GPs in a ZIP or aged 67+")
+    ancs_forfait: float = Field(default=0.0, ge=0, description="forfait of the accord national, € per year")
+    notes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> Profile:
+        present = {cell.age_band for cell in self.panel}
+        missing = [band for band in age_bands() if band not in present]
+        if missing:
+            raise ValueError(f"panel: age band {', '.join(missing)} missing (give every band, even with 0 patients)")
+        keys = [(c.age_band, c.ald, c.c2s) for c in self.panel]
+        if len(set(keys)) != len(keys):
+            raise ValueError("panel: a cell (age_band, ald, c2s) is given twice")
+        if not any(s.profession == "MG" and s.fte > 0 for s in self.staff):
+            raise ValueError("staff: no GP (MG) FTE: the model needs médecins traitants")
+        return self
+
+    @property
+    def patients(self) -> int:
+        return sum(c.patients for c in self.panel)
+
+    def fte(self, profession: str) -> float:
+        return sum(s.fte for s in self.staff if s.profession == profession)
+
+
+def parse_profile(data: object, origin: object = "profile") -> Profile:
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as error:
+        raise ProfileError(str(explain(origin, error))) from error
+
+
+def load_profile(path: Path | resources.abc.Traversable) -> Profile:
+    """A profile from a YAML file (the format of ``examples/profile_example.yaml``)."""
+    data = load_yaml(path)
+    data.setdefault("source", str(path))
+    return parse_profile(data, path)
+
+
+# -- from the warehouse -----------------------------------------------------------------------------
+
+
+def profile_from_warehouse(warehouse: object, year: int, centre: str = "Centre (entrepôt)") -> Profile:
+    """The profile of the centre loaded in ``warehouse`` for a calendar year (panel on 31 December)."""
+    from proxisante.measures.context import Context
+    from proxisante.measures.definition import Window
+    from proxisante.population.registries import members
+
+    reference = dt.date(year, 12, 31)
+    context = Context(warehouse, reference)  # type: ignore[arg-type]
+    try:
+        persons = context.persons
+        diabetics = members(context, "diabetes").select(diabetic_person="person_id").distinct()
+        seen = context.seen(Window(months=int(parameter("modelling.unseen_months").at(reference))))
+        seen = seen.select(seen_person="person_id")
+        mt = persons.filter(persons.mt_provider_id.notnull())
+        mt = mt.left_join(diabetics, mt.person_id == diabetics.diabetic_person)
+        mt = mt.left_join(seen, mt.person_id == seen.seen_person)
+        mt = mt.mutate(age_band=_band(mt.age), diabetic=mt.diabetic_person.notnull(), is_seen=mt.seen_person.notnull())
+        panel = warehouse.execute(  # type: ignore[attr-defined]
+            mt.group_by("age_band", "ald", "c2s").agg(
+                patients=mt.person_id.count(),
+                diabetics=ibis.ifelse(mt.diabetic, 1, 0).sum(),
+                unseen=ibis.ifelse(mt.is_seen, 0, 1).sum(),
+            )
+        )
+        acts = warehouse.execute(_acts(warehouse, mt, year))  # type: ignore[attr-defined]
+        staff = warehouse.execute(_staff(warehouse, reference))  # type: ignore[attr-defined]
+    finally:
+        context.release()
+    cells = {(r.age_band, bool(r.ald), bool(r.c2s)): r for r in panel.itertuples()}
+    known = codes("ngap") | codes("ccam")
+    unknown = acts[~acts.code.isin(known)]
+    notes = [
+        f"code {r.code} hors des référentiels NGAP/CCAM : {r.acts_mt + r.acts_other:.0f} actes ignorés"
+        for r in unknown.itertuples()
+    ]
+    data = {
+        "centre": centre,
+        "year": year,
+        "source": "entrepôt",
+        "panel": [
+            {
+                "age_band": band,
+                "ald": ald,
+                "c2s": c2s,
+                "patients": int(row.patients) if row else 0,
+                "diabetics": int(row.diabetics) if row else 0,
+                "unseen": int(row.unseen) if row else 0,
+            }
+            for band in age_bands()
+            for ald in (False, True)
+            for c2s in (False, True)
+            for row in [cells.get((band, ald, c2s))]
+        ],
+        "acts": [
+            {
+                "code": r.code,
+                "profession": r.profession or None,
+                "acts_mt": float(r.acts_mt),
+                "acts_mt_65": float(r.acts_mt_65),
+                "acts_mt_diabetic": float(r.acts_mt_diabetic),
+                "acts_other": float(r.acts_other),
+                "amount_observed": float(r.amount),
+            }
+            for r in acts.sort_values(["code", "profession"]).itertuples()
+            if r.code in known
+        ],
+        "staff": [{"profession": r.profession, "fte": float(r.fte)} for r in staff.itertuples() if r.fte > 0],
+        "notes": notes,
+    }
+    return parse_profile(data, f"warehouse profile {year}")
+
+
+def _band(age: ir.IntegerValue) -> ir.StringValue:
+    bounds = parameter("modelling.age_bands").values[-1][1]
+    labels = age_bands()
+    return ibis.cases(*[(age >= lo, label) for lo, label in reversed(list(zip(bounds, labels, strict=True)))])
+
+
+def _acts(warehouse: object, mt: ir.Table, year: int) -> ir.Table:
+    """Acts of the year by code and profession: one act = the payer rows of one code on one visit."""
+    billed = warehouse.table("fr_billed_act")  # type: ignore[attr-defined]
+    billed = billed.filter(billed.act_date >= dt.date(year, 1, 1), billed.act_date <= dt.date(year, 12, 31))
+    one = billed.group_by("person_id", "provider_id", "visit_occurrence_id", "act_date", "code").agg(
+        amount=billed.amount.cast("float64").sum()
+    )
+    flags = mt.select(mt_person="person_id", over_65=mt.age >= 65, is_diabetic=mt.diabetic)
+    activity = warehouse.table("fr_provider_activity").select(  # type: ignore[attr-defined]
+        activity_provider="provider_id", profession="profession"
+    )
+    joined = one.left_join(flags, one.person_id == flags.mt_person)
+    joined = joined.left_join(activity, joined.provider_id == activity.activity_provider)
+    in_mt = joined.mt_person.notnull()
+    profession = joined.profession.fill_null("")
+    return (
+        joined.mutate(profession=profession)
+        .group_by("code", "profession")
+        .agg(
+            acts_mt=ibis.ifelse(in_mt, 1, 0).sum(),
+            acts_mt_65=ibis.ifelse(in_mt & joined.over_65.fill_null(False), 1, 0).sum(),
+            acts_mt_diabetic=ibis.ifelse(in_mt & joined.is_diabetic.fill_null(False), 1, 0).sum(),
+            acts_other=ibis.ifelse(in_mt, 0, 1).sum(),
+            amount=joined.amount.sum(),
+        )
+    )
+
+
+def _staff(warehouse: object, reference: dt.date) -> ir.Table:
+    activity = warehouse.table("fr_provider_activity")  # type: ignore[attr-defined]
+    active = activity.filter(
+        activity.start_date.isnull() | (activity.start_date <= reference),
+        activity.end_date.isnull() | (activity.end_date >= reference),
+    )
+    return active.group_by("profession").agg(fte=active.fte.sum()).order_by("profession")
