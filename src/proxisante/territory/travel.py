@@ -6,8 +6,9 @@ marked unconfirmed). A user may give a travel-time matrix instead (CSV ``origin;
 INSEE codes), such as the INSEE "Metric" times the DREES uses.
 
 The pairs are found without a loop over communes: points are put in grid cells as wide as the
-search radius, sorted by cell, and each point is matched against the sorted runs of its cell and the
-eight around it (``np.searchsorted`` + ``np.repeat``); only those candidates get a haversine distance.
+search radius, sorted by cell, and each point is matched against the sorted runs of its cell and four of the
+eight around it (``np.searchsorted`` + ``np.repeat``), so that each pair is found once, then mirrored;
+only those candidates get a haversine distance.
 Every pair appears in both directions, and every commune with itself (0 minutes).
 """
 
@@ -77,27 +78,33 @@ def neighbour_pairs(lat: np.ndarray, lon: np.ndarray, radius_km: float) -> tuple
     key = gy * width + gx
     order = np.argsort(key, kind="stable")
     sorted_keys = key[order]
-    origins, dests = [], []
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            target = key + dy * width + dx
-            start = np.searchsorted(sorted_keys, target, side="left")
-            stop = np.searchsorted(sorted_keys, target, side="right")
-            counts = stop - start
-            total = int(counts.sum())
-            if total == 0:
-                continue
-            i = np.repeat(np.arange(n, dtype="int64"), counts)
-            offsets = np.arange(total, dtype="int64") - np.repeat(np.cumsum(counts) - counts, counts)
-            j = order[np.repeat(start, counts) + offsets]
-            km = haversine_km(lat[i], lon[i], lat[j], lon[j])
-            keep = km <= radius_km
-            origins.append(i[keep])
-            dests.append(j[keep])
+    origins, dests, kms = [], [], []
+    # half of the neighbourhood (the cell itself and four of its eight neighbours), then mirrored
+    for dy, dx in ((0, 0), (0, 1), (1, -1), (1, 0), (1, 1)):
+        target = key + dy * width + dx
+        start = np.searchsorted(sorted_keys, target, side="left")
+        stop = np.searchsorted(sorted_keys, target, side="right")
+        counts = stop - start
+        total = int(counts.sum())
+        if total == 0:
+            continue
+        i = np.repeat(np.arange(n, dtype="int64"), counts)
+        offsets = np.arange(total, dtype="int64") - np.repeat(np.cumsum(counts) - counts, counts)
+        j = order[np.repeat(start, counts) + offsets]
+        if dy == 0 and dx == 0:
+            upper = i < j
+            i, j = i[upper], j[upper]
+        km = haversine_km(lat[i], lon[i], lat[j], lon[j])
+        keep = km <= radius_km
+        origins.append(i[keep])
+        dests.append(j[keep])
+        kms.append(km[keep])
     i = np.concatenate(origins)
     j = np.concatenate(dests)
-    km = haversine_km(lat[i], lon[i], lat[j], lon[j])
-    km[i == j] = 0.0
+    km = np.concatenate(kms)
+    self_pairs = np.arange(n, dtype="int64")
+    i, j = np.concatenate([i, j, self_pairs]), np.concatenate([j, i, self_pairs])
+    km = np.concatenate([km, km, np.zeros(n)])
     return i, j, km
 
 
