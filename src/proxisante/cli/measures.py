@@ -19,6 +19,7 @@ measures_app = typer.Typer(help="Indicateurs de qualité et de pertinence (ROSP,
 
 PeriodOption = Annotated[str, typer.Option(help="2025, 2025-T3 ou 12M:2025-06-30")]
 FORMATS = ("table", "json", "csv")
+GROUP_ORDER = ("chronic", "prevention", "efficiency", "pertinence")  # the order a care team reads them
 
 
 def _period(text: str):
@@ -107,6 +108,10 @@ def print_measure_table(frame: pd.DataFrame, measures: list[Measure], title: str
     for column in columns:
         table.add_column(column, justify="left" if column in ("indicateur", "médecin", "statut") else "right")
     rows = frame[frame.stratifier == ""] if "stratifier" in frame else frame
+    order = {group: rank for rank, group in enumerate(GROUP_ORDER)}
+    rows = rows.assign(_rank=rows.measure_id.map(lambda i: (order[by_id[i].group], i))).sort_values(
+        "_rank", kind="stable"
+    )
     for row in rows.itertuples():
         m = by_id[row.measure_id]
         if getattr(row, "suppressed", ""):
