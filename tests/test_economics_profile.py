@@ -18,13 +18,14 @@ def insert(warehouse, name: str, rows: list[dict]) -> None:
     warehouse.backend.insert(name, pa.Table.from_pylist([{c: r.get(c) for c in schema.names} for r in rows], schema))
 
 
-def test_profile_from_a_hand_written_warehouse() -> None:
+def hand_written_centre(warehouse=None):
+    """Three patients, a GP and a nurse, five payer rows of acts: into ``warehouse`` (default: in memory)."""
     centre = Centre()
     centre.patient("old_diabetic", born="1950-01-01", ald=("E11.9",), conditions=[("E11.9", "2010-01-01")],
                    visits=[("G", "2025-03-01")])  # fmt: skip
     centre.patient("child_c2s", born="2020-06-01", c2s=True)  # MT, never seen: "unseen"
     centre.patient("no_mt", born="1990-01-01", mt=None, visits=[("G", "2025-04-01")])
-    warehouse = centre.warehouse()
+    warehouse = centre.warehouse() if warehouse is None else centre.write(warehouse)
     insert(warehouse, "fr_provider_activity", [
         {"provider_id": MT_PROVIDER, "profession": "MG", "fte": 0.8, "start_date": dt.date(2015, 1, 1)},
         {"provider_id": OTHER_PROVIDER, "profession": "IDE", "fte": 0.5, "start_date": dt.date(2015, 1, 1),
@@ -45,7 +46,11 @@ def test_profile_from_a_hand_written_warehouse() -> None:
          "amount": Decimal(str(amount)), "payer": payer}
         for i, p, prov, v, d, code, amount, payer in acts
     ])  # fmt: skip
+    return warehouse
 
+
+def test_profile_from_a_hand_written_warehouse() -> None:
+    warehouse = hand_written_centre()
     profile = profile_from_warehouse(warehouse, 2025)
 
     cells = {(c.age_band, c.ald, c.c2s): (c.patients, c.diabetics, c.unseen) for c in profile.panel if c.patients}

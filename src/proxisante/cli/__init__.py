@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from proxisante.cli.common import console, number
+from proxisante.cli.economics import economie_app
 from proxisante.cli.measures import gaps, measures_app
 from proxisante.cli.population import patientele
 from proxisante.cli.territory import territoire_app
@@ -196,6 +197,7 @@ def _demo_indicators() -> None:
 _n = number
 
 app.add_typer(measures_app, name="measures")
+app.add_typer(economie_app, name="economie")
 app.add_typer(territoire_app, name="territoire")
 app.command("gaps")(gaps)
 app.command("patientele")(patientele)

@@ -276,3 +276,13 @@ def _staff(warehouse: object, reference: dt.date) -> ir.Table:
         activity.end_date.isnull() | (activity.end_date >= reference),
     )
     return active.group_by("profession").agg(fte=active.fte.sum()).order_by("profession")
+
+
+def last_full_year(warehouse: object) -> int | None:
+    """The last calendar year whose acts run to 31 December (the year before the last act otherwise)."""
+    billed = warehouse.table("fr_billed_act")  # type: ignore[attr-defined]
+    last = warehouse.execute(billed.act_date.max())  # type: ignore[attr-defined]
+    if last is None or last != last:
+        return None
+    last = dt.date.fromisoformat(str(last)[:10])
+    return last.year if (last.month, last.day) == (12, 31) else last.year - 1

@@ -1,0 +1,178 @@
+"""``proxisante economie``: the economic model of the centre under each payment model, in French."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from proxisante.cli.common import console, decimal, number, percent
+
+SHORT = {"acte": "acte", "fmt": "FMT 2026", "peps_all": "PEPS tous", "peps_65": "PEPS ≥ 65",
+         "peps_diabetics": "PEPS diab.", "ipep": "IPEP"}  # fmt: skip
+economie_app = typer.Typer(help="Modèle économique du centre : acte, forfaits, PEPS, IPEP.", no_args_is_help=True)
+
+
+def euros(value: object) -> str:
+    return f"{number(round(float(value)))}\u00a0€"  # type: ignore[arg-type]
+
+
+def keuros(value: object, unit: bool = True) -> str:
+    """Thousands of euros, French format: −248 k€."""
+    return decimal(float(value) / 1000, 0) + ("\u00a0k€" if unit else "")  # type: ignore[arg-type]
+
+
+def parse_years(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        if "-" in text:
+            first, last = (int(part) for part in text.split("-", 1))
+            if last < first:
+                raise ValueError
+            return list(range(first, last + 1))
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise typer.BadParameter(f"années {text!r} : attendu 2025, 2024-2027 ou 2024,2026") from None
+
+
+@economie_app.command()
+def simulate(
+    profile_file: Annotated[Path | None, typer.Option("--profile", help="profil (YAML) ; défaut : l'entrepôt")] = None,
+    costs_file: Annotated[Path | None, typer.Option("--costs", help="charges (YAML, CSV) ; défaut : EXEMPLE")] = None,
+    years: Annotated[str | None, typer.Option(help="années simulées : 2025, 2024-2027")] = None,
+    year: Annotated[int | None, typer.Option("--profile-year", help="année d'activité lue dans l'entrepôt")] = None,
+    xlsx: Annotated[Path | None, typer.Option(help="classeur Excel de sortie (.xlsx)")] = None,
+    chart: Annotated[Path | None, typer.Option(help="graphique de sortie (.png ou .svg)")] = None,
+    draws: Annotated[int, typer.Option(help="tirages Monte Carlo")] = 10_000,
+    seed: Annotated[int, typer.Option(help="graine des tirages")] = 2026,
+    tornado_model: Annotated[str, typer.Option("--tornado", help="modèle de l'analyse de sensibilité")] = "acte",
+) -> None:  # fmt: skip
+    """Compare le paiement à l'acte, le FMT 2026, le PEPS et l'IPEP : recettes, charges, résultat, point mort."""
+    from proxisante.economics.costs import load_costs
+    from proxisante.economics.engine import MODELS
+    from proxisante.economics.profile import ProfileError, load_profile
+    from proxisante.economics.uncertainty import simulate as run
+
+    if tornado_model not in MODELS:
+        raise typer.BadParameter(f"modèle {tornado_model!r} : attendu {', '.join(MODELS)}")
+    if chart is not None and chart.suffix.lower() not in (".png", ".svg"):
+        raise typer.BadParameter("le graphique s'écrit en .png ou .svg")
+    if draws < 100:
+        raise typer.BadParameter("au moins 100 tirages")
+    chosen = parse_years(years)
+    try:
+        profile = load_profile(profile_file) if profile_file else _warehouse_profile(year)
+        costs = load_costs(costs_file)
+        costs.by_item(profile)
+    except (ProfileError, OSError) as error:
+        console.print(f"[red]Profil ou charges refusés :[/red] {error}")
+        raise typer.Exit(code=2) from error
+    simulation = run(profile, costs, chosen or [profile.year], draws=draws, seed=seed, tornado_model=tornado_model)
+    print_simulation(simulation)
+    if xlsx is not None:
+        from proxisante.economics.report import write_workbook
+
+        write_workbook(simulation, xlsx)
+        console.print(f"Classeur écrit : {xlsx}")
+    if chart is not None:
+        from proxisante.economics.report import write_chart
+
+        write_chart(simulation, chart)
+        console.print(f"Graphique écrit : {chart}")
+
+
+def _warehouse_profile(year: int | None):
+    from proxisante.economics.profile import ProfileError, last_full_year, profile_from_warehouse
+    from proxisante.runtime import open_installation
+
+    installation = open_installation()
+    try:
+        chosen = year or last_full_year(installation.warehouse)
+        if chosen is None:
+            raise ProfileError("l'entrepôt ne contient aucun acte facturé : chargez un export ou donnez --profile")
+        return profile_from_warehouse(installation.warehouse, chosen, centre="Centre (entrepôt)")
+    finally:
+        installation.close()
+
+
+def print_simulation(simulation) -> None:
+    from proxisante.economics.engine import MODELS
+
+    profile, costs = simulation.profile, simulation.costs
+    console.print(
+        f"[bold]{profile.centre}[/bold] — profil {profile.year} ({profile.source}) : "
+        f"{number(profile.patients)} patients médecin traitant, {decimal(profile.fte('MG'), 1)} ETP de généraliste"
+    )
+    if costs.example:
+        console.print(f"[yellow]Charges : {costs.label}. Donnez les vôtres avec --costs.[/yellow]")
+    for year in simulation.years:
+        table = Table(
+            title=f"Modèles de paiement — {year} "
+            f"(bandes P5–P95 : {number(simulation.draws)} tirages, graine {simulation.seed})"
+        )
+        for column in ("modèle", "recettes", "charges", "résultat [P5 ; P95]", "marge", "P(>0)",
+                       "point mort¹ [P5 ; P95]"):  # fmt: skip
+            table.add_column(column, justify="left" if column == "modèle" else "right")
+        for key, label in MODELS.items():
+            r, b = simulation.results[year][key], simulation.bands[year][key]
+            table.add_row(
+                label, keuros(r.revenue), keuros(r.cost),
+                f"{keuros(r.result)} [{keuros(b.result[5], unit=False)} ; {keuros(b.result[95], unit=False)}]",
+                percent(float(r.margin)), percent(b.probability_positive, 0),
+                f"{_patients(float(r.break_even_per_gp_fte))} "
+                f"[{_patients(b.break_even_per_gp_fte[5])} ; {_patients(b.break_even_per_gp_fte[95])}]",
+            )  # fmt: skip
+        console.print(table)
+    console.print(
+        f"¹ Point mort : patients médecin traitant par ETP de généraliste pour un résultat nul, à activité par "
+        f"patient inchangée ; aujourd'hui {number(profile.patients / profile.fte('MG'))} patients MT par ETP."
+    )
+    _lines(simulation, simulation.years[0])
+    _tornado(simulation)
+    unconfirmed = simulation.unconfirmed()
+    console.print(
+        f"[yellow]Paramètres non confirmés utilisés ({len(unconfirmed)}) :[/yellow] "
+        + ", ".join(f"{p.name}" for p in unconfirmed)
+        + " — voir docs/parameters.md ; les bandes P5–P95 portent sur leurs plages."
+    )
+    for note in profile.notes:
+        console.print(f"[yellow]Note :[/yellow] {note}")
+
+
+def _patients(value: float) -> str:
+    return "∞" if value == float("inf") else number(round(value))
+
+
+def _lines(simulation, year: int) -> None:
+    from proxisante.economics.engine import MODELS
+
+    results = simulation.results[year]
+    names: list[str] = []
+    for r in results.values():
+        names += [n for n in r.lines if n not in names]
+    table = Table(title=f"Recettes par ligne — {year}")
+    table.add_column("ligne")
+    for key in MODELS:
+        table.add_column(SHORT[key], justify="right")
+    for name in names:
+        table.add_row(name, *(keuros(results[k].lines[name]) if name in results[k].lines else "" for k in MODELS))
+    console.print(table)
+
+
+def _tornado(simulation, top: int = 10) -> None:
+    from proxisante.economics.catalogue import CONFIDENCE_LABELS
+    from proxisante.economics.engine import MODELS
+
+    table = Table(title=f"Sensibilité du résultat — {MODELS[simulation.tornado_model]}, {simulation.years[0]} "
+                        f"(résultat central {keuros(simulation.tornado_base)})")  # fmt: skip
+    for column in ("paramètre", "plage", "résultat au bas", "résultat au haut", "écart", "confiance"):
+        table.add_column(column, justify="left" if column in ("paramètre", "plage", "confiance") else "right")
+    from proxisante.economics.catalogue import parameter
+
+    for row in simulation.tornado[:top]:
+        table.add_row(row.label, parameter(row.name).display_range(), keuros(row.result_low),
+                      keuros(row.result_high), keuros(row.swing), CONFIDENCE_LABELS[row.confidence])  # fmt: skip
+    console.print(table)

@@ -1,0 +1,52 @@
+"""``proxisante economie simulate``: from a profile file, from the installation's warehouse, and refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from proxisante.cli import app
+from proxisante.cli.common import console
+from proxisante.economics.profile import EXAMPLE_PROFILE
+from proxisante.runtime import open_installation
+from proxisante.settings import Settings
+from test_economics_profile import hand_written_centre
+
+runner = CliRunner()
+
+
+def test_simulate_from_the_example_profile(home: Path, monkeypatch) -> None:
+    monkeypatch.setattr(console, "width", 160)
+    result = runner.invoke(app, ["economie", "simulate", "--profile", str(EXAMPLE_PROFILE), "--years", "2025-2026",
+                                 "--draws", "500"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for text in ("Acte + forfaits en vigueur", "Acte + FMT 2026", "PEPS (patientèle MT)", "IPEP", "Point mort",
+                 "k€", "Paramètres non confirmés", "peps.ald_weight", "EXEMPLE", "— 2026"):  # fmt: skip
+        assert text in out, text
+
+
+def test_simulate_from_the_warehouse(home: Path) -> None:
+    installation = open_installation(Settings())
+    try:
+        hand_written_centre(installation.warehouse)
+    finally:
+        installation.close()
+    result = runner.invoke(app, ["economie", "simulate", "--profile-year", "2025", "--draws", "200"])
+    assert result.exit_code == 0, result.output
+    assert "Centre (entrepôt) — profil 2025 (entrepôt) : 2 patients" in " ".join(result.output.split())
+
+
+def test_bad_profile_and_bad_options_are_refused(home: Path, tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE_PROFILE.read_text(encoding="utf-8"))
+    data["staff"][0]["fte"] = -1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = runner.invoke(app, ["economie", "simulate", "--profile", str(bad)])
+    assert result.exit_code == 2 and "staff.0.fte" in result.output
+    empty = runner.invoke(app, ["economie", "simulate"])  # a fresh installation has no act
+    assert empty.exit_code == 2 and "aucun acte" in empty.output
+    years = runner.invoke(app, ["economie", "simulate", "--profile", str(EXAMPLE_PROFILE), "--years", "2027-2024"])
+    assert years.exit_code != 0
