@@ -28,14 +28,17 @@ def test_simulate_from_the_example_profile(home: Path, monkeypatch) -> None:
         assert text in out, text
 
 
-def test_simulate_from_the_warehouse(home: Path) -> None:
+def test_simulate_from_the_warehouse(home: Path, tmp_path: Path) -> None:
     installation = open_installation(Settings())
     try:
         hand_written_centre(installation.warehouse)
     finally:
         installation.close()
-    result = runner.invoke(app, ["economie", "simulate", "--profile-year", "2025", "--draws", "200"])
+    xlsx, chart = tmp_path / "e.xlsx", tmp_path / "e.svg"
+    result = runner.invoke(app, ["economie", "simulate", "--profile-year", "2025", "--draws", "200",
+                                 "--xlsx", str(xlsx), "--chart", str(chart)])  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert xlsx.stat().st_size > 0 and chart.stat().st_size > 0
     assert "Centre (entrepôt) — profil 2025 (entrepôt) : 2 patients" in " ".join(result.output.split())
 
 
