@@ -106,6 +106,13 @@ def print_simulation(simulation) -> None:
         f"[bold]{profile.centre}[/bold] — profil {profile.year} ({profile.source}) : "
         f"{number(profile.patients)} patients médecin traitant, {decimal(profile.fte('MG'), 1)} ETP de généraliste"
     )
+    observed = sum(a.amount_observed or 0.0 for a in profile.acts)
+    if observed:
+        from proxisante.economics.engine import Rates, Volume, fee_for_service
+
+        valued = sum(fee_for_service(profile, Rates(profile.year), Volume()).values())
+        console.print(f"Actes {profile.year} : {keuros(observed)} facturés (tous payeurs), {keuros(valued)} "
+                      f"valorisés aux tarifs des paramètres {profile.year}.")  # fmt: skip
     if costs.example:
         console.print(f"[yellow]Charges : {costs.label}. Donnez les vôtres avec --costs.[/yellow]")
     for year in simulation.years:
