@@ -39,7 +39,26 @@ def test_simulate_from_the_warehouse(home: Path, tmp_path: Path) -> None:
                                  "--xlsx", str(xlsx), "--chart", str(chart)])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert xlsx.stat().st_size > 0 and chart.stat().st_size > 0
-    assert "Centre (entrepôt) — profil 2025 (entrepôt) : 2 patients" in " ".join(result.output.split())
+    out = " ".join(result.output.split())
+    assert "Centre (entrepôt) — profil 2025 (entrepôt) : 2 patients" in out
+    assert "calculés depuis les mesures du centre" in out and "comptés depuis les mesures du centre" in out
+    from openpyxl import load_workbook
+
+    notes = [row[0] for row in load_workbook(xlsx)["Synthèse"].iter_rows(values_only=True)]
+    assert any(str(n).startswith("Source — ROSP (2025)") for n in notes)
+
+
+def test_example_workbook_then_simulate_from_it(home: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(console, "width", 200)
+    path = tmp_path / "centre.xlsx"
+    written = runner.invoke(app, ["economie", "profil-exemple", str(path)])
+    assert written.exit_code == 0 and path.stat().st_size > 0, written.output
+    result = runner.invoke(app, ["economie", "simulate", "--profile", str(path), "--draws", "200"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "10 872 patients médecin traitant" in out
+    assert "Source — ROSP : part des points au paramètre rosp.achievement" in out  # no measures in the example
+    assert runner.invoke(app, ["economie", "profil-exemple", str(tmp_path / "x.csv")]).exit_code != 0
 
 
 def test_bad_profile_and_bad_options_are_refused(home: Path, tmp_path: Path) -> None:

@@ -63,6 +63,13 @@ def test_profile_from_a_hand_written_warehouse() -> None:
     ami = acts_by_code[("AMI", "IDE")]
     assert (ami.acts_mt, ami.acts_other) == (1, 0)
     assert [(s.profession, s.fte) for s in profile.staff] == [("MG", 0.8)]  # the nurse left in June
+    from proxisante.economics.profile import quality_measures
+
+    # every ROSP and FMT measure of the library was run on 2025: the diabetic has no antidiabetic drug
+    assert [m.id for m in profile.measures] == [m.id for m in quality_measures()]
+    hba1c = next(m for m in profile.measures if m.id == "rosp_diabetes_hba1c")
+    assert (hba1c.eligible, hba1c.numerator, hba1c.rate, hba1c.reportable) == (0, 0, None, False)
+    assert profile_from_warehouse(warehouse, 2025, measures=False).measures == []
     assert load_costs().example  # the shipped cost file says it is an example
 
 

@@ -40,7 +40,7 @@ def parse_years(text: str | None) -> list[int] | None:
 
 @economie_app.command()
 def simulate(
-    profile_file: Annotated[Path | None, typer.Option("--profile", help="profil (YAML) ; défaut : l'entrepôt")] = None,
+    profile_file: Annotated[Path | None, typer.Option("--profile", help="profil YAML/XLSX ; défaut : entrepôt")] = None,
     costs_file: Annotated[Path | None, typer.Option("--costs", help="charges (YAML, CSV) ; défaut : EXEMPLE")] = None,
     years: Annotated[str | None, typer.Option(help="années simulées : 2025, 2024-2027")] = None,
     year: Annotated[int | None, typer.Option("--profile-year", help="année d'activité lue dans l'entrepôt")] = None,
@@ -84,6 +84,28 @@ def simulate(
         console.print(f"Graphique écrit : {chart}")
 
 
+@economie_app.command("profil-exemple")
+def profile_example(
+    out: Annotated[Path, typer.Argument(help="fichier à écrire : .xlsx (classeur) ou .yaml")],
+) -> None:
+    """Écrit le profil d'EXEMPLE (centre de démonstration) à remplir pour un centre sans entrepôt."""
+    import shutil
+
+    from proxisante.economics.profile import EXAMPLE_PROFILE, load_profile
+
+    if out.suffix.lower() == ".xlsx":
+        from proxisante.economics.profile_xlsx import write_profile_xlsx
+
+        write_profile_xlsx(load_profile(EXAMPLE_PROFILE), out)
+    elif out.suffix.lower() in (".yaml", ".yml"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with EXAMPLE_PROFILE.open("rb") as source, out.open("wb") as target:
+            shutil.copyfileobj(source, target)
+    else:
+        raise typer.BadParameter("le profil s'écrit en .xlsx ou .yaml")
+    console.print(f"Profil d'exemple écrit : {out} (feuilles et champs : docs/economics.md)")
+
+
 def _warehouse_profile(year: int | None):
     from proxisante.economics.profile import ProfileError, last_full_year, profile_from_warehouse
     from proxisante.runtime import open_installation
@@ -115,6 +137,10 @@ def print_simulation(simulation) -> None:
                       f"valorisés aux tarifs des paramètres {profile.year}.")  # fmt: skip
     if costs.example:
         console.print(f"[yellow]Charges : {costs.label}. Donnez les vôtres avec --costs.[/yellow]")
+    from proxisante.economics.quality import describe
+
+    for line in describe(profile, simulation.years[-1]):
+        console.print(f"Source — {line}")
     for year in simulation.years:
         table = Table(
             title=f"Modèles de paiement — {year} "

@@ -29,6 +29,7 @@ import numpy as np
 from proxisante.economics.catalogue import parameter, tariff_of_code
 from proxisante.economics.costs import ITEM_LABELS, Costs
 from proxisante.economics.profile import PanelCell, Profile, band_lower
+from proxisante.economics.quality import fmt_from_measures, rosp_from_measures
 from proxisante.vocab import mapping
 
 MODELS = {
@@ -187,12 +188,31 @@ def fpmt(profile: Profile, rates: Rates, counts: list[Any]) -> Any:
     return base * (1 + c2s_supplement(share, rates))
 
 
+def rosp_points(profile: Profile, rates: Rates) -> Any:
+    """Points reached: the indicators scored from the centre's measures, the others at ``rosp.achievement``."""
+    if profile.measures:
+        scored = rosp_from_measures(profile, rates("rosp.measure_points"), rates("rosp.level_scoring"))
+        earned, covered = scored.points_earned, scored.points_covered
+    else:
+        earned, covered = 0.0, 0.0
+    return earned + (rates("rosp.points_max") - covered) * rates("rosp.achievement")
+
+
 def rosp(profile: Profile, rates: Rates, counts: list[Any]) -> Any:
     """ROSP: points reached × point value × the adult panel / the reference panel."""
     child_below = rates("fpmt.age_limits")["child_below"]
     adults = sum((n for c, n in zip(profile.panel, counts, strict=True) if band_lower(c.age_band) >= child_below), 0.0)
-    points = rates("rosp.points_max") * rates("rosp.achievement")
-    return points * rates("rosp.point_value") * adults / rates("rosp.reference_panel")
+    return rosp_points(profile, rates) * rates("rosp.point_value") * adults / rates("rosp.reference_panel")
+
+
+def prevention_met(profile: Profile, rates: Rates) -> Any:
+    """FMT prevention criteria met per MT patient: counted from the measures, the others pro rata of the parameter."""
+    criteria = rates("fmt.prevention_criteria")
+    measured = fmt_from_measures(profile) if profile.measures else None
+    if measured is None or not measured.criteria:
+        return np.minimum(rates("fmt.prevention_met_per_patient"), criteria)
+    rest = max(criteria - measured.criteria, 0)
+    return np.minimum(measured.met_per_patient + rates("fmt.prevention_met_per_patient") * rest / criteria, criteria)
 
 
 def fmt_socle_rate(cell: PanelCell, rates: Rates) -> tuple[Any, Any]:
@@ -221,7 +241,7 @@ def fmt(profile: Profile, rates: Rates, shares: list[Any]) -> dict[str, Any]:
         c2s = c2s + (share * cell.patients if cell.c2s else 0.0)
         patients = patients + share * cell.patients
     socle = socle * (1 + rates("fmt.zip_bonus") * profile.zip_share)
-    met = np.minimum(rates("fmt.prevention_met_per_patient"), rates("fmt.prevention_criteria"))
+    met = prevention_met(profile, rates)
     return {
         "FMT — socle": socle,
         "FMT — majoration C2S": c2s * rates("fmt.c2s_supplement"),

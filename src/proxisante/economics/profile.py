@@ -1,8 +1,8 @@
 """The profile of a centre for one year: its patientèle MT, its activity and its staff.
 
-A profile is read from the warehouse (:func:`profile_from_warehouse`) or from a YAML file for a
-centre that has no warehouse yet (:func:`load_profile`); both are checked by the same model, and a
-bad profile is refused with a message naming the field.
+A profile is read from the warehouse (:func:`profile_from_warehouse`) or from a YAML or XLSX file
+for a centre that has no warehouse yet (:func:`load_profile`, :mod:`.profile_xlsx`); all are checked
+by the same model, and a bad profile is refused with a message naming the field.
 
 - ``panel``: the patientèle médecin traitant on 31 December, one cell per age band × ALD × C2S with
   its patients, how many of them are diabetics, and how many were not seen for 24 months. Every
@@ -12,6 +12,8 @@ bad profile is refused with a message naming the field.
   patients; ``amount_observed`` is what was billed (every payer), for a code without a tariff
   parameter.
 - ``staff``: FTE by profession in post on 31 December.
+- ``measures``: the results of the library's ROSP and FMT measures for the year (optional in a file):
+  the ROSP points and the FMT prevention part then come from them (:mod:`.quality`).
 """
 
 from __future__ import annotations
@@ -109,6 +111,30 @@ class StaffLine(BaseModel):
         return self
 
 
+class MeasureLine(BaseModel):
+    """The result of one measure of the library for the profile's year (ROSP points, FMT prevention)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    eligible: int = Field(ge=0, description="denominator − exclusions")
+    numerator: int = Field(ge=0)
+    rate: float | None = Field(default=None, ge=0, description="default: numerator / eligible")
+    reportable: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> MeasureLine:
+        from proxisante.measures.definition import library
+
+        if self.id not in library():
+            raise ValueError(f"measure {self.id!r} unknown (measures/library/)")
+        if self.numerator > self.eligible:
+            raise ValueError("numerator cannot exceed eligible")
+        if self.rate is None and self.eligible:
+            self.rate = self.numerator / self.eligible
+        return self
+
+
 class Profile(BaseModel):
     """One centre, one year."""
 
@@ -123,6 +149,7 @@ class Profile(BaseModel):
     poverty_share: float = Field(default=0.0, ge=0, le=1, description="share of the panel in poor communes")
     zip_share: float = Field(default=0.0, ge=0, le=1, description="share of GPs in a ZIP or aged 67+")
     ancs_forfait: float = Field(default=0.0, ge=0, description="forfait of the accord national, € per year")
+    measures: list[MeasureLine] = Field(default_factory=list, description="ROSP and FMT measure results")
     notes: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -134,6 +161,9 @@ class Profile(BaseModel):
         keys = [(c.age_band, c.ald, c.c2s) for c in self.panel]
         if len(set(keys)) != len(keys):
             raise ValueError("panel: a cell (age_band, ald, c2s) is given twice")
+        ids = [m.id for m in self.measures]
+        if len(set(ids)) != len(ids):
+            raise ValueError("measures: a measure is given twice")
         if not any(s.profession == "MG" and s.fte > 0 for s in self.staff):
             raise ValueError("staff: no GP (MG) FTE: the model needs médecins traitants")
         return self
@@ -154,7 +184,11 @@ def parse_profile(data: object, origin: object = "profile") -> Profile:
 
 
 def load_profile(path: Path | resources.abc.Traversable) -> Profile:
-    """A profile from a YAML file (the format of ``examples/profile_example.yaml``)."""
+    """A profile from a YAML file (the format of ``examples/profile_example.yaml``) or an .xlsx workbook."""
+    if str(path).lower().endswith(".xlsx"):
+        from proxisante.economics.profile_xlsx import load_profile_xlsx
+
+        return load_profile_xlsx(Path(str(path)))
     data = load_yaml(path)
     data.setdefault("source", str(path))
     return parse_profile(data, path)
@@ -163,8 +197,14 @@ def load_profile(path: Path | resources.abc.Traversable) -> Profile:
 # -- from the warehouse -----------------------------------------------------------------------------
 
 
-def profile_from_warehouse(warehouse: object, year: int, centre: str = "Centre (entrepôt)") -> Profile:
-    """The profile of the centre loaded in ``warehouse`` for a calendar year (panel on 31 December)."""
+def profile_from_warehouse(
+    warehouse: object, year: int, centre: str = "Centre (entrepôt)", measures: bool = True
+) -> Profile:
+    """The profile of the centre loaded in ``warehouse`` for a calendar year (panel on 31 December).
+
+    With ``measures``, the ROSP and FMT measures of the library are run on the year
+    (:func:`measure_lines`): the ROSP points and FMT prevention criteria then come from them.
+    """
     from proxisante.measures.context import Context
     from proxisante.measures.definition import Window
     from proxisante.population.registries import members
@@ -230,9 +270,35 @@ def profile_from_warehouse(warehouse: object, year: int, centre: str = "Centre (
             if r.code in known
         ],
         "staff": [{"profession": r.profession, "fte": float(r.fte)} for r in staff.itertuples() if r.fte > 0],
+        "measures": measure_lines(warehouse, year) if measures else [],
         "notes": notes,
     }
     return parse_profile(data, f"warehouse profile {year}")
+
+
+def quality_measures() -> list:
+    """The library's measures that pay: ROSP or FMT in their programme."""
+    from proxisante.measures.definition import library
+
+    return [m for m in library().values() if {"ROSP", "FMT"} & set(m.programme)]
+
+
+def measure_lines(warehouse: object, year: int) -> list[dict]:
+    """The ROSP and FMT measures of the library run on the calendar year (structure total)."""
+    from proxisante.measures.periods import parse_period
+    from proxisante.measures.results import run
+
+    table = run(warehouse, parse_period(str(year)), quality_measures()).table  # type: ignore[arg-type]
+    return [
+        {
+            "id": r.measure_id,
+            "eligible": int(r.eligible),
+            "numerator": int(r.numerator),
+            "rate": None if r.rate != r.rate else float(r.rate),
+            "reportable": bool(r.reportable),
+        }
+        for r in table.itertuples()
+    ]
 
 
 def _band(age: ir.IntegerValue) -> ir.StringValue:

@@ -68,6 +68,10 @@ def write_workbook(simulation: Simulation, path: Path) -> None:
     ws.append([f"Bandes : {simulation.draws} tirages Monte Carlo, graine {simulation.seed}, lois triangulaires "
                "sur les plages des paramètres incertains."])  # fmt: skip
     ws.append([_unconfirmed_note(simulation)])
+    from proxisante.economics.quality import describe
+
+    for line in describe(profile, simulation.years[-1]):
+        ws.append(["Source — " + line])
     if costs.example:
         ws.append([f"ATTENTION : {costs.label}."])
     for note in profile.notes:
@@ -114,6 +118,11 @@ def write_workbook(simulation: Simulation, path: Path) -> None:
     ws.append(["profession", "ETP"])
     for s in profile.staff:
         ws.append([s.profession, s.fte])
+    if profile.measures:
+        ws.append([])
+        ws.append(["mesure (ROSP, FMT)", "éligibles", "numérateur", "taux", "publiable"])
+        for m in profile.measures:
+            ws.append([m.id, m.eligible, m.numerator, m.rate, "oui" if m.reportable else "non"])
     lines = costs.salary_lines(profile)
     ws = sheet("Charges", ["poste", "profession", "ETP", "salaire brut par ETP", "taux de charges", "coût annuel"],
                [[line.label or line.profession, line.profession, fte, line.gross_per_fte, line.employer_charge_rate,

@@ -1,0 +1,149 @@
+"""The profile of a centre as an .xlsx workbook: one sheet per section, the YAML's field names as headers.
+
+Layout (row 1 = the header, one record per row below; empty rows are skipped):
+
+- ``centre``: two columns ``field`` | ``value``, one row per scalar field: ``centre``, ``year``,
+  ``source``, ``poverty_share``, ``zip_share``, ``ancs_forfait``; a ``notes`` row per note;
+- ``panel``: ``age_band``, ``ald``, ``c2s``, ``patients``, ``diabetics``, ``unseen`` (type the band as
+  text, ``'7-64``, or a spreadsheet may read it as a date);
+- ``acts``: ``code``, ``profession``, ``acts_mt``, ``acts_mt_65``, ``acts_mt_diabetic``, ``acts_other``,
+  ``amount_observed``;
+- ``staff``: ``profession``, ``fte``;
+- ``measures`` (optional): ``id``, ``eligible``, ``numerator``, ``rate``, ``reportable``.
+
+``ald``, ``c2s`` and ``reportable`` take oui/non, true/false or 1/0; an empty cell takes the field's
+default. The profile is checked by the same model as the YAML, and an error names the sheet, the row
+and the field. :func:`write_profile_xlsx` writes any profile in this layout (``proxisante economie
+profil-exemple centre.xlsx`` writes the shipped example).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from proxisante.economics.profile import Profile, ProfileError
+
+SECTIONS = {
+    "panel": ["age_band", "ald", "c2s", "patients", "diabetics", "unseen"],
+    "acts": ["code", "profession", "acts_mt", "acts_mt_65", "acts_mt_diabetic", "acts_other", "amount_observed"],
+    "staff": ["profession", "fte"],
+    "measures": ["id", "eligible", "numerator", "rate", "reportable"],
+}
+SCALARS = ["centre", "year", "source", "poverty_share", "zip_share", "ancs_forfait"]
+BOOLEANS = {"ald", "c2s", "reportable"}
+YES, NO = {"oui", "o", "true", "vrai", "yes", "1"}, {"non", "n", "false", "faux", "no", "0"}
+
+
+def _cell(value: Any, column: str) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "":
+            return None
+        if column in BOOLEANS and value.lower() in YES | NO:
+            return value.lower() in YES
+    return value
+
+
+def load_profile_xlsx(path: Path) -> Profile:
+    """A profile from a workbook in the layout above; refused with the sheet, row and field named."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises several kinds for a file that is not a workbook
+        raise ProfileError(f"{path}: not an .xlsx workbook ({error})") from error
+    expected = ["centre", *SECTIONS]
+    unknown = [name for name in book.sheetnames if name not in expected]
+    if unknown:
+        raise ProfileError(f"{path}: unknown sheet {', '.join(unknown)} (expected {', '.join(expected)})")
+    missing = [name for name in ("centre", "panel", "staff") if name not in book.sheetnames]
+    if missing:
+        raise ProfileError(f"{path}: sheet {', '.join(missing)} missing (expected {', '.join(expected)})")
+    data: dict[str, Any] = {"source": str(path)}
+    where: dict[tuple, str] = {}  # pydantic location → "sheet …, row …"
+    for number, row in enumerate(book["centre"].iter_rows(min_row=2, values_only=True), start=2):
+        if not row or row[0] is None:
+            continue
+        field, value = str(row[0]).strip(), _cell(row[1] if len(row) > 1 else None, str(row[0]))
+        if field == "notes":
+            if value is not None:
+                data.setdefault("notes", []).append(str(value))
+            continue
+        if value is not None:
+            data[field] = value
+        where[(field,)] = f"sheet centre, row {number}"
+    for section in SECTIONS:
+        if section not in book.sheetnames:
+            continue
+        rows = book[section].iter_rows(values_only=True)
+        header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+        records = []
+        for number, row in enumerate(rows, start=2):
+            if row is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
+                continue
+            record = {}
+            for column, value in zip(header, row, strict=False):
+                value = _cell(value, column)
+                if value is None:
+                    continue
+                if not column:
+                    raise ProfileError(f"{path}: sheet {section}, row {number}: a value under an empty header")
+                record[column] = value
+            where[(section, len(records))] = f"sheet {section}, row {number}"
+            records.append(record)
+        data[section] = records
+    book.close()
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as error:
+        lines = [f"{path}: invalid profile"]
+        for item in error.errors():
+            lines.append(f"  {_place(tuple(item['loc']), item['msg'], where)}: {item['msg']}")
+        raise ProfileError("\n".join(lines)) from error
+
+
+def _place(loc: tuple, message: str, where: dict[tuple, str]) -> str:
+    """The place of a pydantic error location: sheet panel, row 5, field patients."""
+    if len(loc) == 1 and loc in where:  # a field of the centre sheet
+        return f"{where[loc]}, field {loc[0]}"
+    if len(loc) > 2 and loc[:2] in where:
+        return f"{where[loc[:2]]}, field {'.'.join(str(part) for part in loc[2:])}"
+    if loc[:2] in where:  # a rule on the whole row
+        return where[loc[:2]]
+    if loc:
+        sheet = loc[0] if loc[0] in SECTIONS else "centre"
+        return f"sheet {sheet}, field {'.'.join(str(part) for part in loc)}"
+    named = [s for s in SECTIONS if f"{s}:" in message]  # a whole-profile rule: "panel: age band 80+ missing"
+    return f"sheet {named[0] if named else 'centre'}"
+
+
+def write_profile_xlsx(profile: Profile, path: Path) -> None:
+    """Write ``profile`` as a workbook that :func:`load_profile_xlsx` reads back."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    bold = Font(bold=True)
+    ws = book.active
+    ws.title = "centre"
+    ws.append(["field", "value"])
+    for field in SCALARS:
+        ws.append([field, getattr(profile, field)])
+    for note in profile.notes:
+        ws.append(["notes", note])
+    for section, columns in SECTIONS.items():
+        sheet = book.create_sheet(section)
+        sheet.append(columns)
+        for item in getattr(profile, section):
+            values = [getattr(item, c) for c in columns]
+            sheet.append(["oui" if v is True else "non" if v is False else v for v in values])
+    for sheet in book.worksheets:
+        for cell in sheet[1]:
+            cell.font = bold
+        sheet.column_dimensions["A"].width = 24
+        sheet.freeze_panes = "A2"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
