@@ -16,7 +16,7 @@ from rich.table import Table
 from proxisante.cli.common import console, date, decimal, number, percent
 from proxisante.territory.apl import Accessibility, compute_apl, desert_summary
 from proxisante.territory.communes import build_reference, load_reference, reference_path
-from proxisante.territory.supply import read_supply, synthetic_supply
+from proxisante.territory.supply import combined, read_supply, synthetic_supply
 
 territoire_app = typer.Typer(
     help="Territoire : accessibilité aux médecins généralistes (APL), déserts médicaux, CPTS, implantation.",
@@ -30,6 +30,9 @@ SupplyFile = Annotated[
 Variant = Annotated[str | None, typer.Option("--variante", help="pondérations : drees_2015 (défaut) ou drees_2012")]
 TravelFile = Annotated[Path | None, typer.Option("--temps", help="matrice de temps de trajet (origin;dest;minutes)")]
 AgesFile = Annotated[Path | None, typer.Option("--ages", help="population par commune et tranche d'âge (CSV)")]
+CentreFlag = Annotated[
+    bool, typer.Option("--centre", help="ajouter à l'offre les médecins généralistes du centre (entrepôt)")
+]
 Departement = Annotated[str | None, typer.Option("--departement", help="code du département (23, 2A, 974)")]
 Region = Annotated[str | None, typer.Option("--region", help="code de la région (75)")]
 
@@ -46,16 +49,33 @@ def _reference(path: Path | None) -> pd.DataFrame:
 
 
 def _accessibility(reference: Path | None, supply: Path | None, variant: str | None, travel: Path | None,
-                   ages: Path | None, communes: pd.DataFrame | None = None) -> Accessibility:  # fmt: skip
+                   ages: Path | None, communes: pd.DataFrame | None = None,
+                   centre: bool = False) -> Accessibility:  # fmt: skip
     communes = _reference(reference) if communes is None else communes
     try:
         offer = read_supply(supply) if supply else synthetic_supply(communes)
+        if centre:
+            offer = combined(offer, _centre_supply())
         age_frame = pd.read_csv(ages, sep=None, engine="python", dtype={"code": "string"}) if ages else None
         with console.status("Calcul de l'APL…"):
             return compute_apl(communes, offer, variant, matrix=travel, ages=age_frame)
     except (KeyError, ValueError, FileNotFoundError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(code=2) from error
+
+
+def _centre_supply():
+    """The installation's own GPs, on today's date."""
+    import datetime as dt
+
+    from proxisante.runtime import open_installation
+    from proxisante.territory.supply import warehouse_supply
+
+    installation = open_installation()
+    try:
+        return warehouse_supply(installation.warehouse, dt.date.today())
+    finally:
+        installation.close()
 
 
 def _scope(result: Accessibility, departement: str | None, region: str | None) -> tuple[np.ndarray, str]:
@@ -138,6 +158,7 @@ def apl(
     variante: Variant = None,
     temps: TravelFile = None,
     ages: AgesFile = None,
+    centre: CentreFlag = False,
     limite: Annotated[int, typer.Option(help="communes affichées (0 : toutes)")] = 30,
     file_format: Annotated[str, typer.Option("--format", help="table ou csv")] = "table",
     carte: Annotated[
@@ -147,7 +168,7 @@ def apl(
 ) -> None:
     """APL de chaque commune (consultations/an/habitant standardisé), les plus basses d'abord."""
     reference = _reference(referentiel)
-    result = _accessibility(referentiel, offre, variante, temps, ages, communes=reference)
+    result = _accessibility(referentiel, offre, variante, temps, ages, communes=reference, centre=centre)
     mask, label = _scope(result, departement, region)
     communes = result.communes[mask].sort_values(["apl", "code"], ignore_index=True)
     columns = ["code", "name", "departement", "population", "fte", "apl"]

@@ -16,13 +16,18 @@ Three sources:
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from proxisante.territory.parameters import value
+
+if TYPE_CHECKING:
+    from proxisante.warehouse.connection import Warehouse
 
 RPPS_ID = "Identifiant PP"
 RPPS_PROFESSION = "Code profession"
@@ -31,6 +36,7 @@ RPPS_COMMUNE = "Code commune (coord. structure)"
 GP_PROFESSION = "10"
 GP_SKILL = "SM54"
 SYNTHETIC_SEED = 2026
+GP_CODE = "MG"  # the profession code of general practitioners in vocab/data/professions.csv
 
 
 @dataclass
@@ -114,3 +120,28 @@ def synthetic_supply(communes: pd.DataFrame, seed: int = SYNTHETIC_SEED) -> Supp
     parameters = ["synthetic_gp_fte_per_100k", "synthetic_min_population", "synthetic_attraction",
                   "synthetic_noise_sigma"]  # fmt: skip
     return Supply(series[series > 0], "offre synthétique", synthetic=True, parameters=parameters)
+
+
+def warehouse_supply(warehouse: Warehouse, on: dt.date) -> Supply:
+    """The centre's own general practitioners, from the warehouse: FTE on ``on``, by the commune of their
+    site (``provider`` → ``care_site`` → ``location``)."""
+    activity = warehouse.table("fr_provider_activity")
+    present = activity.filter(
+        activity.profession == GP_CODE,
+        activity.start_date.isnull() | (activity.start_date <= on),
+        activity.end_date.isnull() | (activity.end_date >= on),
+    )
+    provider = warehouse.table("provider").select("provider_id", "care_site_id")
+    site = warehouse.table("care_site").select("care_site_id", "location_id")
+    location = warehouse.table("location").select("location_id", commune=lambda t: t.location_source_value)
+    joined = present.join(provider, "provider_id").join(site, "care_site_id").join(location, "location_id")
+    frame = warehouse.execute(joined.group_by("commune").agg(fte=joined.fte.sum()))
+    series = pd.Series(frame.fte.astype("float64").to_numpy(), index=frame.commune.astype("string").to_numpy())
+    return Supply(series, "offre : médecins généralistes du centre (entrepôt)")
+
+
+def combined(first: Supply, second: Supply) -> Supply:
+    """Two supplies added commune by commune (a supply file and the centre's own GPs)."""
+    fte = first.fte.add(second.fte, fill_value=0.0)
+    return Supply(fte, f"{first.label} + {second.label}", synthetic=first.synthetic or second.synthetic,
+                  notes=[*first.notes, *second.notes], parameters=[*first.parameters, *second.parameters])  # fmt: skip
