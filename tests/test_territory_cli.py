@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from proxisante.cli import app
+from proxisante.cli.common import console
 
 DATA = Path(__file__).parent / "data" / "territory"
 REFERENCE = ["--referentiel", str(DATA / "communes-23-87.csv")]
@@ -16,7 +17,8 @@ REFERENCE = ["--referentiel", str(DATA / "communes-23-87.csv")]
 @pytest.fixture()
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("PROXISANTE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("COLUMNS", "200")
+    # The console is created at import, before this fixture: widen it itself, so that no cell wraps.
+    monkeypatch.setattr(console, "_width", 200)
     return CliRunner()
 
 
