@@ -19,9 +19,9 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import yaml
 
 from proxisante.measures.definition import Window, minus
+from proxisante.parameters import read_parameters
 from proxisante.vocab import mapping
 from proxisante.vocab.valuesets import value_set
 from proxisante.warehouse.connection import Warehouse
@@ -30,8 +30,7 @@ from proxisante.warehouse.connection import Warehouse
 @cache
 def parameters() -> dict[str, Any]:
     """The engine's dated parameters (``measures/parameters.yaml``), by name, values only."""
-    text = (resources.files(__package__) / "parameters.yaml").read_text(encoding="utf-8")
-    return {name: entry["value"] for name, entry in yaml.safe_load(text).items()}
+    return {name: p.value for name, p in read_parameters(resources.files(__package__) / "parameters.yaml").items()}
 
 
 def age_band_labels() -> list[str]:

@@ -7,41 +7,23 @@ value, date or source is refused when the file is read.
 
 from __future__ import annotations
 
-import datetime as dt
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from proxisante.measures.definition import Window
-from proxisante.vocab.valuesets import explain, load_yaml
+from proxisante.parameters import Parameter, read_parameters
 
 FILE = resources.files(__package__) / "parameters.yaml"
-
-
-class Parameter(BaseModel):
-    """One dated value and where it comes from."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    value: Any
-    since: dt.date
-    source: str = Field(min_length=3)
-    url: str | None = None
-    confidence: Literal["C", "P", "U"]
 
 
 @cache
 def entries() -> dict[str, Parameter]:
     """Every parameter of the file, by name, with its source (for the documentation and reports)."""
-    data = load_yaml(FILE)
-    try:
-        return {name: Parameter.model_validate(entry) for name, entry in data.items()}
-    except ValidationError as error:
-        raise explain(FILE, error) from error
+    return read_parameters(FILE)
 
 
 def value(name: str) -> Any:
