@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from proxisante.identity import IdentityVault, Pseudonymiser, load_or_create_key
+from proxisante.identity.objection import ObjectionRegistry
 from proxisante.settings import Settings, get_settings
 from proxisante.warehouse.connection import Warehouse
 
@@ -19,6 +20,11 @@ class Installation:
     warehouse: Warehouse
     vault: IdentityVault
     pseudonymiser: Pseudonymiser
+
+    @property
+    def objections(self) -> ObjectionRegistry:
+        """Patients who objected to research and external reports (droit d'opposition)."""
+        return ObjectionRegistry(self.vault, self.pseudonymiser)
 
     def close(self) -> None:
         self.warehouse.close()

@@ -13,6 +13,7 @@ from rich.table import Table
 from proxisante.cli.common import console, number
 from proxisante.cli.economics import economie_app
 from proxisante.cli.measures import gaps, measures_app
+from proxisante.cli.objection import objection_app
 from proxisante.cli.population import patientele
 from proxisante.cli.territory import territoire_app
 from proxisante.runtime import open_installation
@@ -199,6 +200,7 @@ _n = number
 app.add_typer(measures_app, name="measures")
 app.add_typer(economie_app, name="economie")
 app.add_typer(territoire_app, name="territoire")
+app.add_typer(objection_app, name="objection")
 app.command("gaps")(gaps)
 app.command("patientele")(patientele)
 

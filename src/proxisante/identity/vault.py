@@ -44,6 +44,13 @@ CREATE TABLE IF NOT EXISTS access_log (
     read_at TIMESTAMP NOT NULL, reader VARCHAR NOT NULL, purpose VARCHAR NOT NULL,
     person_count BIGINT NOT NULL, person_ids BIGINT[] NOT NULL
 );
+CREATE TABLE IF NOT EXISTS objection (
+    person_id BIGINT PRIMARY KEY, recorded_at TIMESTAMP NOT NULL, recorded_by VARCHAR NOT NULL,
+    note VARCHAR
+);
+CREATE TABLE IF NOT EXISTS objection_log (
+    logged_at TIMESTAMP NOT NULL, action VARCHAR NOT NULL, person_id BIGINT NOT NULL, recorded_by VARCHAR NOT NULL
+);
 """
 
 
@@ -55,7 +62,7 @@ class IdentityVault:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     @contextmanager
-    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         con = duckdb.connect(str(self.path))
         try:
             con.execute(_DDL)
@@ -69,7 +76,7 @@ class IdentityVault:
         ``identities`` has ``person_id``, ``patient_id`` and the :data:`IDENTITY_COLUMNS`.
         """
         now = datetime.now(UTC).replace(tzinfo=None)
-        with self._connect() as con:
+        with self.connect() as con:
             con.register("incoming", identities)
             con.begin()
             columns = ", ".join(IDENTITY_COLUMNS)
@@ -89,7 +96,7 @@ class IdentityVault:
 
     def patient_links(self, source: str) -> pa.Table:
         """``patient_id -> person_id`` for one source: pseudonyms only, no identifier."""
-        with self._connect() as con:
+        with self.connect() as con:
             return con.execute(
                 "SELECT patient_id, person_id FROM source_patient WHERE source = ?", [source]
             ).to_arrow_table()
@@ -100,7 +107,7 @@ class IdentityVault:
             raise ValueError("a nominative read needs a reader and a purpose")
         ids = [int(i) for i in person_ids]
         now = datetime.now(UTC).replace(tzinfo=None)
-        with self._connect() as con:
+        with self.connect() as con:
             con.execute("INSERT INTO access_log VALUES (?, ?, ?, ?, ?)", [now, reader, purpose, len(ids), ids])
             return con.execute(
                 f"SELECT person_id, {', '.join(IDENTITY_COLUMNS)} FROM identity "
@@ -109,10 +116,10 @@ class IdentityVault:
             ).to_arrow_table()
 
     def access_log(self) -> pa.Table:
-        with self._connect() as con:
+        with self.connect() as con:
             return con.execute("SELECT * FROM access_log ORDER BY read_at").to_arrow_table()
 
     def count(self) -> int:
-        with self._connect() as con:
+        with self.connect() as con:
             row = con.execute("SELECT count(*) FROM identity").fetchone()
             return int(row[0]) if row else 0
