@@ -53,6 +53,8 @@ class Context:
     warehouse: Warehouse
     reference_date: dt.date
     cache_tables: bool = True
+    # Pseudonyms left out of every population (patients who objected, for an external report).
+    exclude_person_ids: frozenset[int] = frozenset()
     _persons: ir.Table | None = field(default=None, repr=False)
     _concepts: dict[tuple[str, str], list[int]] = field(default_factory=dict, repr=False)
     _by_vocabulary: dict[str, list[tuple[int, str]]] | None = field(default=None, repr=False)
@@ -86,6 +88,8 @@ class Context:
             ),
             location_id=person.location_id,
         ).filter(lambda t: t.birth_date <= ref)
+        if self.exclude_person_ids:
+            base = base.filter(~base.person_id.isin(sorted(self.exclude_person_ids)))
         death = self.table("death")
         dead = death.filter(death.death_date <= ref).select("person_id").distinct()
         base = base.anti_join(dead, "person_id")

@@ -151,9 +151,14 @@ def run(
     by: Sequence[str] = (),
     stratify: bool = False,
     progress: Callable[[Measure], None] | None = None,
+    exclude_person_ids: Iterable[int] = (),
 ) -> MeasureRun:
-    """Every measure on one period: a total row, one row per value of ``by``, and per stratifier."""
-    context = Context(warehouse, period.end)
+    """Every measure on one period: a total row, one row per value of ``by``, and per stratifier.
+
+    ``exclude_person_ids``: persons left out of every population (patients who objected, for a
+    report that leaves the structure).
+    """
+    context = Context(warehouse, period.end, exclude_person_ids=frozenset(exclude_person_ids))
     rows = []
     try:
         for measure in measures or library().values():
@@ -201,11 +206,13 @@ def _nested(grouped: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
     return pd.concat([grouped, strata, totals, overall], ignore_index=True)
 
 
-def series(warehouse: Warehouse, measure: Measure, first: dt.date, last: dt.date) -> pd.DataFrame:
+def series(
+    warehouse: Warehouse, measure: Measure, first: dt.date, last: dt.date, exclude_person_ids: Iterable[int] = ()
+) -> pd.DataFrame:
     """Monthly time series: the measure on 12 rolling months ending on each month's last day."""
-    rows = []
+    rows, excluded = [], frozenset(exclude_person_ids)
     for end in month_ends(first, last):
-        period, context = rolling(end), Context(warehouse, end)
+        period, context = rolling(end), Context(warehouse, end, exclude_person_ids=excluded)
         try:
             frame = add_rates(counts(measure, context, period), measure)
         finally:

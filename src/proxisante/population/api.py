@@ -14,7 +14,7 @@ Ibis tables keyed by the pseudonymised ``person_id``, never by a name.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 
 import ibis.expr.types as ir
@@ -31,11 +31,17 @@ class Patientele:
     """The patientèle médecin traitant, the patients seen, the registries and risk levels on one date."""
 
     def __init__(
-        self, warehouse: Warehouse, reference_date: dt.date, registry_ids: Sequence[str] | None = None
+        self,
+        warehouse: Warehouse,
+        reference_date: dt.date,
+        registry_ids: Sequence[str] | None = None,
+        exclude_person_ids: Iterable[int] = (),
     ) -> None:
         self.warehouse = warehouse
         # Not cached by the context: this object caches what is reused and releases it in close().
-        self.context = Context(warehouse, reference_date, cache_tables=False)
+        # ``exclude_person_ids`` (patients who objected) are left out of every output but ``flows``.
+        excluded = frozenset(exclude_person_ids)
+        self.context = Context(warehouse, reference_date, cache_tables=False, exclude_person_ids=excluded)
         self.registry_ids = list(registry_ids) if registry_ids is not None else list(registries.registries())
 
     @property

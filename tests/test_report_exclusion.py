@@ -1,0 +1,79 @@
+"""Patients who objected are left out of the counts of the measure engine and of the patientèle.
+
+Hand-written centre: three treated diabetics (two with two HbA1c, one with none) and a child. Leaving
+out one diabetic with two HbA1c must take exactly one from the denominator and one from the
+numerator, and one from the patientèle; leaving out nobody must give the engine's usual counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from measure_fixture import Centre
+from proxisante.measures.context import Context
+from proxisante.measures.definition import measure
+from proxisante.measures.periods import parse_period
+from proxisante.measures.results import run, series
+from proxisante.population.api import Patientele
+
+HBA1C = [("1577", "2025-02-01"), ("1577", "2025-08-01")]
+METFORMIN = [("A10BA02", "2025-01-15"), ("A10BA02", "2025-04-15")]
+
+
+def centre() -> Centre:
+    c = Centre()
+    c.patient("controlled", born="1950-01-01", sex="F", drugs=METFORMIN, labs=HBA1C, ald=("E11.9",))
+    c.patient("objector", born="1955-01-01", sex="M", drugs=METFORMIN, labs=HBA1C)
+    c.patient("uncontrolled", born="1960-01-01", sex="M", drugs=METFORMIN)
+    c.patient("child", born="2020-01-01", sex="F")
+    return c
+
+
+def _hba1c(warehouse, excluded=()) -> tuple[int, int, int]:
+    row = run(warehouse, parse_period("2025"), [measure("rosp_diabetes_hba1c")], exclude_person_ids=excluded).table
+    (total,) = row.itertuples()
+    return int(total.initial_population), int(total.denominator), int(total.numerator)
+
+
+def test_an_objecting_patient_leaves_the_measure_counts() -> None:
+    c = centre()
+    warehouse = c.warehouse()
+    objector = c.person_id("objector")
+    assert _hba1c(warehouse) == (3, 3, 2)  # adults of the patientèle, treated diabetics, two HbA1c
+    assert _hba1c(warehouse, excluded=[objector]) == (2, 2, 1)
+    assert _hba1c(warehouse, excluded=[c.person_id("child")]) == (3, 3, 2)  # not in this measure anyway
+    assert _hba1c(warehouse, excluded=[objector, c.person_id("uncontrolled")]) == (1, 1, 1)
+
+
+def test_an_objecting_patient_leaves_the_context_and_the_series() -> None:
+    c = centre()
+    warehouse = c.warehouse()
+    objector = c.person_id("objector")
+    people = warehouse.execute(Context(warehouse, dt.date(2025, 12, 31), cache_tables=False).persons)
+    assert c.names(people.person_id) == {"controlled", "objector", "uncontrolled", "child"}
+    left = Context(warehouse, dt.date(2025, 12, 31), cache_tables=False, exclude_person_ids=frozenset({objector}))
+    assert c.names(warehouse.execute(left.persons).person_id) == {"controlled", "uncontrolled", "child"}
+    chosen = measure("rosp_diabetes_hba1c")
+    full = series(warehouse, chosen, dt.date(2025, 12, 1), dt.date(2025, 12, 1))
+    fewer = series(warehouse, chosen, dt.date(2025, 12, 1), dt.date(2025, 12, 1), exclude_person_ids=[objector])
+    assert (int(full.denominator[0]), int(full.numerator[0])) == (3, 2)
+    assert (int(fewer.denominator[0]), int(fewer.numerator[0])) == (2, 1)
+
+
+def test_an_objecting_patient_leaves_the_patientele() -> None:
+    c = centre()
+    warehouse = c.warehouse()
+    day = dt.date(2025, 12, 31)
+
+    def counts(excluded=()) -> dict[str, int]:
+        with Patientele(warehouse, day, exclude_person_ids=excluded) as p:
+            frame = p.composition(by_provider=False)
+            pyramid = p.pyramid(by_provider=False)
+        by_indicator = dict(zip(frame.indicator, frame.patients, strict=True))
+        men = int(pyramid[pyramid.sex == "M"].patients.sum())
+        return {"panel": int(frame.panel.iloc[0]), "ald": by_indicator["ald"],
+                "diabetes": by_indicator["diabetes"], "men": men}  # fmt: skip
+
+    assert counts() == {"panel": 4, "ald": 1, "diabetes": 3, "men": 2}
+    assert counts([c.person_id("objector")]) == {"panel": 3, "ald": 1, "diabetes": 2, "men": 1}
+    assert counts([c.person_id("controlled")]) == {"panel": 3, "ald": 0, "diabetes": 2, "men": 2}
