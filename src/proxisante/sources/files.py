@@ -52,6 +52,9 @@ class RawFile:
     table: str  # name of the staged DuckDB table: one VARCHAR column per header name
     columns: list[str]
     malformed: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    # Rows a format set aside before validation (e.g. a FHIR code of an unknown system): the name of a
+    # table (line, field, reason, value); they count as read and quarantined.
+    rejects: str | None = None
 
 
 def inspect_file(path: Path) -> FileInfo:

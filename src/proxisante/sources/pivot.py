@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import pyarrow as pa
@@ -23,7 +24,7 @@ from proxisante import vocab
 from proxisante.identity import IdentityVault, Pseudonymiser
 from proxisante.identity.vault import IDENTITY_COLUMNS
 from proxisante.sources import pivot_mapping
-from proxisante.sources.files import LINE, FileInfo, PivotFileError, inspect_file, stage
+from proxisante.sources.files import LINE, FileInfo, PivotFileError, RawFile, inspect_file, stage
 from proxisante.sources.pivot_format import TABLES, PivotTable
 from proxisante.sources.validation import Reference, References, Validated, validate
 from proxisante.warehouse import schema
@@ -75,6 +76,72 @@ class LoadReport:
         return sum(f.rows_quarantined for f in self.files)
 
 
+class BatchInput(Protocol):
+    """One pivot table's rows from one source (a pivot file, or FHIR resources staged by views).
+
+    The batch stages it as text, validates it, and asks it how to place each rejected line
+    (file and line of the original input) and what to record in the manifest.
+    """
+
+    spec: PivotTable
+    label: str  # shown in progress messages
+
+    def stage(self, con: duckdb.DuckDBPyConnection, table: str) -> RawFile: ...
+
+    def quarantine_sql(self, batch_id: str, errors: str) -> str:
+        """``SELECT batch_id, source, pivot_table, file_name, line, field, reason, value, record``
+        over ``errors`` (one ``?`` parameter: the source)."""
+        ...
+
+    def manifest_rows(self, con: duckdb.DuckDBPyConnection, result: Validated) -> list[ManifestRow]: ...
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """One row of ``etl_manifest`` before the batch id, source and time are added."""
+
+    pivot_table: str
+    file_name: str
+    sha256: str
+    size_bytes: int
+    encoding: str
+    delimiter: str
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+
+    def report(self) -> FileReport:
+        return FileReport(self.pivot_table, self.file_name, self.sha256, self.rows_read, self.rows_loaded,
+                          self.rows_quarantined)  # fmt: skip
+
+
+@dataclass
+class PivotFile:
+    """A pivot-format file (CSV or Parquet) as a batch input."""
+
+    spec: PivotTable
+    info: FileInfo
+
+    @property
+    def label(self) -> str:
+        return self.info.path.name
+
+    def stage(self, con: duckdb.DuckDBPyConnection, table: str) -> RawFile:
+        return stage(con, self.info, table)
+
+    def quarantine_sql(self, batch_id: str, errors: str) -> str:
+        return (
+            f"SELECT '{batch_id}' AS batch_id, ? AS source, '{self.spec.name}' AS pivot_table, "
+            f"{_sql_text(self.info.path.name)} AS file_name, line, field, reason, value, record "
+            f'FROM "{errors}"'
+        )
+
+    def manifest_rows(self, con: duckdb.DuckDBPyConnection, result: Validated) -> list[ManifestRow]:
+        info = self.info
+        return [ManifestRow(self.spec.name, info.path.name, info.sha256, info.size_bytes, info.encoding,
+                            info.delimiter, result.rows_read, result.rows_valid, result.lines_rejected)]  # fmt: skip
+
+
 def discover(folder: Path) -> tuple[dict[str, Path], list[str]]:
     """Pivot files of a folder by table name (any case), and the names of the other files."""
     if not folder.is_dir():
@@ -109,7 +176,7 @@ def load_pivot(
     if not pending:
         log.info("nothing to load from %s: every file was already loaded", folder)
         return report
-    batch = _Batch(warehouse, vault, pseudonymiser, source, as_of or date.today(), progress)
+    batch = Batch(warehouse, vault, pseudonymiser, source, as_of or date.today(), progress)
     try:
         batch.run(pending, report)
     finally:
@@ -117,9 +184,7 @@ def load_pivot(
     return report
 
 
-def _pending_files(
-    warehouse: Warehouse, source: str, files: dict[str, Path], report: LoadReport
-) -> list[tuple[PivotTable, FileInfo]]:
+def _pending_files(warehouse: Warehouse, source: str, files: dict[str, Path], report: LoadReport) -> list[PivotFile]:
     manifest = warehouse.table("etl_manifest")
     done = set(
         warehouse.execute(manifest.filter(manifest.source == source).select("pivot_table", "sha256")).itertuples(
@@ -134,11 +199,11 @@ def _pending_files(
         if (table.name, info.sha256) in done:
             report.files.append(FileReport(table.name, info.path.name, info.sha256, skipped=True))
         else:
-            pending.append((table, info))
+            pending.append(PivotFile(table, info))
     return pending
 
 
-class _Batch:
+class Batch:
     """The state of one batch while it runs: staging tables, reference tables, reports."""
 
     def __init__(
@@ -161,31 +226,38 @@ class _Batch:
         self.staging: list[str] = []
         self.staged: list[StagedRows] = []
 
-    def run(self, pending: list[tuple[PivotTable, FileInfo]], report: LoadReport) -> None:
+    def run(
+        self,
+        pending: list[BatchInput],
+        report: LoadReport,
+        rejected: list[str] | None = None,
+        manifest: list[ManifestRow] | None = None,
+    ) -> None:
+        """Validate, map and commit every input. ``rejected`` (quarantine ``SELECT``s, one ``?`` for the
+        source) and ``manifest`` hold what a format rejected before any pivot table (e.g. invalid JSON)."""
         self.con.execute(pivot_mapping.id_macros())
         refs = self._references()
-        quarantine: list[str] = []
-        manifest: list[tuple[FileInfo, PivotTable, Validated]] = []
-        valid_tables: dict[str, str] = {}
-        for spec, info in pending:
-            self.progress(f"lecture {info.path.name}", 0)
-            raw = stage(self.con, info, self._temp(f"raw_{spec.name}"))
+        quarantine: list[str] = list(rejected or [])
+        files: list[ManifestRow] = list(manifest or [])
+        valid_tables: dict[str, list[str]] = {}
+        for item in pending:
+            spec = item.spec
+            self.progress(f"lecture {item.label}", 0)
+            raw = item.stage(self.con, self._temp(f"raw_{spec.name}_{len(self.staging)}"))
             result = validate(self.con, raw, spec, refs, self.as_of)
             self.staging += [result.valid, result.checked, result.errors]
             valid = self._pseudonymise(result.valid) if spec.name == "patients" else result.valid
             self._extend_references(spec, valid, refs)
             self._stage_targets(spec, valid)
-            valid_tables[spec.name] = valid
-            quarantine.append(self._quarantine_sql(spec, info, result))
-            manifest.append((info, spec, result))
-            report.files.append(
-                FileReport(spec.name, info.path.name, info.sha256, result.rows_read, result.rows_valid,
-                           result.lines_rejected)
-            )  # fmt: skip
+            valid_tables.setdefault(spec.name, []).append(valid)
+            quarantine.append(item.quarantine_sql(self.batch_id, result.errors))
+            rows = item.manifest_rows(self.con, result)
+            files += rows
+            report.files += [row.report() for row in rows]
             self.con.unregister(raw.table)  # the file's rows are no longer needed: free them
-            self.progress(f"validé {info.path.name}", result.rows_read)
+            self.progress(f"validé {item.label}", result.rows_read)
         self._stage_concepts(valid_tables)
-        appended = self._stage_bookkeeping(quarantine, manifest)
+        appended = self._stage_bookkeeping(quarantine, files)
         self.progress("écriture de l'entrepôt", 0)
         commit_batch(self.warehouse, self.staged, appended)
         report.batch_id = self.batch_id
@@ -291,14 +363,14 @@ class _Batch:
 
     def _stage_targets(self, spec: PivotTable, valid: str) -> None:
         for n, target in enumerate(pivot_mapping.targets(spec.name, self.source)):
-            name = self._temp(f"{spec.name}_{n}_{target.table.name}")
+            name = self._temp(f"{spec.name}_{len(self.staged)}_{n}_{target.table.name}")
             sql = pivot_mapping.select_sql(target, valid)
             if target.dedupe:
                 sql += f" QUALIFY row_number() OVER (PARTITION BY {target.table.key}) = 1"
             self.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
             self.staged.append(StagedRows(target.table, name))
 
-    def _stage_concepts(self, valid_tables: dict[str, str]) -> None:
+    def _stage_concepts(self, valid_tables: dict[str, list[str]]) -> None:
         """Local concepts for every code of the shipped lists and every code seen in this batch."""
         listed = []
         for row in vocab.code_list("vocabularies"):
@@ -314,7 +386,8 @@ class _Batch:
         seen = [
             f"SELECT DISTINCT '{vocabulary}' AS vocabulary_id, {column} AS concept_code FROM \"{valid}\" "
             f"WHERE {column} IS NOT NULL"
-            for table, valid in valid_tables.items()
+            for table, valids in valid_tables.items()
+            for valid in valids
             for vocabulary, column in pivot_mapping.CODED_COLUMNS.get(table, ())
         ]
         seen_sql = " UNION ".join(seen) or "SELECT NULL::VARCHAR AS vocabulary_id, NULL::VARCHAR AS concept_code"
@@ -354,27 +427,19 @@ class _Batch:
         self.con.unregister("vocabulary_list")
         self.staged.append(StagedRows(schema.VOCABULARY, vocabulary_rows))
 
-    def _quarantine_sql(self, spec: PivotTable, info: FileInfo, result: Validated) -> str:
-        return (
-            f"SELECT '{self.batch_id}' AS batch_id, ? AS source, '{spec.name}' AS pivot_table, "
-            f"{_sql_text(info.path.name)} AS file_name, line, field, reason, value, record "
-            f'FROM "{result.errors}"'
-        )
-
-    def _stage_bookkeeping(
-        self, quarantine: list[str], manifest: list[tuple[FileInfo, PivotTable, Validated]]
-    ) -> list[StagedRows]:
+    def _stage_bookkeeping(self, quarantine: list[str], manifest: list[ManifestRow]) -> list[StagedRows]:
         now = datetime.now(UTC).replace(tzinfo=None)
         rejects = self._temp("quarantine")
-        self.con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "{rejects}" AS {" UNION ALL ".join(quarantine)}',
-            [self.source] * len(quarantine),
-        )
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{rejects}" AS SELECT * FROM etl_quarantine LIMIT 0')
+        if quarantine:
+            self.con.execute(
+                f'INSERT INTO "{rejects}" {" UNION ALL ".join(quarantine)}', [self.source] * len(quarantine)
+            )
         files = self._temp("manifest")
         rows = [
-            (self.batch_id, self.source, spec.name, info.path.name, info.sha256, info.size_bytes,
-             info.encoding, info.delimiter, r.rows_read, r.rows_valid, r.lines_rejected, now)
-            for info, spec, r in manifest
+            (self.batch_id, self.source, m.pivot_table, m.file_name, m.sha256, m.size_bytes, m.encoding,
+             m.delimiter, m.rows_read, m.rows_loaded, m.rows_quarantined, now)
+            for m in manifest
         ]  # fmt: skip
         names = list(schema.LOAD_MANIFEST.columns)
         self.con.register("manifest_rows", pa.table({n: [row[i] for row in rows] for i, n in enumerate(names)}))

@@ -188,6 +188,8 @@ def validate(
     _collect_errors(con, raw, spec, bad, error_columns, errors)
     con.execute(f'DROP TABLE "{bad}"')
     rows_read = _count(con, checked) + len(raw.malformed)
+    if raw.rejects:
+        rows_read += _scalar(con, f'SELECT count(DISTINCT line) FROM "{raw.rejects}"')
     rejected = _scalar(con, f'SELECT count(DISTINCT line) FROM "{errors}"')
     return Validated(checked, valid, errors, rows_read, rows_read - rejected, rejected)
 
@@ -375,6 +377,8 @@ def _collect_errors(
     )
     if raw.malformed:
         con.executemany(f'INSERT INTO "{errors}" VALUES (?, NULL, ?, NULL, NULL)', [list(m) for m in raw.malformed])
+    if raw.rejects:
+        con.execute(f'INSERT INTO "{errors}" SELECT line, field, reason, value, NULL FROM "{raw.rejects}"')
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
