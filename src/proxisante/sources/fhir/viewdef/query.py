@@ -1,0 +1,224 @@
+"""A parsed ViewDefinition (:mod:`.model`) → one DuckDB SQL query over a table of JSON resources.
+
+Shape of the query::
+
+    WITH __base AS (SELECT resource FROM source WHERE resourceType = 'Patient'),
+         __view AS (SELECT resource FROM __base WHERE <view where clauses>)
+    SELECT <columns> FROM __view AS __b
+      CROSS JOIN LATERAL unnest(<forEach list>) WITH ORDINALITY AS __i1(__f, __o)      -- forEach
+      LEFT JOIN LATERAL unnest(<forEachOrNull list>) WITH ORDINALITY AS __i2(...) ON true -- forEachOrNull
+      CROSS JOIN LATERAL (<branch 1> UNION ALL <branch 2>) AS __u3                    -- unionAll
+
+A select node's rows are the cross product of its own columns, each nested select and its unionAll,
+for every element of its iteration: nested selects are therefore joined into the parent's join chain
+(a left-deep chain of lateral joins is exactly that cross product), and only a unionAll needs a
+subquery, each branch being compiled the same way against the enclosing focus. ``forEach`` drops a
+row whose collection is empty (inner join), ``forEachOrNull`` keeps it with a NULL focus (left
+join); ``WITH ORDINALITY`` gives ``%rowIndex``. ``repeat`` is a recursive CTE, correlated to the
+focus, that collects the nodes depth-first (ordered by their path of indexes) into one list that is
+then iterated like ``forEach``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proxisante.sources.fhir.viewdef import types
+from proxisante.sources.fhir.viewdef.ast import Node
+from proxisante.sources.fhir.viewdef.errors import ViewDefinitionError
+from proxisante.sources.fhir.viewdef.expressions import (
+    EMPTY,
+    Compiler,
+    FhirPathError,
+    Scope,
+    Sql,
+    json_to,
+    quote,
+)
+from proxisante.sources.fhir.viewdef.model import Column, ConstantDef, Expression, Select, View
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where a select node is evaluated: its focus node, ``%rowIndex`` and the resource (SQL)."""
+
+    focus: str
+    index: str
+    resource: str
+
+
+def identifier(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _constant_sql(constant: ConstantDef) -> Sql:
+    value, fhir_type = constant.value, constant.type
+    fam = types.family(fhir_type)
+    where = f"constant {constant.name!r}"
+    if fam == "boolean":
+        if not isinstance(value, bool):
+            raise ViewDefinitionError(f"{where}: valueBoolean must be true or false, got {value!r}")
+        return Sql("true" if value else "false", "value", fhir_type)
+    if fam == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ViewDefinitionError(f"{where}: value{fhir_type} must be an integer, got {value!r}")
+        return Sql(f"CAST({value} AS BIGINT)", "value", fhir_type)
+    if fam == "decimal":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ViewDefinitionError(f"{where}: valueDecimal must be a number, got {value!r}")
+        return Sql(f"CAST({float(value)!r} AS DOUBLE)", "value", fhir_type)
+    if not isinstance(value, str):
+        raise ViewDefinitionError(f"{where}: value{fhir_type} must be a string, got {value!r}")
+    return Sql(quote(value), "value", fhir_type)
+
+
+class QueryBuilder:
+    """Builds the SQL of one view; holds the counter that keeps aliases unique."""
+
+    def __init__(self, view: View) -> None:
+        self.view = view
+        self.constants = {c.name: _constant_sql(c) for c in view.constants}
+        self.aliases = 0
+        self.lambdas = [0]  # shared by every Scope, so lambda parameters are unique in the query
+
+    def alias(self, prefix: str) -> str:
+        self.aliases += 1
+        return f"__{prefix}{self.aliases}"
+
+    def compiler(self, ctx: Context, location: str) -> Compiler:
+        scope = Scope(ctx.focus, ctx.index, ctx.resource, self.constants, location, self.lambdas)
+        return Compiler(scope)
+
+    def compile(self, expression: Expression, ctx: Context) -> tuple[Compiler, Sql]:
+        compiler = self.compiler(ctx, expression.location)
+        try:
+            return compiler, compiler.compile(expression.tree)
+        except FhirPathError as exc:
+            raise ViewDefinitionError(f"{expression.location}: {exc} (in {expression.text!r})") from None
+
+    # -- the whole query ----------------------------------------------------------------------------
+    def build(self, source: str) -> str:
+        resource_type = quote(self.view.resource)
+        base = (
+            f"SELECT CAST(resource AS JSON) AS resource FROM {source} "
+            f"WHERE json_extract_string(resource, '$.resourceType') = {resource_type}"
+        )
+        root = Context("resource", "CAST(0 AS BIGINT)", "resource")
+        filters = [self.where_clause(w, root) for w in self.view.where]
+        view = "SELECT resource FROM __base" + (" WHERE " + " AND ".join(filters) if filters else "")
+        joins: list[str] = []
+        top = Context("__b.resource", "CAST(0 AS BIGINT)", "__b.resource")
+        columns = self.select(self.view.root, top, joins)
+        select_list = ",\n  ".join(f"{sql} AS {identifier(name)}" for sql, name in columns)
+        chain = "".join(f"\n  {join}" for join in joins)
+        return f"WITH __base AS ({base}),\n__view AS ({view})\nSELECT\n  {select_list}\nFROM __view AS __b{chain}"
+
+    def where_clause(self, expression: Expression, ctx: Context) -> str:
+        compiler, sql = self.compile(expression, ctx)
+        try:
+            return compiler.strict_boolean(sql, "the where path")
+        except FhirPathError as exc:
+            raise ViewDefinitionError(f"{expression.location}: {exc} (in {expression.text!r})") from None
+
+    # -- select nodes ----------------------------------------------------------------------------------
+    def select(self, node: Select, ctx: Context, joins: list[str]) -> list[tuple[str, str]]:
+        """Append the joins of `node` to `joins`; return its output columns as (SQL, name)."""
+        ctx = self.iterate(node, ctx, joins)
+        columns = [(self.column(c, ctx), c.name) for c in node.columns]
+        for child in node.selects:
+            columns += self.select(child, ctx, joins)
+        if node.union:
+            alias = self.alias("u")
+            branches = " UNION ALL ".join(f"({self.subquery(branch, ctx)})" for branch in node.union)
+            joins.append(f"CROSS JOIN LATERAL ({branches}) AS {alias}")
+            columns += [(f"{alias}.{identifier(name)}", name) for name in node.union[0].names()]
+        return columns
+
+    def subquery(self, node: Select, ctx: Context) -> str:
+        """One unionAll branch as a SELECT correlated to the enclosing focus."""
+        joins: list[str] = []
+        columns = self.select(node, ctx, joins)
+        select_list = ", ".join(f"{sql} AS {identifier(name)}" for sql, name in columns)
+        chain = "".join(f" {join}" for join in joins)
+        return f"SELECT {select_list} FROM (SELECT 1) AS {self.alias('one')}{chain}"
+
+    def iterate(self, node: Select, ctx: Context, joins: list[str]) -> Context:
+        """The join of a forEach / forEachOrNull / repeat, and the context of the node's rows."""
+        if node.iteration is None:
+            return ctx
+        if node.iteration == "repeat":
+            collection = self.repeat(node.paths, ctx)
+        else:
+            compiler, sql = self.compile(node.paths[0], ctx)
+            collection = compiler.nodes(sql)
+        alias = self.alias("i")
+        unnest = f"unnest({collection}) WITH ORDINALITY AS {alias}(__f, __o)"
+        if node.iteration == "forEachOrNull":
+            joins.append(f"LEFT JOIN LATERAL {unnest} ON true")
+            return Context(f"{alias}.__f", f"coalesce({alias}.__o - 1, 0)", ctx.resource)
+        joins.append(f"CROSS JOIN LATERAL {unnest}")
+        return Context(f"{alias}.__f", f"({alias}.__o - 1)", ctx.resource)
+
+    def repeat(self, paths: tuple[Expression, ...], ctx: Context) -> str:
+        """SQL of the list of every node reachable from the focus by repeating any of `paths`,
+        depth first (a node, then what path 1 reaches from it, then path 2...)."""
+        cte, step = self.alias("w"), self.alias("c")
+
+        def children(focus: str) -> str:
+            parts = []
+            for number, path in enumerate(paths):
+                compiler, sql = self.compile(path, Context(focus, ctx.index, ctx.resource))
+                var, pos = compiler.scope.fresh(), compiler.scope.fresh()
+                struct = f"{{'n': {var}, 'k': [{number}, {pos}]}}"
+                parts.append(f"list_transform({compiler.nodes(sql)}, lambda {var}, {pos}: {struct})")
+            return parts[0] if len(parts) == 1 else f"list_concat({', '.join(parts)})"
+
+        return (
+            f"(SELECT coalesce(list({cte}.n ORDER BY {cte}.k), {EMPTY}) FROM ("
+            f"WITH RECURSIVE {cte}(n, k) AS ("
+            f"SELECT {step}.c.n, {step}.c.k FROM (SELECT unnest({children(ctx.focus)}) AS c) AS {step} "
+            f"UNION ALL SELECT {step}.c.n, {cte}.k || {step}.c.k FROM {cte} "
+            f"CROSS JOIN LATERAL (SELECT unnest({children(f'{cte}.n')}) AS c) AS {step}"
+            f") SELECT n, k FROM {cte}) AS {cte})"
+        )
+
+    # -- columns -----------------------------------------------------------------------------------------
+    def column(self, column: Column, ctx: Context) -> str:
+        compiler, sql = self.compile(column.path, ctx)
+        fhir_type = column.type or sql.type
+        if column.collection:
+            return self.collection_column(compiler, sql, fhir_type)
+        if not sql.is_nodes:
+            return self._cast(sql, fhir_type)
+        what = f"column {column.name!r} (collection is not true)"
+        one = compiler.single(sql, what)
+        if fhir_type is None:
+            return f"json_extract_string({one}, '$')"
+        return json_to(one, fhir_type)
+
+    def collection_column(self, compiler: Compiler, sql: Sql, fhir_type: str | None) -> str:
+        element = types.duckdb_type(fhir_type) if fhir_type else "VARCHAR"
+        if not sql.is_nodes:
+            value = self._cast(sql, fhir_type)
+            return f"(CASE WHEN {value} IS NULL THEN []::{element}[] ELSE [{value}] END)"
+        var = compiler.scope.fresh()
+        convert = json_to(var, fhir_type) if fhir_type else f"json_extract_string({var}, '$')"
+        return f"list_transform({sql.text}, lambda {var}: {convert})"
+
+    @staticmethod
+    def _cast(sql: Sql, fhir_type: str | None) -> str:
+        target = types.duckdb_type(fhir_type)
+        if fhir_type is None or target == types.duckdb_type(sql.type):
+            return sql.text
+        if target == "JSON":
+            return f"to_json({sql.text})"
+        return f"TRY_CAST({sql.text} AS {target})"
+
+
+def build_query(view: View, source: str) -> str:
+    """The SQL of `view` over `source` (a table or view with a JSON column ``resource``)."""
+    return QueryBuilder(view).build(source)
+
+
+__all__ = ["Context", "Node", "QueryBuilder", "build_query", "identifier"]
