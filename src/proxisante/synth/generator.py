@@ -1,4 +1,4 @@
-"""``generate_centre``: a whole synthetic centre written in the pivot format.
+"""``generate_centre``: a whole synthetic centre written in the pivot format (or as FHIR NDJSON).
 
 The steps: draw the cohort (everyone, a few arrays per patient), size the team from it, then for
 each chunk of patients draw every table's rows and append them to the files. The output depends
@@ -29,6 +29,7 @@ from proxisante.synth.events import (
     procedure_table,
     sampling_encounters,
 )
+from proxisante.synth.fhir import RESOURCE_TYPES, FhirTableWriter
 from proxisante.synth.frames import Frame, concat, length
 from proxisante.synth.geography import catchment
 from proxisante.synth.parameters import day_number as _day
@@ -112,15 +113,19 @@ def _check(options: SynthOptions) -> None:
         raise ValueError("patients must be at least 1")
     if options.end <= options.start:
         raise ValueError("end must be after start")
-    if options.file_format not in ("csv", "parquet"):
-        raise ValueError(f"file_format must be 'csv' or 'parquet', not {options.file_format!r}")
+    if options.file_format not in ("csv", "parquet", "fhir"):
+        raise ValueError(f"file_format must be 'csv', 'parquet' or 'fhir', not {options.file_format!r}")
+    if options.file_format == "fhir" and options.defects:
+        raise ValueError("defects are those of CSV/Parquet exports: not available with the fhir format")
 
 
 def _remove_stale_files(out: Path, options: SynthOptions) -> None:
     """Files of an earlier run in the other format (a loader would see two files for one table) or
     its defect record."""
-    other = "parquet" if options.file_format == "csv" else "csv"
-    stale = [out / f"{t.name}.{other}" for t in TABLES]
+    others = [f for f in ("csv", "parquet") if f != options.file_format]
+    stale = [out / f"{t.name}.{other}" for t in TABLES for other in others]
+    if options.file_format != "fhir":
+        stale += [out / f"{resource}.ndjson" for resource in RESOURCE_TYPES.values()]
     if not options.defects:
         stale.append(out / "defects.json")
     for path in stale:
@@ -174,8 +179,10 @@ def generate_centre(options: SynthOptions, progress: Progress | None = None) -> 
     ctx = Context(params, cohort, staff, area, Vocab.build(params, staff), options.seed, start, end)
 
     injector = DefectInjector(params, options.seed, options.file_format, options.patients) if options.defects else None
-    writers = {
-        t.name: TableWriter(out, t, options.file_format, injector.encoding(t.name) if injector else "utf-8")
+    writers: dict[str, TableWriter | FhirTableWriter] = {
+        t.name: FhirTableWriter(out, t)
+        if options.file_format == "fhir"
+        else TableWriter(out, t, options.file_format, injector.encoding(t.name) if injector else "utf-8")
         for t in TABLES
     }
     invalid = injector.invalid_dates if injector else ()
