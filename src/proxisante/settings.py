@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     warehouse_url: str | None = Field(default=None, description="Ibis connection URL of the warehouse")
     key_file: Path | None = Field(default=None, description="secret key of the pseudonymisation")
     vault_path: Path | None = Field(default=None, description="identity vault (DuckDB file)")
+    accounts_path: Path | None = Field(default=None, description="web accounts and audit log (DuckDB file)")
+    secure_cookies: bool = Field(
+        default=True, description="Secure flag on session cookies (False: plain-HTTP loopback)"
+    )
 
     @cached_property
     def home_dir(self) -> Path:
@@ -45,6 +49,11 @@ class Settings(BaseSettings):
     @property
     def vault(self) -> Path:
         return (self.vault_path or self.home_dir / "identity" / "vault.duckdb").expanduser()
+
+    @property
+    def accounts(self) -> Path:
+        """Accounts of the web application and its audit log: a file of their own, apart from the warehouse."""
+        return (self.accounts_path or self.home_dir / "web" / "accounts.duckdb").expanduser()
 
 
 def get_settings() -> Settings:

@@ -15,7 +15,9 @@ from proxisante.cli.economics import economie_app
 from proxisante.cli.measures import gaps, measures_app
 from proxisante.cli.objection import objection_app
 from proxisante.cli.population import patientele
+from proxisante.cli.report import report_app
 from proxisante.cli.territory import territoire_app
+from proxisante.cli.web import serve, users_app
 from proxisante.runtime import open_installation
 from proxisante.sources.files import PivotFileError
 from proxisante.sources.pivot import LoadReport, load_pivot
@@ -26,6 +28,8 @@ app = typer.Typer(help="proxisante — entrepôt de données de santé de proxim
 DEMO_PATIENTS = 20_000
 DEMO_SEED = 2026
 DEMO_PERIOD = "2025"
+DEMO_USER = "demo"
+DEMO_PASSWORD = "Demo-proxisante-2026!"  # synthetic data only: printed by the demo
 
 
 def _progress() -> Progress:
@@ -42,10 +46,10 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="journal 
 
 @app.command()
 def synth(
-    out: Annotated[Path, typer.Option(help="dossier de sortie (format pivot)")],
+    out: Annotated[Path, typer.Option(help="dossier de sortie (format pivot ou FHIR NDJSON)")],
     patients: Annotated[int, typer.Option(help="nombre de patients")] = DEMO_PATIENTS,
     seed: Annotated[int, typer.Option(help="graine (même graine, mêmes fichiers)")] = DEMO_SEED,
-    file_format: Annotated[str, typer.Option("--format", help="csv ou parquet")] = "csv",
+    file_format: Annotated[str, typer.Option("--format", help="csv, parquet ou fhir (NDJSON)")] = "csv",
     defects: Annotated[bool, typer.Option(help="injecter les défauts des exports réels")] = False,
 ) -> None:
     """Génère un centre de santé synthétique réaliste au format pivot."""
@@ -74,14 +78,24 @@ def ingest(
     file_format: Annotated[str, typer.Option("--format", help="format des fichiers")] = "pivot",
     source: Annotated[str, typer.Option(help="nom du logiciel ou du site d'origine")] = "default",
 ) -> None:
-    """Charge un export (format pivot) dans l'entrepôt, en un lot atomique et idempotent."""
-    if file_format != "pivot":
-        raise typer.BadParameter(f"format inconnu: {file_format} (formats disponibles: pivot)")
-    report = _ingest(path, source)
+    """Charge un export (format pivot, ou FHIR : NDJSON, Bundles) dans l'entrepôt, en un lot atomique et idempotent."""
+    if file_format not in LOADERS:
+        raise typer.BadParameter(f"format inconnu: {file_format} (formats disponibles: {', '.join(LOADERS)})")
+    report = _ingest(path, source, file_format)
     _print_report(report)
 
 
-def _ingest(path: Path, source: str) -> LoadReport:
+def _load_fhir(*args, **kwargs) -> LoadReport:  # type: ignore[no-untyped-def]
+    from proxisante.sources.fhir.load import load_fhir
+
+    return load_fhir(*args, **kwargs)
+
+
+# ``--format`` of ``ingest``: each loader takes (path, warehouse, vault, pseudonymiser, source=, progress=).
+LOADERS = {"pivot": load_pivot, "fhir": _load_fhir}
+
+
+def _ingest(path: Path, source: str, file_format: str = "pivot") -> LoadReport:
     installation = open_installation()
     try:
         with _progress() as progress:
@@ -90,8 +104,8 @@ def _ingest(path: Path, source: str) -> LoadReport:
             def advance(step: str, rows: int) -> None:
                 progress.update(task, description=step, advance=rows)
 
-            return load_pivot(path, installation.warehouse, installation.vault, installation.pseudonymiser,
-                              source=source, progress=advance)  # fmt: skip
+            return LOADERS[file_format](path, installation.warehouse, installation.vault, installation.pseudonymiser,
+                                        source=source, progress=advance)  # fmt: skip
     except PivotFileError as error:
         console.print(f"[red]Fichier refusé, rien n'a été chargé :[/red] {error}")
         raise typer.Exit(code=2) from error
@@ -165,8 +179,10 @@ def quarantine(
 def demo(
     patients: Annotated[int, typer.Option(help="taille du centre de démonstration")] = DEMO_PATIENTS,
     seed: Annotated[int, typer.Option(help="graine")] = DEMO_SEED,
+    serve_web: Annotated[bool, typer.Option("--serve/--no-serve", help="servir ensuite le tableau de bord")] = True,
+    port: Annotated[int, typer.Option(help="port du tableau de bord")] = 8000,
 ) -> None:
-    """Génère le centre de démonstration, le charge et affiche l'état de l'entrepôt."""
+    """Génère le centre de démonstration, le charge, affiche l'état de l'entrepôt et sert le tableau de bord."""
     from proxisante.settings import get_settings
 
     out = get_settings().home_dir / "demo" / f"centre-{patients}-{seed}"
@@ -175,6 +191,23 @@ def demo(
     _print_report(_ingest(out, source="demo"))
     status()
     _demo_indicators()
+    _demo_login(port)
+    if serve_web:
+        from proxisante.cli.web import run_server
+
+        run_server("127.0.0.1", port)
+
+
+def _demo_login(port: int) -> None:
+    """The demo login (admin and coordinateur), created once; its password is printed because the data is synthetic."""
+    from proxisante.api.accounts import AccountStore
+    from proxisante.settings import get_settings
+
+    store = AccountStore(get_settings().accounts)
+    if store.get(DEMO_USER) is None:
+        store.add(DEMO_USER, DEMO_PASSWORD, ["admin", "coordinateur"], display_name="Démonstration")
+    console.print(f"Tableau de bord : [bold]http://127.0.0.1:{port}/[/bold] — identifiant [bold]{DEMO_USER}[/bold], "
+                  f"mot de passe [bold]{DEMO_PASSWORD}[/bold] (centre synthétique ; ne pas réutiliser)")  # fmt: skip
 
 
 def _demo_indicators() -> None:
@@ -201,8 +234,11 @@ app.add_typer(measures_app, name="measures")
 app.add_typer(economie_app, name="economie")
 app.add_typer(territoire_app, name="territoire")
 app.add_typer(objection_app, name="objection")
+app.add_typer(report_app, name="report")
 app.command("gaps")(gaps)
 app.command("patientele")(patientele)
+app.add_typer(users_app, name="users")
+app.command("serve")(serve)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,100 @@
+"""The one permission table of the web application: which role may call which route.
+
+Every route of the application (pages and JSON API) has a *name*; ``PERMISSIONS`` maps each name to
+the roles allowed, and ``auth.authorize`` (a dependency of every router) looks the current route up
+here, so that no route can be added without a decision. A route missing from the table is refused
+to everyone, and ``tests/web/test_permissions.py`` checks every route against every role.
+
+Roles (an account may hold several; it may call a route if one of its roles may):
+
+- ``soignant``: a clinician of the structure, linked to their RPPS; aggregates of the structure and
+  nominative lists of the patients whose médecin traitant they are, and of no one else;
+- ``coordinateur``: coordination of the whole structure, nominative lists of every patient;
+- ``gestionnaire``: management, aggregates and the economic model, never a name;
+- ``chercheur``: aggregates after disclosure control (small cells masked), never a name;
+- ``admin``: accounts, audit log, data quality and status; aggregates, never a name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+ROLES: dict[str, str] = {
+    "soignant": "Soignant (ses patients)",
+    "coordinateur": "Coordinateur (toute la structure)",
+    "gestionnaire": "Gestionnaire (agrégats, économie)",
+    "chercheur": "Chercheur (agrégats protégés)",
+    "admin": "Administrateur",
+}
+
+_ALL = frozenset(ROLES)
+_NOMINATIVE = frozenset({"soignant", "coordinateur"})
+_ECONOMICS = frozenset({"coordinateur", "gestionnaire", "admin"})
+_QUALITY = frozenset({"coordinateur", "gestionnaire", "admin"})
+_ADMIN = frozenset({"admin"})
+
+# Routes anyone may call, signed in or not: the login form and the static files.
+PUBLIC = frozenset(
+    {"login_form", "login", "static", "plotly_js", "openapi", "swagger_ui_html", "swagger_ui_redirect", "redoc_html"}
+)
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # pages
+    "page_dashboard": _ALL,
+    "page_patientele": _ALL,
+    "page_indicators": _ALL,
+    "page_indicator": _ALL,
+    "page_indicator_patients": _NOMINATIVE,
+    "page_actions": _NOMINATIVE,
+    "export_actions": _NOMINATIVE,
+    "page_prevention_plan": _NOMINATIVE,
+    "page_economics": _ECONOMICS,
+    "economics_run": _ECONOMICS,
+    "economics_workbook": _ECONOMICS,
+    "page_territory": _ALL,
+    "territory_whatif": _ALL,
+    "page_quality": _QUALITY,
+    "page_admin": _ADMIN,
+    "admin_add_account": _ADMIN,
+    "admin_disable_account": _ADMIN,
+    "logout": _ALL,
+    # JSON API
+    "api_me": _ALL,
+    "api_status": _ALL,
+    "api_patientele": _ALL,
+    "api_measures": _ALL,
+    "api_measure_results": _ALL,
+    "api_measure_series": _ALL,
+    "api_gaps": _NOMINATIVE,
+    "api_prevention": _NOMINATIVE,
+    "api_economics": _ECONOMICS,
+    "api_territory_apl": _ALL,
+    "api_territory_cpts": _ALL,
+    "api_territory_siting": _ALL,
+    "api_quality": _QUALITY,
+    "api_audit": _ADMIN,
+    "api_accounts": _ADMIN,
+}
+
+# Routes that show named patients (or pseudonymised per-person rows): every call is audited.
+NOMINATIVE_ROUTES = frozenset(name for name, roles in PERMISSIONS.items() if roles == _NOMINATIVE)
+
+
+def allowed(roles: Iterable[str], route: str) -> bool:
+    """May an account holding ``roles`` call ``route``? Unknown routes are refused."""
+    permitted = PERMISSIONS.get(route, frozenset())
+    return any(role in permitted for role in roles)
+
+
+def only_aggregates(roles: Iterable[str]) -> bool:
+    """A researcher without another role sees aggregates after disclosure control only."""
+    return set(roles) == {"chercheur"}
+
+
+def check_roles(roles: Iterable[str]) -> list[str]:
+    """The roles, checked against the known ones (a typo must not silently grant nothing)."""
+    chosen = sorted({r.strip() for r in roles if r.strip()})
+    unknown = [r for r in chosen if r not in ROLES]
+    if unknown or not chosen:
+        raise ValueError(f"rôle inconnu : {', '.join(unknown) or '(aucun)'} ; rôles : {', '.join(ROLES)}")
+    return chosen

@@ -1,0 +1,421 @@
+"""The JSON API (``/api``): one route per engine output, each named in the permission table.
+
+Answers are JSON records (dates in ISO 8601, missing values as null). Malformed parameters get a
+422 with the field and the reason; an unknown indicator a 404; a reference not built yet a 503.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field
+
+from proxisante.api.access import (
+    audited,
+    check_own_patient,
+    own_provider,
+    protect_counts,
+    protect_series,
+    results_for,
+    user_of,
+    with_names,
+)
+from proxisante.api.auth import authorize
+from proxisante.api.services import InputError, Services, measure_of, period_of
+from proxisante.measures.definition import library
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Connexion requise"},
+    403: {"description": "Rôle insuffisant ou jeton CSRF absent"},
+    422: {"description": "Paramètre invalide (champ et motif dans « detail »)"},
+}
+router = APIRouter(prefix="/api", dependencies=[Depends(authorize)], responses=ERRORS)
+
+PeriodQuery = Annotated[
+    str, Query(max_length=40, description="2025, 2025-T3 ou 12M:2025-06-30 (défaut : dernière année complète)")
+]
+MonthQuery = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="mois AAAA-MM")]
+Limit = Annotated[int, Query(ge=1, le=10_000)]
+MAX_SERIES_MONTHS = 36
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A DataFrame as JSON records (NaN → null, dates ISO)."""
+    return json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+
+
+def services(request: Request) -> Services:
+    return request.app.state.web.services
+
+
+def _period(request: Request, text: str | None):
+    return period_of(text) if text else period_of(str(services(request).default_year()))
+
+
+def _month(text: str) -> dt.date:
+    try:
+        day = dt.date.fromisoformat(f"{text}-01")
+    except ValueError as error:
+        raise InputError(f"mois {text!r} invalide : attendu AAAA-MM") from error
+    if not 1900 <= day.year <= 2100:
+        raise InputError(f"mois {text!r} hors des années 1900 à 2100")
+    return day
+
+
+def _measure(measure_id: str):
+    try:
+        return measure_of(measure_id)
+    except KeyError as error:
+        raise HTTPException(404, f"indicateur inconnu : {measure_id}") from error
+
+
+@router.get("/me", name="api_me", summary="Le compte connecté et ses rôles")
+def me(request: Request) -> dict[str, Any]:
+    user = user_of(request)
+    return {"username": user.username, "display_name": user.display_name, "roles": list(user.roles), "rpps": user.rpps}
+
+
+@router.get("/status", name="api_status", summary="État de l'entrepôt : tables, derniers lots, rejets")
+def status(request: Request) -> dict[str, Any]:
+    snapshot = services(request).status()
+    return {
+        "engine": snapshot.engine,
+        "batch_id": services(request).batch_id(),
+        "tables": [{"table": t, "group": g, "rows": n} for t, (g, n) in snapshot.counts.items()],
+        "last_batches": records(snapshot.last_batches),
+        "rejects_by_reason": records(snapshot.rejects_by_reason),
+    }
+
+
+@router.get("/patientele", name="api_patientele", summary="Patientèle médecin traitant : pyramide, composition, flux")
+def patientele(
+    request: Request,
+    date: Annotated[
+        dt.date | None, Query(description="date de référence (défaut : 31/12 de la dernière année complète)")
+    ] = None,
+    period: PeriodQuery | None = None,
+) -> dict[str, Any]:
+    svc, user = services(request), user_of(request)
+    span = _period(request, period)
+    on = date or dt.date(svc.default_year(), 12, 31)
+    if not 1900 <= on.year <= 2100:
+        raise InputError("date hors des années 1900 à 2100")
+    data = svc.patientele(on, span)
+    return {
+        "reference_date": on.isoformat(),
+        "period": span.label,
+        "pyramid": records(protect_counts(user, data["pyramid"], ["age_band", "sex"], ["patients"])),
+        "composition": records(protect_counts(user, data["composition"], ["indicator"], ["patients"])),
+        "risk_levels": records(protect_counts(user, data["risk"], ["level"], ["patients"])),
+        "flows": records(data["flows"]) if not _researcher(user) else [],
+    }
+
+
+def _researcher(user) -> bool:
+    from proxisante.api.permissions import only_aggregates
+
+    return only_aggregates(user.roles)
+
+
+@router.get("/measures", name="api_measures", summary="Bibliothèque d'indicateurs")
+def measures(request: Request) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": m.id,
+            "label": m.label,
+            "short_label": m.short_label,
+            "group": m.group,
+            "programme": list(m.programme),
+            "direction": m.direction,
+            "scoring": m.scoring,
+            "intermediate": m.objectives.intermediate,
+            "target": m.objectives.target,
+            "source": m.source.text,
+        }
+        for m in library().values()
+    ]
+
+
+@router.get("/measures/results", name="api_measure_results", summary="Résultats des indicateurs sur une période")
+def measure_results(
+    request: Request,
+    period: PeriodQuery | None = None,
+    by: Annotated[
+        Literal["provider", "care_site"] | None, Query(description="par médecin traitant ou par site")
+    ] = None,
+) -> dict[str, Any]:
+    span = _period(request, period)
+    frame = results_for(user_of(request), services(request), span, by)
+    return {"period": span.label, "start": span.start.isoformat(), "end": span.end.isoformat(), "rows": records(frame)}
+
+
+@router.get("/measures/{measure_id}/series", name="api_measure_series", summary="Série mensuelle (12 mois glissants)")
+def measure_series(
+    request: Request,
+    measure_id: Annotated[str, PathParam(max_length=80)],
+    start: MonthQuery | None = None,
+    end: MonthQuery | None = None,
+) -> dict[str, Any]:
+    measure = _measure(measure_id)
+    year = services(request).default_year()
+    first = _month(start) if start else dt.date(year, 1, 1)
+    last = _month(end) if end else dt.date(year, 12, 1)
+    months = (last.year - first.year) * 12 + last.month - first.month + 1
+    if months < 1 or months > MAX_SERIES_MONTHS:
+        raise InputError(f"de 1 à {MAX_SERIES_MONTHS} mois entre start et end (demandé : {months})")
+    frame = protect_series(user_of(request), services(request).series(measure, first, last))
+    return {"measure_id": measure.id, "rows": records(frame)}
+
+
+@router.get("/gaps", name="api_gaps", summary="Écarts de soins (liste d'appels) — nominatif, tracé")
+def gaps(
+    request: Request,
+    period: PeriodQuery | None = None,
+    measure: Annotated[list[str] | None, Query(description="seulement ces indicateurs")] = None,
+    provider: Annotated[str | None, Query(pattern=r"^[0-9]{11}$", description="RPPS du médecin traitant")] = None,
+    nominative: Annotated[bool, Query(description="avec nom, naissance et téléphone (coffre d'identités)")] = False,
+    limit: Limit = 500,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> dict[str, Any]:
+    user, span = user_of(request), _period(request, period)
+    chosen = tuple(_measure(m).id for m in measure or ())
+    rpps = own_provider(user, provider)
+    frame = services(request).gaps(span, chosen, rpps)
+    total = len(frame)
+    page = frame.iloc[offset : offset + limit]
+    detail = f"écarts de soins {span.label}" + (f", médecin {rpps}" if rpps else "") + (" (noms)" if nominative else "")
+    audited(request, "liste nominative" if nominative else "liste pseudonymisée", detail, page.person_id.tolist())
+    if nominative:
+        page = with_names(request, page, detail)
+    return {
+        "period": span.label,
+        "total": total,
+        "offset": offset,
+        "rows": records(page.astype({"person_id": "string"})),
+    }
+
+
+@router.get(
+    "/prevention/{person_id}", name="api_prevention", summary="Plan personnalisé de prévention d'un patient — tracé"
+)
+def prevention(
+    request: Request,
+    person_id: Annotated[int, PathParam(ge=-(2**63), le=2**63 - 1)],
+    period: PeriodQuery | None = None,
+) -> dict[str, Any]:
+    user, span = user_of(request), _period(request, period)
+    svc = services(request)
+    check_own_patient(user, svc, person_id, span.end)
+    audited(request, "plan de prévention", f"plan de prévention au {span.end.isoformat()}", [person_id])
+    frame = svc.plan(span, person_id)
+    return {
+        "person_id": str(person_id),
+        "reference_date": span.end.isoformat(),
+        "items": records(frame.drop(columns="person_id")),
+    }
+
+
+class ScenarioIn(BaseModel):
+    """A simulation of the payment models (same options as ``proxisante economie simulate``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    years: list[Annotated[int, Field(ge=2020, le=2040)]] = Field(default_factory=list, max_length=10)
+    draws: int = Field(default=2_000, ge=100, le=20_000, description="tirages Monte Carlo")
+    seed: int = Field(default=2026, ge=0, le=2**31 - 1)
+    tornado_model: Literal["acte", "fmt", "peps_all", "peps_65", "peps_diabetics", "ipep"] = "acte"
+    profile_year: int | None = Field(default=None, ge=2000, le=2100)
+
+
+def simulation_summary(simulation) -> dict[str, Any]:
+    from proxisante.economics.engine import MODELS
+
+    def num(value: Any) -> float | None:
+        number = float(value)
+        return None if math.isnan(number) or math.isinf(number) else round(number, 2)
+
+    years = []
+    for year in simulation.years:
+        models = []
+        for key, label in MODELS.items():
+            r, b = simulation.results[year][key], simulation.bands[year][key]
+            models.append(
+                {
+                    "model": key,
+                    "label": label,
+                    "revenue": num(r.revenue),
+                    "cost": num(r.cost),
+                    "result": num(r.result),
+                    "margin": num(r.margin),
+                    "result_p5": num(b.result[5]),
+                    "result_p95": num(b.result[95]),
+                    "probability_positive": num(b.probability_positive),
+                    "break_even_per_gp_fte": num(r.break_even_per_gp_fte),
+                }
+            )
+        years.append({"year": year, "models": models})
+    tornado = [
+        {
+            "parameter": row.name,
+            "label": row.label,
+            "result_low": num(row.result_low),
+            "result_high": num(row.result_high),
+            "swing": num(row.swing),
+        }
+        for row in simulation.tornado[:10]
+    ]
+    profile = simulation.profile
+    return {
+        "centre": profile.centre,
+        "profile_year": profile.year,
+        "patients": profile.patients,
+        "gp_fte": profile.fte("MG"),
+        "draws": simulation.draws,
+        "seed": simulation.seed,
+        "years": years,
+        "tornado_model": simulation.tornado_model,
+        "tornado": tornado,
+        "unconfirmed_parameters": [p.name for p in simulation.unconfirmed()],
+    }
+
+
+@router.post("/economics/simulate", name="api_economics", summary="Modèle économique : scénarios de paiement")
+def economics(request: Request, scenario: ScenarioIn) -> dict[str, Any]:
+    simulation = services(request).simulation(
+        tuple(sorted(set(scenario.years))), scenario.draws, scenario.seed, scenario.tornado_model, scenario.profile_year
+    )
+    return simulation_summary(simulation)
+
+
+Code = Annotated[str | None, Query(pattern=r"^(\d{2,3}|2A|2B)$", description="code du département")]
+
+
+@router.get("/territory/apl", name="api_territory_apl", summary="APL des communes (offre synthétique + centre)")
+def territory_apl(request: Request, departement: Code = None, limit: Limit = 100) -> dict[str, Any]:
+    result = services(request).accessibility()
+    frame = result.communes
+    if departement:
+        frame = frame[frame.departement == departement]
+        if frame.empty:
+            raise HTTPException(404, f"aucune commune pour le département {departement}")
+    frame = frame.sort_values(["apl", "code"], ignore_index=True)
+    shown = frame[["code", "name", "departement", "population", "fte", "apl"]].head(limit)
+    under = frame.apl < result.threshold
+    return {
+        "threshold": result.threshold,
+        "communes": len(frame),
+        "population": int(frame.population.sum()),
+        "population_under": int(frame.loc[under, "population"].sum()),
+        "notes": result.notes(),
+        "rows": records(shown),
+    }
+
+
+@router.get("/territory/cpts", name="api_territory_cpts", summary="Taille d'une CPTS et financement ACI")
+def territory_cpts(
+    request: Request,
+    communes: Annotated[
+        str | None, Query(max_length=20_000, description="codes INSEE séparés par des virgules")
+    ] = None,
+    epci: Annotated[str | None, Query(pattern=r"^\d{9}$", description="SIREN de l'EPCI")] = None,
+) -> dict[str, Any]:
+    from proxisante.territory.cpts import size_cpts
+
+    codes = [c.strip() for c in (communes or "").split(",") if c.strip()]
+    if not codes and not epci:
+        raise InputError("donnez communes ou epci")
+    try:
+        sizing = size_cpts(services(request).communes(), codes, epci, None)
+    except (KeyError, ValueError) as error:
+        raise InputError(str(error.args[0] if error.args else error)) from error
+    return {
+        "communes": len(sizing.communes),
+        "population": int(sizing.population),
+        "tier": sizing.tier,
+        "max_funding_2019": sizing.max_funding_2019,
+        "max_funding_avenant2": sizing.max_funding_avenant2,
+        "running_costs": sizing.running_costs,
+        "unknown_codes": list(sizing.unknown_codes),
+        "missions": [{"name": m.name, "kind": m.kind} for m in sizing.missions],
+    }
+
+
+@router.get("/territory/siting", name="api_territory_siting", summary="Implantation : simulation ou meilleurs sites")
+def territory_siting(
+    request: Request,
+    commune: Annotated[str | None, Query(pattern=r"^[0-9][0-9AB][0-9]{3}$", description="code INSEE simulé")] = None,
+    departement: Code = None,
+    sites: Annotated[int, Query(ge=1, le=10)] = 3,
+    etp: Annotated[float, Query(gt=0, le=50)] = 3.0,
+) -> dict[str, Any]:
+    from proxisante.territory.siting import add_supply, greedy_sites
+
+    result = services(request).accessibility()
+    if commune:
+        try:
+            what_if = services(request).engine(lambda: add_supply(result, commune, etp))
+        except KeyError as error:
+            raise HTTPException(404, str(error.args[0])) from error
+        return {
+            "commune": commune,
+            "name": what_if.name,
+            "etp": etp,
+            "population_lifted": int(what_if.population_lifted),
+            "population_under_before": int(what_if.population_under_before),
+            "population_under_after": int(what_if.population_under_after),
+            "rows": records(what_if.communes.head(100)[["code", "name", "population", "apl", "apl_after", "lifted"]]),
+        }
+    if not departement:
+        raise InputError("donnez commune (simulation) ou departement (meilleurs sites)")
+    mask = (result.communes.departement == departement).to_numpy()
+    if not mask.any():
+        raise HTTPException(404, f"aucune commune pour le département {departement}")
+    steps = services(request).engine(lambda: greedy_sites(result, sites, etp, mask))
+    return {
+        "departement": departement,
+        "etp": etp,
+        "steps": [
+            {
+                "rank": s.rank,
+                "code": s.code,
+                "name": s.name,
+                "population_lifted": int(s.population_lifted),
+                "cumulative_lifted": int(s.cumulative_lifted),
+            }
+            for s in steps
+        ],
+    }
+
+
+@router.get("/quality/completeness", name="api_quality", summary="Complétude des tables cliniques par mois")
+def quality(request: Request) -> dict[str, Any]:
+    return {"rows": records(services(request).completeness())}
+
+
+@router.get("/audit", name="api_audit", summary="Journal d'audit des lectures nominatives")
+def audit(request: Request, limit: Limit = 200) -> dict[str, Any]:
+    log = request.app.state.web.audit
+    frame = log.entries(limit)
+    frame["person_ids"] = frame.person_ids.map(lambda ids: [str(i) for i in ids])
+    return {"chain_broken_at": log.verify(), "rows": records(frame)}
+
+
+@router.get("/accounts", name="api_accounts", summary="Comptes et rôles")
+def accounts(request: Request) -> list[dict[str, Any]]:
+    return [
+        {
+            "username": a.username,
+            "display_name": a.display_name,
+            "roles": list(a.roles),
+            "rpps": a.rpps,
+            "active": a.active,
+            "created_at": a.created_at.isoformat(),
+        }
+        for a in request.app.state.web.accounts.list()
+    ]

@@ -1,0 +1,113 @@
+"""``proxisante serve`` and ``proxisante users add|list|disable``: the web application and its accounts."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from proxisante.cli.common import console, date
+
+users_app = typer.Typer(
+    help="Comptes de l'application web (rôles : soignant, coordinateur, gestionnaire, chercheur, admin).",
+    no_args_is_help=True,
+)
+
+
+def _store():
+    from proxisante.api.accounts import AccountStore
+    from proxisante.settings import get_settings
+
+    return AccountStore(get_settings().accounts)
+
+
+@users_app.command("add")
+def add(
+    username: Annotated[str, typer.Argument(help="identifiant (minuscules, chiffres, . _ -)")],
+    role: Annotated[list[str], typer.Option("--role", "-r", help="rôle (répétable)")],
+    rpps: Annotated[str | None, typer.Option(help="RPPS du soignant (obligatoire pour le rôle soignant)")] = None,
+    name: Annotated[str | None, typer.Option(help="nom affiché")] = None,
+    password_env: Annotated[
+        str | None, typer.Option("--password-env", help="lire le mot de passe dans cette variable d'environnement")
+    ] = None,
+) -> None:
+    """Crée un compte ; le mot de passe est demandé (jamais en argument : il resterait dans l'historique)."""
+    from proxisante.api.accounts import AccountError
+
+    if password_env:
+        password = os.environ.get(password_env, "")
+    else:
+        password = getpass.getpass("Mot de passe : ")
+        if getpass.getpass("Confirmation : ") != password:
+            raise typer.BadParameter("les deux mots de passe diffèrent")
+    try:
+        account = _store().add(username, password, role, rpps=rpps, display_name=name)
+    except AccountError as error:
+        console.print(f"[red]Compte refusé :[/red] {error}")
+        raise typer.Exit(code=2) from error
+    console.print(f"Compte {account.username} créé ({', '.join(account.roles)}).")
+
+
+@users_app.command("list")
+def list_users() -> None:
+    """Liste les comptes, leurs rôles et leur état."""
+    table = Table(title="Comptes")
+    for column in ("identifiant", "nom", "rôles", "RPPS", "créé le", "état"):
+        table.add_column(column)
+    for a in _store().list():
+        table.add_row(
+            a.username,
+            a.display_name,
+            ", ".join(a.roles),
+            a.rpps or "",
+            date(a.created_at),
+            "actif" if a.active else f"désactivé le {date(a.disabled_at)}",
+        )
+    console.print(table)
+
+
+@users_app.command("disable")
+def disable(username: Annotated[str, typer.Argument(help="identifiant")]) -> None:
+    """Désactive un compte (il n'est jamais supprimé : le journal d'audit le nomme)."""
+    from proxisante.api.accounts import AccountError
+
+    try:
+        _store().disable(username)
+    except AccountError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from error
+    console.print(f"Compte {username} désactivé.")
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="adresse d'écoute")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    insecure_cookies: Annotated[
+        bool | None, typer.Option(help="cookies sans l'attribut Secure (HTTP simple ; défaut : oui sur 127.0.0.1)")
+    ] = None,
+) -> None:
+    """Sert l'application web (tableau de bord, API) sur l'adresse donnée."""
+    run_server(host, port, insecure_cookies)
+
+
+def run_server(host: str, port: int, insecure_cookies: bool | None = None) -> None:
+    """Plain HTTP on the loopback needs cookies without Secure (browsers drop them otherwise); anywhere
+    else, put a TLS proxy in front and keep them Secure."""
+    import uvicorn
+
+    from proxisante.api.app import create_app
+    from proxisante.settings import get_settings
+
+    settings = get_settings()
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    if insecure_cookies if insecure_cookies is not None else loopback:
+        settings = settings.model_copy(update={"secure_cookies": False})
+    app = create_app(settings)
+    console.print(
+        f"Tableau de bord : [bold]http://{host}:{port}/[/bold] — API : http://{host}:{port}/api/docs "
+        "(Ctrl+C pour arrêter)"
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,694 @@
+"""The French pages: one route per page (named in the permission table), Jinja2 templates, htmx forms.
+
+Pages read the same cached engine results as the JSON API (``api.services``) and apply the same
+role rules (``api.access``): researchers see aggregates after disclosure control, clinicians the
+names of their own patients only, and every nominative page or export is written to the audit log
+before it is sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from proxisante import formats
+from proxisante.api.access import (
+    audited,
+    check_own_patient,
+    own_provider,
+    protect_counts,
+    protect_series,
+    results_for,
+    user_of,
+    with_names,
+)
+from proxisante.api.accounts import AccountError
+from proxisante.api.auth import LOGIN_COOKIE, SESSION_COOKIE, User, authorize
+from proxisante.api.permissions import ROLES, only_aggregates
+from proxisante.api.services import InputError, Services, Unavailable, measure_of, period_of
+from proxisante.measures.definition import Measure, library
+from proxisante.web import charts
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+GROUPS = {
+    "chronic": "Maladies chroniques",
+    "prevention": "Prévention",
+    "efficiency": "Efficience",
+    "pertinence": "Pertinence",
+}
+NAV = (
+    ("page_dashboard", "/", "Tableau de bord"),
+    ("page_patientele", "/patientele", "Patientèle"),
+    ("page_indicators", "/indicateurs", "Indicateurs"),
+    ("page_actions", "/actions", "Actions"),
+    ("page_economics", "/economie", "Modèle économique"),
+    ("page_territory", "/territoire", "Territoire"),
+    ("page_quality", "/qualite", "Qualité des données"),
+    ("page_admin", "/administration", "Administration"),
+)
+PAGE_ROWS = 200  # rows of a nominative list shown on the page; the CSV export has them all
+
+router = APIRouter(dependencies=[Depends(authorize)], include_in_schema=False)
+
+
+def _rate(measure: Measure, value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return formats.decimal(value) + " /100" if measure.scoring == "events_per_100" else formats.percent(value)
+
+
+def _goal(measure: Measure, value: float | None) -> str:
+    if value is None:
+        return ""
+    return formats.decimal(value) if measure.scoring == "events_per_100" else formats.percent(value, 0)
+
+
+templates.env.filters.update(
+    number=formats.number, decimal=formats.decimal, percent=formats.percent, date=formats.date, rate=_rate, goal=_goal
+)
+templates.env.globals.update(roles_labels=ROLES, groups=GROUPS)
+
+
+def services(request: Request) -> Services:
+    return request.app.state.web.services
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    user: User | None = getattr(request.state, "user", None)
+    nav = [(href, label) for route, href, label in NAV if user and user.may(route)]
+    return templates.TemplateResponse(
+        request, name, {"user": user, "nav": nav, "path": request.url.path, **context}, status_code=status_code
+    )
+
+
+def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    return render(request, "error.html", status_code=status, title=title, message=message)
+
+
+def _period(request: Request, text: str | None):
+    return period_of(text) if text else period_of(str(services(request).default_year()))
+
+
+# -- login ------------------------------------------------------------------------------------------
+
+
+def _secure(request: Request) -> bool:
+    return bool(request.app.state.web.settings.secure_cookies)
+
+
+@router.get("/connexion", name="login_form")
+def login_form(request: Request, suite: str = "/", erreur: str | None = None) -> HTMLResponse:
+    cookie, token = request.app.state.web.sessions.login_token()
+    response = render(request, "login.html", title="Connexion", next=_safe_next(suite), error=erreur, token=token)
+    response.set_cookie(LOGIN_COOKIE, cookie, httponly=True, samesite="strict", secure=_secure(request), path="/")
+    return response
+
+
+def _safe_next(target: str) -> str:
+    """Only a path of this site (no open redirect to another host)."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
+@router.post("/connexion", name="login")
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=200)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    suite: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    web = request.app.state.web
+    if not web.sessions.check_login_token(request.cookies.get(LOGIN_COOKIE), csrf_token):
+        return error_page(request, 403, "Requête refusée", "Formulaire expiré : rechargez la page de connexion.")
+    address = request.client.host if request.client else "?"
+    wait = web.limiter.blocked_for(username, address)
+    if wait > 0:
+        minutes = max(1, round(wait / 60))
+        return error_page(
+            request, 429, "Trop de tentatives", f"Trop d'échecs de connexion : réessayez dans {minutes} minute(s)."
+        )
+    account = web.accounts.verify(username, password)
+    if account is None:
+        web.limiter.failed(username, address)
+        cookie, token = web.sessions.login_token()
+        response = render(
+            request,
+            "login.html",
+            status_code=401,
+            title="Connexion",
+            next=_safe_next(suite),
+            error="Identifiant ou mot de passe incorrect, ou compte désactivé.",
+            token=token,
+        )
+        response.set_cookie(LOGIN_COOKIE, cookie, httponly=True, samesite="strict", secure=_secure(request), path="/")
+        return response
+    web.limiter.succeeded(username)
+    web.forget(username)
+    cookie, _ = web.sessions.open(account.username)
+    response = RedirectResponse(_safe_next(suite), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path="/",
+        max_age=int(web.sessions.hours * 3600),
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+@router.post("/deconnexion", name="logout")
+def logout(request: Request) -> Response:
+    request.app.state.web.sessions.close(request.state.session_id)
+    response = RedirectResponse("/connexion", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# -- dashboard, patientèle ----------------------------------------------------------------------------
+
+
+@router.get("/", name="page_dashboard")
+def dashboard(request: Request) -> HTMLResponse:
+    svc, user = services(request), user_of(request)
+    year = svc.default_year()
+    span = period_of(str(year))
+    data = svc.patientele(dt.date(year, 12, 31), span)
+    panel = int(data["composition"].panel.iloc[0]) if len(data["composition"]) else 0
+    results = results_for(user, svc, span, None)
+    totals = results[results.stratifier == ""]
+    status_counts = totals.objective.value_counts().to_dict()
+    below = totals[totals.objective == "sous l'objectif"]
+    snapshot = svc.status()
+    last = snapshot.last_batches.iloc[0] if len(snapshot.last_batches) else None
+    return render(
+        request,
+        "dashboard.html",
+        title="Tableau de bord",
+        year=year,
+        panel=panel,
+        providers=len(data["by_provider"].mt_rpps.unique()) - 1,
+        status_counts=status_counts,
+        below=below,
+        measures=library(),
+        last=last,
+        persons=snapshot.counts.get("person", ("", 0))[1],
+        trend=charts.panel_trend(data["flows"]),
+        researcher=only_aggregates(user.roles),
+    )
+
+
+@router.get("/patientele", name="page_patientele")
+def patientele(request: Request, date: Annotated[dt.date | None, Query()] = None) -> HTMLResponse:
+    svc, user = services(request), user_of(request)
+    year = svc.default_year()
+    on = date or dt.date(year, 12, 31)
+    if not 1900 <= on.year <= 2100:
+        raise InputError("date hors des années 1900 à 2100")
+    data = svc.patientele(on, period_of(str(on.year)))
+    pyramid = protect_counts(user, data["pyramid"], ["age_band", "sex"], ["patients"])
+    composition = _mask_shares(protect_counts(user, data["composition"], ["indicator"], ["patients"]))
+    risk = _mask_shares(protect_counts(user, data["risk"], ["level"], ["patients"]))
+    by_provider = data["by_provider"]
+    by_provider = by_provider[
+        (by_provider.indicator == by_provider.indicator.iloc[0]) & (by_provider.mt_rpps != "Total")
+    ]
+    return render(
+        request,
+        "patientele.html",
+        title="Patientèle",
+        on=on,
+        composition=composition,
+        risk=risk,
+        flows=data["flows"],
+        by_provider=by_provider,
+        names=svc.provider_names(),
+        pyramid=charts.pyramid(pyramid.fillna(0)),
+        researcher=only_aggregates(user.roles),
+    )
+
+
+def _mask_shares(frame: pd.DataFrame) -> pd.DataFrame:
+    """A masked count's share would give the count back (share × panel): masked too."""
+    if "suppressed" not in frame:
+        return frame
+    return frame.assign(share=frame.share.mask(frame.suppressed != ""))
+
+
+# -- indicators -------------------------------------------------------------------------------------------
+
+
+@router.get("/indicateurs", name="page_indicators")
+def indicators(request: Request, periode: Annotated[str | None, Query(max_length=40)] = None) -> HTMLResponse:
+    span = _period(request, periode)
+    frame = results_for(user_of(request), services(request), span, None)
+    rows = frame[frame.stratifier == ""]
+    by_group: dict[str, list] = {g: [] for g in GROUPS}
+    known = library()
+    for row in rows.itertuples():
+        by_group[known[row.measure_id].group].append((known[row.measure_id], row))
+    return render(request, "indicators.html", title="Indicateurs", period=span, by_group=by_group)
+
+
+def _measure(measure_id: str) -> Measure:
+    try:
+        return measure_of(measure_id)
+    except KeyError as error:
+        raise HTTPException(404, f"indicateur inconnu : {measure_id}") from error
+
+
+@router.get("/indicateurs/{measure_id}", name="page_indicator")
+def indicator(
+    request: Request,
+    measure_id: Annotated[str, PathParam(max_length=80)],
+    periode: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    svc, user, measure = services(request), user_of(request), _measure(measure_id)
+    span = _period(request, periode)
+    frame = results_for(user, svc, span, "provider")
+    rows = frame[(frame.measure_id == measure.id) & (frame.stratifier == "")]
+    total = rows[rows.provider == "Total"].iloc[0]
+    providers = rows[rows.provider != "Total"]
+    last = span.end.replace(day=1)
+    first = (
+        dt.date(last.year, last.month + 1, 1).replace(year=last.year - 1)
+        if last.month < 12
+        else dt.date(last.year, 1, 1)
+    )
+    trend = protect_series(user, svc.series(measure, first, last))
+    chart = charts.series(
+        trend,
+        measure.short_label,
+        measure.scoring != "events_per_100",
+        measure.objectives.target,
+        measure.objectives.intermediate,
+    )
+    return render(
+        request,
+        "indicator.html",
+        title=measure.short_label,
+        measure=measure,
+        period=span,
+        total=total,
+        providers=providers,
+        names=svc.provider_names(),
+        chart=chart,
+        trend=trend,
+        drill=user.may("page_indicator_patients"),
+        own=user.rpps,
+        whole=user.whole_structure,
+    )
+
+
+@router.get("/indicateurs/{measure_id}/medecins/{rpps}", name="page_indicator_patients")
+def indicator_patients(
+    request: Request,
+    measure_id: Annotated[str, PathParam(max_length=80)],
+    rpps: Annotated[str, PathParam(pattern=r"^[0-9]{11}$")],
+    periode: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    measure, span = _measure(measure_id), _period(request, periode)
+    provider = own_provider(user_of(request), rpps)
+    gaps = services(request).gaps(span, (measure.id,), provider)
+    detail = f"{measure.short_label} {span.label}, médecin {provider}"
+    audited(request, "liste nominative", detail, gaps.person_id.tolist()[:PAGE_ROWS])
+    shown = with_names(request, gaps.head(PAGE_ROWS), detail)
+    return render(
+        request,
+        "gaps.html",
+        title=f"{measure.short_label} — patients à revoir",
+        measure=measure,
+        period=span,
+        rows=shown,
+        total=len(gaps),
+        provider=provider,
+        provider_name=services(request).provider_names().get(provider, provider),
+    )
+
+
+# -- actions ------------------------------------------------------------------------------------------------
+
+
+def _actions(request: Request, periode: str | None, indicateur: str | None, medecin: str | None):
+    span = _period(request, periode)
+    chosen = (_measure(indicateur).id,) if indicateur else ()
+    provider = own_provider(user_of(request), medecin or None)
+    return span, provider, services(request).gaps(span, chosen, provider)
+
+
+@router.get("/actions", name="page_actions")
+def actions(
+    request: Request,
+    periode: Annotated[str | None, Query(max_length=40)] = None,
+    indicateur: Annotated[str | None, Query(max_length=80)] = None,
+    medecin: Annotated[str | None, Query(pattern=r"^([0-9]{11})?$")] = None,
+) -> HTMLResponse:
+    span, provider, gaps = _actions(request, periode, indicateur, medecin)
+    detail = (
+        f"actions {span.label}"
+        + (f", {indicateur}" if indicateur else "")
+        + (f", médecin {provider}" if provider else "")
+    )
+    audited(request, "liste nominative", detail, gaps.person_id.tolist()[:PAGE_ROWS])
+    shown = with_names(request, gaps.head(PAGE_ROWS), detail)
+    by_measure = gaps.groupby("measure_id").person_id.count().sort_values(ascending=False)
+    query = {"periode": span.label, "indicateur": indicateur or "", "medecin": provider or ""}
+    return render(
+        request,
+        "actions.html",
+        title="Actions",
+        period=span,
+        rows=shown,
+        total=len(gaps),
+        by_measure=by_measure,
+        measures=library(),
+        indicateur=indicateur or "",
+        medecin=provider or "",
+        names=services(request).provider_names(),
+        query=query,
+        whole=user_of(request).whole_structure,
+    )
+
+
+@router.get("/actions/export.csv", name="export_actions")
+def export_actions(
+    request: Request,
+    periode: Annotated[str | None, Query(max_length=40)] = None,
+    indicateur: Annotated[str | None, Query(max_length=80)] = None,
+    medecin: Annotated[str | None, Query(pattern=r"^([0-9]{11})?$")] = None,
+) -> Response:
+    span, provider, gaps = _actions(request, periode, indicateur, medecin)
+    detail = (
+        f"export CSV campagne d'appels {span.label}"
+        + (f", {indicateur}" if indicateur else "")
+        + (f", médecin {provider}" if provider else "")
+    )
+    audited(request, "export nominatif", detail, gaps.person_id.tolist())
+    named = with_names(request, gaps, detail)
+    measures = library()
+    out = pd.DataFrame(
+        {
+            "nom": named.family_name,
+            "prénoms": named.given_names,
+            "né(e) le": named.birth_date.map(formats.date),
+            "téléphone": named.phone,
+            "âge": named.age,
+            "médecin traitant (RPPS)": named.mt_rpps,
+            "indicateur": named.measure_id.map(lambda m: measures[m].short_label),
+            "action": named.action,
+            "dernier acte": named.evidence_date.map(formats.date),
+            "à faire depuis": named.due_since.map(formats.date),
+            "pseudonyme": named.person_id.astype("string"),
+        }
+    )
+    buffer = io.StringIO()
+    out.to_csv(buffer, sep=";", index=False)
+    name = f"campagne-appels-{span.label}.csv".replace(":", "-")
+    return Response(
+        ("\ufeff" + buffer.getvalue()).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/actions/patients/{person_id}", name="page_prevention_plan")
+def prevention_plan(
+    request: Request,
+    person_id: Annotated[int, PathParam(ge=-(2**63), le=2**63 - 1)],
+    periode: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    svc, user, span = services(request), user_of(request), _period(request, periode)
+    check_own_patient(user, svc, person_id, span.end)
+    audited(request, "plan de prévention", f"plan de prévention au {span.end.isoformat()}", [person_id])
+    plan = svc.plan(span, person_id)
+    gaps = svc.gaps(span, (), None if user.whole_structure else user.rpps)
+    person = with_names(request, pd.DataFrame({"person_id": [person_id]}), f"plan de prévention {span.label}")
+    return render(
+        request,
+        "plan.html",
+        title="Plan de prévention",
+        period=span,
+        plan=plan,
+        gaps=gaps[gaps.person_id == person_id],
+        person=person.iloc[0],
+        measures=library(),
+    )
+
+
+# -- economics --------------------------------------------------------------------------------------------
+
+
+def _scenario(years: str, draws: int, seed: int, tornado: str):
+    from proxisante.api.routes import ScenarioIn
+
+    try:
+        chosen = [int(y) for y in years.replace(" ", "").split(",") if y] if years else []
+        return ScenarioIn(years=chosen, draws=draws, seed=seed, tornado_model=tornado)  # type: ignore[arg-type]
+    except ValueError as error:
+        raise InputError(
+            f"scénario invalide : années séparées par des virgules (2025,2026), tirages 100 à 20 000 "
+            f"({str(error).splitlines()[0]})"
+        ) from error
+
+
+def _simulate(request: Request, scenario):
+    from proxisante.api.routes import simulation_summary
+
+    simulation = services(request).simulation(
+        tuple(sorted(set(scenario.years))), scenario.draws, scenario.seed, scenario.tornado_model, None
+    )
+    return simulation, simulation_summary(simulation)
+
+
+@router.get("/economie", name="page_economics")
+def economics_page(request: Request) -> HTMLResponse:
+    from proxisante.economics.engine import MODELS
+
+    scenario = _scenario("", 2_000, 2026, "acte")
+    _, summary = _simulate(request, scenario)
+    return render(
+        request,
+        "economics.html",
+        title="Modèle économique",
+        models=MODELS,
+        scenario=scenario,
+        summary=summary,
+        chart=charts.economics(summary["years"][0]["models"], summary["years"][0]["year"]),
+    )
+
+
+@router.post("/economie/simulation", name="economics_run")
+def economics_run(
+    request: Request,
+    years: Annotated[str, Form(max_length=60)] = "",
+    draws: Annotated[int, Form()] = 2_000,
+    seed: Annotated[int, Form()] = 2026,
+    tornado: Annotated[str, Form(max_length=20)] = "acte",
+) -> HTMLResponse:
+    scenario = _scenario(years, draws, seed, tornado)
+    _, summary = _simulate(request, scenario)
+    return render(
+        request,
+        "economics_result.html",
+        summary=summary,
+        scenario=scenario,
+        chart=charts.economics(summary["years"][0]["models"], summary["years"][0]["year"]),
+    )
+
+
+@router.get("/economie/classeur.xlsx", name="economics_workbook")
+def economics_workbook(
+    request: Request,
+    years: Annotated[str, Query(max_length=60)] = "",
+    draws: Annotated[int, Query()] = 2_000,
+    seed: Annotated[int, Query()] = 2026,
+    tornado: Annotated[str, Query(max_length=20)] = "acte",
+) -> Response:
+    from proxisante.economics.report import write_workbook
+
+    simulation, _ = _simulate(request, _scenario(years, draws, seed, tornado))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "modele-economique.xlsx"
+        services(request).engine(lambda: write_workbook(simulation, path))
+        data = path.read_bytes()
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": 'attachment; filename="modele-economique.xlsx"'},
+    )
+
+
+# -- territory ------------------------------------------------------------------------------------------------
+
+
+@router.get("/territoire", name="page_territory")
+def territory(
+    request: Request, departement: Annotated[str | None, Query(pattern=r"^(\d{2,3}|2A|2B)$")] = None
+) -> HTMLResponse:
+    svc = services(request)
+    try:
+        result = svc.accessibility()
+    except Unavailable as error:
+        return render(request, "territory.html", title="Territoire", missing=str(error))
+    codes = sorted(result.communes.departement.dropna().unique())
+    chosen = departement or svc.centre_departement()
+    if chosen not in codes:
+        chosen = codes[0]
+    mask = (result.communes.departement == chosen).to_numpy()
+    scoped = result.communes[mask].sort_values(["apl", "code"], ignore_index=True)
+    figure = svc.cached("apl_map", chosen, lambda: _map_json(svc, result, mask, chosen))
+    under = scoped.apl < result.threshold
+    return render(
+        request,
+        "territory.html",
+        title="Territoire",
+        missing=None,
+        departement=chosen,
+        codes=codes,
+        communes=scoped,
+        threshold=result.threshold,
+        under=under,
+        figure=figure,
+        notes=result.notes(),
+    )
+
+
+def _map_json(svc: Services, result, mask, departement: str) -> str:
+    from proxisante.territory.maps import map_data, plotly_figure
+
+    names = result.communes.loc[mask, "departement_name"]
+    label = f"{names.iloc[0]} ({departement})" if len(names) else departement
+    data = map_data(result, mask, label, svc.communes())
+    return plotly_figure(data, width=820, height=700).to_json()
+
+
+@router.post("/territoire/simulation", name="territory_whatif")
+def territory_whatif(
+    request: Request,
+    commune: Annotated[str, Form(pattern=r"^[0-9][0-9AB][0-9]{3}$")],
+    etp: Annotated[float, Form(gt=0, le=50)] = 3.0,
+) -> HTMLResponse:
+    from proxisante.territory.siting import add_supply
+
+    svc = services(request)
+    result = svc.accessibility()
+    try:
+        what_if = svc.engine(lambda: add_supply(result, commune, etp))
+    except KeyError as error:
+        raise InputError(str(error.args[0])) from error
+    return render(request, "territory_whatif.html", what_if=what_if, etp=etp, commune=commune)
+
+
+# -- data quality ---------------------------------------------------------------------------------------------
+
+
+@router.get("/qualite", name="page_quality")
+def quality(request: Request) -> HTMLResponse:
+    svc = services(request)
+    snapshot = svc.status()
+    frame = svc.completeness()
+    return render(
+        request,
+        "quality.html",
+        title="Qualité des données",
+        snapshot=snapshot,
+        quarantine=svc.quarantine(),
+        completeness=frame,
+        chart=charts.completeness(frame) if len(frame) else None,
+        recent=frame.sort_values("month").groupby("table").tail(12),
+    )
+
+
+# -- administration ---------------------------------------------------------------------------------------------
+
+
+@router.get("/administration", name="page_admin")
+def administration(request: Request, message: str | None = None, erreur: str | None = None) -> HTMLResponse:
+    web = request.app.state.web
+    return render(
+        request,
+        "admin.html",
+        title="Administration",
+        accounts=web.accounts.list(),
+        audit=web.audit.entries(200),
+        broken=web.audit.verify(),
+        vault_log=_vault_log(web),
+        message=message,
+        error=erreur,
+        roles=ROLES,
+    )
+
+
+def _vault_log(web) -> pd.DataFrame:
+    frame = web.installation.vault.access_log().to_pandas()
+    return frame.sort_values("read_at", ascending=False).head(50) if len(frame) else frame
+
+
+@router.post("/administration/comptes", name="admin_add_account")
+def add_account(
+    request: Request,
+    username: Annotated[str, Form(max_length=40)],
+    password: Annotated[str, Form(max_length=200)],
+    roles: Annotated[list[str], Form()],
+    display_name: Annotated[str, Form(max_length=100)] = "",
+    rpps: Annotated[str, Form(max_length=11)] = "",
+) -> Response:
+    web, user = request.app.state.web, user_of(request)
+    try:
+        web.accounts.add(username, password, roles, rpps=rpps or None, display_name=display_name or None)
+    except AccountError as error:
+        return RedirectResponse(f"/administration?erreur={_q(str(error))}", status_code=303)
+    web.audit.append(user.username, user.roles, "compte créé", "admin_add_account", f"{username} : {', '.join(roles)}")
+    return RedirectResponse(f"/administration?message={_q(f'Compte {username} créé.')}", status_code=303)
+
+
+@router.post("/administration/comptes/{username}/desactiver", name="admin_disable_account")
+def disable_account(request: Request, username: Annotated[str, PathParam(max_length=40)]) -> Response:
+    web, user = request.app.state.web, user_of(request)
+    try:
+        web.accounts.disable(username)
+    except AccountError as error:
+        return RedirectResponse(f"/administration?erreur={_q(str(error))}", status_code=303)
+    web.sessions.close_user(username)
+    web.forget(username)
+    web.audit.append(user.username, user.roles, "compte désactivé", "admin_disable_account", username)
+    return RedirectResponse(f"/administration?message={_q(f'Compte {username} désactivé.')}", status_code=303)
+
+
+def _q(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text)
+
+
+# -- mounting ---------------------------------------------------------------------------------------------------
+
+
+def plotly_js_path() -> Path:
+    """plotly.min.js of the installed ``plotly`` package (served as is: no CDN, no copy to keep in sync)."""
+    return Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
+
+
+def mount_pages(app: FastAPI) -> None:
+    @app.get("/static/vendor/plotly.min.js", name="plotly_js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(
+            plotly_js_path(), media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
+        )
+
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
