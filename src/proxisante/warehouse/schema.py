@@ -175,6 +175,83 @@ VOCABULARY = _omop("vocabulary", "vocabulary_id", "The vocabularies of the local
     "vocabulary_version": TEXT, "vocabulary_concept_id": CONCEPT,
 })  # fmt: skip
 
+VISIT_DETAIL = _omop("visit_detail", "visit_detail_id", "Parts of a visit (filled by OMOP imports).", {
+    "visit_detail_id": ID, "person_id": ID, "visit_detail_concept_id": CONCEPT, "visit_detail_start_date": DATE,
+    "visit_detail_start_datetime": TS, "visit_detail_end_date": DATE, "visit_detail_end_datetime": TS,
+    "visit_detail_type_concept_id": CONCEPT, "provider_id": ID, "care_site_id": ID,
+    "visit_detail_source_value": TEXT, "visit_detail_source_concept_id": CONCEPT,
+    "admitted_from_concept_id": CONCEPT, "admitted_from_source_value": TEXT, "discharged_to_source_value": TEXT,
+    "discharged_to_concept_id": CONCEPT, "preceding_visit_detail_id": ID, "parent_visit_detail_id": ID,
+    "visit_occurrence_id": ID,
+})  # fmt: skip
+
+DEVICE_EXPOSURE = _omop("device_exposure", "device_exposure_id",
+    "Devices (filled by OMOP imports; the serial numbers unique_device_id and production_id are never kept).", {
+    "device_exposure_id": ID, "person_id": ID, "device_concept_id": CONCEPT, "device_exposure_start_date": DATE,
+    "device_exposure_start_datetime": TS, "device_exposure_end_date": DATE, "device_exposure_end_datetime": TS,
+    "device_type_concept_id": CONCEPT, "unique_device_id": TEXT, "production_id": TEXT, "quantity": "int32",
+    "provider_id": ID, "visit_occurrence_id": ID, "visit_detail_id": ID, "device_source_value": TEXT,
+    "device_source_concept_id": CONCEPT, "unit_concept_id": CONCEPT, "unit_source_value": TEXT,
+    "unit_source_concept_id": CONCEPT,
+})  # fmt: skip
+
+CONDITION_ERA = _omop("condition_era", "condition_era_id", "Condition eras (as delivered by an OMOP source).", {
+    "condition_era_id": ID, "person_id": ID, "condition_concept_id": CONCEPT, "condition_era_start_date": DATE,
+    "condition_era_end_date": DATE, "condition_occurrence_count": "int32",
+})  # fmt: skip
+
+DRUG_ERA = _omop("drug_era", "drug_era_id", "Drug eras (as delivered by an OMOP source).", {
+    "drug_era_id": ID, "person_id": ID, "drug_concept_id": CONCEPT, "drug_era_start_date": DATE,
+    "drug_era_end_date": DATE, "drug_exposure_count": "int32", "gap_days": "int32",
+})  # fmt: skip
+
+DOSE_ERA = _omop("dose_era", "dose_era_id", "Dose eras (as delivered by an OMOP source).", {
+    "dose_era_id": ID, "person_id": ID, "drug_concept_id": CONCEPT, "unit_concept_id": CONCEPT, "dose_value": NUM,
+    "dose_era_start_date": DATE, "dose_era_end_date": DATE,
+})  # fmt: skip
+
+DOMAIN = _omop("domain", "domain_id", "OMOP domains (vocabulary subset of an OMOP source).", {
+    "domain_id": TEXT, "domain_name": TEXT, "domain_concept_id": CONCEPT,
+})  # fmt: skip
+
+CONCEPT_CLASS = _omop("concept_class", "concept_class_id", "Concept classes (vocabulary subset).", {
+    "concept_class_id": TEXT, "concept_class_name": TEXT, "concept_class_concept_id": CONCEPT,
+})  # fmt: skip
+
+RELATIONSHIP = _omop("relationship", "relationship_id", "Kinds of concept relationship (vocabulary subset).", {
+    "relationship_id": TEXT, "relationship_name": TEXT, "is_hierarchical": TEXT, "defines_ancestry": TEXT,
+    "reverse_relationship_id": TEXT, "relationship_concept_id": CONCEPT,
+})  # fmt: skip
+
+# The vocabulary tables below have no single-column key: a row is its whole content (loads add the
+# rows not already there).
+CONCEPT_RELATIONSHIP = _omop("concept_relationship", None, "Relationships between concepts (Maps to...).", {
+    "concept_id_1": CONCEPT, "concept_id_2": CONCEPT, "relationship_id": TEXT, "valid_start_date": DATE,
+    "valid_end_date": DATE, "invalid_reason": TEXT,
+})  # fmt: skip
+
+CONCEPT_SYNONYM = _omop("concept_synonym", None, "Other names of concepts (vocabulary subset).", {
+    "concept_id": CONCEPT, "concept_synonym_name": TEXT, "language_concept_id": CONCEPT,
+})  # fmt: skip
+
+CONCEPT_ANCESTOR = _omop("concept_ancestor", None, "Hierarchy of concepts (vocabulary subset).", {
+    "ancestor_concept_id": CONCEPT, "descendant_concept_id": CONCEPT, "min_levels_of_separation": "int32",
+    "max_levels_of_separation": "int32",
+})  # fmt: skip
+
+SOURCE_TO_CONCEPT_MAP = _omop("source_to_concept_map", None, "Local source codes mapped to concepts.", {
+    "source_code": TEXT, "source_concept_id": CONCEPT, "source_vocabulary_id": TEXT,
+    "source_code_description": TEXT, "target_concept_id": CONCEPT, "target_vocabulary_id": TEXT,
+    "valid_start_date": DATE, "valid_end_date": DATE, "invalid_reason": TEXT,
+})  # fmt: skip
+
+DRUG_STRENGTH = _omop("drug_strength", None, "Strength of drugs by ingredient (vocabulary subset).", {
+    "drug_concept_id": CONCEPT, "ingredient_concept_id": CONCEPT, "amount_value": NUM,
+    "amount_unit_concept_id": CONCEPT, "numerator_value": NUM, "numerator_unit_concept_id": CONCEPT,
+    "denominator_value": NUM, "denominator_unit_concept_id": CONCEPT, "box_size": "int32",
+    "valid_start_date": DATE, "valid_end_date": DATE, "invalid_reason": TEXT,
+})  # fmt: skip
+
 MT_DECLARATION = _fr("fr_mt_declaration", "mt_declaration_id",
     "Déclarations de médecin traitant: which person declared which provider, from when to when.", {
     "mt_declaration_id": ID, "person_id": ID, "provider_id": ID, "start_date": DATE, "end_date": DATE,
@@ -221,5 +298,8 @@ TABLES: tuple[TableDef, ...] = (
     PROCEDURE_OCCURRENCE, MEASUREMENT, OBSERVATION, DEATH, PROVIDER, CARE_SITE, LOCATION, COST,
     PAYER_PLAN_PERIOD, CONCEPT_TABLE, VOCABULARY, MT_DECLARATION, COVERAGE_PERIOD, BILLED_ACT,
     PROVIDER_ACTIVITY, CARE_SITE_FR, LOAD_BATCH, LOAD_MANIFEST, QUARANTINE,
+    # Added for OMOP imports (sources/omop): the other clinical and vocabulary tables of CDM 5.4.
+    VISIT_DETAIL, DEVICE_EXPOSURE, CONDITION_ERA, DRUG_ERA, DOSE_ERA, DOMAIN, CONCEPT_CLASS, RELATIONSHIP,
+    CONCEPT_RELATIONSHIP, CONCEPT_SYNONYM, CONCEPT_ANCESTOR, SOURCE_TO_CONCEPT_MAP, DRUG_STRENGTH,
 )  # fmt: skip
 TABLES_BY_NAME: dict[str, TableDef] = {t.name: t for t in TABLES}

@@ -1,0 +1,477 @@
+"""Loading an OMOP CDM 5.4 dataset (CSV or Parquet) into the warehouse, as one atomic, idempotent batch.
+
+The flow follows the pivot load: find the files (any case: ``PERSON.csv``, ``person.parquet``), skip
+those already loaded from this source (same checksum), stage each as text, check every value against
+the official DDL (set-based SQL: type, NOT NULL, duplicate keys, unknown person), pseudonymise the
+persons, re-key every other id, then commit rows, quarantine and manifest in one transaction
+(:func:`proxisante.warehouse.load.commit_batch`). Every line of every loaded file ends up either in
+its table or in ``etl_quarantine`` with file, line, field and reason.
+
+What never enters the warehouse: ``person_source_value`` and the source's ``person_id`` (the keyed
+``person_id`` replaces them; the link stays in the identity vault), street addresses and coordinates
+of ``location``, the serial numbers of ``device_exposure``, and notes (free text may name anyone).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from ibis.backends.sql.datatypes import DuckDBType
+
+from proxisante.identity import IdentityVault
+from proxisante.sources import pivot_mapping
+from proxisante.sources.files import LINE, FileInfo, PivotFileError, RawFile, inspect_file, stage
+from proxisante.sources.omop.cdm import CdmColumn, CdmTable, cdm_tables
+from proxisante.sources.omop.pseudonym import omop_person_id
+from proxisante.warehouse import schema
+from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.load import StagedRows, commit_batch
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int], None]
+SUFFIXES = (".csv", ".parquet")
+MASK = "***"
+
+# Identifiers of a person or of something a person carries: NULL in the warehouse, masked in quarantine.
+BLANKED: dict[str, tuple[str, ...]] = {
+    "person": ("person_source_value",),
+    "location": ("address_1", "address_2", "latitude", "longitude"),
+    "device_exposure": ("unique_device_id", "production_id"),
+}
+# Also masked in quarantine records: the source's own person key.
+MASKED_IN_QUARANTINE = ("person_id", "person_source_value")
+
+# CDM tables read but not loaded, and why (reported with the ignored files).
+NOT_LOADED: dict[str, str] = {
+    "observation_period": "recalculée par l'entrepôt à partir des événements",
+    "note": "texte libre (peut nommer le patient) : non importé",
+    "note_nlp": "dérivé des notes : non importé",
+    "specimen": "table non tenue par l'entrepôt",
+    "fact_relationship": "table non tenue par l'entrepôt",
+    "episode": "table non tenue par l'entrepôt",
+    "episode_event": "table non tenue par l'entrepôt",
+    "metadata": "métadonnées de la source",
+    "cdm_source": "métadonnées de la source",
+    "cohort": "résultat d'analyse, pas une donnée source",
+    "cohort_definition": "résultat d'analyse, pas une donnée source",
+}
+# Besides the key: values that must be unique within a file (two persons with one source value
+# would get one person_id).
+UNIQUE: dict[str, tuple[str, ...]] = {"person": ("person_source_value",)}
+# Loading order: what others point to first.
+FIRST = ("vocabulary", "domain", "concept_class", "relationship", "concept", "location", "care_site", "provider",
+         "person")  # fmt: skip
+
+_PARSE = {
+    "integer": "CASE WHEN TRY_CAST({v} AS DOUBLE) = TRY_CAST({v} AS BIGINT) THEN TRY_CAST({v} AS BIGINT) END",
+    "numeric": "TRY_CAST({v} AS DOUBLE)",
+    "date": "TRY_CAST({v} AS DATE)",
+    "timestamp": "TRY_CAST({v} AS TIMESTAMP)",
+    "text": "{v}",
+}
+_BAD = {
+    "integer": "not an integer",
+    "numeric": "not a number",
+    "date": "not a date (YYYY-MM-DD)",
+    "timestamp": "not a date-time (YYYY-MM-DD HH:MM:SS)",
+}
+
+
+class OmopFileError(PivotFileError):
+    """A dataset that cannot be loaded at all (the batch stops, nothing is loaded)."""
+
+
+@dataclass
+class OmopFileReport:
+    """What happened to one file (the attribute names of the pivot load's report)."""
+
+    pivot_table: str
+    file_name: str
+    sha256: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    skipped: bool = False
+
+
+@dataclass
+class OmopLoadReport:
+    source: str
+    batch_id: str | None
+    files: list[OmopFileReport] = field(default_factory=list)
+    ignored_files: list[str] = field(default_factory=list)
+
+    @property
+    def committed(self) -> bool:
+        return self.batch_id is not None
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+
+def loadable_tables() -> list[CdmTable]:
+    """CDM tables the warehouse holds, in loading order."""
+    tables = [t for t in cdm_tables().values() if t.name in schema.TABLES_BY_NAME and t.name not in NOT_LOADED]
+    return sorted(tables, key=lambda t: FIRST.index(t.name) if t.name in FIRST else len(FIRST))
+
+
+def discover(folder: Path) -> tuple[dict[str, Path], list[str]]:
+    """OMOP files of a folder by table name (any case), and the other files with why they are left."""
+    if not folder.is_dir():
+        raise OmopFileError(f"{folder}: not a folder of OMOP CDM files")
+    loadable = {t.name for t in loadable_tables()}
+    found: dict[str, Path] = {}
+    ignored: list[str] = []
+    for path in sorted(folder.iterdir()):
+        stem = path.name.lower().split(".")[0]
+        if not path.is_file():
+            continue
+        if path.suffix.lower() in SUFFIXES and stem in loadable:
+            if stem in found:
+                raise OmopFileError(f"{path.name}: a second file for the {stem} table ({found[stem].name})")
+            found[stem] = path
+        elif stem in NOT_LOADED:
+            ignored.append(f"{path.name} ({NOT_LOADED[stem]})")
+        else:
+            ignored.append(path.name)
+    if "person" not in found and not found:
+        raise OmopFileError(f"{folder}: no OMOP CDM table found (PERSON.csv, person.parquet...)")
+    return found, ignored
+
+
+def load_omop(
+    folder: Path,
+    warehouse: Warehouse,
+    vault: IdentityVault,
+    key: bytes,
+    source: str = "default",
+    progress: Progress | None = None,
+) -> OmopLoadReport:
+    """Load an OMOP CDM 5.4 folder as one batch; ``key`` is the installation's pseudonymisation key."""
+    files, ignored = discover(folder)
+    report = OmopLoadReport(source, None, ignored_files=ignored)
+    pending = _pending_files(warehouse, source, files, report)
+    if not pending:
+        log.info("nothing to load from %s: every file was already loaded", folder)
+        return report
+    batch = _Batch(warehouse, vault, key, source, progress)
+    try:
+        batch.run(pending, report)
+    finally:
+        batch.drop_staging()
+    return report
+
+
+def _pending_files(
+    warehouse: Warehouse, source: str, files: dict[str, Path], report: OmopLoadReport
+) -> list[tuple[CdmTable, FileInfo]]:
+    manifest = warehouse.table("etl_manifest")
+    done = set(
+        warehouse.execute(manifest.filter(manifest.source == source).select("pivot_table", "sha256")).itertuples(
+            index=False, name=None
+        )
+    )
+    pending = []
+    for table in loadable_tables():
+        if table.name not in files:
+            continue
+        info = inspect_file(files[table.name])
+        if (table.name, info.sha256) in done:
+            report.files.append(OmopFileReport(table.name, info.path.name, info.sha256, skipped=True))
+        else:
+            pending.append((table, info))
+    return pending
+
+
+def vault_source(source: str) -> str:
+    """The vault's source name for the person links of an OMOP source (apart from pivot sources)."""
+    return f"omop:{source}"
+
+
+@dataclass
+class _Checked:
+    valid: str
+    errors: str
+    rows_read: int
+    rows_valid: int
+    rows_rejected: int
+
+
+class _Batch:
+    """The state of one batch: staging tables in the warehouse's DuckDB connection, staged targets."""
+
+    def __init__(
+        self, warehouse: Warehouse, vault: IdentityVault, key: bytes, source: str, progress: Progress | None
+    ) -> None:
+        self.warehouse = warehouse
+        self.con: duckdb.DuckDBPyConnection = warehouse.duckdb
+        self.vault = vault
+        self.key = key
+        self.source = source
+        self.namespace = f"omop/{source}"
+        self.progress = progress or (lambda step, n: None)
+        self.batch_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        self.staging: list[str] = []
+        self.staged: list[StagedRows] = []
+        self.appended: list[StagedRows] = []
+        self.new_links: list[pa.Table] = []
+
+    def _temp(self, name: str) -> str:
+        table = f"stg_omop_{name}"
+        self.staging.append(table)
+        return table
+
+    def drop_staging(self) -> None:
+        for name in self.staging:
+            try:
+                self.con.unregister(name)
+                self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+            except duckdb.Error:  # already gone, or a registered Arrow table: nothing left to free
+                continue
+
+    def run(self, pending: list[tuple[CdmTable, FileInfo]], report: OmopLoadReport) -> None:
+        self.con.execute(pivot_mapping.id_macros())
+        persons = self._known_persons()
+        quarantine: list[str] = []
+        manifest: list[tuple[FileInfo, CdmTable, _Checked]] = []
+        for table, info in pending:
+            self.progress(f"lecture {info.path.name}", 0)
+            raw = stage(self.con, info, self._temp(f"raw_{table.name}"))
+            self._check_header(table, raw)
+            checked = self._validate(table, raw, persons)
+            if table.name == "person":
+                self._pseudonymise(checked.valid, persons)
+            self._stage_target(table, raw, checked.valid, persons)
+            quarantine.append(self._quarantine_sql(table, info, raw, checked))
+            manifest.append((info, table, checked))
+            report.files.append(OmopFileReport(table.name, info.path.name, info.sha256, checked.rows_read,
+                                               checked.rows_valid, checked.rows_rejected))  # fmt: skip
+            self.progress(f"validé {info.path.name}", checked.rows_read)
+        appended = self._stage_bookkeeping(quarantine, manifest)
+        self._store_links()  # the vault first: a failed commit leaves links to no person, which is harmless
+        self.progress("écriture de l'entrepôt", 0)
+        commit_batch(self.warehouse, self.staged, self.appended + appended)
+        report.batch_id = self.batch_id
+        log.info("OMOP batch %s committed: %d rows read, %d loaded, %d quarantined", self.batch_id,
+                 report.rows_read, report.rows_loaded, report.rows_quarantined)  # fmt: skip
+
+    def _known_persons(self) -> str:
+        """``src_person_id -> person_id`` of the persons of this source already in the warehouse."""
+        links = self.vault.patient_links(vault_source(self.source))
+        self.con.register("omop_vault_links", links)
+        persons = self._temp("persons")
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{persons}" AS SELECT l.patient_id AS src_person_id, l.person_id '
+            "FROM omop_vault_links l WHERE l.person_id IN (SELECT person_id FROM person)"
+        )
+        self.con.unregister("omop_vault_links")
+        return persons
+
+    def _check_header(self, table: CdmTable, raw: RawFile) -> None:
+        missing = [c.name for c in table.columns if c.required and c.name not in raw.columns]
+        if missing:
+            raise OmopFileError(
+                f"{raw.info.path.name}: line 1: required column(s) of {table.name} missing: {', '.join(missing)}"
+            )
+
+    def _validate(self, table: CdmTable, raw: RawFile, persons: str) -> _Checked:
+        """Errors (line, field, reason, value) and the valid rows, both as staging tables."""
+        present = [c for c in table.columns if c.name in raw.columns]
+        checks = [self._column_check(c, raw.table, table.name) for c in present if c.required or c.kind != "text"]
+        if table.has_person and table.name != "person":
+            v = _person_key()
+            checks.append(
+                f"SELECT {LINE} AS line, 'person_id' AS field, 'unknown person (no row of person has this person_id)' "
+                f'AS reason, {_shown(table.name, "person_id")} AS value FROM "{raw.table}" '
+                f'WHERE {v} IS NOT NULL AND {v} NOT IN (SELECT src_person_id FROM "{persons}")'
+            )
+        keyed = schema.TABLES_BY_NAME[table.name].key
+        for name in [k for k in (keyed, *UNIQUE.get(table.name, ())) if k and k in raw.columns]:
+            v = _value(name)
+            checks.append(
+                f"SELECT {LINE} AS line, '{name}' AS field, 'duplicate {name} (an earlier line has it)' AS reason, "
+                f'{_shown(table.name, name)} AS value FROM "{raw.table}" WHERE {v} IS NOT NULL '
+                f"QUALIFY row_number() OVER (PARTITION BY {v} ORDER BY {LINE}) > 1"
+            )
+        malformed = self._temp(f"malformed_{table.name}")
+        self.con.register(malformed, pa.table({
+            "line": pa.array([m[0] for m in raw.malformed], pa.int64()),
+            "reason": pa.array([m[1] for m in raw.malformed], pa.string()),
+        }))  # fmt: skip
+        checks.append(f'SELECT line, NULL::VARCHAR AS field, reason, NULL::VARCHAR AS value FROM "{malformed}"')
+        errors = self._temp(f"errors_{table.name}")
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{errors}" AS {" UNION ALL ".join(checks)}')
+        valid = self._temp(f"valid_{table.name}")
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{valid}" AS SELECT * FROM "{raw.table}" '
+            f'WHERE {LINE} NOT IN (SELECT line FROM "{errors}")'
+        )
+        read = _count(self.con, raw.table) + len(raw.malformed)
+        rows_valid = _count(self.con, valid)
+        return _Checked(valid, errors, read, rows_valid, read - rows_valid)
+
+    def _column_check(self, column: CdmColumn, raw: str, table: str) -> str:
+        v = _value(column.name)
+        parsed = _PARSE[column.kind].format(v=v)
+        missing = "'missing required value'" if column.required else "NULL"
+        bad = f"'{_BAD[column.kind]}'" if column.kind in _BAD else "NULL"
+        reason = f"CASE WHEN {v} IS NULL THEN {missing} WHEN {parsed} IS NULL THEN {bad} END"
+        return (
+            f"SELECT {LINE} AS line, '{column.name}' AS field, {reason} AS reason, "
+            f'{_shown(table, column.name)} AS value FROM "{raw}" WHERE {reason} IS NOT NULL'
+        )
+
+    def _pseudonymise(self, valid: str, persons: str) -> None:
+        """Keyed ``person_id`` of each valid person, added to the known persons; links kept for the vault."""
+        rows = self.con.execute(
+            f"SELECT {_person_key()}, nullif(trim(person_source_value), '') FROM \"{valid}\""
+            if "person_source_value" in _columns(self.con, valid)
+            else f'SELECT {_person_key()}, NULL FROM "{valid}"'
+        ).fetchall()
+        links = pa.table({
+            "src_person_id": pa.array([r[0] for r in rows], pa.string()),
+            "person_id": pa.array([omop_person_id(self.key, self.source, r[1], r[0]) for r in rows], pa.int64()),
+        })  # fmt: skip
+        self.con.register("omop_new_persons", links)
+        self.con.execute(
+            f'DELETE FROM "{persons}" WHERE src_person_id IN (SELECT src_person_id FROM omop_new_persons);'
+            f'INSERT INTO "{persons}" SELECT src_person_id, person_id FROM omop_new_persons'
+        )
+        self.con.unregister("omop_new_persons")
+        self.new_links.append(links)
+
+    def _stage_target(self, table: CdmTable, raw: RawFile, valid: str, persons: str) -> None:
+        target = schema.TABLES_BY_NAME[table.name]
+        ids = set(table.id_columns())
+        exprs = []
+        for name, dtype in target.schema.items():
+            sql_type = DuckDBType.to_string(dtype)
+            if name not in raw.columns or name in BLANKED.get(table.name, ()):
+                expr = "NULL"
+            elif name == "person_id":
+                expr = "p.person_id"
+            else:
+                parsed = _PARSE[table.column(name).kind].format(v=_value(name, "v"))
+                expr = f"stable_id('{self.namespace}', ({parsed})::VARCHAR)" if name in ids else parsed
+            exprs.append(f"CAST({expr} AS {sql_type}) AS {name}")
+        join = f'JOIN "{persons}" p ON p.src_person_id = {_person_key("v")}' if table.has_person else ""
+        rows = self._temp(f"target_{table.name}")
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{rows}" AS SELECT {", ".join(exprs)} FROM "{valid}" v {join}')
+        if target.key is not None:
+            self.staged.append(StagedRows(target, rows))
+            return
+        # No key: the row is its content; add only the rows the warehouse does not have yet.
+        new = self._temp(f"new_{table.name}")
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{new}" AS SELECT DISTINCT * FROM "{rows}" '
+            f'EXCEPT SELECT * FROM "{target.name}"'
+        )
+        self.appended.append(StagedRows(target, new))
+
+    def _quarantine_sql(self, table: CdmTable, info: FileInfo, raw: RawFile, checked: _Checked) -> str:
+        masked = set(MASKED_IN_QUARANTINE) | set(BLANKED.get(table.name, ()))
+        record = ", ".join(f'"{c}" := {_masked(f"r.{_q(c)}") if c in masked else f"r.{_q(c)}"}' for c in raw.columns)
+        name = _sql_text(info.path.name)
+        return (
+            f"SELECT '{self.batch_id}' AS batch_id, {_sql_text(self.source)} AS source, '{table.name}' AS pivot_table, "
+            f"{name} AS file_name, e.line, e.field, e.reason, e.value, "
+            f'to_json(struct_pack({record}))::VARCHAR AS record FROM "{checked.errors}" e '
+            f'LEFT JOIN "{raw.table}" r ON r.{LINE} = e.line'
+        )
+
+    def _stage_bookkeeping(
+        self, quarantine: list[str], manifest: list[tuple[FileInfo, CdmTable, _Checked]]
+    ) -> list[StagedRows]:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        rejects = self._temp("quarantine")
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{rejects}" AS {" UNION ALL ".join(quarantine)}')
+        rows = [
+            (self.batch_id, self.source, t.name, info.path.name, info.sha256, info.size_bytes, info.encoding,
+             info.delimiter, c.rows_read, c.rows_valid, c.rows_rejected, now)
+            for info, t, c in manifest
+        ]  # fmt: skip
+        names = list(schema.LOAD_MANIFEST.columns)
+        files = self._temp("manifest")
+        self.con.register("omop_manifest_rows", pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)}))
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{files}" AS SELECT * FROM omop_manifest_rows')
+        self.con.unregister("omop_manifest_rows")
+        batch = self._temp("batch")
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{batch}" AS SELECT ?::VARCHAR AS batch_id, ?::VARCHAR AS source, '
+            "?::TIMESTAMP AS started_at, ?::TIMESTAMP AS committed_at, count(*) AS files, sum(rows_read) AS "
+            f'rows_read, sum(rows_loaded) AS rows_loaded, sum(rows_quarantined) AS rows_quarantined FROM "{files}"',
+            [self.batch_id, self.source, now, now],
+        )
+        return [
+            StagedRows(schema.QUARANTINE, rejects),
+            StagedRows(schema.LOAD_MANIFEST, files),
+            StagedRows(schema.LOAD_BATCH, batch),
+        ]
+
+    def _store_links(self) -> None:
+        """``(omop:<source>, source person_id) -> person_id`` in the vault: pseudonyms and local ids only."""
+        if not self.new_links:
+            return
+        links = pa.concat_tables(self.new_links)
+        with self.vault.connect() as con:
+            con.register("incoming_links", links)
+            con.execute(
+                "INSERT OR REPLACE INTO source_patient SELECT ?, src_person_id, person_id FROM incoming_links",
+                [vault_source(self.source)],
+            )
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+def _value(name: str, alias: str | None = None) -> str:
+    """A staged text value, trimmed, NULL when empty (CSV has no other NULL)."""
+    column = f"{alias}.{_q(name)}" if alias else _q(name)
+    return f"nullif(trim({column}), '')"
+
+
+def _person_key(alias: str | None = None) -> str:
+    """The source's person_id as the text of its integer ("007" and "7" are one person)."""
+    return f"({_PARSE['integer'].format(v=_value('person_id', alias))})::VARCHAR"
+
+
+def _shown(table: str, column: str) -> str:
+    """The value written to the quarantine: masked for identifiers."""
+    if column in MASKED_IN_QUARANTINE or column in BLANKED.get(table, ()):
+        return _masked(_q(column))
+    return _q(column)
+
+
+def _masked(expr: str) -> str:
+    return f"CASE WHEN nullif({expr}, '') IS NULL THEN {expr} ELSE {_sql_text(MASK)} END"
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [row[0] for row in con.execute(f'DESCRIBE "{table}"').fetchall()]
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+    return int(row[0]) if row else 0
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
