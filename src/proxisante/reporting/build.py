@@ -1,0 +1,345 @@
+"""Building the report's content once, from the warehouse, through disclosure control.
+
+Sources: the patientèle (``population.api.Patientele``), the activity (``reporting.sources``, Ibis on
+``fr_billed_act`` / ``visit_occurrence`` / ``fr_provider_activity``), the measure library
+(``measures.results.run`` on the period and the previous ones, then ``results.protect``) and the
+economic model (``economics`` public functions, on a view of the warehouse without the objecting
+patients). Patients who objected are left out of every count; every table is protected before it
+enters the model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from proxisante.measures.definition import Measure, library
+from proxisante.measures.disclosure import DisclosureSettings
+from proxisante.measures.periods import Period, parse_period, rolling
+from proxisante.population.panel import SEXES, band_labels
+from proxisante.reporting import protect, sources
+from proxisante.reporting.model import (
+    Column,
+    Disclosure,
+    EconomicModel,
+    Economics,
+    Indicator,
+    Masked,
+    Objection,
+    PeriodInfo,
+    Report,
+    Row,
+    Table,
+    TrendPoint,
+)
+from proxisante.vocab import mapping
+from proxisante.warehouse.connection import Warehouse
+
+TOTAL = protect.TOTAL
+SEX_LABELS = {"F": "Femmes", "M": "Hommes", "I": "Indéterminé", TOTAL: "Total"}
+GROUP_ORDER = ("chronic", "prevention", "efficiency", "pertinence")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a report covers; the defaults are those of ``proxisante report``."""
+
+    trend_periods: int = 2
+    measures: Sequence[Measure] | None = None
+    economics: bool = True
+    costs: Path | None = None
+    draws: int = 2_000
+    seed: int = 2026
+    threshold: int | None = None
+
+
+def build_report(
+    warehouse: Warehouse,
+    period: Period,
+    excluded: Iterable[int] = (),
+    options: Options | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+    now: dt.datetime | None = None,
+) -> Report:
+    """The whole report of one period: every count without ``excluded`` persons, every cell protected."""
+    options = options or Options()
+    excluded = frozenset(excluded)
+    rules = protect.settings(options.threshold)
+    step = progress or (lambda _: None)
+    step("Patientèle")
+    panel = panel_tables(warehouse, period, excluded, rules)
+    step("Activité")
+    activity = activity_tables(warehouse, period, excluded, rules)
+    step("Indicateurs")
+    measures = list(options.measures or library().values())
+    previous = previous_periods(period, options.trend_periods)
+    indicators = indicator_rows(warehouse, period, previous, measures, excluded, rules)
+    step("Modèle économique")
+    economics, notes = None, []
+    if options.economics:
+        economics, note = economics_summary(warehouse, period, excluded, options)
+        notes += [note] if note else []
+    return Report(
+        structure=sources.structure(warehouse),
+        period=PeriodInfo(period.label, period.start, period.end),
+        previous_periods=[p.label for p in previous],
+        generated_at=(now or dt.datetime.now(dt.UTC)).replace(microsecond=0),
+        disclosure=disclosure_info(rules),
+        objection=Objection(
+            applied=True,
+            text="Les patients qui se sont opposés à la réutilisation de leurs données hors de l'équipe de soins "
+            "sont exclus de tous les effectifs de ce rapport.",
+        ),
+        panel=panel,
+        activity=activity,
+        indicators=indicators,
+        economics=economics,
+        notes=notes,
+    )
+
+
+def disclosure_info(rules: DisclosureSettings) -> Disclosure:
+    t = rules.threshold.value
+    return Disclosure(t, rules.mask_zeros.value, f"< {t}", "secret", " ".join(rules.threshold.source.split()))
+
+
+# -- periods ----------------------------------------------------------------------------------
+
+
+def previous_periods(period: Period, count: int) -> list[Period]:
+    """The ``count`` periods of the same kind before ``period``, oldest first (the trend)."""
+    found = []
+    current = period
+    for _ in range(count):
+        current = _before(current)
+        found.append(current)
+    return found[::-1]
+
+
+def _before(period: Period) -> Period:
+    if period.label.isdigit():
+        return parse_period(str(int(period.label) - 1))
+    if "-T" in period.label:
+        year, quarter = (int(x) for x in period.label.split("-T"))
+        return parse_period(f"{year - 1}-T4" if quarter == 1 else f"{year}-T{quarter - 1}")
+    return rolling(period.start - dt.timedelta(days=1))
+
+
+# -- patientèle --------------------------------------------------------------------------------
+
+
+def panel_tables(warehouse: Warehouse, period: Period, excluded: frozenset[int], rules) -> list[Table]:
+    from proxisante.population.api import Patientele
+
+    with Patientele(warehouse, period.end, exclude_person_ids=excluded) as patientele:
+        pyramid = patientele.pyramid(by_provider=False)
+        composition = patientele.composition(by_provider=False)
+        access = patientele.access()
+    day = f"{period.end:%d/%m/%Y}"
+    return [
+        pyramid_table(pyramid, day, rules),
+        composition_table(composition, day, rules),
+        access_table(access, rules),
+    ]
+
+
+def pyramid_table(pyramid: pd.DataFrame, day: str, rules) -> Table:
+    frame = pyramid[pyramid.mt_rpps == TOTAL][["age_band", "sex", "patients"]]
+    columns = [(sex, Column(f"sex_{sex}", SEX_LABELS[sex], "count")) for sex in (*SEXES, TOTAL)]
+    spec = ("panel_pyramid", f"Patientèle médecin traitant au {day} par âge et sexe",
+            Column("age_band", "âge", "text"), columns)  # fmt: skip
+    return protect.crossed(frame, "age_band", "sex", "patients", spec, rules)
+
+
+def composition_table(composition: pd.DataFrame, day: str, rules) -> Table:
+    rows = composition[composition.mt_rpps == TOTAL]
+    whole = int(rows.panel.iloc[0]) if len(rows) else 0
+    parts = [(r.indicator, r.label, int(r.patients)) for r in rows.itertuples()]
+    return protect.parts_of_a_whole(
+        "panel_composition", f"Composition de la patientèle médecin traitant au {day}",
+        ("Patientèle médecin traitant", whole), parts, rules,
+    )  # fmt: skip
+
+
+def access_table(access: pd.DataFrame, rules) -> Table:
+    bands = access[access.age_band != TOTAL]
+    long = pd.concat(
+        [bands[["age_band"]].assign(mt="with_mt", patients=bands.with_mt),
+         bands[["age_band"]].assign(mt="without_mt", patients=bands.without_mt)], ignore_index=True,
+    )  # fmt: skip
+    long = long.set_index("age_band").loc[band_labels()].reset_index()
+    columns = [("with_mt", Column("with_mt", "avec médecin traitant de la structure", "count")),
+               ("without_mt", Column("without_mt", "sans médecin traitant de la structure", "count")),
+               (TOTAL, Column("seen", "patients vus", "count"))]  # fmt: skip
+    spec = ("panel_access", "Patients vus en 24 mois, avec ou sans médecin traitant de la structure",
+            Column("age_band", "âge", "text"), columns)  # fmt: skip
+    table = protect.crossed(long, "age_band", "mt", "patients", spec, rules)
+    table.columns.append(Column("share_without_mt", "part sans médecin traitant", "share"))
+    for r in table.rows:
+        r.values["share_without_mt"] = protect.share(r.values["without_mt"], r.values["seen"])
+        why = r.masked.get("without_mt") or r.masked.get("seen")
+        if why:
+            r.masked["share_without_mt"] = why
+    return table
+
+
+# -- activity -----------------------------------------------------------------------------------
+
+
+def activity_tables(warehouse: Warehouse, period: Period, excluded: frozenset[int], rules) -> list[Table]:
+    professions = mapping("professions", "label_fr")
+    contacts, totals = sources.contacts(warehouse, period, excluded)
+    by_profession = protect.by_one_dimension(
+        "activity_professions", f"Contacts et patients par profession — {period.label}", contacts,
+        Column("profession", "profession", "text"),
+        [Column("contacts", "contacts", "count"), Column("patients", "patients distincts", "count")],
+        totals, rules, labels=professions,
+    )  # fmt: skip
+    by_profession.note = (
+        "Un patient vu par plusieurs professions compte dans chacune ; le total compte les patients distincts."
+    )
+    return [by_profession, acts_table(sources.acts(warehouse, period, excluded), period, rules)]
+
+
+def act_labels() -> dict[str, str]:
+    return {**mapping("ccam", "label_fr"), **mapping("ngap", "label_fr")}
+
+
+def acts_table(frame: pd.DataFrame, period: Period, rules) -> Table:
+    """Acts by profession and code, with each profession's subtotal and the total (one table, protected)."""
+    professions, labels = mapping("professions", "label_fr"), act_labels()
+    long = protect.protected(protect.with_margins(frame, ["profession", "code"], ["acts"]),
+                             ["profession", "code"], ["acts"], rules)  # fmt: skip
+    found = protect.cells(long, ["profession", "code"], "acts")
+    rows: list[Row] = []
+    for profession in dict.fromkeys(frame.profession.tolist()):
+        name = professions.get(profession, profession)
+        for code in frame[frame.profession == profession].code:
+            count, why = found[(profession, code)]
+            rows.append(protect.row({"profession": name, "code": code, "label": labels.get(code, ""), "acts": count},
+                                    {"acts": why}))  # fmt: skip
+        count, why = found[(profession, TOTAL)]
+        rows.append(protect.row({"profession": name, "code": TOTAL, "label": f"Total {name}", "acts": count},
+                                {"acts": why}))  # fmt: skip
+    count, why = found.get((TOTAL, TOTAL), (0, None))
+    rows.append(protect.row({"profession": TOTAL, "code": TOTAL, "label": "Total de la structure", "acts": count},
+                            {"acts": why}))  # fmt: skip
+    columns = [Column("profession", "profession", "text"), Column("code", "code", "text"),
+               Column("label", "acte", "text"), Column("acts", "actes", "count")]  # fmt: skip
+    note = "Un acte : les lignes de facturation (AMO, AMC...) d'un code pour un patient lors d'un contact."
+    return Table("activity_acts", f"Actes facturés par profession et par type — {period.label}", columns, rows, note)
+
+
+# -- indicators ---------------------------------------------------------------------------------
+
+
+def protected_run(
+    warehouse: Warehouse, period: Period, measures: list[Measure], excluded: frozenset[int], rules
+) -> pd.DataFrame:
+    """The structure's row of every measure on ``period``, protected (``measures run --protect``)."""
+    from proxisante.measures.results import protect as protect_run
+    from proxisante.measures.results import run
+
+    table = run(warehouse, period, measures, exclude_person_ids=excluded).table
+    return protect_run(table, threshold=rules.threshold.value).set_index("measure_id")
+
+
+def indicator_rows(
+    warehouse: Warehouse,
+    period: Period,
+    previous: list[Period],
+    measures: list[Measure],
+    excluded: frozenset[int],
+    rules,
+) -> list[Indicator]:
+    current = protected_run(warehouse, period, measures, excluded, rules)
+    history = [(p.label, protected_run(warehouse, p, measures, excluded, rules)) for p in previous]
+    order = {g: i for i, g in enumerate(GROUP_ORDER)}
+    rows = []
+    for m in sorted(measures, key=lambda m: (order.get(m.group, 9), m.id)):
+        r = current.loc[m.id]
+        trend = [_point(label, frame.loc[m.id]) for label, frame in history]
+        now = _point(period.label, r)
+        rows.append(
+            Indicator(
+                id=m.id, label=m.label, short_label=m.short_label, group=m.group, programme=list(m.programme),
+                scoring=m.scoring, direction=m.direction, denominator=_count(r.denominator),
+                exclusions=_count(r.exclusions), numerator=_count(r.numerator), eligible=now.eligible,
+                rate=now.rate, ci_low=now.ci_low, ci_high=now.ci_high, reportable=now.reportable, masked=now.masked,
+                objective_intermediate=m.objectives.intermediate, objective_target=m.objectives.target,
+                status=str(r.objective or ""), evolution=evolution(m, trend[-1] if trend else None, now),
+                trend=[*trend, now],
+            )
+        )  # fmt: skip
+    return rows
+
+
+def _count(cell) -> int | None:
+    return protect.value(cell)
+
+
+def _number(cell) -> float | None:
+    return None if cell is pd.NA or cell is None or pd.isna(cell) else float(cell)
+
+
+def _point(label: str, r: pd.Series) -> TrendPoint:
+    why: Masked | None = protect.reason(str(r.suppressed))
+    reportable = bool(r.reportable) and why is None
+    rate, low, high = (_number(v) if reportable else None for v in (r.rate, r.ci_low, r.ci_high))
+    return TrendPoint(label, _count(r.eligible), _count(r.numerator), rate, low, high, reportable, why)
+
+
+def evolution(measure: Measure, before: TrendPoint | None, now: TrendPoint) -> str:
+    """Better, worse or stable against the previous period: a change counts when the 95 % intervals
+    do not overlap; "non calculable" when either period is masked or under the minimum denominator."""
+    if before is None or before.rate is None or now.rate is None or None in (before.ci_low, now.ci_low):
+        return "non calculable"
+    if now.ci_low > before.ci_high or now.ci_high < before.ci_low:  # type: ignore[operator]
+        up = now.rate > before.rate
+        return "en amélioration" if up == (measure.direction == "higher") else "en dégradation"
+    return "stable"
+
+
+# -- economics ----------------------------------------------------------------------------------
+
+
+def economics_summary(
+    warehouse: Warehouse, period: Period, excluded: frozenset[int], options: Options
+) -> tuple[Economics | None, str]:
+    """The payment models of the year side by side (``economics`` public functions), or why not."""
+    if not period.label.isdigit():
+        return None, "Résumé économique : calculé pour une année civile seulement (--period 2025)."
+    from proxisante.economics.costs import load_costs
+    from proxisante.economics.engine import MODELS
+    from proxisante.economics.profile import ProfileError, profile_from_warehouse
+    from proxisante.economics.uncertainty import simulate
+
+    year = int(period.label)
+    view = sources.WithoutPersons(warehouse, excluded)
+    try:
+        profile = profile_from_warehouse(view, year, centre=sources.structure(warehouse).name)
+        costs = load_costs(options.costs)
+        simulation = simulate(profile, costs, [year], draws=options.draws, seed=options.seed)
+    except (ProfileError, OSError, ValueError) as error:
+        return None, f"Résumé économique indisponible : {error}"
+    models = []
+    for key, label in MODELS.items():
+        r, b = simulation.results[year][key], simulation.bands[year][key]
+        revenue = float(r.revenue)
+        models.append(
+            EconomicModel(key, label, round(revenue), round(float(r.cost)), round(float(r.result)),
+                          None if revenue == 0 or math.isnan(revenue) else float(r.margin),
+                          round(b.result[5]), round(b.result[95]), float(b.probability_positive))
+        )  # fmt: skip
+    note = (
+        "Montants annuels en euros, tous payeurs, aux paramètres datés de l'année ; bandes P5–P95 sur les "
+        "paramètres incertains. Charges : " + costs.label + (" (exemple, à remplacer par les charges réelles)."
+        if costs.example else ".")
+    )  # fmt: skip
+    return Economics(year, costs.label, costs.example, options.draws, options.seed, models, note), ""

@@ -1,0 +1,72 @@
+"""French display of the model's values, shared by the PDF and the workbook: 12 345 ; 61,2 % ; "< 10"."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from proxisante.reporting.model import Column, Indicator, Report, Row
+
+NARROW = "\u202f"
+NBSP = "\u00a0"
+
+
+def number(value: float | int | None, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    text = f"{value:,.{digits}f}" if digits else f"{round(value):,}"
+    return text.replace(",", NARROW).replace(".", ",")
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{number(100 * value, digits)}{NBSP}%"
+
+
+def euros(value: float | None) -> str:
+    return "—" if value is None else f"{number(value / 1000)}{NBSP}k€"
+
+
+def cell(report: Report, row: Row, column: Column) -> str:
+    """A table cell as the reader sees it: masked counts and the values derived from them say why."""
+    if column.key in row.masked:
+        return report.mask_label(row.masked[column.key])
+    value: Any = row.values.get(column.key)
+    if column.kind == "count":
+        return number(value)
+    if column.kind == "share":
+        return percent(value)
+    if column.kind == "amount":
+        return euros(value)
+    if column.kind in ("rate", "number"):
+        return number(value, 1)
+    return "" if value is None else str(value)
+
+
+def rate(indicator: Indicator, value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{number(value, 1)}/100" if indicator.scoring == "events_per_100" else percent(value)
+
+
+def indicator_rate(report: Report, indicator: Indicator) -> tuple[str, str]:
+    """(rate, interval) of an indicator, or why there is none: masked, or under the minimum denominator."""
+    if indicator.masked:
+        return report.mask_label(indicator.masked), ""
+    if not indicator.reportable or indicator.rate is None:
+        return "n.s.", ""
+    low, high = rate(indicator, indicator.ci_low), rate(indicator, indicator.ci_high)
+    return rate(indicator, indicator.rate), f"[{low} ; {high}]"
+
+
+def indicator_count(report: Report, indicator: Indicator, value: int | None) -> str:
+    return report.mask_label(indicator.masked) if indicator.masked else number(value)
+
+
+def objectives(indicator: Indicator) -> str:
+    values = (indicator.objective_intermediate, indicator.objective_target)
+    goals = [rate(indicator, v) for v in values if v is not None]
+    return " / ".join(goals)
+
+
+GROUP_LABELS = {"chronic": "Suivi des pathologies chroniques", "prevention": "Prévention",
+                "efficiency": "Efficience", "pertinence": "Pertinence"}  # fmt: skip

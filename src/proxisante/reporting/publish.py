@@ -1,0 +1,72 @@
+"""Writing a report folder: the chosen renderings of one built report, then the signed manifest.
+
+The files are written to a temporary folder next to the destination and moved in place only once
+all of them and the signature exist, so that a failure never leaves a half-written, or unsigned,
+report where a payer might pick it up.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from proxisante.reporting import signing
+from proxisante.reporting.model import REPORT_KIND, Report, to_document
+
+FORMATS = ("pdf", "xlsx", "json")
+
+
+class ReportFolderError(ValueError):
+    """The destination cannot take the report (not empty, not a folder)."""
+
+
+def renderers() -> dict[str, Callable[[Report], bytes]]:
+    from proxisante.reporting.render_json import render_json
+    from proxisante.reporting.render_pdf import render_pdf
+    from proxisante.reporting.render_xlsx import render_xlsx
+
+    return {"pdf": render_pdf, "xlsx": render_xlsx, "json": render_json}
+
+
+def file_name(report: Report, fmt: str) -> str:
+    period = report.period.label.replace(":", "_")
+    return f"rapport-{REPORT_KIND}-{period}.{fmt}"
+
+
+def write_report(
+    report: Report, out: Path, key: Ed25519PrivateKey, formats: Iterable[str] = FORMATS, *, replace: bool = False
+) -> list[str]:
+    """Render ``report`` in ``formats`` into ``out`` with a signed manifest; the names written."""
+    chosen = [f for f in FORMATS if f in set(formats)]
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not chosen:
+        raise ReportFolderError(f"format inconnu : {', '.join(unknown) or '(aucun)'} (attendu pdf, xlsx ou json)")
+    if out.exists() and not out.is_dir():
+        raise ReportFolderError(f"{out} existe et n'est pas un dossier")
+    if out.exists() and any(out.iterdir()) and not replace:
+        raise ReportFolderError(f"{out} n'est pas vide : choisissez un autre --out ou ajoutez --replace")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".rapport-", dir=out.parent))
+    try:
+        render = renderers()
+        names = []
+        for fmt in chosen:
+            name = file_name(report, fmt)
+            (staging / name).write_bytes(render[fmt](report))
+            names.append(name)
+        document = to_document(report)
+        signing.sign_folder(
+            staging, names, key, period=document["period"], structure=document["structure"],
+            generated_at=report.generated_at, schema_version=report.schema_version,
+        )  # fmt: skip
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return names
