@@ -239,6 +239,7 @@ class Batch:
         refs = self._references()
         quarantine: list[str] = list(rejected or [])
         files: list[ManifestRow] = list(manifest or [])
+        report.files += [row.report() for row in files]
         valid_tables: dict[str, list[str]] = {}
         for item in pending:
             spec = item.spec

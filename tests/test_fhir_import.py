@@ -1,0 +1,117 @@
+"""FHIR import: Bundles and NDJSON load; each bad resource is quarantined with its file, line and
+reason while the rest loads; loading twice changes nothing; no identifier reaches the warehouse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pivot_fixture as fx
+from proxisante.runtime import Installation
+from proxisante.sources.fhir.load import load_fhir
+
+RPPS = "https://rpps.esante.gouv.fr"
+CIM10 = "https://smt.esante.gouv.fr/terminologie-cim-10"
+INS = "urn:oid:1.2.250.1.213.1.4.8"
+INS_TYPE = {"coding": [{"system": "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203", "code": "INS-NIR"}]}
+
+
+def practitioner() -> dict:
+    return {"resourceType": "Practitioner", "id": "pr1", "identifier": [{"system": RPPS, "value": fx.GP1}],
+            "name": [{"family": "Martin", "given": ["Claire"]}],
+            "qualification": [{"code": {"coding": [{"system": "urn:proxisante:codesystem:profession", "code": "MG"}]}}],
+            "extension": [{"url": "urn:proxisante:fhir:extension:fte", "valueDecimal": 1}]}  # fmt: skip
+
+
+def patient(pid: str, ins: str) -> dict:
+    return {"resourceType": "Patient", "id": pid, "identifier": [{"system": INS, "type": INS_TYPE, "value": ins}],
+            "name": [{"use": "official", "family": "Durand", "given": ["Alice"]}], "gender": "female",
+            "birthDate": "1965-01-12", "telecom": [{"system": "phone", "value": "0612345678"}]}  # fmt: skip
+
+
+def condition(cid: str, subject: str | None, system: str = CIM10, code: str = "E11.9") -> dict:
+    out = {"resourceType": "Condition", "id": cid, "code": {"coding": [{"system": system, "code": code}]},
+           "recordedDate": "2025-01-10", "recorder": {"reference": "Practitioner/pr1"}}  # fmt: skip
+    if subject:
+        out["subject"] = {"reference": subject}
+    return out
+
+
+def write_ndjson(path: Path, lines: list) -> Path:
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    return path
+
+
+def load(inst: Installation, path: Path):
+    return load_fhir(path, inst.warehouse, inst.vault, inst.pseudonymiser, source="ehr")
+
+
+def test_bundle_with_urn_uuid_references_loads(installation: Installation, tmp_path: Path) -> None:
+    pat = patient("", fx.NIR_ALICE)
+    del pat["id"]
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:aaa", "resource": pat, "request": {"method": "POST", "url": "Patient"}},
+        {"fullUrl": "urn:uuid:bbb", "resource": practitioner()},
+        {"fullUrl": "urn:uuid:ccc", "resource": condition("c1", "urn:uuid:aaa")},
+    ]}  # fmt: skip
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "bundle.json").write_text(json.dumps(bundle, indent=2), encoding="utf-8")
+    report = load(installation, folder)
+    assert report.committed and report.rows_quarantined == 0 and report.rows_loaded == 3
+    con = installation.warehouse.duckdb
+    assert con.execute("SELECT condition_source_value FROM condition_occurrence").fetchall() == [("E11.9",)]
+
+
+def test_each_bad_resource_is_quarantined_and_the_rest_loads(installation: Installation, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_ndjson(folder / "export-1.ndjson", [
+        practitioner(),                                         # line 1
+        patient("p1", fx.NIR_ALICE),                            # line 2
+        '{"resourceType": "Condition", "id": "broken"',         # line 3: invalid JSON
+        condition("c1", "Patient/p1"),                          # line 4: fine
+        condition("c2", None),                                  # line 5: missing subject
+        condition("c3", "Patient/p1", "http://example.org/x"),  # line 6: unknown code system
+        {"resourceType": "Appointment", "id": "a1"},            # line 7: unsupported type
+        condition("c4", "Patient/nobody"),                      # line 8: unknown patient
+    ])  # fmt: skip
+    report = load(installation, folder)
+    assert report.committed and report.rows_read == 8 and report.rows_loaded == 3
+    rows = installation.warehouse.duckdb.execute(
+        "SELECT file_name, line, field, reason FROM etl_quarantine ORDER BY line"
+    ).fetchall()
+    assert rows == [
+        ("export-1.ndjson", 3, None, "invalid JSON"),
+        ("export-1.ndjson", 5, "patient_id", "missing subject (no reference to a Patient)"),
+        ("export-1.ndjson", 6, "cim10", "unknown code system"),
+        ("export-1.ndjson", 7, None, "unsupported resource type Appointment"),
+        ("export-1.ndjson", 8, "patient_id", "unknown patient_id (in neither this batch nor the warehouse)"),
+    ]
+    assert installation.warehouse.counts()["condition_occurrence"] == 1
+    # rows_read = rows_loaded + rows_quarantined for every manifest row
+    for read, loaded, bad in installation.warehouse.duckdb.execute(
+        "SELECT rows_read, rows_loaded, rows_quarantined FROM etl_manifest"
+    ).fetchall():
+        assert read == loaded + bad
+
+
+def test_loading_twice_changes_nothing_and_no_identifier_in_warehouse(
+    installation: Installation, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_ndjson(folder / "Practitioner.ndjson", [practitioner()])
+    write_ndjson(folder / "Patient.ndjson", [patient("p1", fx.NIR_ALICE)])
+    write_ndjson(folder / "Condition.ndjson", [condition("c1", "Patient/p1")])
+    load(installation, folder)
+    con = installation.warehouse.duckdb
+    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()]
+    before = {t: sorted(map(repr, con.execute(f'SELECT * FROM "{t}"').fetchall())) for t in tables}
+    again = load(installation, folder)
+    assert not again.committed and all(f.skipped for f in again.files)
+    after = {t: sorted(map(repr, con.execute(f'SELECT * FROM "{t}"').fetchall())) for t in tables}
+    assert after == before
+    dump = repr(before)
+    for secret in (fx.NIR_ALICE, "Durand", "0612345678"):
+        assert secret not in dump
