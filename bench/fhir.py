@@ -1,0 +1,93 @@
+"""Benchmark: a synthetic centre as FHIR NDJSON -> warehouse (views, validation, pseudonymisation, load).
+
+Prints resources, time per stage (generation, reading, views and validation, commit: the stages of
+the progress callback), resources per second of the load, and the peak memory of each phase (each
+runs in its own process). Target: >= 50,000 resources/s.
+
+    python bench/fhir.py --patients 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _generate(out: Path, patients: int, seed: int, queue: mp.Queue) -> None:
+    from proxisante.synth import SynthOptions, generate_centre
+
+    start = time.perf_counter()
+    summary = generate_centre(SynthOptions(patients=patients, seed=seed, out=out, file_format="fhir"))
+    queue.put({"seconds": time.perf_counter() - start, "resources": summary.total_rows, "peak_mib": _peak_mib()})
+
+
+def _load(folder: Path, home: Path, queue: mp.Queue) -> None:
+    from proxisante.runtime import open_installation
+    from proxisante.settings import Settings
+    from proxisante.sources.fhir.load import load_fhir
+
+    inst = open_installation(Settings(home=home))
+    stages: list[tuple[str, float]] = []
+    last = [time.perf_counter()]
+
+    def progress(step: str, rows: int) -> None:
+        now = time.perf_counter()
+        stages.append((step, now - last[0]))
+        last[0] = now
+
+    start = time.perf_counter()
+    report = load_fhir(folder, inst.warehouse, inst.vault, inst.pseudonymiser, source="bench", progress=progress)
+    seconds = time.perf_counter() - start
+    stages.append(("commit", time.perf_counter() - last[0]))
+    inst.close()
+    queue.put({"seconds": seconds, "read": report.rows_read, "loaded": report.rows_loaded,
+               "quarantined": report.rows_quarantined, "stages": stages, "peak_mib": _peak_mib()})  # fmt: skip
+
+
+def _run(target: Any, *args: Any) -> dict:
+    queue: mp.Queue = mp.Queue()
+    process = mp.Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-fhir-"))
+    try:
+        gen = _run(_generate, work / "centre", args.patients, args.seed)
+        size = sum(p.stat().st_size for p in (work / "centre").iterdir()) / 2**20
+        print(f"generation: {args.patients:,} patients, {gen['resources']:,} resources, {size:,.0f} MiB NDJSON, "
+              f"{gen['seconds']:.1f} s, peak {gen['peak_mib']:,.0f} MiB")  # fmt: skip
+        load = _run(_load, work / "centre", work / "home")
+        rate = load["read"] / load["seconds"]
+        print(f"load: {load['read']:,} resources read, {load['loaded']:,} loaded, {load['quarantined']:,} "
+              f"quarantined, {load['seconds']:.1f} s, {rate:,.0f} resources/s, "
+              f"peak {load['peak_mib']:,.0f} MiB")  # fmt: skip
+        merged: dict[str, float] = {}
+        for step, seconds in load["stages"]:
+            key = step.split(" ")[0]
+            merged[key] = merged.get(key, 0.0) + seconds
+        for step, seconds in merged.items():
+            print(f"  {step:<12} {seconds:8.1f} s")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
