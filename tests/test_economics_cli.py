@@ -72,3 +72,26 @@ def test_bad_profile_and_bad_options_are_refused(home: Path, tmp_path: Path) -> 
     assert empty.exit_code == 2 and "aucun acte" in empty.output
     years = runner.invoke(app, ["economie", "simulate", "--profile", str(EXAMPLE_PROFILE), "--years", "2027-2024"])
     assert years.exit_code != 0
+
+
+def test_simulate_with_poverty_rates_and_zip_communes(home: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(console, "width", 200)
+    data = yaml.safe_load(EXAMPLE_PROFILE.read_text(encoding="utf-8"))
+    data["communes"][0]["commune"] = "23096"  # 8,561 patients in Guéret: 25 % poverty in the test file
+    data["gp_sites"][0]["commune"] = "23096"  # 4.1 of the 9.4 GP FTE in a ZIP, plus 1.8 FTE aged 67+
+    path = tmp_path / "centre.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    data_dir = Path(__file__).parent / "data" / "economics"
+    result = runner.invoke(app, ["economie", "simulate", "--profile", str(path), "--draws", "200",
+                                 "--pauvrete", str(data_dir / "pauvrete_communes.csv"),
+                                 "--zip", str(data_dir / "zip_communes.csv")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "PEPS pauvreté : 78,7 % des patients MT" in out or "PEPS pauvreté : 78.7 % des patients MT" in out
+    assert "FMT ZIP/67 ans : 63 % des ETP de généraliste (sites des généralistes, 1 site(s) en ZIP)" in out
+    assert "2311 patients MT dans des communes absentes du fichier" in out
+    assert "Forfait ANCS — points fixes" in out
+    bad = runner.invoke(
+        app, ["economie", "simulate", "--profile", str(path), "--pauvrete", str(data_dir / "zip_communes.csv")]
+    )
+    assert bad.exit_code == 2 and "column taux_pauvrete missing" in bad.output

@@ -122,7 +122,7 @@ def test_peps_variants_take_their_own_patients() -> None:
 def test_ipep_with_a_negative_gap_floored_at_zero() -> None:
     p = profile({("7-64", False, False): 300})
     values = {"ipep.spending_per_patient": 2000.0, "ipep.gap_ratio": -0.05, "ipep.growth_gap": 0.01,
-              "ipep.quality_modulation": 1.0}  # fmt: skip
+              "ipep.quality_unscored": 1.0}  # fmt: skip
     # 50 % × [⅓ × max(0, −100) + ⅔ × max(0, 20)] = 6.67 € per patient × 300 patients
     assert ipep(p, Rates(2025, values), Volume()) == pytest.approx(300 * 0.5 * (2 / 3) * 20)
     values["ipep.growth_gap"] = -0.01

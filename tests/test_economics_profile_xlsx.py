@@ -16,7 +16,17 @@ def test_the_example_written_as_a_workbook_reads_back_equal(tmp_path: Path) -> N
     example = load_profile(EXAMPLE_PROFILE)
     path = tmp_path / "centre.xlsx"
     write_profile_xlsx(example, path)
-    assert load_workbook(path).sheetnames == ["centre", "panel", "acts", "staff", "measures"]
+    assert load_workbook(path).sheetnames == [
+        "centre",
+        "panel",
+        "acts",
+        "staff",
+        "measures",
+        "communes",
+        "gp_sites",
+        "ipep_indicators",
+        "ancs_engagements",
+    ]
     assert load_profile(path) == example
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from proxisante.economics.engine import Rates, fmt, rosp
 from proxisante.economics.profile import ProfileError
-from proxisante.economics.quality import describe, level_share
+from proxisante.economics.quality import describe, level_share, progression_share, rosp_from_measures
+from proxisante.measures.definition import measure
 from test_economics_engine import profile
 
 SCORING = {"below_intermediate": 0.0, "at_intermediate": 0.5, "at_target": 1.0}
@@ -28,17 +29,45 @@ def test_rosp_scores_the_measures_with_objectives_and_keeps_the_parameter_for_th
     counts = [c.patients for c in profile(ADULTS).panel]
     flat = rosp(profile(ADULTS), Rates(2025), counts)
     assert flat == pytest.approx(940 * 0.6 * 7 * 1000 / 800)  # 4,935 €, no measures: the parameter
-    # HbA1c 83/100 = 83 % → 0.75 × 30 = 22.5 points; the 910 others × 0.6 = 546; 568.5 points × 7 € × 1000/800
+    # HbA1c 83/100 = 83 % → 0.75 × 30 = 22.5 points; flu ≥ 65 40/50 = 80 %, beyond its 75 % target → 20 points;
+    # the 890 others × 0.6 = 534; 576.5 points × 7 € × 1000/800
     measured = profile(ADULTS, measures=[{"id": "rosp_diabetes_hba1c", "eligible": 100, "numerator": 83},
                                          {"id": "rosp_flu_65", "eligible": 50, "numerator": 40}])  # fmt: skip
-    assert rosp(measured, Rates(2025), counts) == pytest.approx(568.5 * 7 * 1000 / 800)  # 4,974.375 €
+    assert rosp(measured, Rates(2025), counts) == pytest.approx(576.5 * 7 * 1000 / 800)  # 5,044.375 €
     # a rate that is not reportable keeps the parameter for its points too
     small = profile(ADULTS, measures=[{"id": "rosp_diabetes_hba1c", "eligible": 3, "numerator": 3,
                                        "reportable": False}])  # fmt: skip
     assert rosp(small, Rates(2025), counts) == pytest.approx(flat)
     # the draws of rosp.achievement still move the 910 points not scored
     drawn = rosp(measured, Rates(2025, values={"rosp.achievement": 0.4}), counts)
-    assert drawn == pytest.approx((22.5 + 910 * 0.4) * 7 * 1000 / 800)
+    assert drawn == pytest.approx((22.5 + 20 + 890 * 0.4) * 7 * 1000 / 800)
+
+
+def test_progression_share_from_the_previous_rate() -> None:
+    hba1c = measure("rosp_diabetes_hba1c").objectives  # intermediate 74 %, target 92 %
+    rule = {"weight": 1.0, "only_below_intermediate": True}
+    # from 50 % to 68 %: 0.18 of the 0.42 between the previous rate and the target
+    assert progression_share(0.68, 0.50, hba1c, rule, lower=False) == pytest.approx(0.18 / 0.42)
+    assert progression_share(0.68, None, hba1c, rule, lower=False) == 0.0  # no previous year
+    assert progression_share(0.80, 0.76, hba1c, rule, lower=False) == 0.0  # was already above the intermediate
+    assert progression_share(0.45, 0.50, hba1c, rule, lower=False) == 0.0  # went down
+    assert progression_share(0.68, 0.50, hba1c, {**rule, "weight": 0.5}, lower=False) == pytest.approx(0.09 / 0.42)
+    long_half_life = measure("rosp_benzo_long_half_life_75").objectives  # lower is better: 10 % → 5 %
+    assert progression_share(0.14, 0.20, long_half_life, rule, lower=True) == pytest.approx(0.06 / 0.15)
+
+
+def test_rosp_pays_the_better_of_level_and_progression() -> None:
+    counts = [c.patients for c in profile(ADULTS).panel]
+    # HbA1c 68 % (below 74 %: level 0) after 50 %: progression 0.18 / 0.42 × 30 = 12.857 points
+    rising = profile(ADULTS, measures=[{"id": "rosp_diabetes_hba1c", "eligible": 100, "numerator": 68,
+                                        "previous_rate": 0.5}])  # fmt: skip
+    assert rosp(rising, Rates(2025), counts) == pytest.approx((0.18 / 0.42 * 30 + 910 * 0.6) * 7 * 1000 / 800)
+    # 80 % after 50 %: level 0.5 + 0.5 × 6/18 = 0.667 < progression 0.30 / 0.42 = 0.714
+    higher = profile(ADULTS, measures=[{"id": "rosp_diabetes_hba1c", "eligible": 100, "numerator": 80,
+                                        "previous_rate": 0.5}])  # fmt: skip
+    assert rosp(higher, Rates(2025), counts) == pytest.approx((0.30 / 0.42 * 30 + 910 * 0.6) * 7 * 1000 / 800)
+    scored = rosp_from_measures(higher, {"rosp_diabetes_hba1c": 30}, SCORING, {"weight": 1.0})
+    assert scored.scored[0].progression
 
 
 def test_fmt_prevention_from_the_measures() -> None:

@@ -49,6 +49,8 @@ def simulate(
     draws: Annotated[int, typer.Option(help="tirages Monte Carlo")] = 10_000,
     seed: Annotated[int, typer.Option(help="graine des tirages")] = 2026,
     tornado_model: Annotated[str, typer.Option("--tornado", help="modèle de l'analyse de sensibilité")] = "acte",
+    poverty_file: Annotated[Path | None, typer.Option("--pauvrete", help="CSV commune;taux_pauvrete")] = None,
+    zip_file: Annotated[Path | None, typer.Option("--zip", help="CSV des communes en ZIP (colonne commune)")] = None,
 ) -> None:  # fmt: skip
     """Compare le paiement à l'acte, le FMT 2026, le PEPS et l'IPEP : recettes, charges, résultat, point mort."""
     from proxisante.economics.costs import load_costs
@@ -65,6 +67,7 @@ def simulate(
     chosen = parse_years(years)
     try:
         profile = load_profile(profile_file) if profile_file else _warehouse_profile(year)
+        profile = _with_communes(profile, poverty_file, zip_file)
         costs = load_costs(costs_file)
         costs.by_item(profile)
     except (ProfileError, OSError) as error:
@@ -106,6 +109,22 @@ def profile_example(
     console.print(f"Profil d'exemple écrit : {out} (feuilles et champs : docs/economics.md)")
 
 
+def _with_communes(profile, poverty_file: Path | None, zip_file: Path | None):
+    """The profile with the user's poverty rates and ZIP communes, when given."""
+    from proxisante.economics.communes import (
+        load_poverty_rates,
+        load_zip_communes,
+        with_poverty_rates,
+        with_zip_communes,
+    )
+
+    if poverty_file is not None:
+        profile = with_poverty_rates(profile, load_poverty_rates(poverty_file), poverty_file.name)
+    if zip_file is not None:
+        profile = with_zip_communes(profile, load_zip_communes(zip_file), zip_file.name)
+    return profile
+
+
 def _warehouse_profile(year: int | None):
     from proxisante.economics.profile import ProfileError, last_full_year, profile_from_warehouse
     from proxisante.runtime import open_installation
@@ -137,9 +156,9 @@ def print_simulation(simulation) -> None:
                       f"valorisés aux tarifs des paramètres {profile.year}.")  # fmt: skip
     if costs.example:
         console.print(f"[yellow]Charges : {costs.label}. Donnez les vôtres avec --costs.[/yellow]")
-    from proxisante.economics.quality import describe
+    from proxisante.economics.quality import describe, describe_centre
 
-    for line in describe(profile, simulation.years[-1]):
+    for line in describe(profile, simulation.years[-1]) + describe_centre(profile, simulation.years[0]):
         console.print(f"Source — {line}")
     for year in simulation.years:
         table = Table(

@@ -114,7 +114,11 @@ class Parameter(BaseModel):
 
 
 def _weighted(pieces: list[tuple[float, Any]]) -> Any:
-    template = next(v for _, v in pieces if v is not None)
+    template = next((v for _, v in pieces if v is not None), None)
+    if template is None or isinstance(
+        template, str | bool | list
+    ):  # a label, a flag, a code list inside a table: not averaged
+        return template
     if isinstance(template, dict):
         return {
             key: _weighted([(w, None if v is None else v[key]) for w, v in pieces]) for key in template

@@ -29,7 +29,7 @@ import numpy as np
 from proxisante.economics.catalogue import parameter, tariff_of_code
 from proxisante.economics.costs import ITEM_LABELS, Costs
 from proxisante.economics.profile import PanelCell, Profile, band_lower
-from proxisante.economics.quality import fmt_from_measures, rosp_from_measures
+from proxisante.economics.quality import fmt_from_measures, ipep_score, rosp_from_measures
 from proxisante.vocab import mapping
 
 MODELS = {
@@ -61,6 +61,12 @@ class Rates:
         factor = self.factors.get(name)
         return value if factor is None or value is None else _scale(value, factor)
 
+    def at_year(self, year: int) -> Rates:
+        """The same overrides for another year (the PEPS cap prices the prior acts at their own year)."""
+        other = Rates(year, self.values, self.factors)
+        other._used = self._used
+        return other
+
     @contextlib.contextmanager
     def tracking(self) -> Iterator[set[str]]:
         used: set[str] = set()
@@ -74,7 +80,7 @@ class Rates:
 def _scale(value: Any, factor: Any) -> Any:
     if isinstance(value, dict):
         return {k: _scale(v, factor) for k, v in value.items()}
-    if isinstance(value, list | str):
+    if isinstance(value, list | str | bool):  # labels and flags of a table are not scaled
         return value
     return value * factor
 
@@ -164,6 +170,16 @@ def replaced_acts(profile: Profile, rates: Rates, volume: Volume, column: str) -
     return total
 
 
+def prior_replaced_acts(profile: Profile, rates: Rates, volume: Volume, column: str) -> Any:
+    """What the acts PEPS replaces earned before capitation: the profile's year's acts at that year's tariffs.
+
+    The cap of the PEPS remuneration compares the forfait with this prior fee-for-service revenue of
+    the capitated patients (scaled by the panel growth, not by the activity factor nor re-priced at
+    the simulated year's tariffs).
+    """
+    return replaced_acts(profile, rates.at_year(profile.year), Volume(panel=volume.panel, acts=volume.panel), column)
+
+
 def fpmt_rate(cell: PanelCell, rates: Rates) -> Any:
     table, limits = rates("fpmt.per_patient"), rates("fpmt.age_limits")
     lower = band_lower(cell.age_band)
@@ -191,7 +207,8 @@ def fpmt(profile: Profile, rates: Rates, counts: list[Any]) -> Any:
 def rosp_points(profile: Profile, rates: Rates) -> Any:
     """Points reached: the indicators scored from the centre's measures, the others at ``rosp.achievement``."""
     if profile.measures:
-        scored = rosp_from_measures(profile, rates("rosp.measure_points"), rates("rosp.level_scoring"))
+        scored = rosp_from_measures(profile, rates("rosp.measure_points"), rates("rosp.level_scoring"),
+                                    rates("rosp.progression_scoring"))  # fmt: skip
         earned, covered = scored.points_earned, scored.points_covered
     else:
         earned, covered = 0.0, 0.0
@@ -240,13 +257,35 @@ def fmt(profile: Profile, rates: Rates, shares: list[Any]) -> dict[str, Any]:
         socle = socle + share * ((cell.patients - cell.unseen) * seen_rate + cell.unseen * unseen_rate)
         c2s = c2s + (share * cell.patients if cell.c2s else 0.0)
         patients = patients + share * cell.patients
-    socle = socle * (1 + rates("fmt.zip_bonus") * profile.zip_share)
+    socle = socle * (1 + rates("fmt.zip_bonus") * zip_share(profile))
     met = prevention_met(profile, rates)
     return {
         "FMT — socle": socle,
         "FMT — majoration C2S": c2s * rates("fmt.c2s_supplement"),
         "FMT — prévention": patients * met * rates("fmt.prevention_per_criterion"),
     }
+
+
+def zip_share(profile: Profile) -> float:
+    """Share of GP FTE in a ZIP or aged 67+ (from ``gp_sites``), else the profile's declared share."""
+    total = sum(s.fte for s in profile.gp_sites)
+    if not total:
+        return profile.zip_share
+    return sum(s.fte if s.zip else s.fte_67_plus for s in profile.gp_sites) / total
+
+
+def poverty_share(profile: Profile, rates: Rates) -> Any:
+    """Share of the MT patients living in a commune whose poverty rate reaches ``peps.poverty_threshold``.
+
+    From ``communes`` once a poverty file gave their rates (a commune without a rate is not poor),
+    else the profile's declared ``poverty_share``.
+    """
+    if profile.poverty_source is None and not any(c.poverty_rate is not None for c in profile.communes):
+        return profile.poverty_share
+    threshold = rates("peps.poverty_threshold")
+    poor = sum((np.where(c.poverty_rate >= threshold, c.patients, 0) for c in profile.communes
+                if c.poverty_rate is not None), 0.0)  # fmt: skip
+    return poor / max(profile.patients, 1)
 
 
 def peps_weights(rates: Rates) -> tuple[dict[str, Any], Any]:
@@ -262,13 +301,19 @@ def peps_weights(rates: Rates) -> tuple[dict[str, Any], Any]:
 
 
 def peps_forfait(cell: PanelCell, rates: Rates) -> Any:
-    """Forfait per patient of one cell, before the poverty supplement and the quality bonus."""
+    """Mean forfait per patient of one cell, before the poverty supplement and the quality bonus.
+
+    C2S and AME patients take ``peps.c2s_weight``: the whole of a C2S cell, the ``ame`` patients of
+    another cell (pro rata, so a PEPS variant taking part of the cell takes its share of AME).
+    """
     weights, factor = peps_weights(rates)
     weight = weights[cell.age_band]
     if cell.ald:
         weight = weight * rates("peps.ald_weight")
     if cell.c2s:
         weight = weight * rates("peps.c2s_weight")
+    elif cell.ame:
+        weight = weight * (1 + (rates("peps.c2s_weight") - 1) * cell.ame / cell.patients)
     return factor * weight
 
 
@@ -284,23 +329,57 @@ def capitated(profile: Profile, variant: str, rates: Rates) -> tuple[list[float]
     raise ValueError(f"PEPS variant {variant!r}: expected all, 65 or diabetics")
 
 
+def ipep_quality_share(profile: Profile, rates: Rates) -> Any:
+    """Share of the IPEP savings part paid after the quality score (:func:`.quality.ipep_score`)."""
+    score = ipep_score(profile, rates("ipep.quality_indicators"), rates("ipep.quality_scoring"),
+                       rates("ipep.quality_unscored"))  # fmt: skip
+    return score.share_paid
+
+
 def ipep(profile: Profile, rates: Rates, volume: Volume) -> Any:
-    """IPEP savings part: share × [gap weight × max(0, gap) + growth weight × max(0, growth gap)] × patients."""
+    """IPEP: share × [gap weight × max(0, gap) + growth weight × max(0, growth gap)] × patients × quality."""
     spending = rates("ipep.spending_per_patient")
     gap = np.maximum(0.0, spending * rates("ipep.gap_ratio"))
     growth = np.maximum(0.0, spending * rates("ipep.growth_gap"))
     per_patient = rates("ipep.savings_share") * (rates("ipep.gap_weight") * gap + rates("ipep.growth_weight") * growth)
-    return per_patient * profile.patients * volume.panel * rates("ipep.quality_modulation")
+    return per_patient * profile.patients * volume.panel * ipep_quality_share(profile, rates)
 
 
-def centre_funding(profile: Profile, costs: Costs, rates: Rates, volume: Volume) -> dict[str, Any]:
-    """Revenue that does not depend on the activity: the ANCS forfait and the Teulade subsidy."""
+def ancs_points(profile: Profile, rates: Rates) -> tuple[Any, Any, bool]:
+    """(fixed points, variable points at the actual panel, socle met) of the engagements the centre meets.
+
+    Each engagement counts ``count`` times (missions, protocols: up to ``centre.ancs_max_count``);
+    variable points are for ``centre.ancs_reference_patients`` and scaled to the patientèle MT. No
+    point at all when a socle engagement is missing: they are prerequisites.
+    """
+    table, limits = rates("centre.ancs_engagements"), rates("centre.ancs_max_count")
+    met = {k: min(n, limits.get(k, 1)) for k, n in (profile.ancs_engagements or {}).items() if n > 0}
+    socle = all(met.get(k, 0) >= 1 for k, e in table.items() if e["socle"])
+    if not socle:
+        return 0.0, 0.0, False
+    fixed = sum((table[k]["fixed"] * n for k, n in met.items()), 0.0)
+    variable = sum((table[k]["variable"] * n for k, n in met.items()), 0.0)
+    return fixed, variable * profile.patients / rates("centre.ancs_reference_patients"), True
+
+
+def centre_funding(profile: Profile, costs: Costs, rates: Rates, volume: Volume) -> tuple[dict, dict]:
+    """(fixed, variable) revenue of the structure: the Teulade subsidy and the ANCS forfait.
+
+    The ANCS forfait is the amount notified (``ancs_forfait``, fixed) or computed from the engagements
+    met (``ancs_engagements``): fixed points, and variable points that grow with the panel.
+    """
     eligible = set(rates("centre.teulade_professions"))
     gross = sum(g for line, _, g in costs.salary_lines(profile) if line.profession in eligible)
-    lines = {"Subvention Teulade": gross * rates("centre.teulade_rate") * volume.costs}
+    fixed = {"Subvention Teulade": gross * rates("centre.teulade_rate") * volume.costs}
+    variable: dict[str, Any] = {}
     if profile.ancs_forfait:
-        lines["Forfait ANCS (déclaré)"] = profile.ancs_forfait
-    return lines
+        fixed["Forfait ANCS (déclaré)"] = profile.ancs_forfait
+    elif profile.ancs_engagements is not None:
+        fixed_points, variable_points, _ = ancs_points(profile, rates)
+        value = rates("centre.ancs_point_value")
+        fixed["Forfait ANCS — points fixes"] = fixed_points * value
+        variable["Forfait ANCS — points variables"] = variable_points * value * volume.panel
+    return fixed, variable
 
 
 # -- models ---------------------------------------------------------------------------------------
@@ -318,7 +397,7 @@ def model(key: str, profile: Profile, costs: Costs, rates: Rates, volume: Volume
     """One model for one year at the given volume."""
     with rates.tracking() as used:
         whole = [1.0] * len(profile.panel)
-        fixed = centre_funding(profile, costs, rates, volume)
+        fixed, variable = centre_funding(profile, costs, rates, volume)
         if key in ("acte", "fmt", "ipep"):
             lines = fee_for_service(profile, rates, volume)
             lines.update(mt_forfaits(profile, rates, volume, whole, fmt_always=key == "fmt"))
@@ -329,6 +408,7 @@ def model(key: str, profile: Profile, costs: Costs, rates: Rates, volume: Volume
         else:
             raise ValueError(f"model {key!r}: expected one of {', '.join(MODELS)}")
         lines.update(fixed)
+        lines.update(variable)
         cost_items = {ITEM_LABELS[k]: v * volume.costs for k, v in costs.by_item(profile).items()}
     fixed_revenue = sum(fixed.values(), 0.0)
     return ModelResult(key, MODELS[key], rates.year, lines, cost_items, used, fixed_revenue,
@@ -340,9 +420,9 @@ def _peps(profile: Profile, rates: Rates, volume: Volume, variant: str) -> dict[
     replaced = {p: column for p in rates("peps.replaced_professions")}
     lines = fee_for_service(profile, rates, volume, exclude=replaced)
     forfait = sum((n * peps_forfait(c, rates) for c, n in zip(profile.panel, in_peps, strict=True)), 0.0)
-    forfait = forfait * (1 + rates("peps.poverty_supplement") * profile.poverty_share)
+    forfait = forfait * (1 + rates("peps.poverty_supplement") * poverty_share(profile, rates))
     forfait = forfait * (1 + rates("peps.quality_bonus")) * volume.panel
-    ceiling = (1 + rates("peps.cap")) * replaced_acts(profile, rates, volume, column)
+    ceiling = (1 + rates("peps.cap")) * prior_replaced_acts(profile, rates, volume, column)
     lines["Forfait PEPS"] = forfait
     lines["Écrêtement PEPS (plafond)"] = np.minimum(0.0, ceiling - forfait)
     kept = rates("peps.replaces_mt_forfaits")

@@ -12,8 +12,15 @@ by the same model, and a bad profile is refused with a message naming the field.
   patients; ``amount_observed`` is what was billed (every payer), for a code without a tariff
   parameter.
 - ``staff``: FTE by profession in post on 31 December.
-- ``measures``: the results of the library's ROSP and FMT measures for the year (optional in a file):
-  the ROSP points and the FMT prevention part then come from them (:mod:`.quality`).
+- ``measures``: the results of the library's ROSP, FMT and IPEP measures for the year, with the
+  previous year's rate (optional in a file): the ROSP points (level and progression), the FMT
+  prevention part and the IPEP quality score then come from them (:mod:`.quality`).
+- ``communes``: MT patients by commune of residence, with the commune's poverty rate once a
+  user file gives it (:mod:`.communes`): the PEPS poverty supplement.
+- ``gp_sites``: GP FTE by commune of practice (and aged 67+), flagged when the commune is a ZIP: the
+  FMT +10 %.
+- ``ipep_indicators``, ``ipep_patient_experience``: IPEP quality indicators that no measure computes.
+- ``ancs_engagements``: the engagements of the accord national the centre meets (count per engagement).
 """
 
 from __future__ import annotations
@@ -56,13 +63,16 @@ class PanelCell(BaseModel):
     patients: int = Field(ge=0)
     diabetics: int = Field(default=0, ge=0)
     unseen: int = Field(default=0, ge=0)
+    ame: int = Field(default=0, ge=0, description="patients with AME (never in a C2S cell)")
 
     @model_validator(mode="after")
     def _check(self) -> PanelCell:
         if self.age_band not in age_bands():
             raise ValueError(f"age_band {self.age_band!r} is not a band of the model ({', '.join(age_bands())})")
-        if self.diabetics > self.patients or self.unseen > self.patients:
-            raise ValueError("diabetics and unseen cannot exceed patients")
+        if self.diabetics > self.patients or self.unseen > self.patients or self.ame > self.patients:
+            raise ValueError("diabetics, unseen and ame cannot exceed patients")
+        if self.c2s and self.ame:
+            raise ValueError("ame: a C2S cell has no AME patient (the two coverages exclude each other)")
         return self
 
 
@@ -121,6 +131,7 @@ class MeasureLine(BaseModel):
     numerator: int = Field(ge=0)
     rate: float | None = Field(default=None, ge=0, description="default: numerator / eligible")
     reportable: bool = True
+    previous_rate: float | None = Field(default=None, ge=0, description="the year before, when reportable")
 
     @model_validator(mode="after")
     def _check(self) -> MeasureLine:
@@ -133,6 +144,55 @@ class MeasureLine(BaseModel):
         if self.rate is None and self.eligible:
             self.rate = self.numerator / self.eligible
         return self
+
+
+class CommuneLine(BaseModel):
+    """MT patients living in one commune, and the commune's poverty rate once a file gives it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    commune: str = Field(min_length=1, description="INSEE code")
+    patients: int = Field(ge=0)
+    poverty_rate: float | None = Field(default=None, ge=0, le=1)
+
+
+class GpSite(BaseModel):
+    """GP FTE practising in one commune, those aged 67 or more, and whether the commune is a ZIP."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    commune: str = Field(min_length=1, description="INSEE code")
+    fte: float = Field(ge=0)
+    fte_67_plus: float = Field(default=0.0, ge=0)
+    zip: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> GpSite:
+        if self.fte_67_plus > self.fte:
+            raise ValueError("fte_67_plus cannot exceed fte")
+        return self
+
+
+class IpepIndicatorLine(BaseModel):
+    """An IPEP quality indicator's value for the year (and the year before) when no measure computes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    value: float = Field(ge=0)
+    previous: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> IpepIndicatorLine:
+        known = latest("ipep.quality_indicators")
+        if self.id not in known:
+            raise ValueError(f"IPEP indicator {self.id!r} unknown (ipep.quality_indicators: {', '.join(known)})")
+        return self
+
+
+def latest(name: str) -> dict:
+    """The last dated value of a table parameter (the ids a profile may name)."""
+    return next(v for _, v in reversed(parameter(name).values) if v is not None)
 
 
 class Profile(BaseModel):
@@ -149,7 +209,13 @@ class Profile(BaseModel):
     poverty_share: float = Field(default=0.0, ge=0, le=1, description="share of the panel in poor communes")
     zip_share: float = Field(default=0.0, ge=0, le=1, description="share of GPs in a ZIP or aged 67+")
     ancs_forfait: float = Field(default=0.0, ge=0, description="forfait of the accord national, € per year")
-    measures: list[MeasureLine] = Field(default_factory=list, description="ROSP and FMT measure results")
+    measures: list[MeasureLine] = Field(default_factory=list, description="ROSP, FMT, IPEP measure results")
+    communes: list[CommuneLine] = Field(default_factory=list, description="MT patients by commune")
+    poverty_source: str | None = Field(default=None, description="the file that gave the communes' poverty rates")
+    gp_sites: list[GpSite] = Field(default_factory=list, description="GP FTE by commune of practice")
+    ipep_indicators: list[IpepIndicatorLine] = Field(default_factory=list)
+    ipep_patient_experience: float = Field(default=0.0, ge=0, description="IPEP patient-experience points")
+    ancs_engagements: dict[str, int] | None = Field(default=None, description="engagement → count met")
     notes: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -166,7 +232,30 @@ class Profile(BaseModel):
             raise ValueError("measures: a measure is given twice")
         if not any(s.profession == "MG" and s.fte > 0 for s in self.staff):
             raise ValueError("staff: no GP (MG) FTE: the model needs médecins traitants")
+        self._check_optional_parts()
         return self
+
+    def _check_optional_parts(self) -> None:
+        for name, items in (("communes", [c.commune for c in self.communes]),
+                            ("gp_sites", [s.commune for s in self.gp_sites]),
+                            ("ipep_indicators", [i.id for i in self.ipep_indicators])):  # fmt: skip
+            if len(set(items)) != len(items):
+                raise ValueError(f"{name}: an entry is given twice")
+        if sum(c.patients for c in self.communes) > self.patients:
+            raise ValueError("communes: more patients than the panel")
+        experience = latest("ipep.quality_scoring")["experience_max"]
+        if self.ipep_patient_experience > experience:
+            raise ValueError(f"ipep_patient_experience: at most {experience:g} points")
+        if self.ancs_engagements is not None:
+            known = latest("centre.ancs_engagements")
+            unknown = [e for e in self.ancs_engagements if e not in known]
+            if unknown:
+                raise ValueError(f"ancs_engagements: {', '.join(unknown)} unknown (centre.ancs_engagements: "
+                                 f"{', '.join(known)})")  # fmt: skip
+            if any(n < 0 for n in self.ancs_engagements.values()):
+                raise ValueError("ancs_engagements: a count cannot be negative")
+            if self.ancs_forfait:
+                raise ValueError("give ancs_forfait (the amount notified) or ancs_engagements, not both")
 
     @property
     def patients(self) -> int:
@@ -216,19 +305,27 @@ def profile_from_warehouse(
         diabetics = members(context, "diabetes").select(diabetic_person="person_id").distinct()
         seen = context.seen(Window(months=int(parameter("modelling.unseen_months").at(reference))))
         seen = seen.select(seen_person="person_id")
+        ame = _ame(warehouse, reference)
         mt = persons.filter(persons.mt_provider_id.notnull())
         mt = mt.left_join(diabetics, mt.person_id == diabetics.diabetic_person)
         mt = mt.left_join(seen, mt.person_id == seen.seen_person)
-        mt = mt.mutate(age_band=_band(mt.age), diabetic=mt.diabetic_person.notnull(), is_seen=mt.seen_person.notnull())
+        mt = mt.left_join(ame, mt.person_id == ame.ame_person)
+        mt = mt.mutate(age_band=_band(mt.age), diabetic=mt.diabetic_person.notnull(), is_seen=mt.seen_person.notnull(),
+                       is_ame=mt.ame_person.notnull() & ~mt.c2s)  # fmt: skip
         panel = warehouse.execute(  # type: ignore[attr-defined]
             mt.group_by("age_band", "ald", "c2s").agg(
                 patients=mt.person_id.count(),
                 diabetics=ibis.ifelse(mt.diabetic, 1, 0).sum(),
                 unseen=ibis.ifelse(mt.is_seen, 0, 1).sum(),
+                ame=ibis.ifelse(mt.is_ame, 1, 0).sum(),
             )
+        )
+        communes = warehouse.execute(  # type: ignore[attr-defined]
+            mt.filter(mt.commune.notnull()).group_by("commune").agg(patients=mt.person_id.count()).order_by("commune")
         )
         acts = warehouse.execute(_acts(warehouse, mt, year))  # type: ignore[attr-defined]
         staff = warehouse.execute(_staff(warehouse, reference))  # type: ignore[attr-defined]
+        sites = warehouse.execute(_gp_sites(warehouse, reference))  # type: ignore[attr-defined]
     finally:
         context.release()
     cells = {(r.age_band, bool(r.ald), bool(r.c2s)): r for r in panel.itertuples()}
@@ -250,6 +347,7 @@ def profile_from_warehouse(
                 "patients": int(row.patients) if row else 0,
                 "diabetics": int(row.diabetics) if row else 0,
                 "unseen": int(row.unseen) if row else 0,
+                "ame": int(row.ame) if row else 0,
             }
             for band in age_bands()
             for ald in (False, True)
@@ -271,24 +369,37 @@ def profile_from_warehouse(
         ],
         "staff": [{"profession": r.profession, "fte": float(r.fte)} for r in staff.itertuples() if r.fte > 0],
         "measures": measure_lines(warehouse, year) if measures else [],
+        "communes": [{"commune": str(r.commune), "patients": int(r.patients)} for r in communes.itertuples()],
+        "gp_sites": [
+            {"commune": str(r.commune), "fte": float(r.fte), "fte_67_plus": float(r.fte_67_plus)}
+            for r in sites.itertuples()
+            if r.fte > 0
+        ],
         "notes": notes,
     }
     return parse_profile(data, f"warehouse profile {year}")
 
 
 def quality_measures() -> list:
-    """The library's measures that pay: ROSP or FMT in their programme."""
+    """The library's measures that pay: ROSP, FMT or IPEP in their programme, or an IPEP quality indicator."""
     from proxisante.measures.definition import library
 
-    return [m for m in library().values() if {"ROSP", "FMT"} & set(m.programme)]
+    ipep = {i["measure"] for i in latest("ipep.quality_indicators").values() if i.get("measure")}
+    return [m for m in library().values() if {"ROSP", "FMT", "IPEP"} & set(m.programme) or m.id in ipep]
 
 
 def measure_lines(warehouse: object, year: int) -> list[dict]:
-    """The ROSP and FMT measures of the library run on the calendar year (structure total)."""
+    """The paying measures run on the calendar year (structure total), with the previous year's rate.
+
+    The previous rate (ROSP progression, IPEP progress) is kept only when reportable that year.
+    """
     from proxisante.measures.periods import parse_period
     from proxisante.measures.results import run
 
-    table = run(warehouse, parse_period(str(year)), quality_measures()).table  # type: ignore[arg-type]
+    chosen = quality_measures()
+    table = run(warehouse, parse_period(str(year)), chosen).table  # type: ignore[arg-type]
+    before = run(warehouse, parse_period(str(year - 1)), chosen).table  # type: ignore[arg-type]
+    previous = {r.measure_id: float(r.rate) for r in before.itertuples() if r.reportable and r.rate == r.rate}
     return [
         {
             "id": r.measure_id,
@@ -296,6 +407,7 @@ def measure_lines(warehouse: object, year: int) -> list[dict]:
             "numerator": int(r.numerator),
             "rate": None if r.rate != r.rate else float(r.rate),
             "reportable": bool(r.reportable),
+            "previous_rate": previous.get(r.measure_id),
         }
         for r in table.itertuples()
     ]
@@ -332,6 +444,40 @@ def _acts(warehouse: object, mt: ir.Table, year: int) -> ir.Table:
             acts_other=ibis.ifelse(in_mt, 0, 1).sum(),
             amount=joined.amount.sum(),
         )
+    )
+
+
+def _ame(warehouse: object, reference: dt.date) -> ir.Table:
+    """Persons with an AME coverage in force on the reference date (the PEPS C2S/AME weight)."""
+    cov = warehouse.table("fr_coverage_period")  # type: ignore[attr-defined]
+    active = cov.filter(
+        cov.coverage_type == "AME", cov.start_date <= reference, cov.end_date.isnull() | (cov.end_date >= reference)
+    )
+    return active.select(ame_person="person_id").distinct()
+
+
+def _gp_sites(warehouse: object, reference: dt.date) -> ir.Table:
+    """GP FTE in post on the reference date by commune of their care site, and those aged 67 or more."""
+    activity = warehouse.table("fr_provider_activity")  # type: ignore[attr-defined]
+    active = activity.filter(
+        activity.profession == "MG",
+        activity.start_date.isnull() | (activity.start_date <= reference),
+        activity.end_date.isnull() | (activity.end_date >= reference),
+    )
+    provider = warehouse.table("provider").select("provider_id", "care_site_id", "year_of_birth")  # type: ignore[attr-defined]
+    site = warehouse.table("care_site").select("care_site_id", site_location="location_id")  # type: ignore[attr-defined]
+    location = warehouse.table("location").select(  # type: ignore[attr-defined]
+        site_location="location_id", commune="location_source_value"
+    )
+    joined = (
+        active.left_join(provider, "provider_id").left_join(site, "care_site_id").left_join(location, "site_location")
+    )
+    older = (reference.year - joined.year_of_birth) >= int(parameter("fmt.zip_age_from").at(reference))
+    joined = joined.mutate(commune=joined.commune.fill_null("inconnue"), older=older.fill_null(False))
+    return (
+        joined.group_by("commune")
+        .agg(fte=joined.fte.sum(), fte_67_plus=ibis.ifelse(joined.older, joined.fte, 0).sum())
+        .order_by("commune")
     )
 
 

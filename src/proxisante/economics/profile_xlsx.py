@@ -3,15 +3,20 @@
 Layout (row 1 = the header, one record per row below; empty rows are skipped):
 
 - ``centre``: two columns ``field`` | ``value``, one row per scalar field: ``centre``, ``year``,
-  ``source``, ``poverty_share``, ``zip_share``, ``ancs_forfait``; a ``notes`` row per note;
-- ``panel``: ``age_band``, ``ald``, ``c2s``, ``patients``, ``diabetics``, ``unseen`` (type the band as
-  text, ``'7-64``, or a spreadsheet may read it as a date);
+  ``source``, ``poverty_share``, ``zip_share``, ``ancs_forfait``, ``ipep_patient_experience``; a
+  ``notes`` row per note;
+- ``panel``: ``age_band``, ``ald``, ``c2s``, ``patients``, ``diabetics``, ``unseen``, ``ame`` (type
+  the band as text, ``'7-64``, or a spreadsheet may read it as a date);
 - ``acts``: ``code``, ``profession``, ``acts_mt``, ``acts_mt_65``, ``acts_mt_diabetic``, ``acts_other``,
   ``amount_observed``;
 - ``staff``: ``profession``, ``fte``;
-- ``measures`` (optional): ``id``, ``eligible``, ``numerator``, ``rate``, ``reportable``.
+- ``measures`` (optional): ``id``, ``eligible``, ``numerator``, ``rate``, ``reportable``, ``previous_rate``;
+- ``communes`` (optional): ``commune``, ``patients``, ``poverty_rate``;
+- ``gp_sites`` (optional): ``commune``, ``fte``, ``fte_67_plus``, ``zip``;
+- ``ipep_indicators`` (optional): ``id``, ``value``, ``previous``;
+- ``ancs_engagements`` (optional; present, even empty, means "declared"): ``engagement``, ``count``.
 
-``ald``, ``c2s`` and ``reportable`` take oui/non, true/false or 1/0; an empty cell takes the field's
+``ald``, ``c2s``, ``reportable`` and ``zip`` take oui/non, true/false or 1/0; an empty cell takes the field's
 default. The profile is checked by the same model as the YAML, and an error names the sheet, the row
 and the field. :func:`write_profile_xlsx` writes any profile in this layout (``proxisante economie
 profil-exemple centre.xlsx`` writes the shipped example).
@@ -27,17 +32,24 @@ from pydantic import ValidationError
 from proxisante.economics.profile import Profile, ProfileError
 
 SECTIONS = {
-    "panel": ["age_band", "ald", "c2s", "patients", "diabetics", "unseen"],
+    "panel": ["age_band", "ald", "c2s", "patients", "diabetics", "unseen", "ame"],
     "acts": ["code", "profession", "acts_mt", "acts_mt_65", "acts_mt_diabetic", "acts_other", "amount_observed"],
     "staff": ["profession", "fte"],
-    "measures": ["id", "eligible", "numerator", "rate", "reportable"],
+    "measures": ["id", "eligible", "numerator", "rate", "reportable", "previous_rate"],
+    "communes": ["commune", "patients", "poverty_rate"],
+    "gp_sites": ["commune", "fte", "fte_67_plus", "zip"],
+    "ipep_indicators": ["id", "value", "previous"],
 }
-SCALARS = ["centre", "year", "source", "poverty_share", "zip_share", "ancs_forfait"]
-BOOLEANS = {"ald", "c2s", "reportable"}
+ANCS = ("ancs_engagements", ["engagement", "count"])
+SCALARS = ["centre", "year", "source", "poverty_share", "zip_share", "ancs_forfait", "ipep_patient_experience",
+           "poverty_source"]  # fmt: skip
+BOOLEANS = {"ald", "c2s", "reportable", "zip"}
 YES, NO = {"oui", "o", "true", "vrai", "yes", "1"}, {"non", "n", "false", "faux", "no", "0"}
 
 
 def _cell(value: Any, column: str) -> Any:
+    if column == "commune" and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(int(value)).zfill(5)  # a spreadsheet reads 03003 as the number 3003
     if isinstance(value, str):
         value = value.strip()
         if value == "":
@@ -55,7 +67,7 @@ def load_profile_xlsx(path: Path) -> Profile:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises several kinds for a file that is not a workbook
         raise ProfileError(f"{path}: not an .xlsx workbook ({error})") from error
-    expected = ["centre", *SECTIONS]
+    expected = ["centre", *SECTIONS, ANCS[0]]
     unknown = [name for name in book.sheetnames if name not in expected]
     if unknown:
         raise ProfileError(f"{path}: unknown sheet {', '.join(unknown)} (expected {', '.join(expected)})")
@@ -95,6 +107,8 @@ def load_profile_xlsx(path: Path) -> Profile:
             where[(section, len(records))] = f"sheet {section}, row {number}"
             records.append(record)
         data[section] = records
+    if ANCS[0] in book.sheetnames:
+        data[ANCS[0]] = _engagements(path, book[ANCS[0]])
     book.close()
     try:
         return Profile.model_validate(data)
@@ -103,6 +117,19 @@ def load_profile_xlsx(path: Path) -> Profile:
         for item in error.errors():
             lines.append(f"  {_place(tuple(item['loc']), item['msg'], where)}: {item['msg']}")
         raise ProfileError("\n".join(lines)) from error
+
+
+def _engagements(path: Path, sheet: Any) -> dict[str, Any]:
+    """The ``ancs_engagements`` sheet: engagement | count (an empty count is 1)."""
+    found: dict[str, Any] = {}
+    for number, row in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
+        if not row or row[0] is None or not str(row[0]).strip():
+            continue
+        name = str(row[0]).strip()
+        if name in found:
+            raise ProfileError(f"{path}: sheet {ANCS[0]}, row {number}, field engagement: {name} given twice")
+        found[name] = 1 if len(row) < 2 or row[1] is None else row[1]
+    return found
 
 
 def _place(loc: tuple, message: str, where: dict[tuple, str]) -> str:
@@ -140,6 +167,11 @@ def write_profile_xlsx(profile: Profile, path: Path) -> None:
         for item in getattr(profile, section):
             values = [getattr(item, c) for c in columns]
             sheet.append(["oui" if v is True else "non" if v is False else v for v in values])
+    if profile.ancs_engagements is not None:
+        sheet = book.create_sheet(ANCS[0])
+        sheet.append(ANCS[1])
+        for name, count in profile.ancs_engagements.items():
+            sheet.append([name, count])
     for sheet in book.worksheets:
         for cell in sheet[1]:
             cell.font = bold

@@ -4,8 +4,14 @@ A profile read from a warehouse carries the results of the library's ROSP and FM
 year (``Profile.measures``; a profile file may give them too). Then:
 
 - **ROSP**: an indicator of ``rosp.measure_points`` whose measure file gives both objectives and
-  whose rate is reportable earns its points × the share of ``rosp.level_scoring`` for the level
-  reached; every other point of ``rosp.points_max`` keeps the working share ``rosp.achievement``.
+  whose rate is reportable earns its points × the better of the share of ``rosp.level_scoring`` for
+  the level reached and the share of ``rosp.progression_scoring`` for the progression from the
+  previous year's rate (when that rate was below the intermediate objective); every other point of
+  ``rosp.points_max`` keeps the working share ``rosp.achievement``.
+- **IPEP quality score**: each indicator of ``ipep.quality_indicators`` is scored from the centre's
+  measure when a measure of the library computes it, otherwise from the profile's
+  ``ipep_indicators``, otherwise at ``ipep.quality_unscored``: 1 at its target (8th decile), linear
+  from the progress threshold (3rd decile), below it the progress from the previous year.
 - **FMT prevention**: a criterion the library computes (a measure with FMT in its programme) pays
   each patient in its numerator (for a lower-is-better measure: each eligible patient not in it);
   the criteria it does not compute keep ``fmt.prevention_met_per_patient`` pro rata.
@@ -19,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from proxisante.economics.profile import MeasureLine, Profile
 
 
@@ -28,6 +36,7 @@ class RospIndicator:
     points: float
     rate: float
     share: float
+    progression: bool = False  # the share comes from the progression from the previous year
 
     @property
     def earned(self) -> float:
@@ -79,14 +88,32 @@ def level_share(rate: float, intermediate: float, target: float, scoring: dict[s
     return float(scoring["at_intermediate"] + progress * (scoring["at_target"] - scoring["at_intermediate"]))
 
 
+def progression_share(rate: float, previous: float | None, objectives: Any, progression: dict | None,
+                      lower: bool) -> float:  # fmt: skip
+    """Share of an indicator's points for the progression from ``previous`` toward the target (0 if none)."""
+    if previous is None or not progression:
+        return 0.0
+    intermediate, target = objectives.intermediate, objectives.target
+    if lower:  # lower is better: mirror the scale
+        rate, previous, intermediate, target = -rate, -previous, -intermediate, -target
+    if progression.get("only_below_intermediate", True) and previous >= intermediate:
+        return 0.0
+    if previous >= target:
+        return 0.0
+    covered = (rate - previous) / (target - previous)
+    return float(progression["weight"]) * min(max(covered, 0.0), 1.0)
+
+
 def _lines(profile: Profile, programme: str) -> list[tuple[MeasureLine, Any]]:
     from proxisante.measures.definition import library
 
     return [(line, library()[line.id]) for line in profile.measures if programme in library()[line.id].programme]
 
 
-def rosp_from_measures(profile: Profile, points: dict[str, Any] | None, scoring: dict[str, Any] | None):
-    """The ROSP indicators of the profile's measures scored against their objectives."""
+def rosp_from_measures(
+    profile: Profile, points: dict[str, Any] | None, scoring: dict[str, Any] | None, progression: dict | None = None
+) -> RospFromMeasures:
+    """The ROSP indicators of the profile's measures scored against their objectives (level or progression)."""
     found = RospFromMeasures()
     for line, measure in _lines(profile, "ROSP"):
         objectives = measure.objectives
@@ -97,10 +124,76 @@ def rosp_from_measures(profile: Profile, points: dict[str, Any] | None, scoring:
         elif not line.reportable or line.rate is None:
             found.not_scored[line.id] = "taux non publiable (effectif sous le minimum)"
         else:
-            share = level_share(line.rate, objectives.intermediate, objectives.target, scoring or {},
-                                measure.direction == "lower")  # fmt: skip
-            found.scored.append(RospIndicator(line.id, float(points[line.id]), line.rate, share))
+            lower = measure.direction == "lower"
+            level = level_share(line.rate, objectives.intermediate, objectives.target, scoring or {}, lower)
+            progress = progression_share(line.rate, line.previous_rate, objectives, progression, lower)
+            found.scored.append(
+                RospIndicator(line.id, float(points[line.id]), line.rate, max(level, progress), progress > level)
+            )
     return found
+
+
+# -- IPEP quality score ------------------------------------------------------------------------------
+
+
+@dataclass
+class IpepIndicator:
+    id: str
+    source: str  # "mesure", "profil" or "sans donnée"
+    value: float | None = None
+    previous: float | None = None
+    score: Any = None  # 0 to 1; an array of draws for an indicator without data
+
+
+@dataclass
+class IpepScore:
+    indicators: list[IpepIndicator]
+    experience: float
+    scoring: dict[str, Any]
+
+    @property
+    def score(self) -> Any:
+        """Indicator points × the mean indicator score + the patient-experience points."""
+        mean = sum((i.score for i in self.indicators), 0.0) / max(len(self.indicators), 1)
+        return self.scoring["indicator_points"] * mean + self.experience
+
+    @property
+    def share_paid(self) -> Any:
+        full = self.scoring["full_payment_score"]
+        return np.minimum(self.score, full) / full
+
+
+def ipep_indicator_score(value: float, previous: float | None, spec: dict[str, Any]) -> float:
+    """1 at or beyond the target; linear from the progress threshold; below it, the progress made."""
+    threshold, target = float(spec["progress_threshold"]), float(spec["target"])
+    if spec["direction"] == "lower":
+        value, threshold, target = -value, -threshold, -target
+        previous = None if previous is None else -previous
+    if value >= target:
+        return 1.0
+    if value >= threshold:
+        return (value - threshold) / (target - threshold) if target > threshold else 1.0
+    if previous is None or previous >= target:
+        return 0.0
+    return min(max((value - previous) / (target - previous), 0.0), 1.0)
+
+
+def ipep_score(profile: Profile, indicators: dict[str, Any], scoring: dict[str, Any], unscored: Any) -> IpepScore:
+    """Each IPEP indicator from the centre's measure, else the profile, else the unscored share."""
+    measured = {m.id: m for m in profile.measures if m.reportable and m.rate is not None}
+    given = {i.id: i for i in profile.ipep_indicators}
+    found = []
+    for key, spec in indicators.items():
+        line = measured.get(spec.get("measure") or "")
+        if line is not None:
+            value, previous, source = float(line.rate), line.previous_rate, "mesure"  # type: ignore[arg-type]
+        elif key in given:
+            value, previous, source = given[key].value, given[key].previous, "profil"
+        else:
+            found.append(IpepIndicator(key, "sans donnée", score=unscored))
+            continue
+        found.append(IpepIndicator(key, source, value, previous, ipep_indicator_score(value, previous, spec)))
+    return IpepScore(found, profile.ipep_patient_experience, scoring)
 
 
 def fmt_from_measures(profile: Profile) -> FmtFromMeasures:
@@ -125,9 +218,14 @@ def describe(profile: Profile, year: int | None = None) -> list[str]:
             "fmt.prevention_met_per_patient (non confirmé) — profil sans résultats de mesures.",
         ]
     points, scoring = _value("rosp.measure_points", rosp_year), _value("rosp.level_scoring", rosp_year)
-    rosp = rosp_from_measures(profile, points, scoring)
+    rosp = rosp_from_measures(profile, points, scoring, _value("rosp.progression_scoring", rosp_year))
     total = _value("rosp.points_max", rosp_year)
-    scored = ", ".join(f"{i.id} {i.rate:.0%} → {i.earned:g}/{i.points:g} pts" for i in rosp.scored) or "aucun"
+    if len(rosp.scored) <= 3:
+        scored = ", ".join(f"{i.id} {i.rate:.0%} → {i.earned:g}/{i.points:g} pts" for i in rosp.scored) or "aucun"
+    else:
+        progressed = sum(i.progression for i in rosp.scored)
+        scored = (f"{len(rosp.scored)} indicateurs, {rosp.points_earned:.0f}/{rosp.points_covered:g} pts, "
+                  f"dont {progressed} payés pour leur progression depuis l'année précédente")  # fmt: skip
     lines = [
         f"ROSP ({profile.year}) : {rosp.points_covered:g} points sur {total} calculés depuis les mesures du centre "
         f"({scored}) ; les {total - rosp.points_covered:g} autres au paramètre rosp.achievement "
@@ -142,6 +240,46 @@ def describe(profile: Profile, year: int | None = None) -> list[str]:
         f"({per_patient} critère rempli par patient MT) ; les {rest} autres au paramètre "
         f"fmt.prevention_met_per_patient pro rata ({met_default:g} × {rest}/{criteria}, non confirmé)."
     )
+    return lines
+
+
+def describe_centre(profile: Profile, year: int) -> list[str]:
+    """Where the IPEP quality score, the PEPS poverty share, the ZIP share and the ANCS forfait come from."""
+    from proxisante.economics.engine import Rates, ancs_points, ipep_quality_share, poverty_share, zip_share
+
+    rates = Rates(year)
+    score = ipep_score(profile, rates("ipep.quality_indicators"), rates("ipep.quality_scoring"),
+                       rates("ipep.quality_unscored"))  # fmt: skip
+    count = {s: sum(i.source == s for i in score.indicators) for s in ("mesure", "profil", "sans donnée")}
+    lines = [
+        f"IPEP qualité : score {float(score.score):.0f} (dont {score.experience:g} points d'expérience patient) → "
+        f"{float(ipep_quality_share(profile, rates)):.0%} de l'intéressement versé ; {count['mesure']} indicateurs "
+        f"depuis les mesures du centre, {count['profil']} du profil, {count['sans donnée']} sans donnée "
+        f"(à ipep.quality_unscored) ; indicateurs et déciles non confirmés.".replace("%", " %")
+    ]
+    if profile.poverty_source is not None or any(c.poverty_rate is not None for c in profile.communes):
+        lines.append(f"PEPS pauvreté : {float(poverty_share(profile, rates)):.1%} des patients MT dans une commune au "
+                     f"taux de pauvreté ≥ {rates('peps.poverty_threshold'):.0%} (taux : "
+                     f"{profile.poverty_source or 'profil'} ; seuil non confirmé).".replace("%", " %"))  # fmt: skip
+    else:
+        lines.append(f"PEPS pauvreté : part déclarée du profil ({profile.poverty_share:.0%}) — donnez --pauvrete "
+                     "FICHIER pour la calculer par commune.".replace("%", " %"))  # fmt: skip
+    source = "sites des généralistes" if profile.gp_sites else "part déclarée du profil"
+    zips = sum(s.zip for s in profile.gp_sites)
+    sites = f", {zips} site(s) en ZIP" if profile.gp_sites else ""
+    lines.append(f"FMT ZIP/67 ans : {zip_share(profile):.0%} des ETP de généraliste ({source}{sites}) : majoration "
+                 "de 10 % du socle sur cette part.".replace("%", " %"))  # fmt: skip
+    if profile.ancs_forfait:
+        lines.append(f"ANCS : montant notifié du profil ({profile.ancs_forfait:,.0f} €).".replace(",", "\u202f"))
+    elif profile.ancs_engagements is not None:
+        fixed, variable, socle = ancs_points(profile, rates)
+        lines.append(
+            f"ANCS : {fixed:.0f} points fixes + {float(variable):.0f} points variables × "
+            f"{rates('centre.ancs_point_value'):g} € (engagements du profil ; barème non confirmé)"
+            if socle else "ANCS : un engagement socle manque, aucun point versé."
+        )  # fmt: skip
+    else:
+        lines.append("ANCS : ni montant notifié ni engagements dans le profil : pas de forfait.")
     return lines
 
 
