@@ -18,6 +18,7 @@ FHIRPath singleton rule says. Booleans use SQL's three-valued logic, which is FH
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -74,6 +75,10 @@ class Scope:
     constants: Mapping[str, Sql]
     where: str
     counter: list[int] = field(default_factory=lambda: [0])
+    # Children of the root resource extracted once per resource by the query (key → column), and
+    # the prefix that reaches those columns from this scope (``__b.`` in the select list).
+    root_fields: dict[str, str] | None = None
+    root_prefix: str = ""
 
     def fresh(self) -> str:
         """A lambda parameter name unique in the whole query (view columns never start with ``_``)."""
@@ -98,21 +103,47 @@ def _json_key(name: str) -> str:
 
 
 def navigate_node(node: str, name: str, var: str) -> str:
-    """``JSON[]`` of the child elements `name` of the JSON node `node` (an array flattened, JSON nulls
-    dropped; empty when `node` is NULL or has no such child)."""
-    key = _json_key(name)
+    """``JSON[]`` of the child elements `name` of the JSON node `node` (empty when `node` is NULL or
+    has no such child). The child is extracted once; whether it is an array is read from its first
+    character, which costs no second JSON parse."""
+    return let(f"json_extract({node}, '$.{_json_key(name)}')", var, fragment_nodes(var, var + "e"))
+
+
+def fragment_nodes(fragment: str, var: str) -> str:
+    """``JSON[]`` of the JSON value `fragment`: its elements when it is an array (JSON nulls, which
+    FHIR writes only to align an array with its ``_name`` extensions, dropped), else itself, or empty
+    when NULL. Navigation from the root resource uses fragments the query extracts once per
+    resource, so that the whole resource is parsed once."""
     return (
-        f"CASE coalesce(json_type({node}, '$.{key}'), 'NULL') "
-        f"WHEN 'ARRAY' THEN list_filter(json_extract({node}, '$.{key}[*]'), lambda {var}: json_type({var}) <> 'NULL') "
-        f"WHEN 'NULL' THEN {EMPTY} ELSE [json_extract({node}, '$.{key}')] END"
+        f"CASE WHEN {fragment} IS NULL THEN {EMPTY} "
+        f"WHEN starts_with(CAST({fragment} AS VARCHAR), '[') "
+        f"THEN list_filter(json_extract({fragment}, '$[*]'), lambda {var}: CAST({var} AS VARCHAR) <> 'null') "
+        f"ELSE [{fragment}] END"
     )
 
 
-def json_to(node: str, fhir_type: str | None) -> str:
-    """The JSON scalar `node` as a SQL value of `fhir_type` (NULL when it is not of that type)."""
+def let(value: str, var: str, body: str) -> str:
+    """SQL evaluating `body` with `var` bound to `value`, so that `value` is computed once."""
+    return f"list_transform([{value}], lambda {var}: {body})[1]"
+
+
+_SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+def bind(value: str, var: str, body: Callable[[str], str]) -> str:
+    """`body` applied to `value`, through :func:`let` unless `value` is a plain column or variable
+    (SQL has no local variables; repeating a JSON extraction would parse the JSON again)."""
+    if _SIMPLE.match(value):
+        return body(value)
+    return let(value, var, body(var))
+
+
+def json_to(node: str, fhir_type: str | None, var: str = "__v") -> str:
+    """The JSON scalar `node` as a SQL value of `fhir_type` (NULL when it is not of that type);
+    `var` is a lambda parameter name free in the query, used when `node` must be read twice."""
     fam = types.family(fhir_type)
     if fam == "boolean":
-        return f"(CASE WHEN json_type({node}) = 'BOOLEAN' THEN CAST({node} AS BOOLEAN) END)"
+        return bind(node, var, lambda v: f"(CASE WHEN json_type({v}) = 'BOOLEAN' THEN CAST({v} AS BOOLEAN) END)")
     if fam == "integer":
         return f"TRY_CAST(json_extract_string({node}, '$') AS BIGINT)"
     if fam == "decimal":
@@ -165,14 +196,15 @@ class Compiler:
         if sql.node is not None:
             return sql.node
         message = f"{self.scope.where}: {what} needs a single value but the collection has several"
-        return f"(CASE WHEN len({sql.text}) > 1 THEN {runtime_error(message)} ELSE ({sql.text})[1] END)"
+        var = self.scope.fresh()
+        return let(sql.text, var, f"CASE WHEN len({var}) > 1 THEN {runtime_error(message)} ELSE {var}[1] END")
 
     def value(self, sql: Sql, fhir_type: str | None = None, what: str = "this expression") -> str:
         """`sql` as one SQL value of `fhir_type` (default: its own type)."""
         wanted = fhir_type or sql.type
         if not sql.is_nodes:
             return cast_value(sql, fhir_type) if fhir_type else sql.text
-        return json_to(self.single(sql, what), wanted)
+        return json_to(self.single(sql, what), wanted, self.scope.fresh())
 
     def boolean(self, sql: Sql, what: str) -> str:
         """`sql` as a SQL boolean by FHIRPath's singleton rule (one non-boolean element counts as true)."""
@@ -180,9 +212,12 @@ class Compiler:
             if sql.type == "boolean":
                 return sql.text
             return f"(CASE WHEN {sql.text} IS NOT NULL THEN true END)"
-        one = self.single(sql, what)
-        return (
-            f"(CASE WHEN json_type({one}) = 'BOOLEAN' THEN CAST({one} AS BOOLEAN) WHEN {one} IS NOT NULL THEN true END)"
+        return bind(
+            self.single(sql, what),
+            self.scope.fresh(),
+            lambda v: (
+                f"(CASE WHEN json_type({v}) = 'BOOLEAN' THEN CAST({v} AS BOOLEAN) WHEN {v} IS NOT NULL THEN true END)"
+            ),
         )
 
     def strict_boolean(self, sql: Sql, what: str) -> str:
@@ -194,11 +229,14 @@ class Compiler:
         if sql.type is not None and sql.type != "boolean":
             raise FhirPathError(f"{what} must be boolean, not {sql.type}")
         message = f"{self.scope.where}: {what} must be a single boolean"
-        items, first = sql.text, f"({sql.text})[1]"
-        return (
-            f"(CASE WHEN len({items}) = 0 THEN NULL "
-            f"WHEN len({items}) = 1 AND json_type({first}) = 'BOOLEAN' THEN CAST({first} AS BOOLEAN) "
-            f"ELSE {runtime_error(message)} END)"
+        return bind(
+            sql.text,
+            self.scope.fresh(),
+            lambda items: (
+                f"(CASE WHEN len({items}) = 0 THEN NULL "
+                f"WHEN len({items}) = 1 AND json_type({items}[1]) = 'BOOLEAN' THEN CAST({items}[1] AS BOOLEAN) "
+                f"ELSE {runtime_error(message)} END)"
+            ),
         )
 
     # -- terms --------------------------------------------------------------------------------------
@@ -239,6 +277,11 @@ class Compiler:
         """The children `name` of every element of `parent`."""
         if not parent.is_nodes:
             return Sql(EMPTY, "nodes")  # primitives have no children
+        scope = self.scope
+        if parent.node == scope.resource and scope.root_fields is not None:
+            _json_key(name)
+            column = scope.root_fields.setdefault(name, f"__r{len(scope.root_fields) + 1}")
+            return Sql(fragment_nodes(scope.root_prefix + column, scope.fresh()), "nodes")
         if parent.node is not None:
             return Sql(navigate_node(parent.node, name, self.scope.fresh()), "nodes")
         var = self.scope.fresh()
@@ -311,10 +354,18 @@ class Compiler:
 
     def _dynamic(self, a: str, op: str, b: str) -> str:
         """Compare two JSON scalars of unknown types: as numbers when both are, else as text."""
-        return (
-            f"(CASE WHEN json_type({a}) IN {_NUMERIC_JSON} AND json_type({b}) IN {_NUMERIC_JSON} "
-            f"THEN CAST({a} AS DOUBLE) {op} CAST({b} AS DOUBLE) "
-            f"ELSE json_extract_string({a}, '$') {op} json_extract_string({b}, '$') END)"
+        return bind(
+            a,
+            self.scope.fresh(),
+            lambda x: bind(
+                b,
+                self.scope.fresh(),
+                lambda y: (
+                    f"(CASE WHEN json_type({x}) IN {_NUMERIC_JSON} AND json_type({y}) IN {_NUMERIC_JSON} "
+                    f"THEN CAST({x} AS DOUBLE) {op} CAST({y} AS DOUBLE) "
+                    f"ELSE json_extract_string({x}, '$') {op} json_extract_string({y}, '$') END)"
+                ),
+            ),
         )
 
     def _scalar_pair(self, left: Sql, right: Sql, what: str) -> tuple[str, str, str | None]:
@@ -339,36 +390,43 @@ class Compiler:
         return f"({a} {op} {b})"
 
     def equality(self, op: str, left: Sql, right: Sql) -> Sql:
-        base = "~" if op in ("~", "!~") else "="
-        a, b, common = self._scalar_pair(self._multi_safe(left), self._multi_safe(right), f"'{op}'")
-        text = self._compare(a, base, b, common)
-        if base == "~":  # equivalence: two empties are equivalent, never empty
+        """FHIRPath ``=``/``!=`` (and ``~``/``!~``): empty when a side is empty (equivalence: two
+        empties are equivalent), false when the sizes differ, element by element otherwise. A
+        collection of several is bound once (:func:`let`) and compared through its first element
+        when the other side holds one."""
+        equivalence = op in ("~", "!~")
+        bound: list[tuple[str, str]] = []  # (list SQL, variable) of the collections of several
+
+        def one(sql: Sql) -> Sql:
+            if sql.is_nodes and sql.node is None:
+                var = self.scope.fresh()
+                bound.append((sql.text, var))
+                return Sql(var, "nodes", sql.type, node=f"{var}[1]")
+            return sql
+
+        lhs, rhs = one(left), one(right)
+        a, b, common = self._scalar_pair(lhs, rhs, f"'{op}'")
+        text = self._compare(a, "~" if equivalence else "=", b, common)
+        if bound:
+            ln, rn = self.nodes(lhs), self.nodes(rhs)
+            empty = (
+                f"WHEN len({ln}) = 0 AND len({rn}) = 0 THEN true WHEN len({ln}) = 0 OR len({rn}) = 0 THEN false"
+                if equivalence
+                else f"WHEN len({ln}) = 0 OR len({rn}) = 0 THEN NULL"
+            )
+            v, w = self.scope.fresh(), self.scope.fresh()
+            text = (
+                f"(CASE {empty} WHEN len({ln}) <> len({rn}) THEN false WHEN len({ln}) = 1 THEN {text} "
+                f"ELSE list_transform({ln}, lambda {v}: CAST({v} AS VARCHAR)) "
+                f"= list_transform({rn}, lambda {w}: CAST({w} AS VARCHAR)) END)"
+            )
+            for items, var in reversed(bound):
+                text = let(items, var, text)
+        elif equivalence:
             text = f"coalesce({text}, {a} IS NULL AND {b} IS NULL)"
-        text = self._unequal_sizes(left, right, text)
         if op in ("!=", "!~"):
             text = f"(NOT {text})"
         return Sql(text, "value", "boolean")
-
-    def _multi_safe(self, sql: Sql) -> Sql:
-        """For equality, a collection of several is not an error (it is simply unequal to a single):
-        compare its first element, the size check in :meth:`_unequal_sizes` decides the rest."""
-        if sql.is_nodes and sql.node is None:
-            return Sql(f"({sql.text})[1:1]", "nodes", sql.type, node=f"({sql.text})[1]")
-        return sql
-
-    def _unequal_sizes(self, left: Sql, right: Sql, text: str) -> str:
-        """FHIRPath collection equality: collections of different sizes are unequal, whole lists are
-        compared element by element (as JSON text) when both hold several."""
-        multi = [s for s in (left, right) if s.is_nodes and s.node is None]
-        if not multi:
-            return text
-        ln, rn = self.nodes(left), self.nodes(right)
-        return (
-            f"(CASE WHEN len({ln}) = 0 OR len({rn}) = 0 THEN NULL WHEN len({ln}) <> len({rn}) THEN false "
-            f"WHEN len({ln}) = 1 THEN {text} "
-            f"ELSE list_transform({ln}, lambda {(v := self.scope.fresh())}: CAST({v} AS VARCHAR)) "
-            f"= list_transform({rn}, lambda {(w := self.scope.fresh())}: CAST({w} AS VARCHAR)) END)"
-        )
 
     def ordering(self, op: str, left: Sql, right: Sql) -> Sql:
         a, b, common = self._scalar_pair(left, right, f"'{op}'")
@@ -404,7 +462,7 @@ class Compiler:
         test = (
             self._dynamic(var, "=", one)
             if item.type is None
-            else f"({json_to(var, item.type)} = {json_to(one, item.type)})"
+            else f"({json_to(var, item.type)} = {json_to(one, item.type, self.scope.fresh())})"
         )
         nodes = self.nodes(collection)
         text = f"(CASE WHEN {one} IS NULL THEN NULL ELSE len(list_filter({nodes}, lambda {var}: {test})) > 0 END)"
@@ -598,9 +656,9 @@ class Compiler:
         if not target.is_nodes:
             return Sql("CAST(NULL AS VARCHAR)", "value", "string")
         if target.node is not None:
-            return Sql(_reference_key(target.node, wanted), "value", "string")
+            return Sql(_reference_key(target.node, wanted, self.scope.fresh), "value", "string")
         var, key = self.scope.fresh(), self.scope.fresh()
-        keys = f"list_transform({target.text}, lambda {var}: to_json({_reference_key(var, wanted)}))"
+        keys = f"list_transform({target.text}, lambda {var}: to_json({_reference_key(var, wanted, self.scope.fresh)}))"
         return Sql(f"list_filter({keys}, lambda {key}: {key} IS NOT NULL)", "nodes", "string")
 
     def fn_lowBoundary(self, target: Sql, args: tuple[Node, ...], _: Node | None) -> Sql:
@@ -616,10 +674,20 @@ class Compiler:
         hint = target.type
         if target.is_nodes:
             one = self.single(target, f"{name}()")
-            text, number = f"json_extract_string({one}, '$')", f"json_type({one}) IN {_NUMERIC_JSON}"
-        else:
-            text = f"CAST({target.text} AS VARCHAR)"
-            number = "true" if types.family(hint) in ("integer", "decimal") else "false"
+            return self._bound_boundary(one, hint, low, self.scope.fresh())
+        text = f"CAST({target.text} AS VARCHAR)"
+        number = "true" if types.family(hint) in ("integer", "decimal") else "false"
+        var = self.scope.fresh()
+        inner = self._boundary_of(var, number, hint, low)
+        return Sql(let(text, var, inner.text), "value", inner.type)
+
+    def _bound_boundary(self, one: str, hint: str | None, low: bool, var: str) -> Sql:
+        number = f"json_type({var}) IN {_NUMERIC_JSON}"
+        inner = self._boundary_of(f"json_extract_string({var}, '$')", number, hint, low)
+        return Sql(let(one, var, inner.text), "value", inner.type)
+
+    def _boundary_of(self, text: str, number: str, hint: str | None, low: bool) -> Sql:
+        """Boundary SQL of the value `text` (its text), `number` telling whether it is a JSON number."""
         if types.family(hint) in ("integer", "decimal"):
             return Sql(f"(CASE WHEN {number} THEN {_decimal_boundary(text, low)} END)", "value", "decimal")
         if hint in types.TEMPORALS:
@@ -677,19 +745,27 @@ class Compiler:
         return self._string_fn(t, a, "toDecimal", 0, "TRY_CAST({0} AS DOUBLE)", "decimal")
 
 
-def _reference_key(node: str, wanted: str | None) -> str:
+def _reference_key(node: str, wanted: str | None, fresh: Callable[[], str]) -> str:
     """SQL of the key a Reference node points to (see :meth:`Compiler.fn_getReferenceKey`)."""
-    ref = f"json_extract_string({node}, '$.reference')"
     tail = "'([A-Za-z]+)/([^/]+)(/_history/[^/]+)?$'"
-    key = (
-        f"(CASE WHEN starts_with({ref}, '#') THEN NULL "
-        f"WHEN starts_with({ref}, 'urn:') THEN nullif(regexp_extract({ref}, '[^:]+$'), '') "
-        f"ELSE nullif(regexp_extract({ref}, {tail}, 2), '') END)"
-    )
-    if wanted is None:
-        return key
-    kind = f"coalesce(nullif(regexp_extract({ref}, {tail}, 1), ''), json_extract_string({node}, '$.type'))"
-    return f"(CASE WHEN {kind} IS NULL OR {kind} = {quote(wanted)} THEN {key} END)"
+
+    def key(ref: str) -> str:
+        return (
+            f"(CASE WHEN starts_with({ref}, '#') THEN NULL "
+            f"WHEN starts_with({ref}, 'urn:') THEN nullif(regexp_extract({ref}, '[^:]+$'), '') "
+            f"ELSE nullif(regexp_extract({ref}, {tail}, 2), '') END)"
+        )
+
+    def typed(n: str) -> str:
+        def check(ref: str) -> str:
+            kind = f"coalesce(nullif(regexp_extract({ref}, {tail}, 1), ''), json_extract_string({n}, '$.type'))"
+            return bind(
+                kind, fresh(), lambda k: f"(CASE WHEN {k} IS NULL OR {k} = {quote(wanted or '')} THEN {key(ref)} END)"
+            )
+
+        return bind(f"json_extract_string({n}, '$.reference')", fresh(), check if wanted else key)
+
+    return bind(node, fresh(), typed)
 
 
 def _decimal_boundary(text: str, low: bool) -> str:

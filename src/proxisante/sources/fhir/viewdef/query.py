@@ -47,6 +47,11 @@ class Context:
     resource: str
 
 
+# The resource row, seen from inside the __base/__view CTEs (ROOT) and from the final query (TOP).
+ROOT = Context("resource", "CAST(0 AS BIGINT)", "resource")
+TOP = Context("__b.resource", "CAST(0 AS BIGINT)", "__b.resource")
+
+
 def identifier(name: str) -> str:
     """A quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
@@ -81,13 +86,18 @@ class QueryBuilder:
         self.constants = {c.name: _constant_sql(c) for c in view.constants}
         self.aliases = 0
         self.lambdas = [0]  # shared by every Scope, so lambda parameters are unique in the query
+        self.root_fields: dict[str, str] = {}  # children of the resource read by the view → column
+        self.root_columns: list[tuple[str, str]] = []  # (SQL, alias) of columns computed per resource
 
     def alias(self, prefix: str) -> str:
         self.aliases += 1
         return f"__{prefix}{self.aliases}"
 
     def compiler(self, ctx: Context, location: str) -> Compiler:
-        scope = Scope(ctx.focus, ctx.index, ctx.resource, self.constants, location, self.lambdas)
+        prefix = ctx.resource.rsplit(".", 1)[0] + "." if "." in ctx.resource else ""
+        scope = Scope(
+            ctx.focus, ctx.index, ctx.resource, self.constants, location, self.lambdas, self.root_fields, prefix
+        )
         return Compiler(scope)
 
     def compile(self, expression: Expression, ctx: Context) -> tuple[Compiler, Sql]:
@@ -99,20 +109,34 @@ class QueryBuilder:
 
     # -- the whole query ----------------------------------------------------------------------------
     def build(self, source: str) -> str:
-        resource_type = quote(self.view.resource)
-        base = (
-            f"SELECT CAST(resource AS JSON) AS resource FROM {source} "
-            f"WHERE json_extract_string(resource, '$.resourceType') = {resource_type}"
-        )
-        root = Context("resource", "CAST(0 AS BIGINT)", "resource")
-        filters = [self.where_clause(w, root) for w in self.view.where]
-        view = "SELECT resource FROM __base" + (" WHERE " + " AND ".join(filters) if filters else "")
+        filters = [self.where_clause(w, ROOT) for w in self.view.where]
         joins: list[str] = []
-        top = Context("__b.resource", "CAST(0 AS BIGINT)", "__b.resource")
-        columns = self.select(self.view.root, top, joins)
+        columns = self.select(self.view.root, TOP, joins)
+        computed = "".join(f", {sql} AS {alias}" for sql, alias in self.root_columns)
+        view = f"SELECT *{computed} FROM __base" + (" WHERE " + " AND ".join(filters) if filters else "")
         select_list = ",\n  ".join(f"{sql} AS {identifier(name)}" for sql, name in columns)
         chain = "".join(f"\n  {join}" for join in joins)
-        return f"WITH __base AS ({base}),\n__view AS ({view})\nSELECT\n  {select_list}\nFROM __view AS __b{chain}"
+        # With lateral joins, the per-resource part is materialised: DuckDB would otherwise recompute
+        # (re-parse) it for the rows each resource expands to.
+        materialized = " MATERIALIZED" if joins else ""
+        return (
+            f"WITH __base AS ({self.base(source)}),\n__view AS{materialized} ({view})\n"
+            f"SELECT\n  {select_list}\nFROM __view AS __b{chain}"
+        )
+
+    def base(self, source: str) -> str:
+        """The resources of the view's type, with the children the view reads extracted in one pass
+        (``json_extract`` of a list of paths parses each resource once, however many columns)."""
+        resources = (
+            f"SELECT CAST(resource AS JSON) AS resource FROM {source} "
+            f"WHERE json_extract_string(resource, '$.resourceType') = {quote(self.view.resource)}"
+        )
+        if not self.root_fields:
+            return resources
+        paths = ", ".join(quote(f'$."{key}"') for key in self.root_fields)
+        fields = ", ".join(f"__fields[{i}] AS {column}" for i, column in enumerate(self.root_fields.values(), 1))
+        extracted = f"SELECT resource, json_extract(resource, [{paths}]) AS __fields FROM ({resources})"
+        return f"SELECT resource, {fields} FROM ({extracted})"
 
     def where_clause(self, expression: Expression, ctx: Context) -> str:
         compiler, sql = self.compile(expression, ctx)
@@ -125,7 +149,14 @@ class QueryBuilder:
     def select(self, node: Select, ctx: Context, joins: list[str]) -> list[tuple[str, str]]:
         """Append the joins of `node` to `joins`; return its output columns as (SQL, name)."""
         ctx = self.iterate(node, ctx, joins)
-        columns = [(self.column(c, ctx), c.name) for c in node.columns]
+        if ctx == TOP:  # columns of the resource itself: computed once per resource, in __view
+            columns = []
+            for column in node.columns:
+                alias = self.alias("c")
+                self.root_columns.append((self.column(column, ROOT), alias))
+                columns.append((f"__b.{alias}", column.name))
+        else:
+            columns = [(self.column(c, ctx), c.name) for c in node.columns]
         for child in node.selects:
             columns += self.select(child, ctx, joins)
         if node.union:
@@ -195,7 +226,7 @@ class QueryBuilder:
         one = compiler.single(sql, what)
         if fhir_type is None:
             return f"json_extract_string({one}, '$')"
-        return json_to(one, fhir_type)
+        return json_to(one, fhir_type, compiler.scope.fresh())
 
     def collection_column(self, compiler: Compiler, sql: Sql, fhir_type: str | None) -> str:
         element = types.duckdb_type(fhir_type) if fhir_type else "VARCHAR"
