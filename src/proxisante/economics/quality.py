@@ -268,7 +268,7 @@ def describe_centre(profile: Profile, year: int) -> list[str]:
     zips = sum(s.zip for s in profile.gp_sites)
     sites = f", {zips} site(s) en ZIP" if profile.gp_sites else ""
     lines.append(f"FMT ZIP/67 ans : {zip_share(profile):.0%} des ETP de généraliste ({source}{sites}) : majoration "
-                 "de 10 % du socle sur cette part.".replace("%", " %"))  # fmt: skip
+                 "de 10% du socle sur cette part.".replace("%", " %"))  # fmt: skip
     if profile.ancs_forfait:
         lines.append(f"ANCS : montant notifié du profil ({profile.ancs_forfait:,.0f} €).".replace(",", "\u202f"))
     elif profile.ancs_engagements is not None:
