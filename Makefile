@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-web serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+
+bench-web: $(STAMP)
+	$(BIN)/python bench/web.py
+
+serve: $(STAMP)
+	$(BIN)/proxisante serve
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -98,3 +98,12 @@ def check_roles(roles: Iterable[str]) -> list[str]:
     if unknown or not chosen:
         raise ValueError(f"rôle inconnu : {', '.join(unknown) or '(aucun)'} ; rôles : {', '.join(ROLES)}")
     return chosen
+
+
+def markdown_matrix() -> str:
+    """The table as Markdown (docs/web.md includes it; a test checks that it is current)."""
+    roles = list(ROLES)
+    lines = ["| route | " + " | ".join(roles) + " |", "|---|" + "---|" * len(roles)]
+    for name, permitted in PERMISSIONS.items():
+        lines.append(f"| `{name}` | " + " | ".join("✔" if r in permitted else "—" for r in roles) + " |")
+    return "\n".join(lines)

@@ -77,8 +77,15 @@ def _measure(measure_id: str):
 
 @router.get("/me", name="api_me", summary="Le compte connecté et ses rôles")
 def me(request: Request) -> dict[str, Any]:
+    """The account, and its session's CSRF token for the POST requests of an API client (same origin only)."""
     user = user_of(request)
-    return {"username": user.username, "display_name": user.display_name, "roles": list(user.roles), "rpps": user.rpps}
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "roles": list(user.roles),
+        "rpps": user.rpps,
+        "csrf_token": user.csrf,
+    }
 
 
 @router.get("/status", name="api_status", summary="État de l'entrepôt : tables, derniers lots, rejets")

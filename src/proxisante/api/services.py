@@ -96,6 +96,16 @@ class Services:
         with self.lock:
             return call()
 
+    def warm(self) -> None:
+        """Compute what the dashboard pages need, so that the first visitor does not wait for the engines."""
+        year = self.default_year()
+        period = period_of(str(year))
+        self.status()
+        self.patientele(dt.date(year, 12, 31), period)
+        self.results(period)
+        self.results(period, "provider")
+        self.completeness()
+
     # -- warehouse -----------------------------------------------------------------------------
 
     def status(self):
@@ -209,17 +219,30 @@ class Services:
 
     # -- economics -----------------------------------------------------------------------------
 
-    def simulation(self, years: tuple[int, ...], draws: int, seed: int, tornado_model: str, profile_year: int | None):
-        from proxisante.economics.costs import load_costs
+    def profile(self, year: int | None):
+        """The centre's economic profile for a year, read from the warehouse once (it runs the ROSP measures)."""
         from proxisante.economics.profile import ProfileError, last_full_year, profile_from_warehouse
-        from proxisante.economics.uncertainty import simulate
 
         def compute():
-            year = profile_year or last_full_year(self.warehouse)
-            if year is None:
+            chosen = year or last_full_year(self.warehouse)
+            if chosen is None:
                 raise Unavailable("l'entrepôt ne contient aucun acte facturé : chargez un export d'abord")
             try:
-                profile = profile_from_warehouse(self.warehouse, year, centre="Centre (entrepôt)")
+                return profile_from_warehouse(self.warehouse, chosen, centre="Centre (entrepôt)")
+            except ProfileError as error:
+                raise InputError(str(error)) from error
+
+        return self.cached("profile", year, compute)
+
+    def simulation(self, years: tuple[int, ...], draws: int, seed: int, tornado_model: str, profile_year: int | None):
+        from proxisante.economics.costs import load_costs
+        from proxisante.economics.profile import ProfileError
+        from proxisante.economics.uncertainty import simulate
+
+        profile = self.profile(profile_year)
+
+        def compute():
+            try:
                 costs = load_costs(None)
                 costs.by_item(profile)
             except ProfileError as error:

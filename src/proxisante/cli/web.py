@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import threading
 from typing import Annotated
 
 import typer
@@ -106,6 +107,7 @@ def run_server(host: str, port: int, insecure_cookies: bool | None = None) -> No
     if insecure_cookies if insecure_cookies is not None else loopback:
         settings = settings.model_copy(update={"secure_cookies": False})
     app = create_app(settings)
+    threading.Thread(target=app.state.web.services.warm, name="warm-cache", daemon=True).start()
     console.print(
         f"Tableau de bord : [bold]http://{host}:{port}/[/bold] — API : http://{host}:{port}/api/docs "
         "(Ctrl+C pour arrêter)"

@@ -1,0 +1,141 @@
+"""Benchmark of the web application: N concurrent simulated users browsing the dashboard pages.
+
+A synthetic centre of ``--patients`` patients is generated and loaded into a fresh data home, the
+server runs in its own process on 127.0.0.1 (as ``proxisante serve``), its cache is warmed (the
+warm-up time is printed apart: it is the engines' time, paid once per load), then ``--users``
+clients log in and fetch the pages in a loop for ``--seconds``. Prints p50/p95/p99 latency, requests
+per second and errors. Target: p95 ≤ 300 ms, zero errors, with 20 users on 100,000 patients.
+
+    .venv/bin/python bench/web.py --patients 100000 --users 20 --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import re
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+PAGES = ("/", "/patientele", "/indicateurs", "/qualite", "/api/status", "/api/measures/results", "/api/patientele")
+USER, PASSWORD = "bench", "Bench-proxisante-2026!"
+
+
+def prepare(home: Path, patients: int) -> None:
+    from proxisante.api.accounts import AccountStore
+    from proxisante.runtime import open_installation
+    from proxisante.settings import Settings
+    from proxisante.sources.pivot import load_pivot
+    from proxisante.synth import SynthOptions, generate_centre
+
+    settings = Settings(home=home, secure_cookies=False)
+    out = home / "centre"
+    started = time.perf_counter()
+    generate_centre(SynthOptions(patients=patients, seed=2026, out=out, file_format="csv"))
+    installation = open_installation(settings)
+    try:
+        load_pivot(out, installation.warehouse, installation.vault, installation.pseudonymiser, source="bench")
+    finally:
+        installation.close()
+    AccountStore(settings.accounts).add(USER, PASSWORD, ["coordinateur"])
+    print(f"centre de {patients:,} patients généré et chargé en {time.perf_counter() - started:.1f} s")
+
+
+def serve(home: str, port: int, ready) -> None:
+    import uvicorn
+
+    from proxisante.api.app import create_app
+    from proxisante.settings import Settings
+
+    app = create_app(Settings(home=Path(home), secure_cookies=False))
+    started = time.perf_counter()
+    app.state.web.services.warm()
+    ready.put(time.perf_counter() - started)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+async def login(client: httpx.AsyncClient) -> None:
+    page = await client.get("/connexion")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]  # type: ignore[index]
+    response = await client.post("/connexion", data={"username": USER, "password": PASSWORD, "csrf_token": token})
+    response.raise_for_status()
+
+
+async def user(base: str, until: float, latencies: list[float], errors: list[str], offset: int) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=30, follow_redirects=True) as client:
+        await login(client)
+        i = offset
+        while time.perf_counter() < until:
+            path = PAGES[i % len(PAGES)]
+            i += 1
+            started = time.perf_counter()
+            try:
+                response = await client.get(path)
+                if response.status_code != 200:
+                    errors.append(f"{path}: {response.status_code}")
+            except httpx.HTTPError as error:
+                errors.append(f"{path}: {error!r}")
+            latencies.append(time.perf_counter() - started)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
+        prepare(home, args.patients)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        ready: multiprocessing.Queue = multiprocessing.Queue()
+        server = multiprocessing.get_context("spawn").Process(target=serve, args=(str(home), port, ready))
+        server.start()
+        try:
+            print(f"cache chauffé en {ready.get(timeout=3600):.1f} s (moteurs, une fois par chargement)")
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(200):
+                try:
+                    httpx.get(f"{base}/connexion", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            latencies: list[float] = []
+            errors: list[str] = []
+
+            async def run() -> None:
+                until = time.perf_counter() + args.seconds
+                await asyncio.gather(*(user(base, until, latencies, errors, k) for k in range(args.users)))
+
+            asyncio.run(run())
+        finally:
+            server.terminate()
+            server.join()
+    ms = [1000 * v for v in latencies]
+    print(
+        f"{args.users} utilisateurs, {args.seconds:.0f} s, {len(ms):,} requêtes ({len(ms) / args.seconds:.0f}/s), "
+        f"{len(errors)} erreurs"
+    )
+    print(
+        f"latence p50 {percentile(ms, 50):.0f} ms, p95 {percentile(ms, 95):.0f} ms, p99 {percentile(ms, 99):.0f} ms, "
+        f"moyenne {statistics.fmean(ms):.0f} ms (cible p95 ≤ 300 ms, zéro erreur)"
+    )
+    for line in sorted(set(errors))[:10]:
+        print("  erreur :", line)
+
+
+if __name__ == "__main__":
+    main()
