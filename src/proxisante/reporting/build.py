@@ -51,6 +51,7 @@ class Options:
 
     trend_periods: int = 2
     measures: Sequence[Measure] | None = None
+    registries: Sequence[str] | None = None  # chronic registries of the composition (default: all)
     economics: bool = True
     costs: Path | None = None
     draws: int = 2_000
@@ -73,7 +74,7 @@ def build_report(
     rules = protect.settings(options.threshold)
     step = progress or (lambda _: None)
     step("Patientèle")
-    panel = panel_tables(warehouse, period, excluded, rules)
+    panel = panel_tables(warehouse, period, excluded, rules, options.registries)
     step("Activité")
     activity = activity_tables(warehouse, period, excluded, rules)
     step("Indicateurs")
@@ -134,10 +135,12 @@ def _before(period: Period) -> Period:
 # -- patientèle --------------------------------------------------------------------------------
 
 
-def panel_tables(warehouse: Warehouse, period: Period, excluded: frozenset[int], rules) -> list[Table]:
+def panel_tables(
+    warehouse: Warehouse, period: Period, excluded: frozenset[int], rules, registry_ids: Sequence[str] | None = None
+) -> list[Table]:
     from proxisante.population.api import Patientele
 
-    with Patientele(warehouse, period.end, exclude_person_ids=excluded) as patientele:
+    with Patientele(warehouse, period.end, registry_ids, exclude_person_ids=excluded) as patientele:
         pyramid = patientele.pyramid(by_provider=False)
         composition = patientele.composition(by_provider=False)
         access = patientele.access()

@@ -69,7 +69,8 @@ class _NumberedCanvas(canvas.Canvas):
         total = len(self._pages)
         for number, state in enumerate(self._pages, start=1):
             self.__dict__.update(state)
-            self.setFont(FONT, 7.5)
+            # A standard font for the footer: its text stays readable in the page stream (tests read it back).
+            self.setFont("Helvetica", 7.5)
             self.setFillColor(colors.grey)
             self.drawString(1.5 * cm, 1 * cm, self.footer_text)
             self.drawRightString(A4[0] - 1.5 * cm, 1 * cm, f"page {number} / {total}")
@@ -228,7 +229,7 @@ def render_pdf(report: Report) -> bytes:
     story += [_p(f"Source du seuil : {report.disclosure.source}", "small"), *(_p(n) for n in report.notes)]
 
     class Footer(_NumberedCanvas):
-        footer_text = f"{report.structure.name} — rapport d'activité et de qualité {report.period.label}"
+        footer_text = f"{report.structure.name} - rapport d'activité et de qualité {report.period.label}"
 
     document.build(story, canvasmaker=Footer)
     return buffer.getvalue()
