@@ -33,6 +33,12 @@ def test_workbook_has_a_sheet_per_model_and_the_sourced_parameters(simulation, t
     assert {r[5] for r in params} == {"confirmé", "source partielle", "non confirmé"}
     acte = {r[0]: r[1:] for r in book["Acte"].iter_rows(values_only=True) if r[0]}
     assert acte["Résultat"][0] == pytest.approx(float(simulation.results[2025]["acte"].result))
+    assert acte["Recettes — Forfait ANCS — points fixes"][0] == pytest.approx(2300 * 7)  # the example's engagements
+    profile_rows = [r for r in book["Profil"].iter_rows(values_only=True) if r[0]]
+    assert ("engagement ANCS rempli", "nombre") in [r[:2] for r in profile_rows]
+    assert ("18172", 4.1, 0.0, "non") in [r[:4] for r in profile_rows]
+    text = " ".join(str(r[0]) for r in summary)
+    assert "Source — IPEP qualité : score 75" in text and "Source — ANCS : 2300 points fixes" in text
 
 
 @pytest.mark.parametrize("suffix", [".png", ".svg"])

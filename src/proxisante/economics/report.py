@@ -106,9 +106,9 @@ def write_workbook(simulation: Simulation, path: Path) -> None:
           [[p.label, name, p.display_values(), p.unit, p.display_range(), CONFIDENCE_LABELS[p.confidence],
             "oui" if name in simulation.used else "non", " ".join(p.source.split()), p.url or ""]
            for name, p in catalogue().items()])  # fmt: skip
-    ws = sheet("Profil", ["tranche d'âge", "ALD", "C2S", "patients", "diabétiques", "non vus 24 mois"],
-               [[c.age_band, "oui" if c.ald else "non", "oui" if c.c2s else "non", c.patients, c.diabetics, c.unseen]
-                for c in profile.panel])  # fmt: skip
+    ws = sheet("Profil", ["tranche d'âge", "ALD", "C2S", "patients", "diabétiques", "non vus 24 mois", "AME"],
+               [[c.age_band, "oui" if c.ald else "non", "oui" if c.c2s else "non", c.patients, c.diabetics, c.unseen,
+                 c.ame] for c in profile.panel])  # fmt: skip
     ws.append([])
     ws.append(["code", "profession", "actes patients MT", "dont ≥ 65 ans", "dont diabétiques", "actes autres patients",
                "montant facturé"])  # fmt: skip
@@ -120,9 +120,10 @@ def write_workbook(simulation: Simulation, path: Path) -> None:
         ws.append([s.profession, s.fte])
     if profile.measures:
         ws.append([])
-        ws.append(["mesure (ROSP, FMT)", "éligibles", "numérateur", "taux", "publiable"])
+        ws.append(["mesure (ROSP, FMT, IPEP)", "éligibles", "numérateur", "taux", "publiable", "taux année précédente"])
         for m in profile.measures:
-            ws.append([m.id, m.eligible, m.numerator, m.rate, "oui" if m.reportable else "non"])
+            ws.append([m.id, m.eligible, m.numerator, m.rate, "oui" if m.reportable else "non", m.previous_rate])
+    _profile_extras(ws, profile)
     lines = costs.salary_lines(profile)
     ws = sheet("Charges", ["poste", "profession", "ETP", "salaire brut par ETP", "taux de charges", "coût annuel"],
                [[line.label or line.profession, line.profession, fte, line.gross_per_fte, line.employer_charge_rate,
@@ -134,6 +135,25 @@ def write_workbook(simulation: Simulation, path: Path) -> None:
     ws.append([costs.label + (" — fichier d'EXEMPLE, à remplacer par votre budget" if costs.example else "")])
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
+
+
+def _profile_extras(ws, profile) -> None:
+    """Communes, GP sites, IPEP indicators and ANCS engagements of the profile, when given."""
+    parts = [
+        (["commune (patients MT)", "patients", "taux de pauvreté"],
+         [[c.commune, c.patients, c.poverty_rate] for c in profile.communes]),
+        (["commune d'exercice des généralistes", "ETP", "dont 67 ans et plus", "ZIP"],
+         [[s.commune, s.fte, s.fte_67_plus, "oui" if s.zip else "non"] for s in profile.gp_sites]),
+        (["indicateur IPEP (profil)", "valeur", "année précédente"],
+         [[i.id, i.value, i.previous] for i in profile.ipep_indicators]),
+        (["engagement ANCS rempli", "nombre"], [[k, n] for k, n in (profile.ancs_engagements or {}).items()]),
+    ]  # fmt: skip
+    for header, rows in parts:
+        if rows:
+            ws.append([])
+            ws.append(header)
+            for row in rows:
+                ws.append(row)
 
 
 def write_chart(simulation: Simulation, path: Path) -> None:
