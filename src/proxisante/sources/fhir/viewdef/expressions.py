@@ -57,6 +57,9 @@ class Sql:
     shape: str
     type: str | None = None
     node: str | None = None  # nodes shape, at most one element: that element as a JSON expression
+    # nodes shape, children of one node: the child as stored (JSON scalar, array or NULL), which
+    # reads a single value without building a list (see Compiler.single).
+    raw: str | None = None
 
     @property
     def is_nodes(self) -> bool:
@@ -196,8 +199,18 @@ class Compiler:
         if sql.node is not None:
             return sql.node
         message = f"{self.scope.where}: {what} needs a single value but the collection has several"
+        error = runtime_error(message)
+        if sql.raw is not None:  # one child: no list to build unless it is an array
+            return bind(
+                sql.raw,
+                self.scope.fresh(),
+                lambda v: (
+                    f"(CASE WHEN starts_with(CAST({v} AS VARCHAR), '[') THEN (CASE WHEN json_array_length({v}) > 1 "
+                    f"THEN {error} ELSE json_extract({v}, '$[0]') END) ELSE {v} END)"
+                ),
+            )
         var = self.scope.fresh()
-        return let(sql.text, var, f"CASE WHEN len({var}) > 1 THEN {runtime_error(message)} ELSE {var}[1] END")
+        return let(sql.text, var, f"CASE WHEN len({var}) > 1 THEN {error} ELSE {var}[1] END")
 
     def value(self, sql: Sql, fhir_type: str | None = None, what: str = "this expression") -> str:
         """`sql` as one SQL value of `fhir_type` (default: its own type)."""
@@ -281,9 +294,11 @@ class Compiler:
         if parent.node == scope.resource and scope.root_fields is not None:
             _json_key(name)
             column = scope.root_fields.setdefault(name, f"__r{len(scope.root_fields) + 1}")
-            return Sql(fragment_nodes(scope.root_prefix + column, scope.fresh()), "nodes")
+            raw = scope.root_prefix + column
+            return Sql(fragment_nodes(raw, scope.fresh()), "nodes", raw=raw)
         if parent.node is not None:
-            return Sql(navigate_node(parent.node, name, self.scope.fresh()), "nodes")
+            raw = f"json_extract({parent.node}, '$.{_json_key(name)}')"
+            return Sql(navigate_node(parent.node, name, self.scope.fresh()), "nodes", raw=raw)
         var = self.scope.fresh()
         inner = navigate_node(var, name, self.scope.fresh())
         return Sql(f"flatten(list_transform({parent.text}, lambda {var}: {inner}))", "nodes")
@@ -394,6 +409,9 @@ class Compiler:
         empties are equivalent), false when the sizes differ, element by element otherwise. A
         collection of several is bound once (:func:`let`) and compared through its first element
         when the other side holds one."""
+        fast = [x for x in (left, right) if x.is_nodes and x.node is None and x.raw is not None]
+        if fast:  # children of one node: compared as scalars unless one of them is an array
+            return self._equality_of_children(op, left, right)
         equivalence = op in ("~", "!~")
         bound: list[tuple[str, str]] = []  # (list SQL, variable) of the collections of several
 
@@ -426,6 +444,28 @@ class Compiler:
             text = f"coalesce({text}, {a} IS NULL AND {b} IS NULL)"
         if op in ("!=", "!~"):
             text = f"(NOT {text})"
+        return Sql(text, "value", "boolean")
+
+    def _equality_of_children(self, op: str, left: Sql, right: Sql) -> Sql:
+        """Equality where an operand is the child of one node (``system = 'x'`` in a ``where()``):
+        the child is bound once; when no operand is an array the scalar comparison is the answer,
+        else the general collection comparison decides."""
+        bound: list[tuple[str, str]] = []
+
+        def split(sql: Sql) -> tuple[Sql, Sql]:
+            if not (sql.is_nodes and sql.node is None and sql.raw is not None):
+                return sql, sql
+            var = self.scope.fresh()
+            bound.append((sql.raw, var))
+            scalar = Sql(f"[{var}]", "nodes", sql.type, node=var)
+            return scalar, Sql(fragment_nodes(var, self.scope.fresh()), "nodes", sql.type)
+
+        (ls, lg), (rs, rg) = split(left), split(right)
+        scalar, general = self.equality(op, ls, rs).text, self.equality(op, lg, rg).text
+        arrays = " OR ".join(f"starts_with(CAST({var} AS VARCHAR), '[')" for _, var in bound)
+        text = f"(CASE WHEN {arrays} THEN {general} ELSE {scalar} END)"
+        for raw, var in reversed(bound):
+            text = let(raw, var, text)
         return Sql(text, "value", "boolean")
 
     def ordering(self, op: str, left: Sql, right: Sql) -> Sql:
@@ -532,6 +572,15 @@ class Compiler:
         self._arity("first", args, 0, 0)
         if not target.is_nodes or target.node is not None:
             return target
+        if target.raw is not None:
+            first = bind(
+                target.raw,
+                self.scope.fresh(),
+                lambda v: (
+                    f"(CASE WHEN starts_with(CAST({v} AS VARCHAR), '[') THEN json_extract({v}, '$[0]') ELSE {v} END)"
+                ),
+            )
+            return Sql(f"({target.text})[1:1]", "nodes", target.type, node=first)
         return Sql(f"({target.text})[1:1]", "nodes", target.type, node=f"({target.text})[1]")
 
     def fn_last(self, target: Sql, args: tuple[Node, ...], _: Node | None) -> Sql:
