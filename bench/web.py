@@ -101,8 +101,9 @@ def main() -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        ready: multiprocessing.Queue = multiprocessing.Queue()
-        server = multiprocessing.get_context("spawn").Process(target=serve, args=(str(home), port, ready))
+        context = multiprocessing.get_context("spawn")
+        ready = context.Queue()
+        server = context.Process(target=serve, args=(str(home), port, ready))
         server.start()
         try:
             print(f"cache chauffé en {ready.get(timeout=3600):.1f} s (moteurs, une fois par chargement)")
