@@ -14,8 +14,10 @@ from proxisante.cli.common import console, number
 from proxisante.cli.economics import economie_app
 from proxisante.cli.measures import gaps, measures_app
 from proxisante.cli.objection import objection_app
+from proxisante.cli.omop import export_app, ingest_omop
 from proxisante.cli.population import patientele
 from proxisante.cli.report import report_app
+from proxisante.cli.research import research_app
 from proxisante.cli.territory import territoire_app
 from proxisante.cli.web import serve, users_app
 from proxisante.runtime import open_installation
@@ -79,6 +81,8 @@ def ingest(
     source: Annotated[str, typer.Option(help="nom du logiciel ou du site d'origine")] = "default",
 ) -> None:
     """Charge un export (format pivot, ou FHIR : NDJSON, Bundles) dans l'entrepôt, en un lot atomique et idempotent."""
+    if file_format == "omop":  # OMOP CDM 5.4 (CSV or Parquet): its own loader and report
+        return ingest_omop(path, source)
     if file_format not in LOADERS:
         raise typer.BadParameter(f"format inconnu: {file_format} (formats disponibles: {', '.join(LOADERS)})")
     report = _ingest(path, source, file_format)
@@ -235,6 +239,8 @@ app.add_typer(economie_app, name="economie")
 app.add_typer(territoire_app, name="territoire")
 app.add_typer(objection_app, name="objection")
 app.add_typer(report_app, name="report")
+app.add_typer(export_app, name="export")
+app.add_typer(research_app, name="research")
 app.command("gaps")(gaps)
 app.command("patientele")(patientele)
 app.add_typer(users_app, name="users")

@@ -1,0 +1,93 @@
+"""OMOP CDM 5.4 on the command line: ``ingest --format omop`` and ``export omop``."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from proxisante.cli.common import console, number
+from proxisante.identity import load_or_create_key
+from proxisante.research.omop_export import ExportError, ExportOptions, export_omop
+from proxisante.research.projects import append_log
+from proxisante.runtime import open_installation
+from proxisante.sources.omop import OmopFileError, OmopLoadReport, load_omop
+
+export_app = typer.Typer(help="Exports de l'entrepôt dans des formats standard.", no_args_is_help=True)
+
+
+def ingest_omop(path: Path, source: str) -> None:
+    """Load an OMOP CDM 5.4 folder and print what happened to each file."""
+    installation = open_installation()
+    try:
+        key = load_or_create_key(installation.settings.key_path)
+        with console.status("Chargement OMOP…"):
+            report = load_omop(path, installation.warehouse, installation.vault, key, source=source)
+    except OmopFileError as error:
+        console.print(f"[red]Jeu OMOP refusé, rien n'a été chargé :[/red] {error}")
+        raise typer.Exit(code=2) from error
+    finally:
+        installation.close()
+    _print_load(report)
+
+
+def _print_load(report: OmopLoadReport) -> None:
+    table = Table(title="Lot OMOP chargé" if report.committed else "Rien à charger (fichiers déjà chargés)")
+    for column in ("table", "fichier", "lues", "chargées", "en quarantaine", ""):
+        table.add_column(column, justify="right" if column in ("lues", "chargées", "en quarantaine") else "left")
+    for f in report.files:
+        table.add_row(f.pivot_table, f.file_name, number(f.rows_read), number(f.rows_loaded),
+                      number(f.rows_quarantined), "déjà chargé" if f.skipped else "")  # fmt: skip
+    console.print(table)
+    if report.ignored_files:
+        console.print(f"Fichiers non chargés : {', '.join(report.ignored_files)}")
+    if report.rows_quarantined:
+        console.print("Voir les lignes rejetées : [bold]proxisante quarantine[/bold]")
+
+
+@export_app.command("omop")
+def export_omop_command(
+    out: Annotated[Path, typer.Argument(help="dossier de sortie (vide)")],
+    file_format: Annotated[str, typer.Option("--format", help="csv ou parquet")] = "csv",
+    date_shift: Annotated[bool, typer.Option("--date-shift", help="décaler les dates de chaque patient")] = False,
+    tables: Annotated[str | None, typer.Option(help="tables CDM, séparées par des virgules (défaut : toutes)")] = None,
+    start: Annotated[str | None, typer.Option(help="début de période AAAA-MM-JJ")] = None,
+    end: Annotated[str | None, typer.Option(help="fin de période AAAA-MM-JJ")] = None,
+    vocabulary: Annotated[bool, typer.Option(help="joindre les tables de vocabulaire")] = True,
+    by: Annotated[str | None, typer.Option("--by", help="qui exporte (journal de la recherche)")] = None,
+) -> None:
+    """Exporte l'entrepôt en OMOP CDM 5.4 : ids recodés pour cet export, patients opposés exclus."""
+    try:
+        period = (date.fromisoformat(start or "1900-01-01"), date.fromisoformat(end or "2999-12-31"))
+    except ValueError as error:
+        raise typer.BadParameter(f"date invalide : {error}") from error
+    options = ExportOptions(
+        file_format=file_format, date_shift=date_shift, vocabulary=vocabulary,
+        tables=tuple(t.strip() for t in tables.split(",")) if tables else None,
+        period=period if (start or end) else None,
+    )  # fmt: skip
+    installation = open_installation()
+    try:
+        result = export_omop(installation.warehouse, out, options, installation.objections.person_ids())
+        append_log(installation.settings.home_dir, {
+            "event": "export omop", "by": by or getpass.getuser(), "out": str(out), "tables": sorted(result.rows),
+            "rows": result.rows, "manifest_sha256": result.manifest_sha256, "options": options.described(),
+        })  # fmt: skip
+    except ExportError as error:
+        console.print(f"[red]Export refusé :[/red] {error}")
+        raise typer.Exit(code=2) from error
+    finally:
+        installation.close()
+    table = Table(title=f"Export OMOP CDM 5.4 — {out}")
+    table.add_column("table")
+    table.add_column("lignes", justify="right")
+    for name, rows in result.rows.items():
+        table.add_row(name, number(rows))
+    console.print(table)
+    console.print(
+        f"{number(result.excluded_persons)} patient(s) opposé(s) exclu(s). Manifeste : {out / 'manifest.json'}"
+    )

@@ -1,0 +1,82 @@
+"""``proxisante research``: declare research projects, list them, build their governed OMOP extracts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from proxisante.cli.common import console, number
+from proxisante.research.omop_export import ExportError
+from proxisante.research.projects import ProjectError, declare, projects
+from proxisante.runtime import open_installation
+from proxisante.settings import get_settings
+
+research_app = typer.Typer(help="Projets de recherche et extraits OMOP k-anonymes, tracés.", no_args_is_help=True)
+
+By = Annotated[str, typer.Option("--by", help="qui fait l'opération (nom, fonction)")]
+
+
+@research_app.command("declare")
+def declare_project(
+    file: Annotated[Path, typer.Argument(help="fichier YAML du projet (voir docs/research.md)")],
+    by: By,
+    replace: Annotated[bool, typer.Option(help="remplacer un projet déjà déclaré")] = False,
+) -> None:
+    """Déclare un projet de recherche (tables, période, autorisation, k, décalage des dates)."""
+    try:
+        project, state = declare(get_settings().home_dir, file, by, replace)
+    except ProjectError as error:
+        console.print(f"[red]Projet refusé :[/red] {error}")
+        raise typer.Exit(code=2) from error
+    words = {"declared": "déclaré", "unchanged": "inchangé (déjà déclaré)", "replaced": "remplacé"}
+    console.print(f"Projet [bold]{project.id}[/bold] {words[state]} : {project.title}")
+
+
+@research_app.command("list")
+def list_projects() -> None:
+    """Liste les projets déclarés."""
+    table = Table(title="Projets de recherche")
+    for column in ("projet", "titre", "autorisation", "période", "tables", "k", "dates décalées"):
+        table.add_column(column)
+    for p in projects(get_settings().home_dir):
+        table.add_row(
+            p.id, p.title, f"{p.approval.body} {p.approval.reference}",
+            f"{p.period.start:%d/%m/%Y} – {p.period.end:%d/%m/%Y}", ", ".join(p.tables), str(p.k),
+            "oui" if p.date_shift else "non",
+        )  # fmt: skip
+    console.print(table)
+
+
+@research_app.command("extract")
+def extract_project(
+    project: Annotated[str, typer.Argument(help="identifiant du projet déclaré")],
+    out: Annotated[Path, typer.Option("--out", help="dossier de sortie (vide)")],
+    by: By,
+) -> None:
+    """Construit l'extrait OMOP du projet : ids recodés, opposants exclus, k-anonymat, journal."""
+    from proxisante.research.extract import extract
+
+    installation = open_installation()
+    try:
+        result = extract(installation, project, out, by)
+    except (ProjectError, ExportError) as error:
+        console.print(f"[red]Extrait refusé :[/red] {error}")
+        raise typer.Exit(code=2) from error
+    finally:
+        installation.close()
+    report = result.report
+    table = Table(title=f"Extrait {result.project.id} — {out}")
+    table.add_column("table")
+    table.add_column("lignes", justify="right")
+    for name, rows in result.rows.items():
+        table.add_row(name, number(rows))
+    console.print(table)
+    console.print(
+        f"k = {report['k']} : {number(report['persons_released'])} personnes diffusées, "
+        f"{number(report['persons_generalised'])} généralisées, {number(report['persons_suppressed'])} supprimées, "
+        f"{number(report['excluded_objections'])} opposants exclus. Plus petit groupe : {report['smallest_group']}."
+    )
+    console.print(f"Manifeste SHA-256 {result.manifest_sha256} ; extrait inscrit au journal de la recherche.")

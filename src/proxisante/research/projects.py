@@ -1,0 +1,149 @@
+"""Research projects: declared once from a YAML file, kept under the data home, listed, extracted.
+
+A project says who may receive what: the requested OMOP tables and period, the approval that allows
+it (CNIL decision, CESREES opinion, ethics committee), the k of its k-anonymity and whether dates
+are shifted. Declaring the same file again is a no-op; changing a declared project needs
+``replace=True``, and both are written to the research log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from proxisante.research.omop_export import parameters, warehouse_cdm_tables
+from proxisante.sources.omop.cdm import VOCABULARY_TABLES
+
+QUASI_IDENTIFIERS = ("age_band", "sex", "commune")
+
+
+class ProjectError(ValueError):
+    """A project file that cannot be declared, or a project that does not exist."""
+
+
+class Period(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Period:
+        if self.start > self.end:
+            raise ValueError("start is after end")
+        return self
+
+
+class Approval(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    body: Literal["CNIL", "CESREES", "comité"] = Field(description="who approved")
+    reference: str = Field(min_length=3, description="decision, opinion or deliberation number")
+    date: dt.date | None = None
+
+
+class Project(BaseModel):
+    """One research project, as declared."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")
+    title: str = Field(min_length=3)
+    purpose: str = Field(min_length=10)
+    tables: list[str] = Field(min_length=1)
+    period: Period
+    approval: Approval
+    k: int = Field(default_factory=lambda: int(parameters()["k_anonymity"].value), ge=2)
+    date_shift: bool = False
+    quasi_identifiers: list[Literal["age_band", "sex", "commune"]] = Field(
+        default_factory=lambda: list(QUASI_IDENTIFIERS)
+    )
+    format: Literal["csv", "parquet"] = "csv"
+    vocabulary: bool = True
+
+    @field_validator("tables")
+    @classmethod
+    def _known_tables(cls, tables: list[str]) -> list[str]:
+        held = {t.name for t in warehouse_cdm_tables()} - VOCABULARY_TABLES
+        unknown = sorted(set(tables) - held)
+        if unknown:
+            raise ValueError(f"unknown table(s) {', '.join(unknown)}; known: {', '.join(sorted(held))}")
+        return tables
+
+    @field_validator("quasi_identifiers")
+    @classmethod
+    def _age_and_sex(cls, values: list[str]) -> list[str]:
+        if not {"age_band", "sex"} <= set(values):
+            raise ValueError("age_band and sex are always released (generalised): list them")
+        return values
+
+
+def research_home(home: Path) -> Path:
+    path = home / "research"
+    (path / "projects").mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def read_project_file(path: Path) -> Project:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ProjectError(f"{path}: {error}") from error
+    try:
+        return Project.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(fichier)'}: {e['msg']}" for e in error.errors())
+        raise ProjectError(f"{path.name}: {problems}") from error
+
+
+def declare(home: Path, path: Path, by: str, replace: bool = False) -> tuple[Project, str]:
+    """Store a project; returns it and what happened: ``declared``, ``unchanged`` or ``replaced``."""
+    project = read_project_file(path)
+    target = research_home(home) / "projects" / f"{project.id}.yaml"
+    text = yaml.safe_dump(project.model_dump(mode="json"), allow_unicode=True, sort_keys=False)
+    state = "declared"
+    if target.exists():
+        if target.read_text(encoding="utf-8") == text:
+            return project, "unchanged"
+        if not replace:
+            raise ProjectError(f"le projet {project.id} est déjà déclaré avec un autre contenu (--replace)")
+        state = "replaced"
+    target.write_text(text, encoding="utf-8")
+    append_log(home, {"event": f"project {state}", "by": by, "project": project.id,
+                      "approval": project.approval.model_dump(mode="json")})  # fmt: skip
+    return project, state
+
+
+def projects(home: Path) -> list[Project]:
+    folder = research_home(home) / "projects"
+    return [read_project_file(p) for p in sorted(folder.glob("*.yaml"))]
+
+
+def project(home: Path, project_id: str) -> Project:
+    path = research_home(home) / "projects" / f"{project_id}.yaml"
+    if not path.exists():
+        raise ProjectError(f"projet inconnu : {project_id} (déclarer d'abord : proxisante research declare FICHIER)")
+    return read_project_file(path)
+
+
+def log_path(home: Path) -> Path:
+    return research_home(home) / "extracts.jsonl"
+
+
+def append_log(home: Path, entry: dict[str, Any]) -> None:
+    """Append one JSON line (who, when, what): the file is only ever opened for appending."""
+    if not str(entry.get("by", "")).strip():
+        raise ProjectError("qui fait l'extraction ? (--by)")
+    line = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **entry}
+    with log_path(home).open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+
+
+def read_log(home: Path) -> list[dict[str, Any]]:
+    path = log_path(home)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
