@@ -689,8 +689,11 @@ class Compiler:
     def fn_getResourceKey(self, target: Sql, args: tuple[Node, ...], _: Node | None) -> Sql:
         """The resource's ``id``: the key :meth:`fn_getReferenceKey` returns for references to it."""
         self._arity("getResourceKey", args, 0, 0)
-        one = self.single(target, "getResourceKey()") if target.is_nodes else "NULL"
-        return Sql(f"json_extract_string({one}, '$.id')", "value", "string")
+        if not target.is_nodes:
+            return Sql("CAST(NULL AS VARCHAR)", "value", "string")
+        if target.node is None:
+            target = Sql(target.text, "nodes", target.type, node=self.single(target, "getResourceKey()"))
+        return Sql(self.value(self.navigate(target, "id"), "string", "getResourceKey()"), "value", "string")
 
     def fn_getReferenceKey(self, target: Sql, args: tuple[Node, ...], _: Node | None) -> Sql:
         """The id a Reference points to: ``Patient/p1``, ``http://host/fhir/Patient/p1`` and
