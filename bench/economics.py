@@ -33,13 +33,19 @@ def main() -> None:
     from proxisante.economics.uncertainty import draw, monte_carlo
     from proxisante.warehouse.connection import Warehouse
 
-    start = time.perf_counter()
     warehouse = Warehouse.connect(f"duckdb://{args.warehouse}")
+    start = time.perf_counter()
+    profile_from_warehouse(warehouse, args.year, measures=False)
+    bare = time.perf_counter() - start
+    start = time.perf_counter()
     profile = profile_from_warehouse(warehouse, args.year)
-    warehouse.close()
     read = time.perf_counter() - start
+    warehouse.close()
     costs = load_costs()
-    print(f"profile {args.year}: {profile.patients:,} MT patients, {len(profile.acts)} act lines, read in {read:.2f} s")
+    print(f"profile {args.year}: {profile.patients:,} MT patients, {len(profile.acts)} act lines, "
+          f"{len(profile.communes)} communes, {len(profile.gp_sites)} GP sites; read in {bare:.2f} s without the "
+          f"measures, {read:.2f} s with the {len(profile.measures)} paying measures run on {args.year} and "
+          f"{args.year - 1}")  # fmt: skip
 
     simulate_year(profile, costs, args.simulated_year)  # warm the parameter cache
     start = time.perf_counter()
