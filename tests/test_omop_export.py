@@ -147,3 +147,28 @@ def test_objecting_persons_and_other_periods_are_left_out(original: Installation
     assert result.rows["measurement"] == expected
     assert not (tmp_path / "x" / "drug_exposure.csv").exists() and (tmp_path / "x" / "person.csv").exists()
     assert result.manifest["excluded_persons_objection"] == 1
+
+
+def test_cli_ingest_and_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from proxisante.cli import app
+    from proxisante.research.projects import read_log
+
+    monkeypatch.setenv("PROXISANTE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+    loaded = runner.invoke(app, ["ingest", str(SYNTHEA), "--format", "omop", "--source", "synthea"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "10" in loaded.output and "NOTE.csv" in loaded.output
+    out = tmp_path / "out"
+    done = runner.invoke(
+        app, ["export", "omop", str(out), "--format", "parquet", "--date-shift", "--no-vocabulary", "--by", "dim"]
+    )
+    assert done.exit_code == 0, done.output
+    assert pq.read_metadata(out / "measurement.parquet").num_rows == 10040
+    assert not (out / "concept.parquet").exists()
+    entry = read_log(tmp_path / "home")[-1]
+    assert entry["event"] == "export omop" and entry["by"] == "dim" and entry["rows"]["person"] == 28
+    again = runner.invoke(app, ["export", "omop", str(out)])
+    assert again.exit_code == 2 and "n'est pas vide" in again.output
