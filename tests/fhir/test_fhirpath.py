@@ -304,3 +304,18 @@ def test_100k_patients_run_as_one_query() -> None:
     elapsed = time.perf_counter() - start
     print(f"\n100,000 Patients → {rows[0]:,} rows in {elapsed:.2f} s ({100_000 / elapsed:,.0f} resources/s)")
     assert rows == (200_000, 100_000, 200_000, "F0")
+
+
+def test_source_as_text_with_mixed_types() -> None:
+    """`resource` may be VARCHAR (NDJSON lines as read) and hold several resource types."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE lines (resource VARCHAR)")
+    con.executemany("INSERT INTO lines VALUES (?)", [[json.dumps(r)] for r in (PATIENT, OBSERVATION)])
+    view = {"resource": "Observation", "select": [{"column": [{"name": "id", "path": "id", "type": "id"}]}]}
+    assert run_view(con, view, "lines").fetchall() == [("o1",)]
+
+
+def test_column_type_spellings(con: duckdb.DuckDBPyConnection) -> None:
+    assert value(con, "active", "http://hl7.org/fhir/StructureDefinition/boolean") is True
+    assert value(con, "name.count()", "http://hl7.org/fhirpath/System.Integer") == 2
+    assert value(con, "name.count()", "System.String") == "2"

@@ -62,9 +62,20 @@ COMPLEX = frozenset(
 _NUMBER_JSON = ("BIGINT", "UBIGINT", "DOUBLE")
 
 
+_SYSTEM = {"String": "string", "Boolean": "boolean", "Integer": "integer", "Decimal": "decimal"} | {
+    "Date": "date",
+    "DateTime": "dateTime",
+    "Time": "time",
+}
+
+
 def normalise(name: str) -> str:
-    """``http://hl7.org/fhir/StructureDefinition/string`` or ``FHIR.string`` → ``string``."""
-    return name.rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+    """``http://hl7.org/fhir/StructureDefinition/string``, ``FHIR.string`` → ``string``; FHIRPath
+    system types (``System.String``, ``http://hl7.org/fhirpath/System.Integer``) → the FHIR primitive."""
+    last = name.rsplit("/", 1)[-1]
+    if last.startswith("System."):
+        return _SYSTEM.get(last[7:], last[7:])
+    return last.rsplit(".", 1)[-1]
 
 
 def duckdb_type(fhir_type: str | None) -> str:
