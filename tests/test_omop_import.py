@@ -15,6 +15,7 @@ from proxisante.identity import load_or_create_key
 from proxisante.runtime import Installation, open_installation
 from proxisante.settings import Settings
 from proxisante.sources.omop import OmopFileError, load_omop
+from proxisante.sources.omop.cdm import cdm_tables
 from proxisante.sources.omop.importer import vault_source
 
 SYNTHEA = Path(__file__).parents[2] / "shared" / "data" / "omop-synthea27nj-5.4"
@@ -96,7 +97,8 @@ def test_loading_twice_changes_nothing_even_from_parquet_with_lower_case_names(
     parquet.mkdir()
     con = duckdb.connect()
     for name in ("PERSON", "VISIT_OCCURRENCE", "CONDITION_OCCURRENCE", "DEATH"):
-        con.execute(f"COPY (SELECT * FROM read_csv('{SYNTHEA}/{name}.csv', all_varchar=true)) "
+        # Typed Parquet (dates, timestamps, integers as DuckDB detects them), as another ETL writes it.
+        con.execute(f"COPY (SELECT * FROM read_csv('{SYNTHEA}/{name}.csv')) "
                     f"TO '{parquet}/{name.lower()}.parquet' (FORMAT parquet)")  # fmt: skip
     report = _load(loaded, parquet)
     assert report.committed and report.rows_quarantined == 0 and report.rows_loaded == 28 + 1791 + 470 + 3
@@ -146,6 +148,21 @@ def test_a_missing_required_column_stops_the_batch(tmp_path: Path) -> None:
         assert inst.warehouse.counts()["person"] == 0
     finally:
         inst.close()
+
+
+def test_warehouse_tables_have_the_official_columns() -> None:
+    """The OMOP tables of the warehouse are those of the official DDL, same columns, same order."""
+    from proxisante.warehouse.schema import TABLES
+
+    official = cdm_tables()
+    omop = [t for t in TABLES if t.group == "omop"]
+    assert len(omop) == 29
+    for table in omop:
+        assert list(table.columns) == official[table.name].column_names, table.name
+    assert official["measurement"].column("measurement_date").required
+    assert official["visit_occurrence"].id_columns() == [
+        "visit_occurrence_id", "provider_id", "care_site_id", "preceding_visit_occurrence_id"
+    ]  # fmt: skip
 
 
 def _edit(path: Path, row: int, column: str, value: str) -> None:
