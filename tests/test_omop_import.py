@@ -172,3 +172,26 @@ def _edit(path: Path, row: int, column: str, value: str) -> None:
     rows[row][rows[0].index(column)] = value
     with path.open("w", newline="") as handle:
         csv.writer(handle, lineterminator="\n").writerows(rows)
+
+
+def test_events_of_a_later_batch_find_their_persons_through_the_vault(tmp_path: Path) -> None:
+    first, second = tmp_path / "persons", tmp_path / "events"
+    first.mkdir()
+    second.mkdir()
+    shutil.copyfile(SYNTHEA / "PERSON.csv", first / "PERSON.csv")
+    for name in ("VISIT_OCCURRENCE", "CONDITION_OCCURRENCE"):
+        shutil.copyfile(SYNTHEA / f"{name}.csv", second / f"{name}.csv")
+    inst = _open(tmp_path / "home")
+    try:
+        assert _load(inst, first).rows_loaded == 28
+        report = _load(inst, second)
+        assert report.rows_quarantined == 0 and report.rows_loaded == 1791 + 470
+        orphans = inst.warehouse.duckdb.execute(
+            "SELECT count(*) FROM condition_occurrence WHERE person_id NOT IN (SELECT person_id FROM person)"
+        ).fetchone()
+        assert orphans == (0,)
+        # Another source's events do not find these persons.
+        other = _load(inst, second, source="autre")
+        assert other.rows_loaded == 0 and other.rows_quarantined == 1791 + 470
+    finally:
+        inst.close()
