@@ -319,3 +319,13 @@ def test_column_type_spellings(con: duckdb.DuckDBPyConnection) -> None:
     assert value(con, "active", "http://hl7.org/fhir/StructureDefinition/boolean") is True
     assert value(con, "name.count()", "http://hl7.org/fhirpath/System.Integer") == 2
     assert value(con, "name.count()", "System.String") == "2"
+
+
+def test_iif_substring_index_of(con: duckdb.DuckDBPyConnection) -> None:
+    assert value(con, "iif(active, 'yes', 'no')") == "yes"
+    assert value(con, "iif(name.count() > 5, 'many')") is None
+    assert value(con, "iif(active, name.first().given, {})", collection=True) == ["Anne", "Marie"]
+    assert value(con, "name.first().family.substring(1, 3)") == "art"
+    assert value(con, "name.first().family.substring(2)") == "rtin"
+    assert value(con, "name.first().family.substring(9)") is None
+    assert value(con, "name.first().family.indexOf('tin')", "integer") == 3

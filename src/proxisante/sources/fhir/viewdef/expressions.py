@@ -633,6 +633,22 @@ class Compiler:
         texts = f"list_transform({self.nodes(target)}, lambda {var}: json_extract_string({var}, '$'))"
         return Sql(f"array_to_string({texts}, {separator})", "value", "string")
 
+    def fn_iif(self, target: Sql, args: tuple[Node, ...], target_node: Node | None) -> Sql:
+        """``iif(criterion, then[, otherwise])`` on the focus (``x.iif(...)`` is refused: use where())."""
+        self._arity("iif", args, 2, 3)
+        if target_node is not None:
+            raise FhirPathError("iif() is supported on the focus only, not on a collection (use where())")
+        criterion = self.boolean(self.compile(args[0]), "the iif() criterion")
+        then = self.compile(args[1])
+        otherwise = self.compile(args[2]) if len(args) == 3 else Sql(EMPTY, "nodes")
+        if not then.is_nodes and not otherwise.is_nodes and then.type == otherwise.type:
+            return Sql(f"(CASE WHEN {criterion} THEN {then.text} ELSE {otherwise.text} END)", "value", then.type)
+        if not then.is_nodes and otherwise.text == EMPTY:
+            return Sql(f"(CASE WHEN {criterion} THEN {then.text} END)", "value", then.type)
+        fhir_type = then.type if then.type == otherwise.type else None
+        text = f"(CASE WHEN {criterion} THEN {self.nodes(then)} ELSE {self.nodes(otherwise)} END)"
+        return Sql(text, "nodes", fhir_type)
+
     # -- types --------------------------------------------------------------------------------------
     def _type_arg(self, name: str, args: tuple[Node, ...]) -> str:
         self._arity(name, args, 1, 1)
@@ -771,6 +787,18 @@ class Compiler:
 
     def fn_matches(self, t: Sql, a: tuple[Node, ...], _: Node | None) -> Sql:
         return self._string_fn(t, a, "matches", 1, "regexp_matches({0}, {1})", "boolean")
+
+    def fn_indexOf(self, t: Sql, a: tuple[Node, ...], _: Node | None) -> Sql:
+        return self._string_fn(t, a, "indexOf", 1, "CAST(instr({0}, {1}) - 1 AS BIGINT)", "integer")
+
+    def fn_substring(self, target: Sql, args: tuple[Node, ...], _: Node | None) -> Sql:
+        """``substring(start[, length])``, 0-based; empty when start is outside the string."""
+        self._arity("substring", args, 1, 2)
+        s = self.value(target, "string", "substring()")
+        start, *length = (self.value(self.compile(arg), "integer", "substring() argument") for arg in args)
+        end = f", greatest({length[0]}, 0)" if length else ""
+        text = f"(CASE WHEN {start} >= 0 AND {start} < length({s}) THEN substring({s}, {start} + 1{end}) END)"
+        return Sql(text, "value", "string")
 
     def fn_upper(self, t: Sql, a: tuple[Node, ...], _: Node | None) -> Sql:
         return self._string_fn(t, a, "upper", 0, "upper({0})", "string")

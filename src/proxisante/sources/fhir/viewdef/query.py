@@ -32,6 +32,7 @@ from proxisante.sources.fhir.viewdef.expressions import (
     FhirPathError,
     Scope,
     Sql,
+    cast_value,
     json_to,
     quote,
 )
@@ -221,7 +222,7 @@ class QueryBuilder:
         if column.collection:
             return self.collection_column(compiler, sql, fhir_type)
         if not sql.is_nodes:
-            return self._cast(sql, fhir_type)
+            return cast_value(sql, fhir_type)
         what = f"column {column.name!r} (collection is not true)"
         one = compiler.single(sql, what)
         if fhir_type is None:
@@ -231,20 +232,11 @@ class QueryBuilder:
     def collection_column(self, compiler: Compiler, sql: Sql, fhir_type: str | None) -> str:
         element = types.duckdb_type(fhir_type) if fhir_type else "VARCHAR"
         if not sql.is_nodes:
-            value = self._cast(sql, fhir_type)
+            value = cast_value(sql, fhir_type)
             return f"(CASE WHEN {value} IS NULL THEN []::{element}[] ELSE [{value}] END)"
         var = compiler.scope.fresh()
         convert = json_to(var, fhir_type) if fhir_type else f"json_extract_string({var}, '$')"
         return f"list_transform({sql.text}, lambda {var}: {convert})"
-
-    @staticmethod
-    def _cast(sql: Sql, fhir_type: str | None) -> str:
-        target = types.duckdb_type(fhir_type)
-        if fhir_type is None or target == types.duckdb_type(sql.type):
-            return sql.text
-        if target == "JSON":
-            return f"to_json({sql.text})"
-        return f"TRY_CAST({sql.text} AS {target})"
 
 
 def build_query(view: View, source: str) -> str:
