@@ -21,10 +21,9 @@ then iterated like ``forEach``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from proxisante.sources.fhir.viewdef import types
-from proxisante.sources.fhir.viewdef.ast import Node
 from proxisante.sources.fhir.viewdef.errors import ViewDefinitionError
 from proxisante.sources.fhir.viewdef.expressions import (
     EMPTY,
@@ -41,16 +40,18 @@ from proxisante.sources.fhir.viewdef.model import Column, ConstantDef, Expressio
 
 @dataclass(frozen=True)
 class Context:
-    """Where a select node is evaluated: its focus node, ``%rowIndex`` and the resource (SQL)."""
+    """Where a select node is evaluated: its focus node, ``%rowIndex``, the resource (SQL), and the
+    prefix that reaches the resource's pre-extracted children (``__b.`` outside the CTEs)."""
 
     focus: str
     index: str
     resource: str
+    prefix: str
 
 
 # The resource row, seen from inside the __base/__view CTEs (ROOT) and from the final query (TOP).
-ROOT = Context("resource", "CAST(0 AS BIGINT)", "resource")
-TOP = Context("__b.resource", "CAST(0 AS BIGINT)", "__b.resource")
+ROOT = Context("resource", "CAST(0 AS BIGINT)", "resource", "")
+TOP = Context("__b.resource", "CAST(0 AS BIGINT)", "__b.resource", "__b.")
 
 
 def identifier(name: str) -> str:
@@ -95,9 +96,8 @@ class QueryBuilder:
         return f"__{prefix}{self.aliases}"
 
     def compiler(self, ctx: Context, location: str) -> Compiler:
-        prefix = ctx.resource.rsplit(".", 1)[0] + "." if "." in ctx.resource else ""
         scope = Scope(
-            ctx.focus, ctx.index, ctx.resource, self.constants, location, self.lambdas, self.root_fields, prefix
+            ctx.focus, ctx.index, ctx.resource, self.constants, location, self.lambdas, self.root_fields, ctx.prefix
         )
         return Compiler(scope)
 
@@ -188,9 +188,9 @@ class QueryBuilder:
         unnest = f"unnest({collection}) WITH ORDINALITY AS {alias}(__f, __o)"
         if node.iteration == "forEachOrNull":
             joins.append(f"LEFT JOIN LATERAL {unnest} ON true")
-            return Context(f"{alias}.__f", f"coalesce({alias}.__o - 1, 0)", ctx.resource)
+            return replace(ctx, focus=f"{alias}.__f", index=f"coalesce({alias}.__o - 1, 0)")
         joins.append(f"CROSS JOIN LATERAL {unnest}")
-        return Context(f"{alias}.__f", f"({alias}.__o - 1)", ctx.resource)
+        return replace(ctx, focus=f"{alias}.__f", index=f"({alias}.__o - 1)")
 
     def repeat(self, paths: tuple[Expression, ...], ctx: Context) -> str:
         """SQL of the list of every node reachable from the focus by repeating any of `paths`,
@@ -200,7 +200,7 @@ class QueryBuilder:
         def children(focus: str) -> str:
             parts = []
             for number, path in enumerate(paths):
-                compiler, sql = self.compile(path, Context(focus, ctx.index, ctx.resource))
+                compiler, sql = self.compile(path, replace(ctx, focus=focus))
                 var, pos = compiler.scope.fresh(), compiler.scope.fresh()
                 struct = f"{{'n': {var}, 'k': [{number}, {pos}]}}"
                 parts.append(f"list_transform({compiler.nodes(sql)}, lambda {var}, {pos}: {struct})")
@@ -244,4 +244,4 @@ def build_query(view: View, source: str) -> str:
     return QueryBuilder(view).build(source)
 
 
-__all__ = ["Context", "Node", "QueryBuilder", "build_query", "identifier"]
+__all__ = ["Context", "QueryBuilder", "build_query", "identifier"]
