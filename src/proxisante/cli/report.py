@@ -41,7 +41,7 @@ def report(
         return
     from proxisante.measures.periods import PeriodError, parse_period
     from proxisante.reporting.build import Options, build_report
-    from proxisante.reporting.publish import ReportFolderError, write_report
+    from proxisante.reporting.publish import ReportFolderError, check_destination, write_report
     from proxisante.reporting.signing import fingerprint
     from proxisante.runtime import open_installation
 
@@ -55,6 +55,7 @@ def report(
     try:
         excluded = installation.objections.person_ids()
         target = out or installation.settings.home_dir / "reports" / f"rapport-{span.label.replace(':', '_')}"
+        check_destination(target, replace)
         options = Options(trend_periods=trend, economics=economics, costs=costs)
         with console.status("Calcul du rapport…") as status:
             built = build_report(installation.warehouse, span, excluded, options,

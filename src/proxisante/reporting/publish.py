@@ -37,6 +37,14 @@ def file_name(report: Report, fmt: str) -> str:
     return f"rapport-{REPORT_KIND}-{period}.{fmt}"
 
 
+def check_destination(out: Path, replace: bool) -> None:
+    """Refuse a destination that is a file, or a folder with files unless ``replace`` (before any work)."""
+    if out.exists() and not out.is_dir():
+        raise ReportFolderError(f"{out} existe et n'est pas un dossier")
+    if out.exists() and any(out.iterdir()) and not replace:
+        raise ReportFolderError(f"{out} n'est pas vide : choisissez un autre --out ou ajoutez --replace")
+
+
 def write_report(
     report: Report, out: Path, key: Ed25519PrivateKey, formats: Iterable[str] = FORMATS, *, replace: bool = False
 ) -> list[str]:
@@ -45,10 +53,7 @@ def write_report(
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown or not chosen:
         raise ReportFolderError(f"format inconnu : {', '.join(unknown) or '(aucun)'} (attendu pdf, xlsx ou json)")
-    if out.exists() and not out.is_dir():
-        raise ReportFolderError(f"{out} existe et n'est pas un dossier")
-    if out.exists() and any(out.iterdir()) and not replace:
-        raise ReportFolderError(f"{out} n'est pas vide : choisissez un autre --out ou ajoutez --replace")
+    check_destination(out, replace)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".rapport-", dir=out.parent))
     try:
