@@ -67,9 +67,21 @@ async def login(client: httpx.AsyncClient) -> None:
     response.raise_for_status()
 
 
-async def user(base: str, until: float, latencies: list[float], errors: list[str], offset: int) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=30, follow_redirects=True) as client:
+async def user(
+    base: str,
+    start: asyncio.Event,
+    seconds: float,
+    latencies: list[float],
+    errors: list[str],
+    offset: int,
+    ready: list[int],
+) -> None:
+    """Logs in (not timed: argon2 is slow on purpose), waits for every user, then browses."""
+    async with httpx.AsyncClient(base_url=base, timeout=30, follow_redirects=False) as client:
         await login(client)
+        ready.append(offset)
+        await start.wait()
+        until = time.perf_counter() + seconds
         i = offset
         while time.perf_counter() < until:
             path = PAGES[i % len(PAGES)]
@@ -118,14 +130,26 @@ def main() -> None:
             errors: list[str] = []
 
             async def run() -> None:
-                until = time.perf_counter() + args.seconds
-                await asyncio.gather(*(user(base, until, latencies, errors, k) for k in range(args.users)))
+                start, ready = asyncio.Event(), []
+                tasks = [
+                    asyncio.create_task(user(base, start, args.seconds, latencies, errors, k, ready))
+                    for k in range(args.users)
+                ]
+                while len(ready) < args.users:
+                    await asyncio.sleep(0.05)
+                    for task in tasks:
+                        if task.done() and task.exception():
+                            raise task.exception()  # type: ignore[misc]
+                start.set()
+                await asyncio.gather(*tasks)
 
             asyncio.run(run())
         finally:
             server.terminate()
             server.join()
     ms = [1000 * v for v in latencies]
+    if not ms:
+        raise SystemExit(f"aucune requête mesurée ; erreurs : {sorted(set(errors))[:5]}")
     print(
         f"{args.users} utilisateurs, {args.seconds:.0f} s, {len(ms):,} requêtes ({len(ms) / args.seconds:.0f}/s), "
         f"{len(errors)} erreurs"

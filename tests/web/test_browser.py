@@ -183,12 +183,14 @@ def test_pages_figures_drill_down_export_logout(page, app) -> None:
 
     page.get_by_role("link", name="Modèle économique").click()
     page.wait_for_selector("figure.chart .main-svg", timeout=120_000)
+    page.wait_for_load_state("load")
     _shot(page, "modele-economique")
     page.get_by_label("Graine").fill("7")
     page.get_by_role("button", name="Simuler").click()
     page.wait_for_function("document.querySelector('#scenario').textContent.includes('graine 7')", timeout=120_000)
 
     page.get_by_role("link", name="Territoire").click()
+    page.wait_for_load_state("load")  # htmx is loaded (deferred) before the form is used
     assert page.locator("#apl-communes").count() == 1
     page.get_by_role("button", name="Simuler").click()
     page.wait_for_selector("#whatif-result", timeout=60_000)

@@ -207,7 +207,7 @@ def dashboard(request: Request) -> HTMLResponse:
         measures=library(),
         last=last,
         persons=snapshot.counts.get("person", ("", 0))[1],
-        trend=charts.panel_trend(data["flows"]),
+        trend=svc.cached("chart_trend", year, lambda: charts.panel_trend(data["flows"])),
         researcher=only_aggregates(user.roles),
     )
 
@@ -237,7 +237,9 @@ def patientele(request: Request, date: Annotated[dt.date | None, Query()] = None
         flows=data["flows"],
         by_provider=by_provider,
         names=svc.provider_names(),
-        pyramid=charts.pyramid(pyramid.fillna(0)),
+        pyramid=svc.cached(
+            "chart_pyramid", (on, only_aggregates(user.roles)), lambda: charts.pyramid(pyramid.fillna(0))
+        ),
         researcher=only_aggregates(user.roles),
     )
 
@@ -290,12 +292,16 @@ def indicator(
         else dt.date(last.year, 1, 1)
     )
     trend = protect_series(user, svc.series(measure, first, last))
-    chart = charts.series(
-        trend,
-        measure.short_label,
-        measure.scoring != "events_per_100",
-        measure.objectives.target,
-        measure.objectives.intermediate,
+    chart = svc.cached(
+        "chart_series",
+        (measure.id, first, last, only_aggregates(user.roles)),
+        lambda: charts.series(
+            trend,
+            measure.short_label,
+            measure.scoring != "events_per_100",
+            measure.objectives.target,
+            measure.objectives.intermediate,
+        ),
     )
     return render(
         request,
@@ -474,6 +480,13 @@ def _simulate(request: Request, scenario):
     return simulation, simulation_summary(simulation)
 
 
+def _economics_chart(request: Request, scenario, summary: dict) -> str:
+    first = summary["years"][0]
+    return services(request).cached(
+        "chart_economics", scenario.model_dump_json(), lambda: charts.economics(first["models"], first["year"])
+    )
+
+
 @router.get("/economie", name="page_economics")
 def economics_page(request: Request) -> HTMLResponse:
     from proxisante.economics.engine import MODELS
@@ -487,7 +500,7 @@ def economics_page(request: Request) -> HTMLResponse:
         models=MODELS,
         scenario=scenario,
         summary=summary,
-        chart=charts.economics(summary["years"][0]["models"], summary["years"][0]["year"]),
+        chart=_economics_chart(request, scenario, summary),
     )
 
 
@@ -506,7 +519,7 @@ def economics_run(
         "economics_result.html",
         summary=summary,
         scenario=scenario,
-        chart=charts.economics(summary["years"][0]["models"], summary["years"][0]["year"]),
+        chart=_economics_chart(request, scenario, summary),
     )
 
 
@@ -608,7 +621,7 @@ def quality(request: Request) -> HTMLResponse:
         snapshot=snapshot,
         quarantine=svc.quarantine(),
         completeness=frame,
-        chart=charts.completeness(frame) if len(frame) else None,
+        chart=svc.cached("chart_completeness", (), lambda: charts.completeness(frame)) if len(frame) else None,
         recent=frame.sort_values("month").groupby("table").tail(12),
     )
 
