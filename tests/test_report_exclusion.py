@@ -77,3 +77,39 @@ def test_an_objecting_patient_leaves_the_patientele() -> None:
     assert counts() == {"panel": 4, "ald": 1, "diabetes": 3, "men": 2}
     assert counts([c.person_id("objector")]) == {"panel": 3, "ald": 1, "diabetes": 2, "men": 1}
     assert counts([c.person_id("controlled")]) == {"panel": 3, "ald": 0, "diabetes": 2, "men": 2}
+
+
+def test_the_report_leaves_the_objecting_patient_out_of_every_count() -> None:
+    """Threshold 1 (everything published), so that the hand-written counts can be read exactly."""
+    import pyarrow as pa
+
+    from proxisante.reporting.build import Options, build_report
+    from proxisante.warehouse.schema import TABLES_BY_NAME
+
+    c = Centre()
+    c.patient("controlled", born="1950-01-01", sex="F", drugs=METFORMIN, labs=HBA1C, visits=[("G", "2025-03-01")])
+    c.patient("objector", born="1955-01-01", sex="M", drugs=METFORMIN, labs=HBA1C,
+              visits=[("G", "2025-03-02"), ("G", "2025-06-02")])  # fmt: skip
+    c.patient("uncontrolled", born="1960-01-01", sex="M", drugs=METFORMIN, visits=[("G", "2025-04-01")])
+    warehouse = c.warehouse()
+    schema = TABLES_BY_NAME["fr_provider_activity"].schema.to_pyarrow()
+    row = {"provider_id": 1, "profession": "MG", "fte": 1.0, "start_date": dt.date(2015, 1, 1), "end_date": None}
+    warehouse.backend.insert("fr_provider_activity", pa.Table.from_pylist([row], schema))
+    options = Options(trend_periods=0, measures=[measure("rosp_diabetes_hba1c")], registries=["diabetes"],
+                      economics=False, threshold=1)  # fmt: skip
+
+    def counts(excluded=()) -> dict[str, object]:
+        report = build_report(warehouse, parse_period("2025"), excluded, options)
+        tables = {t.id: t for t in report.tables()}
+        pyramid_total = tables["panel_pyramid"].rows[-1].values
+        contacts = tables["activity_professions"].rows[-1].values
+        (hba1c,) = report.indicators
+        return {
+            "panel": tables["panel_composition"].rows[0].values["patients"],
+            "men": pyramid_total["sex_M"],
+            "contacts": (contacts["contacts"], contacts["patients"]),
+            "hba1c": (hba1c.denominator, hba1c.numerator),
+        }
+
+    assert counts() == {"panel": 3, "men": 2, "contacts": (4, 3), "hba1c": (3, 2)}
+    assert counts([c.person_id("objector")]) == {"panel": 2, "men": 1, "contacts": (2, 2), "hba1c": (2, 1)}
