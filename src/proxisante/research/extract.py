@@ -49,14 +49,17 @@ def extract(installation: Installation, project_id: str, out: Path, by: str) -> 
     options = ExportOptions(file_format=spec.format, date_shift=spec.date_shift, tables=tables,
                             period=(spec.period.start, spec.period.end), vocabulary=spec.vocabulary)  # fmt: skip
     export = OmopExport(installation.warehouse, options, excluded=installation.objections.person_ids())
-    export.read()
-    persons = _persons(export)
-    anonymised = anonymise(persons, spec.k, spec.period.end.year, ladder(with_geography))
-    export.drop_persons(anonymised.suppressed)
-    _release(export, anonymised.released, with_geography)
-    report = anonymised.report()
-    report["excluded_objections"] = len(export.excluded)
-    written = export.write(out, extra={"project": _described(spec), "k_anonymity": report})
+    try:
+        export.read()
+        persons = _persons(export)
+        anonymised = anonymise(persons, spec.k, spec.period.end.year, ladder(with_geography))
+        export.drop_persons(anonymised.suppressed)
+        _release(export, anonymised.released, with_geography)
+        report = anonymised.report()
+        report["excluded_objections"] = len(export.excluded)
+        written = export.write(out, extra={"project": _described(spec), "k_anonymity": report})
+    finally:
+        export.close()
     smallest = check_k_anonymity(out, spec.k, spec.format)
     if smallest is not None and smallest < spec.k:
         raise ExtractError(f"contrôle de k-anonymat échoué : un groupe de {smallest} personnes (k = {spec.k})")

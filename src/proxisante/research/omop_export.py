@@ -138,6 +138,10 @@ class OmopExport:
         self.key = secrets.token_hex(32)  # never written anywhere
         self.dropped: dict[str, int] = {}
 
+    def close(self) -> None:
+        """Free the private DuckDB holding the export's rows."""
+        self.con.close()
+
     # -- reading ---------------------------------------------------------------------------------
     def read(self) -> None:
         """Register the selected rows of every table as ``src_<table>`` (objectors and other periods out)."""
@@ -356,8 +360,11 @@ def export_omop(
 ) -> ExportResult:
     """Export the warehouse (objecting persons ``excluded``) as an OMOP CDM 5.4 dataset in ``out``."""
     export = OmopExport(warehouse, options, excluded)
-    export.read()
-    return export.write(out)
+    try:
+        export.read()
+        return export.write(out)
+    finally:
+        export.close()
 
 
 def _duckdb_type(kind: str) -> str:

@@ -151,7 +151,7 @@ def discover(folder: Path) -> tuple[dict[str, Path], list[str]]:
             ignored.append(f"{path.name} ({NOT_LOADED[stem]})")
         else:
             ignored.append(path.name)
-    if "person" not in found and not found:
+    if not found:
         raise OmopFileError(f"{folder}: no OMOP CDM table found (PERSON.csv, person.parquet...)")
     return found, ignored
 
