@@ -99,6 +99,8 @@ def small_counts(document: dict) -> list[str]:
                         found.append(f"{table['id']} row {n} {key}={value}")
     for indicator in document["indicators"]:
         counts = {k: indicator[k] for k in ("denominator", "exclusions", "numerator", "eligible")}
+        for key, value in counts.items():
+            assert value is not None or key in indicator["masked_counts"], f"{indicator['id']} {key}: no reason"
         if None not in counts.values():
             d, e, n = counts["denominator"], counts["exclusions"], counts["numerator"]
             counts.update({"denominator - numerator": d - n, "denominator - exclusions - numerator": d - e - n})

@@ -43,6 +43,7 @@ from proxisante.warehouse.connection import Warehouse
 TOTAL = protect.TOTAL
 SEX_LABELS = {"F": "Femmes", "M": "Hommes", "I": "Indéterminé", TOTAL: "Total"}
 GROUP_ORDER = ("chronic", "prevention", "efficiency", "pertinence")
+INDICATOR_COUNTS = ("denominator", "exclusions", "numerator", "eligible")
 
 
 @dataclass(frozen=True)
@@ -250,7 +251,8 @@ def protected_run(
     from proxisante.measures.results import run
 
     table = run(warehouse, period, measures, exclude_person_ids=excluded).table
-    return protect_run(table, threshold=rules.threshold.value).set_index("measure_id")
+    protected = protect_run(table, threshold=rules.threshold.value).set_index("measure_id")
+    return protected.assign(**{f"raw_{k}": table.set_index("measure_id")[k] for k in INDICATOR_COUNTS})
 
 
 def indicator_rows(
@@ -275,12 +277,22 @@ def indicator_rows(
                 scoring=m.scoring, direction=m.direction, denominator=_count(r.denominator),
                 exclusions=_count(r.exclusions), numerator=_count(r.numerator), eligible=now.eligible,
                 rate=now.rate, ci_low=now.ci_low, ci_high=now.ci_high, reportable=now.reportable, masked=now.masked,
+                masked_counts=_masked_counts(r, now.masked, rules),
                 objective_intermediate=m.objectives.intermediate, objective_target=m.objectives.target,
                 status=str(r.objective or ""), evolution=evolution(m, trend[-1] if trend else None, now),
                 trend=[*trend, now],
             )
         )  # fmt: skip
     return rows
+
+
+def _masked_counts(r: pd.Series, why: Masked | None, rules) -> dict[str, Masked]:
+    """Each count of a masked row: "primary" when that count is itself small, "secondary" otherwise
+    (the row was masked for another count, a difference of counts, or as a complement)."""
+    if why is None:
+        return {}
+    small = range(rules.floor, rules.threshold.value)
+    return {k: "primary" if int(r[f"raw_{k}"]) in small else "secondary" for k in INDICATOR_COUNTS}
 
 
 def _count(cell) -> int | None:

@@ -50,16 +50,18 @@ def rate(indicator: Indicator, value: float | None) -> str:
 
 def indicator_rate(report: Report, indicator: Indicator) -> tuple[str, str]:
     """(rate, interval) of an indicator, or why there is none: masked, or under the minimum denominator."""
-    if indicator.masked:
-        return report.mask_label(indicator.masked), ""
+    if indicator.masked:  # a rate is never "< 10": it is secret
+        return report.disclosure.secondary_label, ""
     if not indicator.reportable or indicator.rate is None:
         return "n.s.", ""
     low, high = rate(indicator, indicator.ci_low), rate(indicator, indicator.ci_high)
     return rate(indicator, indicator.rate), f"[{low} ; {high}]"
 
 
-def indicator_count(report: Report, indicator: Indicator, value: int | None) -> str:
-    return report.mask_label(indicator.masked) if indicator.masked else number(value)
+def indicator_count(report: Report, indicator: Indicator, key: str) -> str:
+    if key in indicator.masked_counts:
+        return report.mask_label(indicator.masked_counts[key])
+    return number(getattr(indicator, key))
 
 
 def objectives(indicator: Indicator) -> str:

@@ -116,6 +116,8 @@ class Indicator:
     ci_high: float | None
     reportable: bool
     masked: Masked | None
+    # Why each masked count is hidden: 'primary' if that count itself is small, else 'secondary'.
+    masked_counts: dict[str, Masked]
     objective_intermediate: float | None
     objective_target: float | None
     status: str

@@ -158,7 +158,7 @@ def _disclosure_text(report: Report) -> str:
 def _indicators(report: Report) -> list:
     flow: list = [_p("Indicateurs de qualité et de pertinence", "h1"), *_chart(charts.indicators(report))]
     header = ["indicateur", "dénom.", "excl.", "num.", "taux", "IC 95 %", "objectifs", "statut", "évolution"]
-    widths = [5.2 * cm, 1.3 * cm, 1.1 * cm, 1.3 * cm, 1.6 * cm, 2.6 * cm, 1.8 * cm, 1.8 * cm, 1.6 * cm]
+    widths = [4.6 * cm, 1.2 * cm, 1.0 * cm, 1.2 * cm, 1.6 * cm, 2.6 * cm, 1.9 * cm, 2.0 * cm, 1.9 * cm]
     for group, label in formats.GROUP_LABELS.items():
         chosen = [i for i in report.indicators if i.group == group]
         if not chosen:
@@ -167,8 +167,8 @@ def _indicators(report: Report) -> list:
         for index, i in enumerate(chosen):
             arrow = "↑" if i.direction == "higher" else "↓"
             shown, interval = formats.indicator_rate(report, i)
-            rows.append([f"{i.short_label} {arrow}", *(formats.indicator_count(report, i, v) for v in
-                         (i.denominator, i.exclusions, i.numerator)), shown, interval, formats.objectives(i),
+            rows.append([f"{i.short_label} {arrow}", *(formats.indicator_count(report, i, k) for k in
+                         ("denominator", "exclusions", "numerator")), shown, interval, formats.objectives(i),
                          i.status, i.evolution])  # fmt: skip
             masked += [(index, c) for c in (1, 2, 3, 4)] if i.masked else []
         flow += [_p(label, "h2"), _grid(header, rows, masked, widths), Spacer(1, 0.3 * cm)]
@@ -187,7 +187,7 @@ def _trend(report: Report) -> list:
         cells = []
         for column, point in enumerate(i.trend, start=1):
             if point.masked:
-                cells.append(report.mask_label(point.masked))
+                cells.append(report.disclosure.secondary_label)
                 masked.append((index, column))
             else:
                 cells.append(formats.rate(i, point.rate) if point.reportable else "n.s.")

@@ -83,12 +83,13 @@ def _summary(book: Workbook, report: Report) -> None:
 
 
 def _indicator_values(report: Report, i: Indicator) -> list[tuple[Any, str, str]]:
-    mask = report.mask_label(i.masked) if i.masked else ""
+    mask = report.disclosure.secondary_label if i.masked else ""
     kind = "number" if i.scoring == "events_per_100" else "share"
     shown = i.reportable and not i.masked
     rate = [(v if shown else None, kind, mask or ("" if shown else "n.s.")) for v in (i.rate, i.ci_low, i.ci_high)]
     goals = [(v, kind, "") for v in (i.objective_intermediate, i.objective_target)]
-    counts = [(v, "count", mask) for v in (i.denominator, i.exclusions, i.numerator, i.eligible)]
+    counts = [(getattr(i, k), "count", report.mask_label(i.masked_counts[k]) if k in i.masked_counts else "")
+              for k in ("denominator", "exclusions", "numerator", "eligible")]  # fmt: skip
     return [(i.id, "text", ""), (i.short_label, "text", ""), (formats.GROUP_LABELS.get(i.group, i.group), "text", ""),
             (", ".join(i.programme), "text", ""), ("plus haut" if i.direction == "higher" else "plus bas", "text", ""),
             *counts, *rate, *goals, (i.status, "text", ""), (i.evolution, "text", "")]  # fmt: skip
@@ -119,7 +120,7 @@ def _trend(book: Workbook, report: Report) -> None:
         sheet.cell(r, 1, i.id)
         sheet.cell(r, 2, i.short_label)
         for c, point in enumerate(i.trend, start=3):
-            masked = report.mask_label(point.masked) if point.masked else ("" if point.reportable else "n.s.")
+            masked = report.disclosure.secondary_label if point.masked else ("" if point.reportable else "n.s.")
             _put(sheet, r, c, point.rate, "number" if i.scoring == "events_per_100" else "share", masked)
     _widths(sheet, [30, 44, *([12] * len(periods))])
 
