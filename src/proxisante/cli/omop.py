@@ -15,7 +15,8 @@ from proxisante.identity import load_or_create_key
 from proxisante.research.omop_export import ExportError, ExportOptions, export_omop
 from proxisante.research.projects import append_log
 from proxisante.runtime import open_installation
-from proxisante.sources.omop import OmopFileError, OmopLoadReport, load_omop
+from proxisante.sources.omop import OmopFileError, load_omop
+from proxisante.sources.pivot import LoadReport
 
 export_app = typer.Typer(help="Exports de l'entrepôt dans des formats standard.", no_args_is_help=True)
 
@@ -35,7 +36,7 @@ def ingest_omop(path: Path, source: str) -> None:
     _print_load(report)
 
 
-def _print_load(report: OmopLoadReport) -> None:
+def _print_load(report: LoadReport) -> None:
     table = Table(title="Lot OMOP chargé" if report.committed else "Rien à charger (fichiers déjà chargés)")
     for column in ("table", "fichier", "lues", "chargées", "en quarantaine", ""):
         table.add_column(column, justify="right" if column in ("lues", "chargées", "en quarantaine") else "left")

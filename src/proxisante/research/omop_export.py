@@ -34,13 +34,13 @@ import ibis
 import pyarrow as pa
 from ibis.expr.types import Table
 
+from proxisante import vocab
 from proxisante.parameters import Parameter, read_parameters
 from proxisante.sources.omop.cdm import VOCABULARY_TABLES, CdmTable, cdm_tables
 from proxisante.warehouse import schema
 from proxisante.warehouse.connection import Warehouse
 
 FORMATS = ("csv", "parquet")
-LOCAL_CONCEPT_START = 2_000_000_000
 INT32_MAX = 2**31 - 1
 CDM_VERSION_CONCEPT_ID = 756265  # "OMOP CDM Version 5.4" in the CDM vocabulary
 
@@ -219,7 +219,8 @@ class OmopExport:
         )
         concepts = "SELECT concept_id AS old FROM src_concept" if self._has("concept") else "SELECT NULL AS old"
         self.con.execute(
-            f"CREATE OR REPLACE TABLE concept_map AS SELECT old, ({LOCAL_CONCEPT_START} + row_number() OVER "
+            f"CREATE OR REPLACE TABLE concept_map AS SELECT old, ({vocab.omop_concept('local_concept_base')} + "
+            "row_number() OVER "
             f"(ORDER BY old) - 1)::INTEGER AS new FROM ({concepts}) WHERE old > {INT32_MAX}"
         )
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from proxisante.sources import pivot_mapping
 from proxisante.sources.files import LINE, FileInfo, PivotFileError, RawFile, inspect_file, stage
 from proxisante.sources.omop.cdm import CdmColumn, CdmTable, cdm_tables
 from proxisante.sources.omop.pseudonym import omop_person_id
+from proxisante.sources.pivot import FileReport, LoadReport
 from proxisante.warehouse import schema
 from proxisante.warehouse.connection import Warehouse
 from proxisante.warehouse.load import StagedRows, commit_batch
@@ -89,43 +90,6 @@ class OmopFileError(PivotFileError):
     """A dataset that cannot be loaded at all (the batch stops, nothing is loaded)."""
 
 
-@dataclass
-class OmopFileReport:
-    """What happened to one file (the attribute names of the pivot load's report)."""
-
-    pivot_table: str
-    file_name: str
-    sha256: str
-    rows_read: int = 0
-    rows_loaded: int = 0
-    rows_quarantined: int = 0
-    skipped: bool = False
-
-
-@dataclass
-class OmopLoadReport:
-    source: str
-    batch_id: str | None
-    files: list[OmopFileReport] = field(default_factory=list)
-    ignored_files: list[str] = field(default_factory=list)
-
-    @property
-    def committed(self) -> bool:
-        return self.batch_id is not None
-
-    @property
-    def rows_read(self) -> int:
-        return sum(f.rows_read for f in self.files)
-
-    @property
-    def rows_loaded(self) -> int:
-        return sum(f.rows_loaded for f in self.files)
-
-    @property
-    def rows_quarantined(self) -> int:
-        return sum(f.rows_quarantined for f in self.files)
-
-
 def loadable_tables() -> list[CdmTable]:
     """CDM tables the warehouse holds, in loading order."""
     tables = [t for t in cdm_tables().values() if t.name in schema.TABLES_BY_NAME and t.name not in NOT_LOADED]
@@ -163,10 +127,10 @@ def load_omop(
     key: bytes,
     source: str = "default",
     progress: Progress | None = None,
-) -> OmopLoadReport:
+) -> LoadReport:
     """Load an OMOP CDM 5.4 folder as one batch; ``key`` is the installation's pseudonymisation key."""
     files, ignored = discover(folder)
-    report = OmopLoadReport(source, None, ignored_files=ignored)
+    report = LoadReport(source, None, ignored_files=ignored)
     pending = _pending_files(warehouse, source, files, report)
     if not pending:
         log.info("nothing to load from %s: every file was already loaded", folder)
@@ -180,7 +144,7 @@ def load_omop(
 
 
 def _pending_files(
-    warehouse: Warehouse, source: str, files: dict[str, Path], report: OmopLoadReport
+    warehouse: Warehouse, source: str, files: dict[str, Path], report: LoadReport
 ) -> list[tuple[CdmTable, FileInfo]]:
     manifest = warehouse.table("etl_manifest")
     done = set(
@@ -194,7 +158,7 @@ def _pending_files(
             continue
         info = inspect_file(files[table.name])
         if (table.name, info.sha256) in done:
-            report.files.append(OmopFileReport(table.name, info.path.name, info.sha256, skipped=True))
+            report.files.append(FileReport(table.name, info.path.name, info.sha256, skipped=True))
         else:
             pending.append((table, info))
     return pending
@@ -246,7 +210,7 @@ class _Batch:
             except duckdb.Error:  # already gone, or a registered Arrow table: nothing left to free
                 continue
 
-    def run(self, pending: list[tuple[CdmTable, FileInfo]], report: OmopLoadReport) -> None:
+    def run(self, pending: list[tuple[CdmTable, FileInfo]], report: LoadReport) -> None:
         self.con.execute(pivot_mapping.id_macros())
         persons = self._known_persons()
         quarantine: list[str] = []
@@ -261,7 +225,7 @@ class _Batch:
             self._stage_target(table, raw, checked.valid, persons)
             quarantine.append(self._quarantine_sql(table, info, raw, checked))
             manifest.append((info, table, checked))
-            report.files.append(OmopFileReport(table.name, info.path.name, info.sha256, checked.rows_read,
+            report.files.append(FileReport(table.name, info.path.name, info.sha256, checked.rows_read,
                                                checked.rows_valid, checked.rows_rejected))  # fmt: skip
             self.progress(f"validé {info.path.name}", checked.rows_read)
         appended = self._stage_bookkeeping(quarantine, manifest)
