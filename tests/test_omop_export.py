@@ -172,3 +172,12 @@ def test_cli_ingest_and_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert entry["event"] == "export omop" and entry["by"] == "dim" and entry["rows"]["person"] == 28
     again = runner.invoke(app, ["export", "omop", str(out)])
     assert again.exit_code == 2 and "n'est pas vide" in again.output
+
+
+def test_rows_whose_required_reference_is_not_exported_are_counted_out(original: Installation, tmp_path: Path) -> None:
+    """visit_detail.visit_occurrence_id is NOT NULL: without the visits, the details cannot be written."""
+    alone = export_omop(original.warehouse, tmp_path / "a", ExportOptions(tables=("visit_detail",), vocabulary=False))
+    assert alone.rows["visit_detail"] == 0 and alone.dropped == {"visit_detail": 1791}
+    assert alone.manifest["rows_dropped_references_outside_export"] == {"visit_detail": 1791}
+    both = ExportOptions(tables=("visit_detail", "visit_occurrence"), vocabulary=False)
+    assert export_omop(original.warehouse, tmp_path / "b", both).rows["visit_detail"] == 1791

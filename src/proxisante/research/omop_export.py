@@ -302,7 +302,7 @@ class OmopExport:
             path = out / f"{table.name}.{self.options.file_format}"
             before = self.con.execute(f'SELECT count(*) FROM "src_{table.name}"').fetchone()[0]  # type: ignore[index]
             rows[table.name] = self._copy(self._select(table), path)
-            if before - rows[table.name] and not table.has_person:
+            if before - rows[table.name]:  # rows whose required reference is outside the export
                 self.dropped[table.name] = before - rows[table.name]
             files[table.name] = {"file": path.name, "rows": rows[table.name], "sha256": _sha256(path)}
         source = out / f"cdm_source.{self.options.file_format}"
