@@ -223,7 +223,14 @@ class _Batch:
             if table.name == "person":
                 self._pseudonymise(checked.valid, persons)
             self._stage_target(table, raw, checked.valid, persons)
-            quarantine.append(self._quarantine_sql(table, info, raw, checked))
+            rejects = self._temp(f"quarantine_{table.name}")
+            self.con.execute(
+                f'CREATE OR REPLACE TEMP TABLE "{rejects}" AS {self._quarantine_sql(table, info, raw, checked)}'
+            )
+            quarantine.append(f'SELECT * FROM "{rejects}"')
+            for done in (raw.table, checked.valid):  # the file's rows are staged: free them
+                self.con.unregister(done)
+                self.con.execute(f'DROP TABLE IF EXISTS "{done}"')
             manifest.append((info, table, checked))
             report.files.append(FileReport(table.name, info.path.name, info.sha256, checked.rows_read,
                                                checked.rows_valid, checked.rows_rejected))  # fmt: skip
