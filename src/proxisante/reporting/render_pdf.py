@@ -44,8 +44,8 @@ def _styles() -> dict[str, ParagraphStyle]:
     base = getSampleStyleSheet()
     return {
         "title": ParagraphStyle("title", parent=base["Title"], fontName=BOLD, fontSize=20, leading=26),
-        "h1": ParagraphStyle("h1", parent=base["Heading1"], fontName=BOLD, fontSize=15),
-        "h2": ParagraphStyle("h2", parent=base["Heading2"], fontName=BOLD, fontSize=11.5),
+        "h1": ParagraphStyle("h1", parent=base["Heading1"], fontName=BOLD, fontSize=15, keepWithNext=1),
+        "h2": ParagraphStyle("h2", parent=base["Heading2"], fontName=BOLD, fontSize=11.5, keepWithNext=1),
         "body": ParagraphStyle("body", parent=base["BodyText"], fontName=FONT, fontSize=9, leading=12),
         "small": ParagraphStyle("small", parent=base["BodyText"], fontName=FONT, fontSize=7.5, leading=9.5),
         "cell": ParagraphStyle("cell", fontName=FONT, fontSize=7.5, leading=9),
@@ -158,7 +158,7 @@ def _disclosure_text(report: Report) -> str:
 def _indicators(report: Report) -> list:
     flow: list = [_p("Indicateurs de qualité et de pertinence", "h1"), *_chart(charts.indicators(report))]
     header = ["indicateur", "dénom.", "excl.", "num.", "taux", "IC 95 %", "objectifs", "statut", "évolution"]
-    widths = [4.6 * cm, 1.2 * cm, 1.0 * cm, 1.2 * cm, 1.6 * cm, 2.6 * cm, 1.9 * cm, 2.0 * cm, 1.9 * cm]
+    widths = [4.1 * cm, 1.4 * cm, 1.4 * cm, 1.3 * cm, 1.6 * cm, 2.4 * cm, 1.9 * cm, 1.9 * cm, 2.0 * cm]
     for group, label in formats.GROUP_LABELS.items():
         chosen = [i for i in report.indicators if i.group == group]
         if not chosen:
