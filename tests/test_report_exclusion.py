@@ -113,3 +113,46 @@ def test_the_report_leaves_the_objecting_patient_out_of_every_count() -> None:
 
     assert counts() == {"panel": 3, "men": 2, "contacts": (4, 3), "hba1c": (3, 2)}
     assert counts([c.person_id("objector")]) == {"panel": 2, "men": 1, "contacts": (2, 2), "hba1c": (2, 1)}
+
+
+def test_the_economic_profile_sees_no_objecting_patient() -> None:
+    """The economic engine takes no exclusion: it reads a view of the warehouse without the objector."""
+    import pyarrow as pa
+
+    from proxisante.economics.profile import profile_from_warehouse
+    from proxisante.reporting.sources import WithoutPersons
+    from proxisante.warehouse.schema import TABLES_BY_NAME
+
+    c = centre()
+    warehouse = c.warehouse()
+    schema = TABLES_BY_NAME["fr_provider_activity"].schema.to_pyarrow()
+    row = {"provider_id": 1, "profession": "MG", "fte": 1.0, "start_date": dt.date(2015, 1, 1), "end_date": None}
+    warehouse.backend.insert("fr_provider_activity", pa.Table.from_pylist([row], schema))
+    objector = c.person_id("objector")
+    full = profile_from_warehouse(warehouse, 2025, measures=False)
+    view = WithoutPersons(warehouse, [objector])
+    fewer = profile_from_warehouse(view, 2025, measures=False)
+    assert (full.patients, fewer.patients) == (4, 3)
+    assert sum(cell.diabetics for cell in fewer.panel) == sum(cell.diabetics for cell in full.panel) - 1
+    assert warehouse.execute(view.table("person")).person_id.tolist().count(objector) == 0
+    assert len(warehouse.execute(view.table("provider"))) == 2  # tables without person_id are untouched
+
+
+def test_previous_periods_and_evolution() -> None:
+    from proxisante.reporting.build import evolution, previous_periods
+    from proxisante.reporting.model import TrendPoint
+
+    assert [p.label for p in previous_periods(parse_period("2025"), 2)] == ["2023", "2024"]
+    assert [p.label for p in previous_periods(parse_period("2025-T1"), 2)] == ["2024-T3", "2024-T4"]
+    rolling = previous_periods(parse_period("12M:2025-06-30"), 1)[0]
+    assert (rolling.start, rolling.end) == (dt.date(2023, 7, 1), dt.date(2024, 6, 30))
+    hba1c = measure("rosp_diabetes_hba1c")  # higher is better
+
+    def point(rate, low, high):
+        return TrendPoint("p", 100, 50, rate, low, high, True, None)
+
+    assert evolution(hba1c, point(0.5, 0.4, 0.6), point(0.8, 0.7, 0.9)) == "en amélioration"
+    assert evolution(hba1c, point(0.8, 0.7, 0.9), point(0.5, 0.4, 0.6)) == "en dégradation"
+    assert evolution(hba1c, point(0.5, 0.4, 0.6), point(0.55, 0.45, 0.65)) == "stable"
+    assert evolution(hba1c, None, point(0.5, 0.4, 0.6)) == "non calculable"
+    assert evolution(measure("rosp_benzo_hypnotic_4w"), point(0.5, 0.4, 0.6), point(0.2, 0.1, 0.3)) == "en amélioration"
