@@ -110,7 +110,7 @@ def test_login_rate_limited_per_account(fresh) -> None:
     for _ in range(failures):
         assert attempt("wrong-password").status_code == 401
     blocked = attempt(PASSWORD)
-    assert blocked.status_code == 429 and "Trop d'échecs" in blocked.text
+    assert blocked.status_code == 429 and "réessayez dans" in blocked.text
 
 
 def test_login_never_redirects_to_another_site(fresh) -> None:

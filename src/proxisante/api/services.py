@@ -60,6 +60,7 @@ class Services:
         self.installation = installation
         self.warehouse = installation.warehouse
         self.lock = threading.RLock()
+        self.figure_lock = threading.RLock()
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
         self._entries = entries or int(value("cache_entries"))
         self._batch: tuple[float, str] = (0.0, "")
@@ -69,20 +70,29 @@ class Services:
     def batch_id(self) -> str:
         """The id of the warehouse's last committed batch ("" when empty), re-read every few seconds."""
         seen_at, batch = self._batch
-        if time.monotonic() - seen_at < BATCH_TTL_SECONDS:
+        if time.monotonic() - seen_at < BATCH_TTL_SECONDS and seen_at:
             return batch
-        with self.lock:
+        # While an engine computes, the id read a moment ago is good enough: pages never wait for it.
+        if not self.lock.acquire(blocking=not seen_at):
+            return batch
+        try:
             table = self.warehouse.table("etl_batch")
             last = self.warehouse.execute(table.order_by(table.committed_at.desc()).limit(1).select("batch_id"))
             batch = str(last.batch_id.iloc[0]) if len(last) else ""
             self._batch = (time.monotonic(), batch)
+        finally:
+            self.lock.release()
         return batch
 
-    def cached(self, name: str, params: Hashable, compute: Callable[[], T]) -> T:
+    def cached(
+        self, name: str, params: Hashable, compute: Callable[[], T], *, lock: threading.RLock | None = None
+    ) -> T:
+        """``compute()`` once per (last batch, name, params). ``lock``: another lock than the warehouse's,
+        for computations that do not query it (figures), so that they do not queue behind the engines."""
         key = (self.batch_id(), name, params)
         if key in self._cache:
             return self._cache[key]
-        with self.lock:
+        with lock or self.lock:
             if key in self._cache:  # computed by another thread while this one waited
                 return self._cache[key]
             result = compute()
@@ -90,6 +100,10 @@ class Services:
             while len(self._cache) > self._entries:
                 self._cache.popitem(last=False)
         return result
+
+    def figure(self, name: str, params: Hashable, compute: Callable[[], str]) -> str:
+        """A chart's JSON, cached like engine results but built outside the warehouse lock."""
+        return self.cached(name, params, compute, lock=self.figure_lock)
 
     def engine(self, call: Callable[[], T]) -> T:
         """An uncached engine call, serialised with the others (nominative lists are not kept)."""
@@ -105,6 +119,8 @@ class Services:
         self.results(period)
         self.results(period, "provider")
         self.completeness()
+        self.quarantine()
+        self.providers()
 
     # -- warehouse -----------------------------------------------------------------------------
 

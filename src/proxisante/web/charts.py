@@ -70,6 +70,7 @@ def panel_trend(flows: pd.DataFrame) -> str:
         )
     )
     figure.update_yaxes(title="patients", rangemode="tozero")
+    figure.update_xaxes(tickformat="%m/%Y")  # French month/year, not plotly's English month names
     return _layout(figure, "Patientèle médecin traitant en fin de mois")
 
 
@@ -100,6 +101,7 @@ def series(frame: pd.DataFrame, label: str, percent: bool, target: float | None,
         if value is not None:
             figure.add_hline(y=value * scale, line={"color": GREY, "dash": dash}, annotation_text=name)
     figure.update_yaxes(title="%" if percent else "pour 100 patients", rangemode="tozero")
+    figure.update_xaxes(tickformat="%m/%Y")
     return _layout(figure, f"{label} — 12 mois glissants")
 
 
@@ -134,4 +136,5 @@ def completeness(frame: pd.DataFrame) -> str:
             go.Scatter(x=[m.isoformat() for m in rows.month], y=list(rows.rows), mode="lines", name=str(label))
         )
     figure.update_yaxes(title="lignes par mois", rangemode="tozero")
+    figure.update_xaxes(tickformat="%m/%Y")
     return _layout(figure, "Volume des tables cliniques par mois", height=380)

@@ -207,7 +207,7 @@ def dashboard(request: Request) -> HTMLResponse:
         measures=library(),
         last=last,
         persons=snapshot.counts.get("person", ("", 0))[1],
-        trend=svc.cached("chart_trend", year, lambda: charts.panel_trend(data["flows"])),
+        trend=svc.figure("chart_trend", year, lambda: charts.panel_trend(data["flows"])),
         researcher=only_aggregates(user.roles),
     )
 
@@ -237,7 +237,7 @@ def patientele(request: Request, date: Annotated[dt.date | None, Query()] = None
         flows=data["flows"],
         by_provider=by_provider,
         names=svc.provider_names(),
-        pyramid=svc.cached(
+        pyramid=svc.figure(
             "chart_pyramid", (on, only_aggregates(user.roles)), lambda: charts.pyramid(pyramid.fillna(0))
         ),
         researcher=only_aggregates(user.roles),
@@ -292,7 +292,7 @@ def indicator(
         else dt.date(last.year, 1, 1)
     )
     trend = protect_series(user, svc.series(measure, first, last))
-    chart = svc.cached(
+    chart = svc.figure(
         "chart_series",
         (measure.id, first, last, only_aggregates(user.roles)),
         lambda: charts.series(
@@ -482,7 +482,7 @@ def _simulate(request: Request, scenario):
 
 def _economics_chart(request: Request, scenario, summary: dict) -> str:
     first = summary["years"][0]
-    return services(request).cached(
+    return services(request).figure(
         "chart_economics", scenario.model_dump_json(), lambda: charts.economics(first["models"], first["year"])
     )
 
@@ -563,7 +563,7 @@ def territory(
         chosen = codes[0]
     mask = (result.communes.departement == chosen).to_numpy()
     scoped = result.communes[mask].sort_values(["apl", "code"], ignore_index=True)
-    figure = svc.cached("apl_map", chosen, lambda: _map_json(svc, result, mask, chosen))
+    figure = svc.figure("apl_map", chosen, lambda: _map_json(svc, result, mask, chosen))
     under = scoped.apl < result.threshold
     return render(
         request,
@@ -621,7 +621,7 @@ def quality(request: Request) -> HTMLResponse:
         snapshot=snapshot,
         quarantine=svc.quarantine(),
         completeness=frame,
-        chart=svc.cached("chart_completeness", (), lambda: charts.completeness(frame)) if len(frame) else None,
+        chart=svc.figure("chart_completeness", (), lambda: charts.completeness(frame)) if len(frame) else None,
         recent=frame.sort_values("month").groupby("table").tail(12),
     )
 
