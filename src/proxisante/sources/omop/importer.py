@@ -263,22 +263,34 @@ class _Batch:
             )
 
     def _validate(self, table: CdmTable, raw: RawFile, persons: str) -> _Checked:
-        """Errors (line, field, reason, value) and the valid rows, both as staging tables."""
+        """Errors (line, field, reason, value) and the valid rows, both as staging tables.
+
+        One scan finds the lines with any error (usually none); the reasons are then spelt out field by
+        field on those lines only.
+        """
         present = [c for c in table.columns if c.name in raw.columns]
-        checks = [self._column_check(c, raw.table, table.name) for c in present if c.required or c.kind != "text"]
+        reasons = {c.name: _column_reason(c) for c in present if c.required or c.kind != "text"}
         if table.has_person and table.name != "person":
             v = _person_key()
-            checks.append(
-                f"SELECT {LINE} AS line, 'person_id' AS field, 'unknown person (no row of person has this person_id)' "
-                f'AS reason, {_shown(table.name, "person_id")} AS value FROM "{raw.table}" '
-                f'WHERE {v} IS NOT NULL AND {v} NOT IN (SELECT src_person_id FROM "{persons}")'
+            reasons["person_id"] = (
+                f'CASE WHEN {v} IS NOT NULL AND {v} NOT IN (SELECT src_person_id FROM "{persons}") '
+                "THEN 'unknown person (no row of person has this person_id)' END"
             )
+        suspects = self._temp(f"suspects_{table.name}")
+        any_error = " OR ".join(f"({r}) IS NOT NULL" for r in reasons.values()) or "FALSE"
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{suspects}" AS SELECT * FROM "{raw.table}" WHERE {any_error}')
+        checks = [
+            f"SELECT {LINE} AS line, '{name}' AS field, {reason} AS reason, {_shown(table.name, name)} AS value "
+            f'FROM "{suspects}" WHERE {reason} IS NOT NULL'
+            for name, reason in reasons.items()
+        ]
         keyed = schema.TABLES_BY_NAME[table.name].key
         for name in [k for k in (keyed, *UNIQUE.get(table.name, ())) if k and k in raw.columns]:
             v = _value(name)
             checks.append(
                 f"SELECT {LINE} AS line, '{name}' AS field, 'duplicate {name} (an earlier line has it)' AS reason, "
-                f'{_shown(table.name, name)} AS value FROM "{raw.table}" WHERE {v} IS NOT NULL '
+                f'{_shown(table.name, name)} AS value FROM "{raw.table}" WHERE {v} IN '
+                f'(SELECT {v} FROM "{raw.table}" WHERE {v} IS NOT NULL GROUP BY ALL HAVING count(*) > 1) '
                 f"QUALIFY row_number() OVER (PARTITION BY {v} ORDER BY {LINE}) > 1"
             )
         malformed = self._temp(f"malformed_{table.name}")
@@ -297,17 +309,6 @@ class _Batch:
         read = _count(self.con, raw.table) + len(raw.malformed)
         rows_valid = _count(self.con, valid)
         return _Checked(valid, errors, read, rows_valid, read - rows_valid)
-
-    def _column_check(self, column: CdmColumn, raw: str, table: str) -> str:
-        v = _value(column.name)
-        parsed = _PARSE[column.kind].format(v=v)
-        missing = "'missing required value'" if column.required else "NULL"
-        bad = f"'{_BAD[column.kind]}'" if column.kind in _BAD else "NULL"
-        reason = f"CASE WHEN {v} IS NULL THEN {missing} WHEN {parsed} IS NULL THEN {bad} END"
-        return (
-            f"SELECT {LINE} AS line, '{column.name}' AS field, {reason} AS reason, "
-            f'{_shown(table, column.name)} AS value FROM "{raw}" WHERE {reason} IS NOT NULL'
-        )
 
     def _pseudonymise(self, valid: str, persons: str) -> None:
         """Keyed ``person_id`` of each valid person, added to the known persons; links kept for the vault."""
@@ -417,6 +418,15 @@ def _value(name: str, alias: str | None = None) -> str:
     """A staged text value, trimmed, NULL when empty (CSV has no other NULL)."""
     column = f"{alias}.{_q(name)}" if alias else _q(name)
     return f"nullif(trim({column}), '')"
+
+
+def _column_reason(column: CdmColumn) -> str:
+    """Why a value of the column is wrong (missing, not parsable), or NULL."""
+    v = _value(column.name)
+    parsed = _PARSE[column.kind].format(v=v)
+    missing = "'missing required value'" if column.required else "NULL"
+    bad = f"'{_BAD[column.kind]}'" if column.kind in _BAD else "NULL"
+    return f"CASE WHEN {v} IS NULL THEN {missing} WHEN {parsed} IS NULL THEN {bad} END"
 
 
 def _person_key(alias: str | None = None) -> str:
