@@ -25,11 +25,8 @@ from proxisante.synth import SynthOptions, generate_centre
 
 COMMUNES = ["75056", "75101", "93048", "93066", "2A004", "97411", None]
 
-persons_strategy = st.lists(
-    st.tuples(st.integers(1920, 2024), st.sampled_from([8507, 8532]), st.sampled_from(COMMUNES)),
-    min_size=0,
-    max_size=60,
-)
+person_strategy = st.tuples(st.integers(1920, 2024), st.sampled_from([8507, 8532]), st.sampled_from(COMMUNES))
+persons_strategy = st.lists(person_strategy, min_size=0, max_size=60)
 
 
 @settings(max_examples=100, deadline=None)
@@ -222,3 +219,47 @@ def test_cli_declare_list_extract(centre: Installation, tmp_path: Path, monkeypa
     assert done.exit_code == 0, done.output
     assert (tmp_path / "o" / "EXTRACT_REPORT.md").exists()
     assert read_log(centre.settings.home_dir)[-1]["by"] == "moi"
+
+
+@settings(max_examples=12, deadline=None)
+@given(rows=st.lists(person_strategy, min_size=1, max_size=40), k=st.integers(2, 5))
+def test_every_extract_of_a_generated_population_passes_the_check(
+    rows: list[tuple], k: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Persons and communes written to a warehouse, extracted through the whole pipeline: the files
+    pass the k-anonymity check and hold every released person once."""
+    from proxisante.identity import IdentityVault, Pseudonymiser
+    from proxisante.warehouse.connection import Warehouse
+
+    root = tmp_path_factory.mktemp("generated")
+    warehouse = Warehouse.connect("duckdb://")
+    inst = Installation(Settings(home=root / "home"), warehouse, IdentityVault(root / "vault.duckdb"),
+                        Pseudonymiser(b"k" * 32))  # fmt: skip
+    con = warehouse.duckdb
+    communes = sorted({c for _, _, c in rows if c})
+    for n, commune in enumerate(communes):
+        con.execute(
+            "INSERT INTO location (location_id, location_source_value, county) VALUES (?, ?, ?)",
+            [n + 1, commune, departement(commune)],
+        )
+    for n, (year, sex, commune) in enumerate(rows):
+        location = communes.index(commune) + 1 if commune else None
+        con.execute(
+            "INSERT INTO person (person_id, gender_concept_id, year_of_birth, month_of_birth, day_of_birth, "
+            "race_concept_id, ethnicity_concept_id, location_id) VALUES (?, ?, ?, 6, 15, 0, 0, ?)",
+            [1000 + n, sex, year, location],
+        )
+        con.execute(
+            "INSERT INTO observation_period VALUES (?, ?, DATE '2021-01-01', DATE '2024-06-30', 32817)",
+            [1000 + n, 1000 + n],
+        )
+    path = root / "p.yaml"
+    spec = {**PROJECT, "id": "gen", "k": k, "tables": ["observation_period"], "vocabulary": False}
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    declare(inst.settings.home_dir, path, by="dpo")
+    result = extract(inst, "gen", root / "out", by="test")
+    smallest = check_k_anonymity(root / "out", k)
+    assert smallest is None or smallest >= k
+    assert result.rows["person"] == len(rows) - len(result.suppressed)
+    assert result.rows["observation_period"] == result.rows["person"]
+    warehouse.close()

@@ -92,7 +92,14 @@ def _persons(export: OmopExport) -> pd.DataFrame:
 def _release(export: OmopExport, released: pd.DataFrame, with_geography: bool) -> None:
     """Persons keep only their released values; locations become one row per released code."""
     con = export.con
-    con.register("released", released)
+    con.register("released_frame", released)
+    # Typed here: an empty frame (everyone suppressed) has no type to infer.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE released AS SELECT person_id::BIGINT AS person_id, "
+        "year_of_birth::INTEGER AS year_of_birth, geo_level::VARCHAR AS geo_level, geography::VARCHAR AS geography "
+        "FROM released_frame"
+    )
+    con.unregister("released_frame")
     con.execute(
         "CREATE OR REPLACE TABLE geo AS SELECT geo_level, geography, -row_number() OVER (ORDER BY geo_level, "
         "geography) AS location_id FROM (SELECT DISTINCT geo_level, geography FROM released WHERE geography <> '')"
@@ -102,7 +109,7 @@ def _release(export: OmopExport, released: pd.DataFrame, with_geography: bool) -
         "birth_datetime = NULL, location_id = g.location_id FROM released r LEFT JOIN geo g "
         "ON g.geo_level = r.geo_level AND g.geography = r.geography WHERE src_person.person_id = r.person_id"
     )
-    con.unregister("released")
+    con.execute("DROP TABLE released")
     if not with_geography:
         return
     kept = "location_id IN (SELECT location_id FROM src_care_site)" if export._has("care_site") else "FALSE"
