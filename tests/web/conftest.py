@@ -60,9 +60,15 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Centre:
     return Centre(settings, soignant, other, own, foreign)
 
 
+def make_app(settings: Settings):
+    """An application over an installation the test owns: the server's shutdown (a TestClient or uvicorn
+    leaving) must not close the warehouse under the other tests."""
+    return create_app(settings, open_installation(settings))
+
+
 @pytest.fixture(scope="session")
 def app(centre: Centre):
-    application = create_app(centre.settings)
+    application = make_app(centre.settings)
     yield application
     application.state.web.installation.close()
 

@@ -7,9 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from conftest import PASSWORD, login
+from conftest import PASSWORD, login, make_app
 from proxisante.api.accounts import AccountError, AccountStore
-from proxisante.api.app import create_app
 from proxisante.api.audit import AuditLog
 from proxisante.api.parameters import value
 from proxisante.cli import app as cli
@@ -18,7 +17,7 @@ from proxisante.cli import app as cli
 @pytest.fixture(scope="module")
 def fresh(centre):
     """An application of its own: its rate limiter and sessions start empty."""
-    application = create_app(centre.settings)
+    application = make_app(centre.settings)
     yield application
     application.state.web.installation.close()
 
@@ -53,7 +52,7 @@ def test_accounts_refused_with_the_reason(tmp_path, username, password, roles, r
 
 
 def test_session_cookie_attributes(centre) -> None:
-    secure = create_app(centre.settings.model_copy(update={"secure_cookies": True}))
+    secure = make_app(centre.settings.model_copy(update={"secure_cookies": True}))
     try:
         client = TestClient(secure, base_url="https://127.0.0.1")
         login(client, "gestionnaire")
