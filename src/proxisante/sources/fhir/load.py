@@ -29,8 +29,16 @@ import pyarrow as pa
 import yaml
 
 from proxisante.identity import IdentityVault, Pseudonymiser
-from proxisante.sources.fhir.reading import FhirFile, Staged, checksum, discover, kind_of, stage_files
-from proxisante.sources.fhir.views import compile_view
+from proxisante.sources.fhir.reading import (
+    FhirFile,
+    Staged,
+    checksum,
+    discover,
+    element_column,
+    kind_of,
+    stage_files,
+)
+from proxisante.sources.fhir.views import compile_view, read_elements
 from proxisante.sources.files import LINE, FileInfo, RawFile
 from proxisante.sources.pivot import Batch, FileReport, LoadReport, ManifestRow, Progress
 from proxisante.sources.pivot_format import TABLES_BY_NAME, PivotTable
@@ -89,7 +97,7 @@ def load_fhir(
         return report
     batch = Batch(warehouse, vault, pseudonymiser, source, as_of or date.today(), progress)
     try:
-        staged = stage_files(batch.con, pending)
+        staged = stage_files(batch.con, pending, _elements())
         batch.staging += [staged.rejects, staged.files_table, *staged.tables.values()]
         inputs = _pivot_inputs(batch, staged)
         rejected, rows = _read_rejects(batch, staged, inputs)
@@ -97,6 +105,26 @@ def load_fhir(
     finally:
         batch.drop_staging()
     return report
+
+
+@cache
+def _elements() -> dict[str, list[str] | None]:
+    """Per resource type, the children of the resource its views read (None: the whole resource)."""
+    out: dict[str, list[str] | None] = {}
+    for entry in mapping()["views"]:
+        for name in (entry["main"], entry.get("codes")):
+            if not name:
+                continue
+            view = view_definition(name)
+            read, known = read_elements(view), out.get(view["resource"], [])
+            out[view["resource"]] = None if read is None or known is None else list(dict.fromkeys(known + read))
+    return out
+
+
+def _compile(view: dict[str, Any], source: str) -> str:
+    """A view over a staged table of its type, reading the children extracted while staging."""
+    read = _elements()[view["resource"]]
+    return compile_view(view, source, {k: element_column(k) for k in read or ()})
 
 
 @dataclass
@@ -207,7 +235,7 @@ def _pivot_inputs(batch: Batch, staged: Staged) -> list[FhirTable]:
         spec = TABLES_BY_NAME[entry["pivot_table"]]
         names = {k: f"stg_fhir_{n}_{k}" for k in ("main", "codes", "picks", "rows", "rejects")}
         batch.staging += list(names.values())
-        con.execute(f'CREATE OR REPLACE TEMP TABLE "{names["main"]}" AS {compile_view(main, source)}')
+        con.execute(f'CREATE OR REPLACE TEMP TABLE "{names["main"]}" AS {_compile(main, source)}')
         _check_every_resource_mapped(con, staged, source, names["main"], main)
         columns = _columns(con, names["main"])
         if spec.name == "professionals":
@@ -240,9 +268,8 @@ def _check_every_resource_mapped(
     con.execute(
         f"""
         INSERT INTO "{staged.rejects}"
-        SELECT CAST(resource->>'proxisanteRow' AS BIGINT), '{view["resource"]}',
-               'resource left out by view {view["name"]}'
-        FROM "{source}" WHERE CAST(resource->>'proxisanteRow' AS BIGINT) NOT IN (SELECT fhir_row FROM "{main}")
+        SELECT fhir_row, '{view["resource"]}', 'resource left out by view {view["name"]}'
+        FROM "{source}" WHERE fhir_row NOT IN (SELECT fhir_row FROM "{main}")
         """
     )
 
@@ -272,7 +299,7 @@ def _picks(con: duckdb.DuckDBPyConnection, entry: dict[str, Any], source: str, n
     if not entry.get("codes"):
         return None
     con.execute(
-        f'CREATE OR REPLACE TEMP TABLE "{names["codes"]}" AS {compile_view(view_definition(entry["codes"]), source)}'
+        f'CREATE OR REPLACE TEMP TABLE "{names["codes"]}" AS {_compile(view_definition(entry["codes"]), source)}'
     )
     selects = []
     for column, (element, vocabularies) in _targets(entry).items():

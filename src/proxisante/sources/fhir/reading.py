@@ -1,22 +1,25 @@
 """Reading FHIR files into DuckDB: bulk NDJSON (one resource per line) and Bundles (one JSON document).
 
 Every resource gets a batch-wide number (``fhir_row``) from which its file and line are found again:
-``fhir_row = file.base + i`` with ``i`` the 0-based line (NDJSON) or entry (Bundle) index. The number
-is written into the resource itself (``proxisanteRow``, first key) because a ViewDefinition only sees
-the resource: it is how each output row of a view is traced back to its line for the quarantine.
+``fhir_row = file.base + i`` with ``i`` the 0-based line (NDJSON) or entry (Bundle) index. The views
+read it as the element ``proxisanteRow`` (the staged column ``fhir_row``): it is how each output row
+of a view is traced back to its line for the quarantine.
 
 NDJSON is split into lines with numpy over the file's bytes and handed to DuckDB as one Arrow string
-column (no Python object per line); JSON is parsed set-based by DuckDB. Bundles are small by nature
-(a transaction, a search page): they are parsed with :mod:`json`, and ``urn:uuid:`` references
-between their entries are rewritten to ``Type/id`` so that views resolve them like any reference.
-Resources are then split into one table per type, the views' sources.
+column (no Python object per line, no copy). DuckDB parses each line twice, set-based: once for its
+type and status (a line that is not JSON, not a resource, of an unsupported type or entered in error
+is set aside here), once to extract the children of the resource that the views of its type read,
+into one table per type, the views' sources (parsing JSON costs less than re-reading it: the views
+then read small fragments, never the resource again). Bundles are small by nature (a transaction, a
+search page): they are parsed with :mod:`json`, and ``urn:uuid:`` references between their entries
+are rewritten to ``Type/id`` so that views resolve them like any reference.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,7 @@ SUPPORTED = (
     "Organization", "Practitioner", "Patient", "Coverage", "EpisodeOfCare", "Encounter", "Condition",
     "MedicationRequest", "MedicationStatement", "Observation", "Immunization", "Procedure", "ChargeItem",
 )  # fmt: skip
+ENTERED_IN_ERROR = "entered-in-error"  # the status a source gives a resource it recorded by mistake
 CHUNK_LINES = 2_000_000  # lines handed to DuckDB at once: bounds the Arrow copy of a large file
 
 
@@ -54,7 +58,8 @@ class Staged:
     """What reading produced: per-type resource tables, the files with their row ranges, the rejects."""
 
     files: list[FhirFile] = field(default_factory=list)
-    tables: dict[str, str] = field(default_factory=dict)  # resource type -> table (column ``resource`` JSON)
+    # resource type -> table: fhir_row, then one JSON column per child the views read (element_column)
+    tables: dict[str, str] = field(default_factory=dict)
     rejects: str = "stg_fhir_rejects"  # (fhir_row, resource_type, reason)
     files_table: str = "stg_fhir_files"  # (file_name, base, count)
 
@@ -91,8 +96,14 @@ def kind_of(path: Path) -> str:
     return "bundle" if b'"Bundle"' in first_line[:200] and b'"entry"' in first_line else "ndjson"
 
 
-def stage_files(con: duckdb.DuckDBPyConnection, files: list[FhirFile]) -> Staged:
-    """Read every file into per-type tables; set aside lines that are not a supported resource."""
+def stage_files(
+    con: duckdb.DuckDBPyConnection, files: list[FhirFile], elements: Mapping[str, list[str] | None]
+) -> Staged:
+    """Read every file into per-type tables; set aside lines that are not a supported resource.
+
+    `elements` gives, per resource type, the children of the resource its views read (None: the
+    views read the whole resource, whose text is then kept). They are extracted here, in the one
+    parse of each resource, so that the views do not parse it again."""
     staged = Staged()
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{staged.rejects}" '
                 "(fhir_row BIGINT, resource_type VARCHAR, reason VARCHAR)")  # fmt: skip
@@ -100,7 +111,7 @@ def stage_files(con: duckdb.DuckDBPyConnection, files: list[FhirFile]) -> Staged
     for info in files:
         count = 0
         for offset, lines in _lines(info):
-            _insert(con, staged, lines, base + offset)
+            _insert(con, staged, lines, base + offset, elements)
             count = offset + len(lines)
         staged.files.append(FhirFile(info.path, info.sha256, info.size_bytes, info.kind, base, count))
         base += count
@@ -113,6 +124,12 @@ def stage_files(con: duckdb.DuckDBPyConnection, files: list[FhirFile]) -> Staged
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{staged.files_table}" AS SELECT * FROM fhir_files_arrow')
     con.unregister("fhir_files_arrow")
     return staged
+
+
+def element_column(name: str) -> str:
+    """The column of a staged resource table holding the child `name` of each resource (JSON);
+    ``proxisanteRow``, the resource's batch row number, is the ``fhir_row`` column itself."""
+    return "fhir_row" if name == ROW_KEY else f"e_{name}"
 
 
 def _lines(info: FhirFile) -> Iterator[tuple[int, pa.Array]]:
@@ -129,6 +146,8 @@ def _lines(info: FhirFile) -> Iterator[tuple[int, pa.Array]]:
     if len(data) and data[-1:] != b"\n":
         ends = np.append(ends, len(data))
     starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
+    if data.startswith(b"\xef\xbb\xbf") and len(starts):  # a byte order mark is not part of the JSON
+        starts[0] = 3
     for lo in range(0, len(starts), CHUNK_LINES):
         s, e = starts[lo : lo + CHUNK_LINES], ends[lo : lo + CHUNK_LINES]
         offsets = np.empty(len(s) + 1, dtype=np.int32 if len(data) < 2**31 else np.int64)
@@ -142,44 +161,41 @@ def _lines(info: FhirFile) -> Iterator[tuple[int, pa.Array]]:
         yield lo, lines
 
 
-def _insert(con: duckdb.DuckDBPyConnection, staged: Staged, lines: pa.Array, base: int) -> None:
-    """Classify a block of lines set-based: rejects, then one insert per resource type present."""
-    con.register("fhir_lines", pa.table({"text": lines}))
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    lines: pa.Array,
+    base: int,
+    elements: Mapping[str, list[str] | None],
+) -> None:
+    """Classify a block of lines set-based (one parse: the resource type), set aside the rejects,
+    then one insert per resource type present (a second parse: the children its views read)."""
+    rows = pa.array(np.arange(base, base + len(lines), dtype=np.int64))
+    con.register("fhir_lines", pa.table({"fhir_row": rows, "text": lines}))
+    supported = ", ".join(f"'{t}'" for t in SUPPORTED)
+    # try(): a line that is not JSON gives NULL; json_valid then tells it from JSON without a type.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE fhir_block AS
-        SELECT {base} + row_number() OVER () - 1 AS fhir_row, text, try_cast(text AS JSON) AS doc
-        FROM fhir_lines
-        """
-    )
-    con.unregister("fhir_lines")
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE fhir_block_typed AS
-        SELECT fhir_row, text, doc, CASE WHEN json_type(doc) = 'OBJECT' THEN doc->>'resourceType' END AS rtype
-        FROM fhir_block WHERE trim(text, ' \t\r\n') <> ''
-        """
-    )
-    supported = ", ".join(f"'{t}'" for t in SUPPORTED)
-    con.execute(
-        f"""
-        INSERT INTO "{staged.rejects}"
-        SELECT fhir_row, rtype,
-               CASE WHEN doc IS NULL THEN 'invalid JSON'
+        SELECT fhir_row, rtype, status,
+               CASE WHEN rtype IS NULL AND NOT json_valid(text) THEN 'invalid JSON'
                     WHEN rtype IS NULL THEN 'not a FHIR resource (no resourceType)'
-                    ELSE 'unsupported resource type ' || rtype END
-        FROM fhir_block_typed WHERE rtype IS NULL OR rtype NOT IN ({supported})
+                    WHEN rtype NOT IN ({supported}) THEN 'unsupported resource type ' || rtype
+                    WHEN status = '{ENTERED_IN_ERROR}' THEN 'status {ENTERED_IN_ERROR} (recorded in error)'
+               END AS reason
+        FROM (SELECT fhir_row, text, f[1] AS rtype, f[2] AS status
+              FROM (SELECT fhir_row, text, try(json_extract_string(text, ['$.resourceType', '$.status'])) AS f
+                    FROM fhir_lines WHERE trim(text, ' \t\r\n') <> ''))
         """
+    )
+    con.execute(
+        f'INSERT INTO "{staged.rejects}" SELECT fhir_row, rtype, reason FROM fhir_block WHERE reason IS NOT NULL'
     )
     present = [r for (r,) in con.execute(
-        f"SELECT DISTINCT rtype FROM fhir_block_typed WHERE rtype IN ({supported})").fetchall()]  # fmt: skip
+        "SELECT DISTINCT rtype FROM fhir_block WHERE reason IS NULL ORDER BY rtype").fetchall()]  # fmt: skip
     for rtype in present:
         table = staged.tables.setdefault(rtype, f"stg_fhir_{rtype.lower()}")
-        # The row number becomes the resource's first key: string surgery, not a JSON rewrite.
-        select = (
-            f"SELECT ('{{\"{ROW_KEY}\":' || fhir_row || ',' || substr(ltrim(text, ' \t\r\n\ufeff'), 2))::JSON "
-            f"AS resource FROM fhir_block_typed WHERE rtype = '{rtype}'"
-        )
+        select = _typed_select(rtype, elements.get(rtype))
         exists = con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [table]
         ).fetchone()
@@ -187,7 +203,23 @@ def _insert(con: duckdb.DuckDBPyConnection, staged: Staged, lines: pa.Array, bas
             con.execute(f'INSERT INTO "{table}" {select}')
         else:
             con.execute(f'CREATE TEMP TABLE "{table}" AS {select}')
-    con.execute("DROP TABLE fhir_block; DROP TABLE fhir_block_typed")
+    con.unregister("fhir_lines")
+    con.execute("DROP TABLE fhir_block")
+
+
+def _typed_select(rtype: str, names: list[str] | None) -> str:
+    """The staged rows of one type: ``fhir_row``, the children the views read (one column each),
+    and the resource's text only when a view reads it whole."""
+    keys = [n for n in (names if names is not None else []) if n != ROW_KEY]
+    columns = "".join(f', f[{i}] AS "{element_column(k)}"' for i, k in enumerate(keys, 1))
+    paths = ", ".join("'$.\"" + k.replace("'", "''") + "\"'" for k in keys)
+    extract = f", json_extract(l.text, [{paths}]) AS f" if keys else ""
+    text = ", CAST(text AS JSON) AS resource" if names is None else ""
+    return (
+        f"SELECT fhir_row{columns}{text} FROM (SELECT l.fhir_row, l.text{extract} "
+        f"FROM fhir_lines l SEMI JOIN fhir_block b ON b.fhir_row = l.fhir_row AND b.rtype = '{rtype}' "
+        "AND b.reason IS NULL)"
+    )
 
 
 def _bundle_entries(path: Path) -> list[str]:

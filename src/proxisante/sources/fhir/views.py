@@ -17,20 +17,29 @@ import duckdb
 from proxisante.sources.fhir.viewdef.errors import ViewDefinitionError
 from proxisante.sources.fhir.viewdef.expressions import RUNTIME_ERROR
 from proxisante.sources.fhir.viewdef.model import parse_view
-from proxisante.sources.fhir.viewdef.query import build_query
+from proxisante.sources.fhir.viewdef.query import build_query, root_elements
 
-__all__ = ["ViewDefinitionError", "compile_view", "run_view", "view_error"]
+__all__ = ["ViewDefinitionError", "compile_view", "read_elements", "run_view", "view_error"]
 
 
-def compile_view(view: Mapping[str, Any], source: str) -> str:
+def compile_view(view: Mapping[str, Any], source: str, fields: Mapping[str, str] | None = None) -> str:
     """SQL of one ViewDefinition over `source`, a DuckDB table or view with a column `resource` (JSON)
     holding resources (any types: filtered on ``view['resource']``).
+
+    With `fields` (element name -> column), `source` holds only resources of the view's type, and the
+    children of each resource named there are already extracted in those columns (JSON): the query
+    reads them rather than parsing every resource again (see :func:`read_elements`).
 
     Raises :class:`ViewDefinitionError` for an invalid view. Errors that depend on the data (several
     values in a column not declared ``collection``, a ``where`` path that is not boolean) are raised
     by DuckDB when the SQL runs, as ``duckdb.InvalidInputException`` whose message contains
     ``ViewDefinitionError:``; :func:`view_error` turns one into a :class:`ViewDefinitionError`."""
-    return build_query(parse_view(view), source)
+    return build_query(parse_view(view), source, fields)
+
+
+def read_elements(view: Mapping[str, Any]) -> list[str]:
+    """The children of the resource (``subject``, ``code``...) that the query of `view` reads."""
+    return root_elements(parse_view(view))
 
 
 def run_view(con: duckdb.DuckDBPyConnection, view: Mapping[str, Any], source: str) -> duckdb.DuckDBPyRelation:

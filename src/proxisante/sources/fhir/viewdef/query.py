@@ -21,6 +21,8 @@ then iterated like ``forEach``.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from proxisante.sources.fhir.viewdef import types
@@ -83,13 +85,15 @@ def _constant_sql(constant: ConstantDef) -> Sql:
 class QueryBuilder:
     """Builds the SQL of one view; holds the counter that keeps aliases unique."""
 
-    def __init__(self, view: View) -> None:
+    def __init__(self, view: View, fields: Mapping[str, str] | None = None) -> None:
         self.view = view
+        self.fields = fields  # root key -> column of the source already holding that child (see build_query)
         self.constants = {c.name: _constant_sql(c) for c in view.constants}
         self.aliases = 0
         self.lambdas = [0]  # shared by every Scope, so lambda parameters are unique in the query
         self.root_fields: dict[str, str] = {}  # children of the resource read by the view → column
         self.root_columns: list[tuple[str, str]] = []  # (SQL, alias) of columns computed per resource
+        self.whole_resource = False  # does the query read the resource itself (not only its children)?
 
     def alias(self, prefix: str) -> str:
         self.aliases += 1
@@ -115,6 +119,7 @@ class QueryBuilder:
         columns = self.select(self.view.root, TOP, joins)
         computed = "".join(f", {sql} AS {alias}" for sql, alias in self.root_columns)
         view = f"SELECT *{computed} FROM __base" + (" WHERE " + " AND ".join(filters) if filters else "")
+        self.whole_resource = any(_RESOURCE.search(text) for text in [view, *joins, *(sql for sql, _ in columns)])
         select_list = ",\n  ".join(f"{sql} AS {identifier(name)}" for sql, name in columns)
         chain = "".join(f"\n  {join}" for join in joins)
         # With lateral joins, the per-resource part is materialised: DuckDB would otherwise recompute
@@ -127,17 +132,33 @@ class QueryBuilder:
 
     def base(self, source: str) -> str:
         """The resources of the view's type, with the children the view reads extracted in one pass
-        (``json_extract`` of a list of paths parses each resource once, however many columns)."""
-        resources = (
-            f"SELECT CAST(resource AS JSON) AS resource FROM {source} "
-            f"WHERE json_extract_string(resource, '$.resourceType') = {quote(self.view.resource)}"
-        )
-        if not self.root_fields:
+        (``json_extract`` of a list of paths parses each resource once, however many columns).
+
+        With ``fields``, the source holds only resources of the view's type and the children named
+        there are columns already: no filter, and only the other children are extracted."""
+        given = {k: c for k, c in self.root_fields.items() if self.fields and k in self.fields}
+        missing = {k: c for k, c in self.root_fields.items() if k not in given}
+        if self.fields is not None and not self.whole_resource:  # no copy of resources nobody reads
+            columns = ", ".join(f"CAST({identifier(self.fields[k])} AS JSON) AS {c}" for k, c in given.items())
+            resources = f"SELECT {columns or 'NULL AS __none'} FROM {source}"
+            if not missing:
+                return resources
+        if self.fields is None:
+            resources = (
+                f"SELECT CAST(resource AS JSON) AS resource FROM {source} "
+                f"WHERE json_extract_string(resource, '$.resourceType') = {quote(self.view.resource)}"
+            )
+        else:
+            # The source only holds the columns this view reads: no star, which would copy the rest.
+            columns = "".join(f", CAST({identifier(self.fields[k])} AS JSON) AS {c}" for k, c in given.items())
+            resources = f"SELECT CAST(resource AS JSON) AS resource{columns} FROM {source}"
+        if not missing:
             return resources
-        paths = ", ".join(quote(f'$."{key}"') for key in self.root_fields)
-        fields = ", ".join(f"__fields[{i}] AS {column}" for i, column in enumerate(self.root_fields.values(), 1))
-        extracted = f"SELECT resource, json_extract(resource, [{paths}]) AS __fields FROM ({resources})"
-        return f"SELECT resource, {fields} FROM ({extracted})"
+        kept = "".join(f", {c}" for c in given.values())
+        paths = ", ".join(quote(f'$."{key}"') for key in missing)
+        fields = ", ".join(f"__fields[{i}] AS {column}" for i, column in enumerate(missing.values(), 1))
+        extracted = f"SELECT resource{kept}, json_extract(resource, [{paths}]) AS __fields FROM ({resources})"
+        return f"SELECT resource{kept}, {fields} FROM ({extracted})"
 
     def where_clause(self, expression: Expression, ctx: Context) -> str:
         compiler, sql = self.compile(expression, ctx)
@@ -239,9 +260,25 @@ class QueryBuilder:
         return f"list_transform({sql.text}, lambda {var}: {convert})"
 
 
-def build_query(view: View, source: str) -> str:
-    """The SQL of `view` over `source` (a table or view with a JSON column ``resource``)."""
-    return QueryBuilder(view).build(source)
+def build_query(view: View, source: str, fields: Mapping[str, str] | None = None) -> str:
+    """The SQL of `view` over `source` (a table or view with a JSON column ``resource``).
+
+    `fields` (root element name -> source column) says that `source` holds resources of the view's
+    type only, with those children of each resource already extracted (JSON, NULL when absent): the
+    query reads them instead of parsing the resource again."""
+    return QueryBuilder(view, fields).build(source)
 
 
-__all__ = ["Context", "QueryBuilder", "build_query", "identifier"]
+def root_elements(view: View) -> list[str] | None:
+    """The children of the resource that the query of `view` reads (to extract them beforehand), or
+    None when it reads the resource as a whole (``%resource``)."""
+    builder = QueryBuilder(view)
+    builder.build("__source")
+    return None if builder.whole_resource else list(builder.root_fields)
+
+
+# The resource column named in generated SQL (every other identifier the builder makes starts with "__").
+_RESOURCE = re.compile(r"(?<!\w)resource\b")
+
+
+__all__ = ["Context", "QueryBuilder", "build_query", "identifier", "root_elements"]
