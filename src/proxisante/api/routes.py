@@ -12,7 +12,7 @@ import math
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,6 +48,12 @@ MAX_SERIES_MONTHS = 36
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """A DataFrame as JSON records (NaN → null, dates ISO)."""
     return json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+
+
+def cached_json(svc: Services, name: str, params: Any, build: Any) -> Response:
+    """Aggregates the same for every reader of a role class: serialised once per batch, not per request."""
+    body = svc.cached(name, params, lambda: json.dumps(build(), ensure_ascii=False).encode(), lock=svc.figure_lock)
+    return Response(body, media_type="application/json")
 
 
 def services(request: Request) -> Services:
@@ -89,15 +95,20 @@ def me(request: Request) -> dict[str, Any]:
 
 
 @router.get("/status", name="api_status", summary="État de l'entrepôt : tables, derniers lots, rejets")
-def status(request: Request) -> dict[str, Any]:
-    snapshot = services(request).status()
-    return {
-        "engine": snapshot.engine,
-        "batch_id": services(request).batch_id(),
-        "tables": [{"table": t, "group": g, "rows": n} for t, (g, n) in snapshot.counts.items()],
-        "last_batches": records(snapshot.last_batches),
-        "rejects_by_reason": records(snapshot.rejects_by_reason),
-    }
+def status(request: Request) -> Response:
+    svc = services(request)
+
+    def build() -> dict[str, Any]:
+        snapshot = svc.status()
+        return {
+            "engine": snapshot.engine,
+            "batch_id": svc.batch_id(),
+            "tables": [{"table": t, "group": g, "rows": n} for t, (g, n) in snapshot.counts.items()],
+            "last_batches": records(snapshot.last_batches),
+            "rejects_by_reason": records(snapshot.rejects_by_reason),
+        }
+
+    return cached_json(svc, "api_status", (), build)
 
 
 @router.get("/patientele", name="api_patientele", summary="Patientèle médecin traitant : pyramide, composition, flux")
@@ -107,21 +118,25 @@ def patientele(
         dt.date | None, Query(description="date de référence (défaut : 31/12 de la dernière année complète)")
     ] = None,
     period: PeriodQuery | None = None,
-) -> dict[str, Any]:
+) -> Response:
     svc, user = services(request), user_of(request)
     span = _period(request, period)
     on = date or dt.date(svc.default_year(), 12, 31)
     if not 1900 <= on.year <= 2100:
         raise InputError("date hors des années 1900 à 2100")
-    data = svc.patientele(on, span)
-    return {
-        "reference_date": on.isoformat(),
-        "period": span.label,
-        "pyramid": records(protect_counts(user, data["pyramid"], ["age_band", "sex"], ["patients"])),
-        "composition": records(protect_counts(user, data["composition"], ["indicator"], ["patients"])),
-        "risk_levels": records(protect_counts(user, data["risk"], ["level"], ["patients"])),
-        "flows": records(data["flows"]) if not _researcher(user) else [],
-    }
+
+    def build() -> dict[str, Any]:
+        data = svc.patientele(on, span)
+        return {
+            "reference_date": on.isoformat(),
+            "period": span.label,
+            "pyramid": records(protect_counts(user, data["pyramid"], ["age_band", "sex"], ["patients"])),
+            "composition": records(protect_counts(user, data["composition"], ["indicator"], ["patients"])),
+            "risk_levels": records(protect_counts(user, data["risk"], ["level"], ["patients"])),
+            "flows": records(data["flows"]) if not _researcher(user) else [],
+        }
+
+    return cached_json(svc, "api_patientele", (on, span, _researcher(user)), build)
 
 
 def _researcher(user) -> bool:
@@ -156,10 +171,19 @@ def measure_results(
     by: Annotated[
         Literal["provider", "care_site"] | None, Query(description="par médecin traitant ou par site")
     ] = None,
-) -> dict[str, Any]:
-    span = _period(request, period)
-    frame = results_for(user_of(request), services(request), span, by)
-    return {"period": span.label, "start": span.start.isoformat(), "end": span.end.isoformat(), "rows": records(frame)}
+) -> Response:
+    span, user, svc = _period(request, period), user_of(request), services(request)
+
+    def build() -> dict[str, Any]:
+        frame = results_for(user, svc, span, by)
+        return {
+            "period": span.label,
+            "start": span.start.isoformat(),
+            "end": span.end.isoformat(),
+            "rows": records(frame),
+        }
+
+    return cached_json(svc, "api_results", (span, by, _researcher(user)), build)
 
 
 @router.get("/measures/{measure_id}/series", name="api_measure_series", summary="Série mensuelle (12 mois glissants)")
