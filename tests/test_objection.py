@@ -84,3 +84,23 @@ def test_cli_add_list_remove(home: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     removed = runner.invoke(app, ["objection", "remove", UNKNOWN, "--by", "accueil"])
     assert "Opposition retirée" in removed.output
     assert "Oppositions (0)" in runner.invoke(app, ["objection", "list", "--reader", "coordination"]).output
+
+
+def test_a_patient_loaded_without_ins_is_found_by_its_source_link(
+    installation: Installation, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An OMOP import has no INS: the objection goes through the vault's (source, local id) link."""
+    _store_known(installation)  # links ("ehr", "P1") to person 42
+    registry = installation.objections
+    assert registry.add_person(registry.resolve_local("ehr", "P1"), "accueil") == (42, True)
+    with pytest.raises(LookupError, match="P2"):
+        registry.resolve_local("ehr", "P2")
+    monkeypatch.setattr(console, "_width", 200)
+    runner = CliRunner()
+    removed = runner.invoke(app, ["objection", "remove", "--source", "ehr", "--patient-id", "P1", "--by", "accueil"])
+    assert "Opposition retirée" in removed.output, removed.output
+    assert registry.person_ids() == frozenset()
+    both = runner.invoke(app, ["objection", "add", KNOWN, "--source", "ehr", "--patient-id", "P1", "--by", "x"])
+    assert both.exit_code == 2
+    unknown = runner.invoke(app, ["objection", "add", "--source", "ehr", "--patient-id", "P9", "--by", "x"])
+    assert unknown.exit_code == 2 and "P9" in unknown.output

@@ -84,7 +84,8 @@ def ingest(
     if file_format == "omop":  # OMOP CDM 5.4 (CSV or Parquet): its own loader and report
         return ingest_omop(path, source)
     if file_format not in LOADERS:
-        raise typer.BadParameter(f"format inconnu: {file_format} (formats disponibles: {', '.join(LOADERS)})")
+        formats = ", ".join([*LOADERS, "omop"])
+        raise typer.BadParameter(f"format inconnu: {file_format} (formats disponibles: {formats})")
     report = _ingest(path, source, file_format)
     _print_report(report)
 

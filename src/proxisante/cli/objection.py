@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from proxisante.cli.common import console
-from proxisante.identity.objection import InvalidINS
+from proxisante.identity.objection import InvalidINS, ObjectionRegistry, UnknownPatient
 from proxisante.runtime import open_installation
 
 objection_app = typer.Typer(
@@ -16,21 +16,35 @@ objection_app = typer.Typer(
 )
 
 By = Annotated[str, typer.Option("--by", help="qui enregistre (nom du professionnel ou du service)")]
+Ins = Annotated[str | None, typer.Argument(help="INS du patient (15 caractères)")]
+Source = Annotated[str | None, typer.Option(help="source d'un patient sans INS (ex. omop:synthea), avec --patient-id")]
+PatientId = Annotated[str | None, typer.Option("--patient-id", help="identifiant local du patient dans --source")]
+
+
+def _person_id(registry: ObjectionRegistry, ins: str | None, source: str | None, patient_id: str | None) -> int:
+    """The patient by INS, or by a source's local id for a patient loaded without INS (OMOP)."""
+    if bool(ins) == bool(source and patient_id):
+        raise typer.BadParameter("donner soit l'INS, soit --source et --patient-id")
+    try:
+        return registry.resolve(ins) if ins else registry.resolve_local(str(source), str(patient_id))
+    except (InvalidINS, UnknownPatient) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from error
 
 
 @objection_app.command("add")
 def add(
-    ins: Annotated[str, typer.Argument(help="INS du patient (15 caractères)")],
     by: By,
+    ins: Ins = None,
+    source: Source = None,
+    patient_id: PatientId = None,
     note: Annotated[str | None, typer.Option(help="commentaire (sans donnée de santé)")] = None,
 ) -> None:
     """Enregistre l'opposition d'un patient : il sort des extraits de recherche et des rapports externes."""
     installation = open_installation()
     try:
-        person_id, created = installation.objections.add(ins, by, note)
-    except InvalidINS as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(code=2) from error
+        registry = installation.objections
+        person_id, created = registry.add_person(_person_id(registry, ins, source, patient_id), by, note)
     finally:
         installation.close()
     state = "enregistrée" if created else "déjà enregistrée"
@@ -40,14 +54,12 @@ def add(
 
 
 @objection_app.command("remove")
-def remove(ins: Annotated[str, typer.Argument(help="INS du patient")], by: By) -> None:
+def remove(by: By, ins: Ins = None, source: Source = None, patient_id: PatientId = None) -> None:
     """Retire l'opposition d'un patient."""
     installation = open_installation()
     try:
-        person_id, removed = installation.objections.remove(ins, by)
-    except InvalidINS as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(code=2) from error
+        registry = installation.objections
+        person_id, removed = registry.remove_person(_person_id(registry, ins, source, patient_id), by)
     finally:
         installation.close()
     console.print(f"Opposition retirée (pseudonyme {person_id})." if removed else "Aucune opposition pour cet INS.")

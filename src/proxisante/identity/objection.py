@@ -51,6 +51,10 @@ def check_ins(ins: str) -> str:
     return value
 
 
+class UnknownPatient(LookupError):
+    """A local patient id that no load has linked to a person."""
+
+
 @dataclass(frozen=True)
 class Objection:
     person_id: int
@@ -77,10 +81,27 @@ class ObjectionRegistry:
             row = con.execute("SELECT person_id FROM identity WHERE ins = ? LIMIT 1", [value]).fetchone()
         return int(row[0]) if row else self.pseudonymiser.person_id(value, None, None)
 
+    def resolve_local(self, source: str, patient_id: str) -> int:
+        """``person_id`` of a patient known by a source's local id (an OMOP import has no INS)."""
+        with self.vault.connect() as con:
+            row = con.execute(
+                "SELECT person_id FROM source_patient WHERE source = ? AND patient_id = ?", [source, patient_id]
+            ).fetchone()
+        if not row:
+            raise UnknownPatient(f"aucun patient {patient_id!r} pour la source {source!r} dans le coffre d'identités")
+        return int(row[0])
+
     def add(self, ins: str, recorded_by: str, note: str | None = None) -> tuple[int, bool]:
-        """Record an objection; returns ``(person_id, created)`` (False if it was already recorded)."""
+        """Record an objection by INS; returns ``(person_id, created)`` (False if already recorded)."""
+        return self.add_person(self.resolve(ins), recorded_by, note)
+
+    def remove(self, ins: str, recorded_by: str) -> tuple[int, bool]:
+        """Withdraw an objection by INS; returns ``(person_id, removed)``."""
+        return self.remove_person(self.resolve(ins), recorded_by)
+
+    def add_person(self, person_id: int, recorded_by: str, note: str | None = None) -> tuple[int, bool]:
+        """Record an objection for a resolved ``person_id`` (see :meth:`resolve`, :meth:`resolve_local`)."""
         who = _who(recorded_by)
-        person_id = self.resolve(ins)
         now = _now()
         with self.vault.connect() as con:
             con.begin()
@@ -91,10 +112,8 @@ class ObjectionRegistry:
             con.commit()
         return person_id, not exists
 
-    def remove(self, ins: str, recorded_by: str) -> tuple[int, bool]:
-        """Withdraw an objection; returns ``(person_id, removed)``."""
+    def remove_person(self, person_id: int, recorded_by: str) -> tuple[int, bool]:
         who = _who(recorded_by)
-        person_id = self.resolve(ins)
         with self.vault.connect() as con:
             con.begin()
             exists = con.execute("SELECT 1 FROM objection WHERE person_id = ?", [person_id]).fetchone()
