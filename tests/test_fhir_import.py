@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 import pivot_fixture as fx
 from proxisante.runtime import Installation
 from proxisante.sources.fhir.load import load_fhir
@@ -115,3 +117,77 @@ def test_loading_twice_changes_nothing_and_no_identifier_in_warehouse(
     dump = repr(before)
     for secret in (fx.NIR_ALICE, "Durand", "0612345678"):
         assert secret not in dump
+
+
+def test_entered_in_error_and_not_accepted_systems_are_quarantined(installation: Installation, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    wrong = {**condition("c2", "Patient/p1"), "clinicalStatus": {"text": "x"}, "status": "entered-in-error"}
+    snomed = condition("c3", "Patient/p1", "http://snomed.info/sct", "44054006")
+    both = condition("c4", "Patient/p1")
+    both["code"]["coding"].insert(0, {"system": "http://snomed.info/sct", "code": "44054006"})
+    write_ndjson(folder / "export.ndjson", [practitioner(), patient("p1", fx.NIR_ALICE), wrong, snomed, both])
+    report = load(installation, folder)
+    assert report.committed and report.rows_read == 5 and report.rows_loaded == 3
+    rows = installation.warehouse.duckdb.execute(
+        "SELECT line, field, reason, value FROM etl_quarantine ORDER BY line"
+    ).fetchall()
+    assert rows == [
+        (3, None, "status entered-in-error (recorded in error)", "Condition"),
+        (
+            4,
+            "cim10",
+            "code system not accepted here (http://snomed.info/sct; expected CIM10)",
+            "http://snomed.info/sct",
+        ),
+    ]
+    # A resource with an accepted coding among others loads with that coding.
+    codes = installation.warehouse.duckdb.execute("SELECT condition_source_value FROM condition_occurrence").fetchall()
+    assert codes == [("E11.9",)]
+
+
+def test_a_failure_during_commit_leaves_the_warehouse_unchanged(
+    installation: Installation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from proxisante.warehouse import load as load_module
+    from test_ingest import snapshot
+
+    first = tmp_path / "v1"
+    first.mkdir()
+    write_ndjson(first / "export.ndjson", [practitioner(), patient("p1", fx.NIR_ALICE), condition("c1", "Patient/p1")])
+    load(installation, first)
+    before = snapshot(installation)
+    assert installation.warehouse.counts()["condition_occurrence"] == 1
+
+    def explode(warehouse: object) -> None:
+        raise RuntimeError("disk full")
+
+    second = tmp_path / "v2"
+    second.mkdir()
+    write_ndjson(second / "export.ndjson", [practitioner(), patient("p2", fx.NIR_BRUNO), condition("c2", "Patient/p2"),
+                                            condition("c3", "Patient/p1")])  # fmt: skip
+    with monkeypatch.context() as patch:
+        patch.setattr(load_module, "rebuild_observation_periods", explode)
+        with pytest.raises(RuntimeError, match="disk full"):
+            load(installation, second)
+    assert snapshot(installation) == before
+    # Nothing of the failed batch is remembered: run again, it loads.
+    report = load(installation, second)
+    assert report.committed and installation.warehouse.counts()["condition_occurrence"] == 3
+
+
+def test_a_practitioner_of_an_earlier_batch_is_found_when_its_id_is_its_rpps(
+    installation: Installation, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "v1", tmp_path / "v2"
+    first.mkdir()
+    second.mkdir()
+    write_ndjson(first / "export.ndjson", [practitioner(), patient("p1", fx.NIR_ALICE)])
+    load(installation, first)
+    by_rpps = {**condition("c1", "Patient/p1"), "recorder": {"reference": f"Practitioner/{fx.GP1}"}}
+    by_local_id = condition("c2", "Patient/p1")  # "Practitioner/pr1": an id only the first batch knew
+    write_ndjson(second / "export.ndjson", [by_rpps, by_local_id])
+    report = load(installation, second)
+    assert report.committed and report.rows_loaded == 1
+    rows = installation.warehouse.duckdb.execute("SELECT line, field, value FROM etl_quarantine").fetchall()
+    assert rows == [(2, "rpps", "Practitioner/pr1")]

@@ -47,6 +47,8 @@ from proxisante.warehouse.connection import Warehouse
 
 log = logging.getLogger(__name__)
 
+# The RPPS of an event's practitioner: given in the reference, or found from the reference's id.
+_PRACTITIONER = "coalesce(m.practitioner_rpps, pr.rpps, kp.rpps)"
 # Columns a view may give under another name when the first is empty (FHIR has several dates).
 FALLBACKS = {"date": ("onset", "asserted", "issued")}
 
@@ -304,19 +306,23 @@ def _picks(con: duckdb.DuckDBPyConnection, entry: dict[str, Any], source: str, n
     selects = []
     for column, (element, vocabularies) in _targets(entry).items():
         accepted = ", ".join(f"'{v}'" for v in vocabularies)
-        selects.append(f"first(code ORDER BY pos) FILTER (WHERE element = '{element}' AND vocabulary IN ({accepted})) "
+        # arg_min, not first(... ORDER BY): an ordered aggregate sorts every group.
+        selects.append(f"arg_min(code, pos) FILTER (WHERE element = '{element}' AND vocabulary IN ({accepted})) "
                        f'AS "{column}"')  # fmt: skip
     for element, vocabularies in (entry.get("elements") or {}).items():
         accepted = ", ".join(f"'{v}'" for v in vocabularies)
         mine = f"element = '{element}'"
+        # The lists of the message only matter when no coding is accepted: they gather refused codings.
+        refused = f"{mine} AND (vocabulary IS NULL OR vocabulary NOT IN ({accepted}))"
         selects.append(
             f"CASE WHEN count(*) FILTER (WHERE {mine}) > 0 "
             f"AND count(*) FILTER (WHERE {mine} AND vocabulary IN ({accepted})) = 0 THEN "
             f"CASE WHEN bool_and(known) FILTER (WHERE {mine}) "
-            f"THEN 'code system not accepted here (' || string_agg(DISTINCT coalesce(vocabulary, system), ', ') "
-            f"FILTER (WHERE {mine}) || '; expected {'/'.join(vocabularies)})' "
+            "THEN 'code system not accepted here (' || array_to_string(list_sort(list_distinct("
+            f"list(coalesce(vocabulary, system)) FILTER (WHERE {refused}))), ', ') "
+            f"|| '; expected {'/'.join(vocabularies)})' "
             f"ELSE 'unknown code system' END END AS \"err__{element}\", "
-            f'first(system ORDER BY known, pos) FILTER (WHERE {mine}) AS "val__{element}"'
+            f'arg_min(system, known::INTEGER * 1000000 + pos) FILTER (WHERE {refused}) AS "val__{element}"'
         )
     con.execute(
         f"""
@@ -350,7 +356,7 @@ def _value(spec: PivotTable, column: str, columns: list[str], picks: str | None,
     elif spec.name == "patients" and column == "given_names":
         expr = "coalesce(nullif(m.official_given, ''), nullif(m.usual_given, ''))"
     elif column == "rpps" and "practitioner_rpps" in columns:
-        expr = "coalesce(m.practitioner_rpps, pr.rpps)"
+        expr = _PRACTITIONER
     elif column in targets and picks:
         expr = f'p."{column}"'
     elif column in columns:
@@ -379,7 +385,13 @@ def _rows_and_rejects(
 ) -> None:
     joins = f'LEFT JOIN "{picks}" p USING (fhir_row) ' if picks else ""
     if "practitioner_ref" in columns:
-        joins += f'LEFT JOIN "{practitioners}" pr ON pr.practitioner_key = m.practitioner_ref '
+        # A reference to a Practitioner of this batch (by its id), else of an earlier batch whose id
+        # is its RPPS (the warehouse keeps RPPS numbers, not the ids of earlier FHIR resources).
+        joins += (
+            f'LEFT JOIN "{practitioners}" pr ON pr.practitioner_key = m.practitioner_ref '
+            "LEFT JOIN (SELECT DISTINCT provider_source_value AS rpps FROM provider) kp "
+            "ON kp.rpps = m.practitioner_ref "
+        )
     checks = []
     for element, vocabularies in (entry.get("elements") or {}).items():
         field = next(iter(vocabularies.values()))
@@ -392,8 +404,8 @@ def _rows_and_rejects(
     if "practitioner_ref" in columns:
         checks.append(
             "SELECT m.fhir_row, 'rpps', 'practitioner reference not resolved (no Practitioner with an RPPS "
-            "in this batch)', 'Practitioner/' || m.practitioner_ref "
-            f"FROM m {joins} WHERE m.practitioner_ref IS NOT NULL AND coalesce(m.practitioner_rpps, pr.rpps) IS NULL"
+            "in this batch, no RPPS of that id in the warehouse)', 'Practitioner/' || m.practitioner_ref "
+            f"FROM m {joins} WHERE m.practitioner_ref IS NOT NULL AND {_PRACTITIONER} IS NULL"
         )
     union = " UNION ALL ".join(checks) or "SELECT NULL::BIGINT, NULL, NULL, NULL WHERE FALSE"
     con.execute(
