@@ -329,3 +329,30 @@ def test_iif_substring_index_of(con: duckdb.DuckDBPyConnection) -> None:
     assert value(con, "name.first().family.substring(2)") == "rtin"
     assert value(con, "name.first().family.substring(9)") is None
     assert value(con, "name.first().family.indexOf('tin')", "integer") == 3
+
+
+def test_pre_extracted_children_give_the_same_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """``fields``: a source of one type whose children are already columns gives the rows of the
+    plain source; a child not given is still read from the resource, and ``%resource`` too."""
+    from proxisante.sources.fhir.views import read_elements
+
+    columns = [
+        {"name": "id", "path": "getResourceKey()"},
+        {"name": "org", "path": "managingOrganization.getReferenceKey()"},
+    ]
+    names = [{"name": "family", "path": "family"}, {"name": "i", "path": "%rowIndex", "type": "integer"}]
+    view = {"resource": "Patient", "select": [{"column": columns}, {"forEach": "name", "column": names}]}
+    itself = [{"name": "r", "path": "%resource.exists()", "type": "boolean"}]
+    whole = {**view, "select": [*view["select"], {"column": itself}]}
+    assert read_elements(view) == ["id", "managingOrganization", "name"] and read_elements(whole) is None
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE patients AS SELECT resource, resource->'$.id' AS c_id, "
+        "resource->'$.name' AS c_name FROM resources WHERE resource->>'resourceType' = 'Patient'"
+    )
+    for v in (view, whole):
+        expected = sorted(con.execute(compile_view(v, "resources")).fetchall(), key=repr)
+        for fields in ({"id": "c_id", "name": "c_name"}, {}):
+            sql = compile_view(v, "patients", fields)
+            assert ("c_name" in sql) == bool(fields)
+            assert sorted(con.execute(sql).fetchall(), key=repr) == expected
+    assert len(expected) == 2 and ("p1", "o1", "Martin", 0, True) in expected

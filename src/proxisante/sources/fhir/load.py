@@ -99,8 +99,10 @@ def load_fhir(
         return report
     batch = Batch(warehouse, vault, pseudonymiser, source, as_of or date.today(), progress)
     try:
+        batch.progress("lecture des fichiers FHIR", 0)
         staged = stage_files(batch.con, pending, _elements())
         batch.staging += [staged.rejects, staged.files_table, *staged.tables.values()]
+        batch.progress("vues SQL-on-FHIR", 0)
         inputs = _pivot_inputs(batch, staged)
         rejected, rows = _read_rejects(batch, staged, inputs)
         batch.run(inputs, report, rejected=rejected, manifest=rows)
