@@ -169,3 +169,20 @@ def test_users_command(home, monkeypatch) -> None:
     assert "dr-martin" in listed.output and "soignant" in listed.output and "actif" in listed.output
     assert runner.invoke(cli, ["users", "disable", "dr-martin"]).exit_code == 0
     assert "désactivé" in runner.invoke(cli, ["users", "list"]).output
+
+
+def test_territory_before_the_communes_reference_is_built(tmp_path) -> None:
+    from proxisante.settings import Settings
+
+    settings = Settings(home=tmp_path / "home", secure_cookies=False)
+    AccountStore(settings.accounts).add("carto", PASSWORD, ["gestionnaire"])
+    application = make_app(settings)
+    try:
+        client = TestClient(application, base_url="http://127.0.0.1")
+        login(client, "carto")
+        page = client.get("/territoire")
+        assert page.status_code == 200 and "proxisante territoire build" in page.text
+        api = client.get("/api/territory/apl")
+        assert api.status_code == 503 and "proxisante territoire build" in api.json()["detail"]
+    finally:
+        application.state.web.installation.close()
