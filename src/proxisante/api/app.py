@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,13 +75,20 @@ def create_app(settings: Settings | None = None, installation: Installation | No
     secret = load_or_create_secret(settings.accounts.parent / "session.key")
     web = WebApp(settings, installation, Services(installation), accounts, AuditLog(accounts), Sessions(secret))
 
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:  # an installation given by the caller is the caller's to close
+            web.services.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="proxisante",
         description="API de l'entrepôt de santé de proximité : patientèle, indicateurs, écarts de soins, "
         "économie, territoire. Authentification par session (cookie) ; les requêtes POST portent le jeton "
         "CSRF de la session dans l'en-tête X-CSRF-Token.",
         version="1.0",
-        docs_url="/api/docs",
+        docs_url=None,  # Swagger UI would load its scripts from a CDN: the spec alone is served
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -101,12 +110,6 @@ def create_app(settings: Settings | None = None, installation: Installation | No
         if not request.url.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
-
-    if owned:
-
-        @app.on_event("shutdown")
-        def close() -> None:
-            installation.close()
 
     return app
 

@@ -64,6 +64,7 @@ class Services:
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
         self._entries = entries or int(value("cache_entries"))
         self._batch: tuple[float, str] = (0.0, "")
+        self.closed = False
 
     # -- cache ---------------------------------------------------------------------------------
 
@@ -111,16 +112,35 @@ class Services:
             return call()
 
     def warm(self) -> None:
-        """Compute what the dashboard pages need, so that the first visitor does not wait for the engines."""
+        """Compute what the dashboard pages need, so that the first visitor does not wait for the engines.
+
+        Runs in a background thread of ``serve``; stops quietly when the server shuts down meanwhile."""
         year = self.default_year()
         period = period_of(str(year))
-        self.status()
-        self.patientele(dt.date(year, 12, 31), period)
-        self.results(period)
-        self.results(period, "provider")
-        self.completeness()
-        self.quarantine()
-        self.providers()
+        steps = (
+            self.status,
+            lambda: self.patientele(dt.date(year, 12, 31), period),
+            lambda: self.results(period),
+            lambda: self.results(period, "provider"),
+            self.completeness,
+            self.quarantine,
+            self.providers,
+        )
+        for step in steps:
+            if self.closed:
+                return
+            try:
+                step()
+            except Exception:
+                if self.closed:
+                    return
+                raise
+
+    def close(self) -> None:
+        """Close the installation once the engine call under way (if any) has finished."""
+        self.closed = True
+        with self.lock:
+            self.installation.close()
 
     # -- warehouse -----------------------------------------------------------------------------
 

@@ -109,7 +109,7 @@ def run_server(host: str, port: int, insecure_cookies: bool | None = None) -> No
     app = create_app(settings)
     threading.Thread(target=app.state.web.services.warm, name="warm-cache", daemon=True).start()
     console.print(
-        f"Tableau de bord : [bold]http://{host}:{port}/[/bold] — API : http://{host}:{port}/api/docs "
+        f"Tableau de bord : [bold]http://{host}:{port}/[/bold] — API : http://{host}:{port}/api/openapi.json "
         "(Ctrl+C pour arrêter)"
     )
     uvicorn.run(app, host=host, port=port, log_level="warning")
