@@ -313,6 +313,8 @@ def simulation_summary(simulation) -> dict[str, Any]:
         "tornado_model": simulation.tornado_model,
         "tornado": tornado,
         "unconfirmed_parameters": [p.name for p in simulation.unconfirmed()],
+        "costs_example": bool(simulation.costs.example),
+        "costs_label": str(simulation.costs.label),
     }
 
 
