@@ -10,12 +10,11 @@ in the quarantine with its reason: ``rows_read == rows_loaded + rows_quarantined
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -29,12 +28,20 @@ from proxisante.sources.pivot_format import TABLES, PivotTable
 from proxisante.sources.validation import Reference, References, Validated, validate
 from proxisante.warehouse import schema
 from proxisante.warehouse.connection import Warehouse
-from proxisante.warehouse.load import StagedRows, commit_batch
+from proxisante.warehouse.load import Bookkeeping, ManifestRow, StagedRows, commit_batch, loaded_files, new_batch_id
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int], None]
 SUFFIXES = (".csv", ".parquet", ".txt")
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+T = TypeVar("T", bound=_Named)
 
 
 @dataclass
@@ -48,6 +55,10 @@ class FileReport:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     skipped: bool = False  # already loaded: same checksum, same source
+
+    @classmethod
+    def of(cls, row: ManifestRow) -> FileReport:
+        return cls(row.pivot_table, row.file_name, row.sha256, row.rows_read, row.rows_loaded, row.rows_quarantined)
 
 
 @dataclass
@@ -94,25 +105,6 @@ class BatchInput(Protocol):
         ...
 
     def manifest_rows(self, con: duckdb.DuckDBPyConnection, result: Validated) -> list[ManifestRow]: ...
-
-
-@dataclass(frozen=True)
-class ManifestRow:
-    """One row of ``etl_manifest`` before the batch id, source and time are added."""
-
-    pivot_table: str
-    file_name: str
-    sha256: str
-    size_bytes: int
-    encoding: str
-    delimiter: str
-    rows_read: int
-    rows_loaded: int
-    rows_quarantined: int
-
-    def report(self) -> FileReport:
-        return FileReport(self.pivot_table, self.file_name, self.sha256, self.rows_read, self.rows_loaded,
-                          self.rows_quarantined)  # fmt: skip
 
 
 @dataclass
@@ -172,7 +164,7 @@ def load_pivot(
     """Load a folder of pivot files as one atomic, idempotent batch."""
     files, ignored = discover(folder)
     report = LoadReport(source, None, ignored_files=ignored)
-    pending = _pending_files(warehouse, source, files, report)
+    pending = [PivotFile(table, info) for table, info in pending_files(warehouse, source, files, TABLES, report)]
     if not pending:
         log.info("nothing to load from %s: every file was already loaded", folder)
         return report
@@ -184,22 +176,21 @@ def load_pivot(
     return report
 
 
-def _pending_files(warehouse: Warehouse, source: str, files: dict[str, Path], report: LoadReport) -> list[PivotFile]:
-    manifest = warehouse.table("etl_manifest")
-    done = set(
-        warehouse.execute(manifest.filter(manifest.source == source).select("pivot_table", "sha256")).itertuples(
-            index=False, name=None
-        )
-    )
+def pending_files(
+    warehouse: Warehouse, source: str, files: dict[str, Path], tables: Iterable[T], report: LoadReport
+) -> list[tuple[T, FileInfo]]:
+    """The found files of ``tables`` (in that order) not yet loaded from ``source``; the others are reported
+    as skipped. ``tables`` are table specs (pivot or OMOP)."""
+    done = loaded_files(warehouse, source)
     pending = []
-    for table in TABLES:
+    for table in tables:
         if table.name not in files:
             continue
         info = inspect_file(files[table.name])
         if (table.name, info.sha256) in done:
             report.files.append(FileReport(table.name, info.path.name, info.sha256, skipped=True))
         else:
-            pending.append(PivotFile(table, info))
+            pending.append((table, info))
     return pending
 
 
@@ -222,7 +213,7 @@ class Batch:
         self.source = source
         self.as_of = as_of
         self.progress = progress or (lambda step, n: None)
-        self.batch_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        self.batch_id = new_batch_id()
         self.staging: list[str] = []
         self.staged: list[StagedRows] = []
 
@@ -237,9 +228,10 @@ class Batch:
         source) and ``manifest`` hold what a format rejected before any pivot table (e.g. invalid JSON)."""
         self.con.execute(pivot_mapping.id_macros())
         refs = self._references()
-        quarantine: list[str] = list(rejected or [])
-        files: list[ManifestRow] = list(manifest or [])
-        report.files += [row.report() for row in files]
+        books = Bookkeeping(self.con, self.batch_id, self.source, self._temp)
+        books.quarantine(list(rejected or []))
+        books.files += manifest or []
+        report.files += [FileReport.of(row) for row in books.files]
         valid_tables: dict[str, list[str]] = {}
         for item in pending:
             spec = item.spec
@@ -251,16 +243,15 @@ class Batch:
             self._extend_references(spec, valid, refs)
             self._stage_targets(spec, valid)
             valid_tables.setdefault(spec.name, []).append(valid)
-            quarantine.append(item.quarantine_sql(self.batch_id, result.errors))
+            books.quarantine([item.quarantine_sql(self.batch_id, result.errors)])
             rows = item.manifest_rows(self.con, result)
-            files += rows
-            report.files += [row.report() for row in rows]
+            books.files += rows
+            report.files += [FileReport.of(row) for row in rows]
             self.con.unregister(raw.table)  # the file's rows are no longer needed: free them
             self.progress(f"validé {item.label}", result.rows_read)
         self._stage_concepts(valid_tables)
-        appended = self._stage_bookkeeping(quarantine, files)
         self.progress("écriture de l'entrepôt", 0)
-        commit_batch(self.warehouse, self.staged, appended)
+        commit_batch(self.warehouse, self.staged, books.staged())
         report.batch_id = self.batch_id
         log.info(
             "batch %s committed: %d rows read, %d loaded, %d quarantined",
@@ -427,38 +418,6 @@ class Batch:
         )
         self.con.unregister("vocabulary_list")
         self.staged.append(StagedRows(schema.VOCABULARY, vocabulary_rows))
-
-    def _stage_bookkeeping(self, quarantine: list[str], manifest: list[ManifestRow]) -> list[StagedRows]:
-        now = datetime.now(UTC).replace(tzinfo=None)
-        rejects = self._temp("quarantine")
-        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{rejects}" AS SELECT * FROM etl_quarantine LIMIT 0')
-        if quarantine:
-            self.con.execute(
-                f'INSERT INTO "{rejects}" {" UNION ALL ".join(quarantine)}', [self.source] * len(quarantine)
-            )
-        files = self._temp("manifest")
-        rows = [
-            (self.batch_id, self.source, m.pivot_table, m.file_name, m.sha256, m.size_bytes, m.encoding,
-             m.delimiter, m.rows_read, m.rows_loaded, m.rows_quarantined, now)
-            for m in manifest
-        ]  # fmt: skip
-        names = list(schema.LOAD_MANIFEST.columns)
-        self.con.register("manifest_rows", pa.table({n: [row[i] for row in rows] for i, n in enumerate(names)}))
-        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{files}" AS SELECT * FROM manifest_rows')
-        self.con.unregister("manifest_rows")
-        batch = self._temp("batch")
-        self.con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "{batch}" AS SELECT ?::VARCHAR AS batch_id, ?::VARCHAR AS source, '
-            "?::TIMESTAMP AS started_at, ?::TIMESTAMP AS committed_at, count(*) AS files, "
-            f"sum(rows_read) AS rows_read, sum(rows_loaded) AS rows_loaded, sum(rows_quarantined) AS "
-            f'rows_quarantined FROM "{files}"',
-            [self.batch_id, self.source, now, now],
-        )
-        return [
-            StagedRows(schema.QUARANTINE, rejects),
-            StagedRows(schema.LOAD_MANIFEST, files),
-            StagedRows(schema.LOAD_BATCH, batch),
-        ]
 
 
 def _sql_text(value: str) -> str:

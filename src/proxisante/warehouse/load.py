@@ -7,9 +7,14 @@ deterministic key, so the same rows loaded twice are the same rows).
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+import duckdb
 import ibis
+import pyarrow as pa
 from ibis.expr.types import Table
 
 from proxisante import vocab
@@ -23,6 +28,82 @@ class StagedRows:
 
     table: schema.TableDef
     staged: str
+
+
+def new_batch_id() -> str:
+    """A batch id that sorts by start time and cannot collide between two loads started together."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def loaded_files(warehouse: Warehouse, source: str) -> set[tuple[str, str]]:
+    """``(pivot_table, sha256)`` of every file already loaded from ``source``: a load skips them."""
+    manifest = warehouse.table("etl_manifest")
+    rows = warehouse.execute(manifest.filter(manifest.source == source).select("pivot_table", "sha256"))
+    return set(rows.itertuples(index=False, name=None))
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """One row of ``etl_manifest`` before the batch id, source and time are added."""
+
+    pivot_table: str
+    file_name: str
+    sha256: str
+    size_bytes: int
+    encoding: str
+    delimiter: str
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+
+
+class Bookkeeping:
+    """The quarantine, manifest and batch rows of one batch, staged in the warehouse's DuckDB connection.
+
+    Every loader (pivot, FHIR, OMOP) records its rejected lines and files here as it goes, so that they
+    are committed with the rows themselves (:func:`commit_batch`), or not at all.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, batch_id: str, source: str, temp: Callable[[str], str]) -> None:
+        self.con, self.batch_id, self.source, self._temp = con, batch_id, source, temp
+        self.rejects = temp("quarantine")
+        con.execute(f'CREATE OR REPLACE TEMP TABLE "{self.rejects}" AS SELECT * FROM etl_quarantine LIMIT 0')
+        self.files: list[ManifestRow] = []
+
+    def quarantine(self, selects: list[str]) -> None:
+        """Add rejected lines: each ``SELECT batch_id, source, pivot_table, file_name, line, field, reason,
+        value, record`` takes one ``?`` parameter, the source."""
+        if selects:
+            self.con.execute(
+                f'INSERT INTO "{self.rejects}" {" UNION ALL ".join(selects)}', [self.source] * len(selects)
+            )
+
+    def staged(self) -> list[StagedRows]:
+        """The quarantine, the manifest (one row per file) and the batch row, ready for :func:`commit_batch`."""
+        now = datetime.now(UTC).replace(tzinfo=None)
+        rows = [
+            (self.batch_id, self.source, m.pivot_table, m.file_name, m.sha256, m.size_bytes, m.encoding,
+             m.delimiter, m.rows_read, m.rows_loaded, m.rows_quarantined, now)
+            for m in self.files
+        ]  # fmt: skip
+        names = list(schema.LOAD_MANIFEST.columns)
+        files = self._temp("manifest")
+        self.con.register("manifest_rows", pa.table({n: [row[i] for row in rows] for i, n in enumerate(names)}))
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{files}" AS SELECT * FROM manifest_rows')
+        self.con.unregister("manifest_rows")
+        batch = self._temp("batch")
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{batch}" AS SELECT ?::VARCHAR AS batch_id, ?::VARCHAR AS source, '
+            "?::TIMESTAMP AS started_at, ?::TIMESTAMP AS committed_at, count(*) AS files, "
+            "sum(rows_read) AS rows_read, sum(rows_loaded) AS rows_loaded, sum(rows_quarantined) AS "
+            f'rows_quarantined FROM "{files}"',
+            [self.batch_id, self.source, now, now],
+        )
+        return [
+            StagedRows(schema.QUARANTINE, self.rejects),
+            StagedRows(schema.LOAD_MANIFEST, files),
+            StagedRows(schema.LOAD_BATCH, batch),
+        ]
 
 
 def commit_batch(warehouse: Warehouse, staged: list[StagedRows], appended: list[StagedRows]) -> None:

@@ -15,10 +15,8 @@ of ``location``, the serial numbers of ``device_exposure``, and notes (free text
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -27,13 +25,13 @@ from ibis.backends.sql.datatypes import DuckDBType
 
 from proxisante.identity import IdentityVault
 from proxisante.sources import pivot_mapping
-from proxisante.sources.files import LINE, FileInfo, PivotFileError, RawFile, inspect_file, stage
+from proxisante.sources.files import LINE, FileInfo, PivotFileError, RawFile, stage
 from proxisante.sources.omop.cdm import CdmColumn, CdmTable, cdm_tables
 from proxisante.sources.omop.pseudonym import omop_person_id
-from proxisante.sources.pivot import FileReport, LoadReport
+from proxisante.sources.pivot import FileReport, LoadReport, pending_files
 from proxisante.warehouse import schema
 from proxisante.warehouse.connection import Warehouse
-from proxisante.warehouse.load import StagedRows, commit_batch
+from proxisante.warehouse.load import Bookkeeping, ManifestRow, StagedRows, commit_batch, new_batch_id
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +129,7 @@ def load_omop(
     """Load an OMOP CDM 5.4 folder as one batch; ``key`` is the installation's pseudonymisation key."""
     files, ignored = discover(folder)
     report = LoadReport(source, None, ignored_files=ignored)
-    pending = _pending_files(warehouse, source, files, report)
+    pending = pending_files(warehouse, source, files, loadable_tables(), report)
     if not pending:
         log.info("nothing to load from %s: every file was already loaded", folder)
         return report
@@ -141,27 +139,6 @@ def load_omop(
     finally:
         batch.drop_staging()
     return report
-
-
-def _pending_files(
-    warehouse: Warehouse, source: str, files: dict[str, Path], report: LoadReport
-) -> list[tuple[CdmTable, FileInfo]]:
-    manifest = warehouse.table("etl_manifest")
-    done = set(
-        warehouse.execute(manifest.filter(manifest.source == source).select("pivot_table", "sha256")).itertuples(
-            index=False, name=None
-        )
-    )
-    pending = []
-    for table in loadable_tables():
-        if table.name not in files:
-            continue
-        info = inspect_file(files[table.name])
-        if (table.name, info.sha256) in done:
-            report.files.append(FileReport(table.name, info.path.name, info.sha256, skipped=True))
-        else:
-            pending.append((table, info))
-    return pending
 
 
 def vault_source(source: str) -> str:
@@ -191,7 +168,7 @@ class _Batch:
         self.source = source
         self.namespace = f"omop/{source}"
         self.progress = progress or (lambda step, n: None)
-        self.batch_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        self.batch_id = new_batch_id()
         self.staging: list[str] = []
         self.staged: list[StagedRows] = []
         self.appended: list[StagedRows] = []
@@ -213,8 +190,7 @@ class _Batch:
     def run(self, pending: list[tuple[CdmTable, FileInfo]], report: LoadReport) -> None:
         self.con.execute(pivot_mapping.id_macros())
         persons = self._known_persons()
-        quarantine: list[str] = []
-        manifest: list[tuple[FileInfo, CdmTable, _Checked]] = []
+        books = Bookkeeping(self.con, self.batch_id, self.source, self._temp)
         for table, info in pending:
             self.progress(f"lecture {info.path.name}", 0)
             raw = stage(self.con, info, self._temp(f"raw_{table.name}"))
@@ -223,22 +199,18 @@ class _Batch:
             if table.name == "person":
                 self._pseudonymise(checked.valid, persons)
             self._stage_target(table, raw, checked.valid, persons)
-            rejects = self._temp(f"quarantine_{table.name}")
-            self.con.execute(
-                f'CREATE OR REPLACE TEMP TABLE "{rejects}" AS {self._quarantine_sql(table, info, raw, checked)}'
-            )
-            quarantine.append(f'SELECT * FROM "{rejects}"')
+            books.quarantine([self._quarantine_sql(table, info, raw, checked)])
             for done in (raw.table, checked.valid):  # the file's rows are staged: free them
                 self.con.unregister(done)
                 self.con.execute(f'DROP TABLE IF EXISTS "{done}"')
-            manifest.append((info, table, checked))
-            report.files.append(FileReport(table.name, info.path.name, info.sha256, checked.rows_read,
-                                               checked.rows_valid, checked.rows_rejected))  # fmt: skip
+            row = ManifestRow(table.name, info.path.name, info.sha256, info.size_bytes, info.encoding,
+                              info.delimiter, checked.rows_read, checked.rows_valid, checked.rows_rejected)  # fmt: skip
+            books.files.append(row)
+            report.files.append(FileReport.of(row))
             self.progress(f"validé {info.path.name}", checked.rows_read)
-        appended = self._stage_bookkeeping(quarantine, manifest)
         self._store_links()  # the vault first: a failed commit leaves links to no person, which is harmless
         self.progress("écriture de l'entrepôt", 0)
-        commit_batch(self.warehouse, self.staged, self.appended + appended)
+        commit_batch(self.warehouse, self.staged, self.appended + books.staged())
         report.batch_id = self.batch_id
         log.info("OMOP batch %s committed: %d rows read, %d loaded, %d quarantined", self.batch_id,
                  report.rows_read, report.rows_loaded, report.rows_quarantined)  # fmt: skip
@@ -362,40 +334,11 @@ class _Batch:
         record = ", ".join(f'"{c}" := {_masked(f"r.{_q(c)}") if c in masked else f"r.{_q(c)}"}' for c in raw.columns)
         name = _sql_text(info.path.name)
         return (
-            f"SELECT '{self.batch_id}' AS batch_id, {_sql_text(self.source)} AS source, '{table.name}' AS pivot_table, "
+            f"SELECT '{self.batch_id}' AS batch_id, ? AS source, '{table.name}' AS pivot_table, "
             f"{name} AS file_name, e.line, e.field, e.reason, e.value, "
             f'to_json(struct_pack({record}))::VARCHAR AS record FROM "{checked.errors}" e '
             f'LEFT JOIN "{raw.table}" r ON r.{LINE} = e.line'
         )
-
-    def _stage_bookkeeping(
-        self, quarantine: list[str], manifest: list[tuple[FileInfo, CdmTable, _Checked]]
-    ) -> list[StagedRows]:
-        now = datetime.now(UTC).replace(tzinfo=None)
-        rejects = self._temp("quarantine")
-        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{rejects}" AS {" UNION ALL ".join(quarantine)}')
-        rows = [
-            (self.batch_id, self.source, t.name, info.path.name, info.sha256, info.size_bytes, info.encoding,
-             info.delimiter, c.rows_read, c.rows_valid, c.rows_rejected, now)
-            for info, t, c in manifest
-        ]  # fmt: skip
-        names = list(schema.LOAD_MANIFEST.columns)
-        files = self._temp("manifest")
-        self.con.register("omop_manifest_rows", pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)}))
-        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{files}" AS SELECT * FROM omop_manifest_rows')
-        self.con.unregister("omop_manifest_rows")
-        batch = self._temp("batch")
-        self.con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "{batch}" AS SELECT ?::VARCHAR AS batch_id, ?::VARCHAR AS source, '
-            "?::TIMESTAMP AS started_at, ?::TIMESTAMP AS committed_at, count(*) AS files, sum(rows_read) AS "
-            f'rows_read, sum(rows_loaded) AS rows_loaded, sum(rows_quarantined) AS rows_quarantined FROM "{files}"',
-            [self.batch_id, self.source, now, now],
-        )
-        return [
-            StagedRows(schema.QUARANTINE, rejects),
-            StagedRows(schema.LOAD_MANIFEST, files),
-            StagedRows(schema.LOAD_BATCH, batch),
-        ]
 
     def _store_links(self) -> None:
         """``(omop:<source>, source person_id) -> person_id`` in the vault: pseudonyms and local ids only."""
