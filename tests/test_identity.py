@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 
 from proxisante.identity import IdentityVault, Pseudonymiser, load_or_create_key
+from proxisante.identity.keys import create_secret
 from proxisante.identity.vault import IDENTITY_COLUMNS
 
 
@@ -17,6 +18,16 @@ def test_key_is_created_once_with_owner_only_permissions(tmp_path: Path) -> None
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert load_or_create_key(path) == key
+
+
+def test_secret_is_never_overwritten_nor_generated_again(tmp_path: Path) -> None:
+    path = tmp_path / "secrets" / "signing.pem"
+    create_secret(path, lambda: b"first")
+    calls: list[int] = []
+    create_secret(path, lambda: calls.append(1) or b"second")
+    assert path.read_bytes() == b"first"
+    assert calls == []
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_short_key_is_refused(tmp_path: Path) -> None:

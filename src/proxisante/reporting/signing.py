@@ -19,7 +19,6 @@ import binascii
 import datetime as dt
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from proxisante.identity.keys import create_secret
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.json.sig"
@@ -41,22 +42,17 @@ def key_path(home: Path) -> Path:
 def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
     """The structure's private key, created (0600, ``O_EXCL``: two processes cannot write two keys) if absent."""
     path = path.expanduser()
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            pem = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(pem)
+    create_secret(path, _new_private_pem)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path}: not an Ed25519 private key")
     return key
+
+
+def _new_private_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def public_raw(key: Ed25519PublicKey) -> bytes:
