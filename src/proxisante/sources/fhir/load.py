@@ -89,11 +89,11 @@ def load_fhir(
     done = set(warehouse.execute(manifest.filter(manifest.source == source).select("sha256"))["sha256"])
     pending = []
     for file in discover(path):
-        sha256, size = checksum(file)
+        sha256, size, lines = checksum(file)
         if sha256 in done:
             report.files.append(FileReport("fhir", file.name, sha256, skipped=True))
         else:
-            pending.append(FhirFile(file, sha256, size, kind_of(file)))
+            pending.append(FhirFile(file, sha256, size, kind_of(file), lines=lines))
     if not pending:
         log.info("nothing to load from %s: every file was already loaded", path)
         return report

@@ -5,14 +5,20 @@ Every resource gets a batch-wide number (``fhir_row``) from which its file and l
 read it as the element ``proxisanteRow`` (the staged column ``fhir_row``): it is how each output row
 of a view is traced back to its line for the quarantine.
 
-NDJSON is split into lines with numpy over the file's bytes and handed to DuckDB as one Arrow string
-column (no Python object per line, no copy). DuckDB parses each line twice, set-based: once for its
-type and status (a line that is not JSON, not a resource, of an unsupported type or entered in error
-is set aside here), once to extract the children of the resource that the views of its type read,
-into one table per type, the views' sources (parsing JSON costs less than re-reading it: the views
-then read small fragments, never the resource again). Bundles are small by nature (a transaction, a
-search page): they are parsed with :mod:`json`, and ``urn:uuid:`` references between their entries
-are rewritten to ``Type/id`` so that views resolve them like any reference.
+NDJSON is read by DuckDB's own JSON reader (``read_json``), streaming, in one parse per line: the
+columns asked for are ``resourceType``, ``status`` and every child of a resource that a view reads,
+each as JSON, so that the staged tables hold small fragments and the views never read the resource
+again. ``read_json`` gives no line numbers, but with ``ignore_errors`` it gives exactly one row per
+non-blank line, in file order (a line that is not a JSON object gives a row of NULLs): when the file
+has no blank line, the row number *is* the line, which is checked (rows = lines counted while
+hashing). The few rows without a type are told apart (invalid JSON, or JSON that is not a resource)
+by reading those lines again in Python. A file where the check fails (blank lines, a byte order
+mark, a line the two readers disagree on) takes the slower, exact path: lines split with numpy, each
+line parsed by DuckDB's JSON functions (type and status first, then the children per type).
+
+Bundles are small by nature (a transaction, a search page): they are parsed with :mod:`json`, and
+``urn:uuid:`` references between their entries are rewritten to ``Type/id`` so that views resolve
+them like any reference.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class FhirFile:
     kind: str  # "ndjson" or "bundle"
     base: int = 0
     count: int = 0
+    lines: int = -1  # lines of an NDJSON file (newlines, plus an unterminated last line); -1: not counted
 
 
 @dataclass
@@ -73,12 +80,16 @@ def discover(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
 
 
-def checksum(path: Path) -> tuple[str, int]:
+def checksum(path: Path) -> tuple[str, int, int]:
+    """SHA-256, size and number of lines (counted in the same pass: the fast reader's check)."""
     digest = hashlib.sha256()
+    lines, last = 0, b"\n"
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 22):
             digest.update(chunk)
-    return digest.hexdigest(), path.stat().st_size
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return digest.hexdigest(), path.stat().st_size, lines + (last != b"\n")
 
 
 def kind_of(path: Path) -> str:
@@ -109,11 +120,13 @@ def stage_files(
                 "(fhir_row BIGINT, resource_type VARCHAR, reason VARCHAR)")  # fmt: skip
     base = 1
     for info in files:
-        count = 0
-        for offset, lines in _lines(info):
-            _insert(con, staged, lines, base + offset, elements)
-            count = offset + len(lines)
-        staged.files.append(FhirFile(info.path, info.sha256, info.size_bytes, info.kind, base, count))
+        count = _read_ndjson(con, staged, info, base, elements)
+        if count is None:
+            count = 0
+            for offset, lines in _lines(info):
+                _insert(con, staged, lines, base + offset, elements)
+                count = offset + len(lines)
+        staged.files.append(FhirFile(info.path, info.sha256, info.size_bytes, info.kind, base, count, info.lines))
         base += count
     names = [f.path.name for f in staged.files]
     con.register("fhir_files_arrow", pa.table({
@@ -130,6 +143,111 @@ def element_column(name: str) -> str:
     """The column of a staged resource table holding the child `name` of each resource (JSON);
     ``proxisanteRow``, the resource's batch row number, is the ``fhir_row`` column itself."""
     return "fhir_row" if name == ROW_KEY else f"e_{name}"
+
+
+MAX_OBJECT_BYTES = 1 << 28  # the largest resource read_json accepts on one line (its default is 16 MB)
+
+
+def _read_ndjson(
+    con: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    info: FhirFile,
+    base: int,
+    elements: Mapping[str, list[str] | None],
+) -> int | None:
+    """Stage an NDJSON file with ``read_json`` (one parse, streaming); its line count, or None when
+    the file must take the exact path (see the module's docstring)."""
+    if info.kind != "ndjson" or info.lines < 0 or any(v is None for v in elements.values()):
+        return None
+    with info.path.open("rb") as handle:
+        if handle.read(3) == b"\xef\xbb\xbf":
+            return None
+    names = sorted({n for v in elements.values() for n in v or () if n != ROW_KEY} | {"resourceType", "status"})
+    columns = "{" + ", ".join(f"{_literal(n)}: 'JSON'" for n in names) + "}"
+    source = f"read_json({_literal(str(info.path))}, format='newline_delimited', records=true, columns={columns}, " \
+        f"ignore_errors=true, maximum_object_size={MAX_OBJECT_BYTES})"  # fmt: skip
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE fhir_json AS SELECT "
+            f"CAST({base - 1} + row_number() OVER () AS BIGINT) AS fhir_row, * FROM {source}"
+        )
+    except duckdb.Error:
+        return None
+    untyped = [r for (r,) in con.execute(
+        "SELECT fhir_row FROM fhir_json WHERE resourceType IS NULL ORDER BY fhir_row").fetchall()]  # fmt: skip
+    counted = con.execute("SELECT count(*) FROM fhir_json").fetchone()
+    invalid = _invalid_lines(info.path, [r - base for r in untyped])
+    if not counted or counted[0] != info.lines or invalid is None:
+        con.execute("DROP TABLE fhir_json")
+        return None
+    con.register("fhir_invalid", pa.table({"fhir_row": pa.array([base + i for i in invalid], pa.int64())}))
+    supported = ", ".join(f"'{t}'" for t in SUPPORTED)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE fhir_block AS
+        SELECT fhir_row, rtype,
+               CASE WHEN rtype IS NULL AND fhir_row IN (SELECT fhir_row FROM fhir_invalid) THEN 'invalid JSON'
+                    WHEN rtype IS NULL THEN 'not a FHIR resource (no resourceType)'
+                    WHEN rtype NOT IN ({supported}) THEN 'unsupported resource type ' || rtype
+                    WHEN status = '{ENTERED_IN_ERROR}' THEN 'status {ENTERED_IN_ERROR} (recorded in error)'
+               END AS reason
+        FROM (SELECT fhir_row, resourceType ->> '$' AS rtype, status ->> '$' AS status FROM fhir_json)
+        """
+    )
+    con.unregister("fhir_invalid")
+    con.execute(
+        f'INSERT INTO "{staged.rejects}" SELECT fhir_row, rtype, reason FROM fhir_block WHERE reason IS NOT NULL'
+    )
+    present = [r for (r,) in con.execute(
+        "SELECT DISTINCT rtype FROM fhir_block WHERE reason IS NULL ORDER BY rtype").fetchall()]  # fmt: skip
+    for rtype in present:
+        keys = [n for n in elements.get(rtype) or () if n != ROW_KEY]
+        cols = "".join(f', j."{n}" AS "{element_column(n)}"' for n in keys)
+        select = (
+            f"SELECT j.fhir_row{cols} FROM fhir_json j SEMI JOIN fhir_block b ON b.fhir_row = j.fhir_row "
+            f"AND b.rtype = '{rtype}' AND b.reason IS NULL"
+        )
+        _append(con, staged, rtype, select)
+    con.execute("DROP TABLE fhir_block")
+    con.execute("DROP TABLE fhir_json")
+    return info.lines
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _invalid_lines(path: Path, indexes: list[int]) -> list[int] | None:
+    """Of the lines (0-based) read_json gave no ``resourceType``, those that are not JSON; None when one
+    of them is a resource after all (the readers disagree: the exact path decides)."""
+    invalid: list[int] = []
+    if not indexes:
+        return invalid
+    wanted, last = set(indexes), max(indexes)
+    with path.open("rb") as handle:
+        for i, line in enumerate(handle):
+            if i > last:
+                break
+            if i not in wanted:
+                continue
+            try:
+                value = json.loads(line.decode("utf-8", errors="replace"))
+            except ValueError:
+                invalid.append(i)
+                continue
+            if isinstance(value, dict) and value.get("resourceType") is not None:
+                return None
+    return invalid
+
+
+def _append(con: duckdb.DuckDBPyConnection, staged: Staged, rtype: str, select: str) -> None:
+    """Add rows to the staged table of `rtype`, creating it on first use."""
+    table = staged.tables.setdefault(rtype, f"stg_fhir_{rtype.lower()}")
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [table]).fetchone()
+    if exists and exists[0]:
+        con.execute(f'INSERT INTO "{table}" {select}')
+    else:
+        con.execute(f'CREATE TEMP TABLE "{table}" AS {select}')
 
 
 def _lines(info: FhirFile) -> Iterator[tuple[int, pa.Array]]:
@@ -194,15 +312,7 @@ def _insert(
     present = [r for (r,) in con.execute(
         "SELECT DISTINCT rtype FROM fhir_block WHERE reason IS NULL ORDER BY rtype").fetchall()]  # fmt: skip
     for rtype in present:
-        table = staged.tables.setdefault(rtype, f"stg_fhir_{rtype.lower()}")
-        select = _typed_select(rtype, elements.get(rtype))
-        exists = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [table]
-        ).fetchone()
-        if exists and exists[0]:
-            con.execute(f'INSERT INTO "{table}" {select}')
-        else:
-            con.execute(f'CREATE TEMP TABLE "{table}" AS {select}')
+        _append(con, staged, rtype, _typed_select(rtype, elements.get(rtype)))
     con.unregister("fhir_lines")
     con.execute("DROP TABLE fhir_block")
 
