@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from proxisante.cli.common import console, number
+from proxisante.cli.common import console, number, print_load_report, print_row_counts
 from proxisante.cli.economics import economie_app
 from proxisante.cli.measures import gaps, measures_app
 from proxisante.cli.objection import objection_app
@@ -66,12 +66,7 @@ def _synthesise(out: Path, patients: int, seed: int, file_format: str, defects: 
         task = progress.add_task("Génération des patients", total=patients)
         summary = generate_centre(options, progress=lambda table, rows, done: progress.update(task, completed=done))
         progress.update(task, completed=patients)
-    table = Table(title=f"Centre synthétique — {out}")
-    table.add_column("table")
-    table.add_column("lignes", justify="right")
-    for name, rows in summary.rows.items():
-        table.add_row(name, _n(rows))
-    console.print(table)
+    print_row_counts(f"Centre synthétique — {out}", summary.rows)
 
 
 @app.command()
@@ -119,17 +114,7 @@ def _ingest(path: Path, source: str, file_format: str = "pivot") -> LoadReport:
 
 
 def _print_report(report: LoadReport) -> None:
-    table = Table(title="Lot chargé" if report.committed else "Rien à charger (fichiers déjà chargés)")
-    for column in ("table", "fichier", "lues", "chargées", "en quarantaine", ""):
-        table.add_column(column, justify="right" if column in ("lues", "chargées", "en quarantaine") else "left")
-    for f in report.files:
-        note = "déjà chargé" if f.skipped else ""
-        table.add_row(f.pivot_table, f.file_name, _n(f.rows_read), _n(f.rows_loaded), _n(f.rows_quarantined), note)
-    console.print(table)
-    if report.ignored_files:
-        console.print(f"Fichiers ignorés (pas une table du format pivot) : {', '.join(report.ignored_files)}")
-    if report.rows_quarantined:
-        console.print("Voir les lignes rejetées : [bold]proxisante quarantine[/bold]")
+    print_load_report(report, "Lot chargé", "Fichiers ignorés (pas une table du format pivot)")
 
 
 @app.command()

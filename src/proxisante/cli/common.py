@@ -1,11 +1,47 @@
-"""What every command shares: the console and the French formats of numbers, rates and dates."""
+"""What every command shares: the console, the French formats of numbers, rates and dates, and the tables
+that several commands print (rows per table, a load's report)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from rich.console import Console
+from rich.table import Table
 
 from proxisante.formats import NARROW_SPACE, date, decimal, number, percent
 
+if TYPE_CHECKING:
+    from proxisante.sources.pivot import LoadReport
+
 console = Console()
 
-__all__ = ["NARROW_SPACE", "console", "date", "decimal", "number", "percent"]
+__all__ = [
+    "NARROW_SPACE", "console", "date", "decimal", "number", "percent", "print_load_report", "print_row_counts",
+]  # fmt: skip
+
+
+def print_row_counts(title: str, rows: Mapping[str, int]) -> None:
+    """Rows written per table (a synthetic centre, an export, an extract)."""
+    table = Table(title=title)
+    table.add_column("table")
+    table.add_column("lignes", justify="right")
+    for name, count in rows.items():
+        table.add_row(name, number(count))
+    console.print(table)
+
+
+def print_load_report(report: LoadReport, title: str, ignored: str) -> None:
+    """What a load did with each file; ``title`` when a batch was committed, ``ignored`` before the files
+    it left aside."""
+    table = Table(title=title if report.committed else "Rien à charger (fichiers déjà chargés)")
+    for column in ("table", "fichier", "lues", "chargées", "en quarantaine", ""):
+        table.add_column(column, justify="right" if column in ("lues", "chargées", "en quarantaine") else "left")
+    for f in report.files:
+        table.add_row(f.pivot_table, f.file_name, number(f.rows_read), number(f.rows_loaded),
+                      number(f.rows_quarantined), "déjà chargé" if f.skipped else "")  # fmt: skip
+    console.print(table)
+    if report.ignored_files:
+        console.print(f"{ignored} : {', '.join(report.ignored_files)}")
+    if report.rows_quarantined:
+        console.print("Voir les lignes rejetées : [bold]proxisante quarantine[/bold]")

@@ -8,15 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from proxisante.cli.common import console, number
+from proxisante.cli.common import console, number, print_load_report, print_row_counts
 from proxisante.identity import load_or_create_key
 from proxisante.research.omop_export import ExportError, ExportOptions, export_omop
 from proxisante.research.projects import append_log
 from proxisante.runtime import open_installation
 from proxisante.sources.omop import OmopFileError, load_omop
-from proxisante.sources.pivot import LoadReport
 
 export_app = typer.Typer(help="Exports de l'entrepôt dans des formats standard.", no_args_is_help=True)
 
@@ -33,21 +31,7 @@ def ingest_omop(path: Path, source: str) -> None:
         raise typer.Exit(code=2) from error
     finally:
         installation.close()
-    _print_load(report)
-
-
-def _print_load(report: LoadReport) -> None:
-    table = Table(title="Lot OMOP chargé" if report.committed else "Rien à charger (fichiers déjà chargés)")
-    for column in ("table", "fichier", "lues", "chargées", "en quarantaine", ""):
-        table.add_column(column, justify="right" if column in ("lues", "chargées", "en quarantaine") else "left")
-    for f in report.files:
-        table.add_row(f.pivot_table, f.file_name, number(f.rows_read), number(f.rows_loaded),
-                      number(f.rows_quarantined), "déjà chargé" if f.skipped else "")  # fmt: skip
-    console.print(table)
-    if report.ignored_files:
-        console.print(f"Fichiers non chargés : {', '.join(report.ignored_files)}")
-    if report.rows_quarantined:
-        console.print("Voir les lignes rejetées : [bold]proxisante quarantine[/bold]")
+    print_load_report(report, "Lot OMOP chargé", "Fichiers non chargés")
 
 
 @export_app.command("omop")
@@ -83,12 +67,7 @@ def export_omop_command(
         raise typer.Exit(code=2) from error
     finally:
         installation.close()
-    table = Table(title=f"Export OMOP CDM 5.4 — {out}")
-    table.add_column("table")
-    table.add_column("lignes", justify="right")
-    for name, rows in result.rows.items():
-        table.add_row(name, number(rows))
-    console.print(table)
+    print_row_counts(f"Export OMOP CDM 5.4 — {out}", result.rows)
     console.print(
         f"{number(result.excluded_persons)} patient(s) opposé(s) exclu(s). Manifeste : {out / 'manifest.json'}"
     )

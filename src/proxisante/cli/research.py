@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from proxisante.cli.common import console, number
+from proxisante.cli.common import console, number, print_row_counts
 from proxisante.research.omop_export import ExportError
 from proxisante.research.projects import ProjectError, declare, projects
 from proxisante.runtime import open_installation
@@ -68,12 +68,7 @@ def extract_project(
     finally:
         installation.close()
     report = result.report
-    table = Table(title=f"Extrait {result.project.id} — {out}")
-    table.add_column("table")
-    table.add_column("lignes", justify="right")
-    for name, rows in result.rows.items():
-        table.add_row(name, number(rows))
-    console.print(table)
+    print_row_counts(f"Extrait {result.project.id} — {out}", result.rows)
     console.print(
         f"k = {report['k']} : {number(report['persons_released'])} personnes diffusées, "
         f"{number(report['persons_generalised'])} généralisées, {number(report['persons_suppressed'])} supprimées, "
