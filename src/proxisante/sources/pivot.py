@@ -10,7 +10,7 @@ in the quarantine with its reason: ``rows_read == rows_loaded + rows_quarantined
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -165,12 +165,30 @@ def load_pivot(
     files, ignored = discover(folder)
     report = LoadReport(source, None, ignored_files=ignored)
     pending = [PivotFile(table, info) for table, info in pending_files(warehouse, source, files, TABLES, report)]
+    return run_batch(
+        folder, report, pending,
+        lambda: Batch(warehouse, vault, pseudonymiser, source, as_of or date.today(), progress),
+        lambda batch: batch.run(pending, report),
+    )  # fmt: skip
+
+
+class _Staging(Protocol):
+    def drop_staging(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Staging)
+
+
+def run_batch(
+    path: Path, report: LoadReport, pending: Sequence[object], start: Callable[[], S], run: Callable[[S], None]
+) -> LoadReport:
+    """``run`` the batch ``start`` makes, unless nothing is pending; its staging is freed whatever happens."""
     if not pending:
-        log.info("nothing to load from %s: every file was already loaded", folder)
+        log.info("nothing to load from %s: every file was already loaded", path)
         return report
-    batch = Batch(warehouse, vault, pseudonymiser, source, as_of or date.today(), progress)
+    batch = start()
     try:
-        batch.run(pending, report)
+        run(batch)
     finally:
         batch.drop_staging()
     return report

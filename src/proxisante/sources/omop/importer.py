@@ -28,7 +28,7 @@ from proxisante.sources import pivot_mapping
 from proxisante.sources.files import LINE, FileInfo, PivotFileError, RawFile, stage
 from proxisante.sources.omop.cdm import CdmColumn, CdmTable, cdm_tables
 from proxisante.sources.omop.pseudonym import omop_person_id
-from proxisante.sources.pivot import FileReport, LoadReport, pending_files
+from proxisante.sources.pivot import FileReport, LoadReport, pending_files, run_batch
 from proxisante.warehouse import schema
 from proxisante.warehouse.connection import Warehouse
 from proxisante.warehouse.load import Bookkeeping, ManifestRow, StagedRows, commit_batch, new_batch_id
@@ -130,15 +130,10 @@ def load_omop(
     files, ignored = discover(folder)
     report = LoadReport(source, None, ignored_files=ignored)
     pending = pending_files(warehouse, source, files, loadable_tables(), report)
-    if not pending:
-        log.info("nothing to load from %s: every file was already loaded", folder)
-        return report
-    batch = _Batch(warehouse, vault, key, source, progress)
-    try:
-        batch.run(pending, report)
-    finally:
-        batch.drop_staging()
-    return report
+    return run_batch(
+        folder, report, pending, lambda: _Batch(warehouse, vault, key, source, progress),
+        lambda batch: batch.run(pending, report),
+    )  # fmt: skip
 
 
 def vault_source(source: str) -> str:
