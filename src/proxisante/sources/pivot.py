@@ -172,11 +172,39 @@ def load_pivot(
     )  # fmt: skip
 
 
-class _Staging(Protocol):
-    def drop_staging(self) -> None: ...
+class StagingBatch:
+    """What every loader's batch holds while it runs: its id, its staging objects in the warehouse's DuckDB
+    connection (freed at the end, committed or not), the rows staged for the commit."""
+
+    prefix = "stg_"
+
+    def __init__(self, warehouse: Warehouse, source: str, progress: Progress | None) -> None:
+        self.warehouse = warehouse
+        self.con: duckdb.DuckDBPyConnection = warehouse.duckdb
+        self.source = source
+        self.progress = progress or (lambda step, n: None)
+        self.batch_id = new_batch_id()
+        self.staging: list[str] = []
+        self.staged: list[StagedRows] = []
+
+    def _temp(self, name: str) -> str:
+        table = f"{self.prefix}{name}"
+        self.staging.append(table)
+        return table
+
+    def drop_staging(self) -> None:
+        """Free every staging object; views first, since they depend on the tables."""
+        views = {name for (name,) in self.con.execute("SELECT view_name FROM duckdb_views() WHERE temporary")
+                 .fetchall()}  # fmt: skip
+        for name in sorted(self.staging, key=lambda n: n not in views):
+            try:
+                self.con.unregister(name)
+                self.con.execute(f'DROP {"VIEW" if name in views else "TABLE"} IF EXISTS "{name}"')
+            except duckdb.Error:  # already gone, or a registered Arrow table: nothing left to free
+                continue
 
 
-S = TypeVar("S", bound=_Staging)
+S = TypeVar("S", bound=StagingBatch)
 
 
 def run_batch(
@@ -212,8 +240,8 @@ def pending_files(
     return pending
 
 
-class Batch:
-    """The state of one batch while it runs: staging tables, reference tables, reports."""
+class Batch(StagingBatch):
+    """The state of one pivot batch while it runs: staging tables, reference tables, reports."""
 
     def __init__(
         self,
@@ -224,16 +252,10 @@ class Batch:
         as_of: date,
         progress: Progress | None,
     ) -> None:
-        self.warehouse = warehouse
-        self.con: duckdb.DuckDBPyConnection = warehouse.duckdb
+        super().__init__(warehouse, source, progress)
         self.vault = vault
         self.pseudonymiser = pseudonymiser
-        self.source = source
         self.as_of = as_of
-        self.progress = progress or (lambda step, n: None)
-        self.batch_id = new_batch_id()
-        self.staging: list[str] = []
-        self.staged: list[StagedRows] = []
 
     def run(
         self,
@@ -275,22 +297,6 @@ class Batch:
             "batch %s committed: %d rows read, %d loaded, %d quarantined",
             self.batch_id, report.rows_read, report.rows_loaded, report.rows_quarantined,
         )  # fmt: skip
-
-    def _temp(self, name: str) -> str:
-        table = f"stg_{name}"
-        self.staging.append(table)
-        return table
-
-    def drop_staging(self) -> None:
-        """Free every staging object; views first, since they depend on the tables."""
-        views = {name for (name,) in self.con.execute("SELECT view_name FROM duckdb_views() WHERE temporary")
-                 .fetchall()}  # fmt: skip
-        for name in sorted(self.staging, key=lambda n: n not in views):
-            try:
-                self.con.unregister(name)
-                self.con.execute(f'DROP {"VIEW" if name in views else "TABLE"} IF EXISTS "{name}"')
-            except duckdb.Error:  # already gone, or a registered Arrow table: nothing left to free
-                continue
 
     def _references(self) -> References:
         """Known patients, professionals, encounters and sites: in the warehouse or in this batch."""

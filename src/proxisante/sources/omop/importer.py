@@ -28,10 +28,10 @@ from proxisante.sources import pivot_mapping
 from proxisante.sources.files import LINE, FileInfo, PivotFileError, RawFile, stage
 from proxisante.sources.omop.cdm import CdmColumn, CdmTable, cdm_tables
 from proxisante.sources.omop.pseudonym import omop_person_id
-from proxisante.sources.pivot import FileReport, LoadReport, pending_files, run_batch
+from proxisante.sources.pivot import FileReport, LoadReport, StagingBatch, pending_files, run_batch
 from proxisante.warehouse import schema
 from proxisante.warehouse.connection import Warehouse
-from proxisante.warehouse.load import Bookkeeping, ManifestRow, StagedRows, commit_batch, new_batch_id
+from proxisante.warehouse.load import Bookkeeping, ManifestRow, StagedRows, commit_batch
 
 log = logging.getLogger(__name__)
 
@@ -150,37 +150,20 @@ class _Checked:
     rows_rejected: int
 
 
-class _Batch:
-    """The state of one batch: staging tables in the warehouse's DuckDB connection, staged targets."""
+class _Batch(StagingBatch):
+    """The state of one OMOP batch: staging tables, staged targets, new person links."""
+
+    prefix = "stg_omop_"
 
     def __init__(
         self, warehouse: Warehouse, vault: IdentityVault, key: bytes, source: str, progress: Progress | None
     ) -> None:
-        self.warehouse = warehouse
-        self.con: duckdb.DuckDBPyConnection = warehouse.duckdb
+        super().__init__(warehouse, source, progress)
         self.vault = vault
         self.key = key
-        self.source = source
         self.namespace = f"omop/{source}"
-        self.progress = progress or (lambda step, n: None)
-        self.batch_id = new_batch_id()
-        self.staging: list[str] = []
-        self.staged: list[StagedRows] = []
         self.appended: list[StagedRows] = []
         self.new_links: list[pa.Table] = []
-
-    def _temp(self, name: str) -> str:
-        table = f"stg_omop_{name}"
-        self.staging.append(table)
-        return table
-
-    def drop_staging(self) -> None:
-        for name in self.staging:
-            try:
-                self.con.unregister(name)
-                self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
-            except duckdb.Error:  # already gone, or a registered Arrow table: nothing left to free
-                continue
 
     def run(self, pending: list[tuple[CdmTable, FileInfo]], report: LoadReport) -> None:
         self.con.execute(pivot_mapping.id_macros())
