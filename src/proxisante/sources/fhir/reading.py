@@ -162,19 +162,21 @@ def _read_ndjson(
     with info.path.open("rb") as handle:
         if handle.read(3) == b"\xef\xbb\xbf":
             return None
-    names = sorted({n for v in elements.values() for n in v or () if n != ROW_KEY} | {"resourceType", "status"})
-    columns = "{" + ", ".join(f"{_literal(n)}: 'JSON'" for n in names) + "}"
+    wanted = sorted({n for v in elements.values() for n in v or () if n != ROW_KEY})
+    columns = "{" + ", ".join(f"{_literal(n)}: 'JSON'" for n in sorted({*wanted, "resourceType", "status"})) + "}"
+    children = "".join(f', "{n}" AS "{element_column(n)}"' for n in wanted)
     source = f"read_json({_literal(str(info.path))}, format='newline_delimited', records=true, columns={columns}, " \
         f"ignore_errors=true, maximum_object_size={MAX_OBJECT_BYTES})"  # fmt: skip
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE fhir_json AS SELECT "
-            f"CAST({base - 1} + row_number() OVER () AS BIGINT) AS fhir_row, * FROM {source}"
+            f"CAST({base - 1} + row_number() OVER () AS BIGINT) AS fhir_row, resourceType ->> '$' AS __type, "
+            f"status ->> '$' AS __status{children} FROM {source}"
         )
     except duckdb.Error:
         return None
     untyped = [r for (r,) in con.execute(
-        "SELECT fhir_row FROM fhir_json WHERE resourceType IS NULL ORDER BY fhir_row").fetchall()]  # fmt: skip
+        "SELECT fhir_row FROM fhir_json WHERE __type IS NULL ORDER BY fhir_row").fetchall()]  # fmt: skip
     counted = con.execute("SELECT count(*) FROM fhir_json").fetchone()
     invalid = _invalid_lines(info.path, [r - base for r in untyped])
     if not counted or counted[0] != info.lines or invalid is None:
@@ -191,7 +193,7 @@ def _read_ndjson(
                     WHEN rtype NOT IN ({supported}) THEN 'unsupported resource type ' || rtype
                     WHEN status = '{ENTERED_IN_ERROR}' THEN 'status {ENTERED_IN_ERROR} (recorded in error)'
                END AS reason
-        FROM (SELECT fhir_row, resourceType ->> '$' AS rtype, status ->> '$' AS status FROM fhir_json)
+        FROM (SELECT fhir_row, __type AS rtype, __status AS status FROM fhir_json)
         """
     )
     con.unregister("fhir_invalid")
@@ -200,9 +202,17 @@ def _read_ndjson(
     )
     present = [r for (r,) in con.execute(
         "SELECT DISTINCT rtype FROM fhir_block WHERE reason IS NULL ORDER BY rtype").fetchall()]  # fmt: skip
+    rejected = con.execute("SELECT count(*) FROM fhir_block WHERE reason IS NOT NULL").fetchone()
+    if len(present) == 1 and rejected and not rejected[0] and present[0] not in staged.tables:
+        # The usual bulk export, one type per file and nothing set aside: the table is the staged one
+        # (the children of other types are NULL columns, which the views never read).
+        staged.tables[present[0]] = f"stg_fhir_{present[0].lower()}"
+        con.execute(f'ALTER TABLE fhir_json RENAME TO "{staged.tables[present[0]]}"')
+        con.execute("DROP TABLE fhir_block")
+        return info.lines
     for rtype in present:
         keys = [n for n in elements.get(rtype) or () if n != ROW_KEY]
-        cols = "".join(f', j."{n}" AS "{element_column(n)}"' for n in keys)
+        cols = "".join(f', j."{element_column(n)}"' for n in keys)
         select = (
             f"SELECT j.fhir_row{cols} FROM fhir_json j SEMI JOIN fhir_block b ON b.fhir_row = j.fhir_row "
             f"AND b.rtype = '{rtype}' AND b.reason IS NULL"
@@ -245,7 +255,7 @@ def _append(con: duckdb.DuckDBPyConnection, staged: Staged, rtype: str, select: 
     table = staged.tables.setdefault(rtype, f"stg_fhir_{rtype.lower()}")
     exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [table]).fetchone()
     if exists and exists[0]:
-        con.execute(f'INSERT INTO "{table}" {select}')
+        con.execute(f'INSERT INTO "{table}" BY NAME {select}')
     else:
         con.execute(f'CREATE TEMP TABLE "{table}" AS {select}')
 
