@@ -74,3 +74,20 @@ def test_files_the_streaming_reader_cannot_number_take_the_exact_path(tmp_path: 
     rejects = _stage(file)["rejects"]
     shift = 1 if prefix == "" else 0  # the blank line after line 3 moves the later lines down by one
     assert rejects[0] == (2, None, "invalid JSON") and rejects[-1][0] == 7 + shift
+
+
+def test_a_type_spread_over_files_is_staged_once_with_every_row(tmp_path: Path) -> None:
+    first = _write(tmp_path / "a.ndjson", [LINES[0], {"resourceType": "Patient", "id": "p2"}])
+    second = _write(tmp_path / "b.ndjson", LINES)
+    exact_con, fast_con = duckdb.connect(), duckdb.connect()
+    exact = stage_files(exact_con, [FhirFile(f.path, f.sha256, f.size_bytes, f.kind) for f in (first, second)],
+                        _elements())  # fmt: skip
+    fast = stage_files(fast_con, [first, second], _elements())
+    # The fast path's table may hold other types' children too (NULL columns): compare the exact ones.
+    columns = ", ".join(
+        f'"{name}"' for (name, *_) in exact_con.execute(f'DESCRIBE "{exact.tables["Patient"]}"').fetchall()
+    )
+    rows = [con.execute(f'SELECT {columns} FROM "{staged.tables["Patient"]}" ORDER BY fhir_row').fetchall()
+            for con, staged in ((fast_con, fast), (exact_con, exact))]  # fmt: skip
+    assert rows[0] == rows[1] and [r[0] for r in rows[0]] == [1, 2, 3]
+    assert _dump(fast_con, fast)["rejects"] == _dump(exact_con, exact)["rejects"]
