@@ -122,6 +122,13 @@ def test_researcher_sees_small_cells_masked(clients) -> None:
     assert small, "the fixture must have small cells for this test to mean anything"
 
 
+def test_researcher_dashboard_has_no_monthly_panel_trend(clients) -> None:
+    """Month-to-month panel sizes would give back the net flows that the API withholds from researchers."""
+    assert 'id="chart-trend"' not in clients["chercheur"][0].get("/").text
+    assert 'id="chart-trend"' in clients["gestionnaire"][0].get("/").text
+    assert clients["chercheur"][0].get("/api/patientele").json()["flows"] == []
+
+
 def test_docs_matrix_is_generated_from_the_table() -> None:
     from proxisante.api.permissions import markdown_matrix
 

@@ -207,7 +207,10 @@ def dashboard(request: Request) -> HTMLResponse:
         measures=library(),
         last=last,
         persons=snapshot.counts.get("person", ("", 0))[1],
-        trend=svc.figure("chart_trend", year, lambda: charts.panel_trend(data["flows"])),
+        # Month-to-month panel sizes give the net flows back, which the API withholds from researchers.
+        trend=None
+        if only_aggregates(user.roles)
+        else svc.figure("chart_trend", year, lambda: charts.panel_trend(data["flows"])),
         researcher=only_aggregates(user.roles),
     )
 
