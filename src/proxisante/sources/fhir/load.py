@@ -16,7 +16,6 @@ subject, unresolved practitioner; the rest of the file loads.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -40,12 +39,11 @@ from proxisante.sources.fhir.reading import (
 )
 from proxisante.sources.fhir.views import compile_view, read_elements
 from proxisante.sources.files import LINE, FileInfo, RawFile
-from proxisante.sources.pivot import Batch, FileReport, LoadReport, ManifestRow, Progress
+from proxisante.sources.pivot import Batch, FileReport, LoadReport, Progress, run_batch
 from proxisante.sources.pivot_format import TABLES_BY_NAME, PivotTable
 from proxisante.sources.validation import Validated
 from proxisante.warehouse.connection import Warehouse
-
-log = logging.getLogger(__name__)
+from proxisante.warehouse.load import ManifestRow, loaded_files
 
 # The RPPS of an event's practitioner: given in the reference, or found from the reference's id.
 _PRACTITIONER = "coalesce(m.practitioner_rpps, pr.rpps, kp.rpps)"
@@ -85,8 +83,7 @@ def load_fhir(
 ) -> LoadReport:
     """Load FHIR NDJSON files and Bundles (a file or a folder) as one atomic, idempotent batch."""
     report = LoadReport(source, None)
-    manifest = warehouse.table("etl_manifest")
-    done = set(warehouse.execute(manifest.filter(manifest.source == source).select("sha256"))["sha256"])
+    done = {sha256 for _, sha256 in loaded_files(warehouse, source)}
     pending = []
     for file in discover(path):
         sha256, size, lines = checksum(file)
@@ -94,11 +91,8 @@ def load_fhir(
             report.files.append(FileReport("fhir", file.name, sha256, skipped=True))
         else:
             pending.append(FhirFile(file, sha256, size, kind_of(file), lines=lines))
-    if not pending:
-        log.info("nothing to load from %s: every file was already loaded", path)
-        return report
-    batch = Batch(warehouse, vault, pseudonymiser, source, as_of or date.today(), progress)
-    try:
+
+    def run(batch: Batch) -> None:
         batch.progress("lecture des fichiers FHIR", 0)
         staged = stage_files(batch.con, pending, _elements())
         batch.staging += [staged.rejects, staged.files_table, *staged.tables.values()]
@@ -106,9 +100,11 @@ def load_fhir(
         inputs = _pivot_inputs(batch, staged)
         rejected, rows = _read_rejects(batch, staged, inputs)
         batch.run(inputs, report, rejected=rejected, manifest=rows)
-    finally:
-        batch.drop_staging()
-    return report
+
+    def start() -> Batch:
+        return Batch(warehouse, vault, pseudonymiser, source, as_of or date.today(), progress)
+
+    return run_batch(path, report, pending, start, run)
 
 
 @cache
