@@ -3,7 +3,9 @@
 A separate DuckDB file, never attached to the warehouse. It keeps the direct identifiers of each
 person, and which local patient ids of which source (EHR) point to that person, so that a later
 extract holding only events can be linked without any identifier entering the warehouse. Every
-nominative read goes through :meth:`IdentityVault.lookup`, which appends to the access log first.
+nominative read goes through :meth:`IdentityVault.lookup`, which appends to the access log first; the
+access log is a keyed hash chain with an anchor kept apart (:mod:`.chain`), so that a truncated, wiped
+or rewritten log is detected (:meth:`IdentityVault.verify_access_log`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+
+from proxisante.identity.chain import AuditChain, ChainCheck
 
 IDENTITY_COLUMNS = (
     "ins",
@@ -28,6 +32,8 @@ IDENTITY_COLUMNS = (
     "commune_insee",
     "phone",
 )
+
+ACCESS_COLUMNS = ("read_at", "reader", "purpose", "person_count", "person_ids")
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS identity (
@@ -44,6 +50,9 @@ CREATE TABLE IF NOT EXISTS access_log (
     read_at TIMESTAMP NOT NULL, reader VARCHAR NOT NULL, purpose VARCHAR NOT NULL,
     person_count BIGINT NOT NULL, person_ids BIGINT[] NOT NULL
 );
+ALTER TABLE access_log ADD COLUMN IF NOT EXISTS seq BIGINT;
+ALTER TABLE access_log ADD COLUMN IF NOT EXISTS previous_hash VARCHAR;
+ALTER TABLE access_log ADD COLUMN IF NOT EXISTS hash VARCHAR;
 CREATE TABLE IF NOT EXISTS objection (
     person_id BIGINT PRIMARY KEY, recorded_at TIMESTAMP NOT NULL, recorded_by VARCHAR NOT NULL,
     note VARCHAR
@@ -57,9 +66,12 @@ CREATE TABLE IF NOT EXISTS objection_log (
 class IdentityVault:
     """A DuckDB file holding identities, local-id links and the audit log of nominative reads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, chain: AuditChain | None = None) -> None:
+        """``chain`` holds the access log's key and anchor: the installation keeps them in its secrets
+        folder; by default they sit in an ``audit`` folder beside the vault."""
         self.path = path.expanduser()
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.chain = chain or AuditChain(self.path.parent / "audit", "vault")
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -108,7 +120,7 @@ class IdentityVault:
         ids = [int(i) for i in person_ids]
         now = datetime.now(UTC).replace(tzinfo=None)
         with self.connect() as con:
-            con.execute("INSERT INTO access_log VALUES (?, ?, ?, ?, ?)", [now, reader, purpose, len(ids), ids])
+            self.chain.append(con, "access_log", ACCESS_COLUMNS, [now, reader, purpose, len(ids), ids])
             return con.execute(
                 f"SELECT person_id, {', '.join(IDENTITY_COLUMNS)} FROM identity "
                 "WHERE person_id IN (SELECT unnest(?::BIGINT[])) ORDER BY person_id",
@@ -117,7 +129,14 @@ class IdentityVault:
 
     def access_log(self) -> pa.Table:
         with self.connect() as con:
-            return con.execute("SELECT * FROM access_log ORDER BY read_at").to_arrow_table()
+            return con.execute(
+                "SELECT read_at, reader, purpose, person_count, person_ids FROM access_log ORDER BY seq"
+            ).to_arrow_table()
+
+    def verify_access_log(self) -> ChainCheck:
+        """Whether the access log is whole and unedited (see :class:`~proxisante.identity.chain.AuditChain`)."""
+        with self.connect() as con:
+            return self.chain.check(con, "access_log", ACCESS_COLUMNS)
 
     def count(self) -> int:
         with self.connect() as con:
