@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from proxisante.identity import IdentityVault, Pseudonymiser, load_or_create_key
+from proxisante.identity.chain import AuditChain
 from proxisante.identity.objection import ObjectionRegistry
 from proxisante.settings import Settings, get_settings
 from proxisante.warehouse.connection import Warehouse
@@ -35,6 +36,6 @@ def open_installation(settings: Settings | None = None) -> Installation:
     return Installation(
         settings,
         Warehouse.connect(settings.warehouse),
-        IdentityVault(settings.vault),
+        IdentityVault(settings.vault, AuditChain(settings.audit, "vault")),
         Pseudonymiser(load_or_create_key(settings.key_path)),
     )

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     key_file: Path | None = Field(default=None, description="secret key of the pseudonymisation")
     vault_path: Path | None = Field(default=None, description="identity vault (DuckDB file)")
     accounts_path: Path | None = Field(default=None, description="web accounts and audit log (DuckDB file)")
+    audit_dir: Path | None = Field(
+        default=None, description="keys and anchors of the audit logs, kept apart from the logs themselves"
+    )
     secure_cookies: bool = Field(
         default=True, description="Secure flag on session cookies (False: plain-HTTP loopback)"
     )
@@ -49,6 +52,12 @@ class Settings(BaseSettings):
     @property
     def vault(self) -> Path:
         return (self.vault_path or self.home_dir / "identity" / "vault.duckdb").expanduser()
+
+    @property
+    def audit(self) -> Path:
+        """The audit logs' keys and anchors (:mod:`proxisante.identity.chain`): the secrets folder by default,
+        apart from the vault and the accounts file whose logs they anchor."""
+        return (self.audit_dir or self.key_path.parent).expanduser()
 
     @property
     def accounts(self) -> Path:

@@ -25,6 +25,7 @@ from proxisante.api.accounts import Account, AccountStore
 from proxisante.api.audit import AuditLog
 from proxisante.api.auth import CsrfError, Forbidden, NotAuthenticated, RateLimiter, Sessions, load_or_create_secret
 from proxisante.api.services import InputError, Services, Unavailable
+from proxisante.identity.chain import AuditChain
 from proxisante.runtime import Installation, open_installation
 from proxisante.settings import Settings, get_settings
 
@@ -73,7 +74,14 @@ def create_app(settings: Settings | None = None, installation: Installation | No
     installation = installation or open_installation(settings)
     accounts = AccountStore(settings.accounts)
     secret = load_or_create_secret(settings.accounts.parent / "session.key")
-    web = WebApp(settings, installation, Services(installation), accounts, AuditLog(accounts), Sessions(secret))
+    web = WebApp(
+        settings,
+        installation,
+        Services(installation),
+        accounts,
+        AuditLog(accounts, AuditChain(settings.audit, "web")),
+        Sessions(secret),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
