@@ -25,7 +25,6 @@ from proxisante.api.accounts import Account, AccountStore
 from proxisante.api.audit import AuditLog
 from proxisante.api.auth import CsrfError, Forbidden, NotAuthenticated, RateLimiter, Sessions, load_or_create_secret
 from proxisante.api.services import InputError, Services, Unavailable
-from proxisante.identity.chain import AuditChain
 from proxisante.runtime import Installation, open_installation
 from proxisante.settings import Settings, get_settings
 
@@ -79,7 +78,7 @@ def create_app(settings: Settings | None = None, installation: Installation | No
         installation,
         Services(installation),
         accounts,
-        AuditLog(accounts, AuditChain(settings.audit, "web")),
+        AuditLog.installed(settings, accounts),
         Sessions(secret),
     )
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from proxisante.api.accounts import AccountStore, now
 from proxisante.identity.chain import AuditChain, ChainCheck
+from proxisante.settings import Settings
 
 COLUMNS = ("logged_at", "username", "roles", "action", "route", "detail", "person_count", "person_ids")
 _append_lock = threading.Lock()  # one writer at a time, so that the chain never forks
@@ -30,6 +31,11 @@ class AuditLog:
         default they sit in an ``audit`` folder beside the accounts file."""
         self.store = store
         self.chain = chain or AuditChain(store.path.parent / "audit", "web")
+
+    @classmethod
+    def installed(cls, settings: Settings, store: AccountStore | None = None) -> AuditLog:
+        """The installation's log: in its accounts file, anchored in its audit folder."""
+        return cls(store or AccountStore(settings.accounts), AuditChain(settings.audit, "web"))
 
     def append(
         self, username: str, roles: Sequence[str], action: str, route: str, detail: str, person_ids: Sequence[int] = ()

@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from proxisante.cli.audit import audit_app
 from proxisante.cli.common import console, number, print_load_report, print_row_counts
 from proxisante.cli.economics import economie_app
 from proxisante.cli.measures import gaps, measures_app
@@ -230,6 +231,7 @@ app.add_typer(research_app, name="research")
 app.command("gaps")(gaps)
 app.command("patientele")(patientele)
 app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
 app.command("serve")(serve)
 
 
