@@ -14,6 +14,7 @@ from proxisante.cli.common import console, date, decimal, number, percent
 from proxisante.measures.definition import Measure, library
 from proxisante.measures.periods import PeriodError, parse_period
 from proxisante.runtime import open_installation
+from proxisante.spreadsheet import write_csv
 
 measures_app = typer.Typer(help="Indicateurs de qualité et de pertinence (ROSP, FMT, HAS).", no_args_is_help=True)
 
@@ -94,7 +95,7 @@ def run_measures(
         json.dump(json.loads(frame.to_json(orient="records", date_format="iso")), sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
     elif output == "csv":
-        frame.to_csv(sys.stdout, index=False, sep=";", decimal=",")
+        write_csv(frame, sys.stdout, index=False, sep=";", decimal=",")
     else:
         print_measure_table(frame, chosen, f"Indicateurs — période {span.label} (au {date(span.end)})", by)
 
@@ -163,7 +164,7 @@ def gaps(
     finally:
         installation.close()
     if output == "csv":
-        frame.to_csv(sys.stdout, index=False, sep=";")
+        write_csv(frame, sys.stdout, index=False, sep=";")
         return
     _print_gaps(frame, span.label, nominative, limit)
 

@@ -14,6 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from proxisante.cli.common import console, date, decimal, number, percent
+from proxisante.spreadsheet import write_csv
 from proxisante.territory.apl import Accessibility, compute_apl, desert_summary
 from proxisante.territory.communes import build_reference, load_reference, reference_path
 from proxisante.territory.supply import combined, read_supply, synthetic_supply
@@ -176,7 +177,7 @@ def apl(
         _write_map(result, mask, label, reference, carte, to_stderr=file_format == "csv")
     if file_format == "csv":
         out = communes[columns].assign(below_threshold=communes["apl"] < result.threshold)
-        out.to_csv(sys.stdout, sep=";", decimal=",", index=False)
+        write_csv(out, sys.stdout, sep=";", decimal=",", index=False)
         return
     _summary(result, communes, f"APL des médecins généralistes — {label}")
     shown = communes if limite <= 0 else communes.head(limite)

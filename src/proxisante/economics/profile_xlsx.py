@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from proxisante.economics.profile import Profile, ProfileError
+from proxisante.spreadsheet import save_workbook
 
 SECTIONS = {
     "panel": ["age_band", "ald", "c2s", "patients", "diabetics", "unseen", "ame"],
@@ -178,4 +179,4 @@ def write_profile_xlsx(profile: Profile, path: Path) -> None:
         sheet.column_dimensions["A"].width = 24
         sheet.freeze_panes = "A2"
     path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    save_workbook(book, path)

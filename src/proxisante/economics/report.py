@@ -9,6 +9,7 @@ from proxisante.economics.catalogue import CONFIDENCE_LABELS, catalogue
 from proxisante.economics.costs import ITEM_LABELS
 from proxisante.economics.engine import MODELS
 from proxisante.economics.uncertainty import Simulation
+from proxisante.spreadsheet import save_workbook
 
 EUROS = '#,##0" €";-#,##0" €"'
 SHEET_NAMES = {"acte": "Acte", "fmt": "FMT 2026", "peps_all": "PEPS tous", "peps_65": "PEPS 65 ans et plus",
@@ -134,7 +135,7 @@ def write_workbook(simulation: Simulation, path: Path) -> None:
     ws.append([])
     ws.append([costs.label + (" — fichier d'EXEMPLE, à remplacer par votre budget" if costs.example else "")])
     path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    save_workbook(book, path)
 
 
 def _profile_extras(ws, profile) -> None:

@@ -18,6 +18,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from proxisante.reporting import charts, formats
 from proxisante.reporting.model import Column, Indicator, Report, Table
+from proxisante.spreadsheet import save_workbook
 
 BOLD = Font(bold=True)
 HEADER = PatternFill("solid", fgColor="DDE6F0")
@@ -173,5 +174,5 @@ def render_xlsx(report: Report) -> bytes:
     _economics(book, report)
     _charts(book, report)
     buffer = io.BytesIO()
-    book.save(buffer)
+    save_workbook(book, buffer)
     return buffer.getvalue()

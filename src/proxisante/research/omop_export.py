@@ -37,6 +37,7 @@ from ibis.expr.types import Table
 from proxisante import vocab
 from proxisante.parameters import Parameter, read_parameters
 from proxisante.sources.omop.cdm import VOCABULARY_TABLES, CdmTable, cdm_tables
+from proxisante.spreadsheet import sql_neutralised
 from proxisante.warehouse import schema
 from proxisante.warehouse.connection import Warehouse
 
@@ -328,11 +329,23 @@ class OmopExport:
         return ExportResult(out, rows, manifest, digest, len(self.excluded), dict(self.dropped))
 
     def _copy(self, sql: str, path: Path) -> int:
+        """Write the rows of ``sql`` to ``path``; in a CSV, text cells cannot start a formula (:mod:`.spreadsheet`)."""
         options = "FORMAT parquet" if self.options.file_format == "parquet" else "FORMAT csv, HEADER true"
+        if self.options.file_format == "csv":
+            sql = self._formula_safe(sql)
         self.con.execute(f"COPY ({sql}) TO '{_path_literal(path)}' ({options})")
         reader = "read_parquet" if self.options.file_format == "parquet" else "read_csv"
         extra = "" if self.options.file_format == "parquet" else ", all_varchar=true, header=true"
         return int(self.con.execute(f"SELECT count(*) FROM {reader}('{_path_literal(path)}'{extra})").fetchone()[0])  # type: ignore[index]
+
+    def _formula_safe(self, sql: str) -> str:
+        """``sql`` with every VARCHAR column neutralised for spreadsheets, the other columns as they are."""
+        columns = self.con.execute(f"DESCRIBE ({sql})").fetchall()
+        exprs = [
+            f"{sql_neutralised(_quoted(name))} AS {_quoted(name)}" if kind == "VARCHAR" else _quoted(name)
+            for name, kind, *_ in columns
+        ]
+        return f"SELECT {', '.join(exprs)} FROM ({sql})"
 
     def _cdm_source_sql(self) -> str:
         today = date.today().isoformat()
@@ -384,6 +397,10 @@ def _sha256(path: Path) -> str:
 
 def _path_literal(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _sql_text(value: str) -> str:

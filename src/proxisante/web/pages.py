@@ -22,7 +22,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from proxisante import formats
+from proxisante import formats, spreadsheet
 from proxisante.api.access import (
     audited,
     check_own_patient,
@@ -425,7 +425,7 @@ def export_actions(
         }
     )
     buffer = io.StringIO()
-    out.to_csv(buffer, sep=";", index=False)
+    spreadsheet.write_csv(out, buffer, sep=";", index=False)
     name = f"campagne-appels-{span.label}.csv".replace(":", "-")
     return Response(
         ("\ufeff" + buffer.getvalue()).encode("utf-8"),
