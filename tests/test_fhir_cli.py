@@ -63,7 +63,7 @@ def test_ingest_fhir_reports_the_quarantine(runner: CliRunner, tmp_path: Path) -
     output = run(runner, "ingest", str(folder), "--format", "fhir")
     assert "export.ndjson" in output and "proxisante quarantine" in output
     quarantine = run(runner, "quarantine")
-    assert "invalid JSON" in quarantine
+    assert "JSON invalide" in quarantine
 
 
 def test_unknown_format_is_refused(runner: CliRunner, tmp_path: Path) -> None:

@@ -84,11 +84,11 @@ def test_each_bad_resource_is_quarantined_and_the_rest_loads(installation: Insta
         "SELECT file_name, line, field, reason FROM etl_quarantine ORDER BY line"
     ).fetchall()
     assert rows == [
-        ("export-1.ndjson", 3, None, "invalid JSON"),
-        ("export-1.ndjson", 5, "patient_id", "missing subject (no reference to a Patient)"),
-        ("export-1.ndjson", 6, "cim10", "unknown code system"),
-        ("export-1.ndjson", 7, None, "unsupported resource type Appointment"),
-        ("export-1.ndjson", 8, "patient_id", "unknown patient_id (in neither this batch nor the warehouse)"),
+        ("export-1.ndjson", 3, None, "JSON invalide"),
+        ("export-1.ndjson", 5, "patient_id", "sujet absent (aucune référence à un Patient)"),
+        ("export-1.ndjson", 6, "cim10", "système de codes inconnu"),
+        ("export-1.ndjson", 7, None, "type de ressource non pris en charge : Appointment"),
+        ("export-1.ndjson", 8, "patient_id", "patient_id inconnu (ni dans ce lot ni dans l'entrepôt)"),
     ]
     assert installation.warehouse.counts()["condition_occurrence"] == 1
     # rows_read = rows_loaded + rows_quarantined for every manifest row
@@ -133,11 +133,11 @@ def test_entered_in_error_and_not_accepted_systems_are_quarantined(installation:
         "SELECT line, field, reason, value FROM etl_quarantine ORDER BY line"
     ).fetchall()
     assert rows == [
-        (3, None, "status entered-in-error (recorded in error)", "Condition"),
+        (3, None, "statut entered-in-error (saisie erronée)", "Condition"),
         (
             4,
             "cim10",
-            "code system not accepted here (http://snomed.info/sct; expected CIM10)",
+            "système de codes non accepté ici (http://snomed.info/sct ; attendu : CIM10)",
             "http://snomed.info/sct",
         ),
     ]

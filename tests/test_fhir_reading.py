@@ -55,11 +55,11 @@ def test_streaming_reader_equals_exact_path_with_the_same_lines(tmp_path: Path) 
     exact = _stage(FhirFile(file.path, file.sha256, file.size_bytes, file.kind))  # lines unknown: exact path
     assert fast == exact
     assert fast["rejects"] == [
-        (2, None, "invalid JSON"),
-        (4, None, "not a FHIR resource (no resourceType)"),
-        (5, None, "not a FHIR resource (no resourceType)"),
-        (6, "Appointment", "unsupported resource type Appointment"),
-        (7, "Condition", "status entered-in-error (recorded in error)"),
+        (2, None, "JSON invalide"),
+        (4, None, "pas une ressource FHIR (resourceType absent)"),
+        (5, None, "pas une ressource FHIR (resourceType absent)"),
+        (6, "Appointment", "type de ressource non pris en charge : Appointment"),
+        (7, "Condition", "statut entered-in-error (saisie erronée)"),
     ]
     assert [r[0] for r in fast["Condition"]] == [3] and [r[0] for r in fast["Observation"]] == [8]
 
@@ -73,7 +73,7 @@ def test_files_the_streaming_reader_cannot_number_take_the_exact_path(tmp_path: 
     assert _read_ndjson(con, staged, file, 1, _elements()) is None
     rejects = _stage(file)["rejects"]
     shift = 1 if prefix == "" else 0  # the blank line after line 3 moves the later lines down by one
-    assert rejects[0] == (2, None, "invalid JSON") and rejects[-1][0] == 7 + shift
+    assert rejects[0] == (2, None, "JSON invalide") and rejects[-1][0] == 7 + shift
 
 
 def test_a_type_spread_over_files_is_staged_once_with_every_row(tmp_path: Path) -> None:

@@ -42,8 +42,8 @@ def test_malformed_lines_are_set_aside_with_their_line_number(tmp_path: Path) ->
     raw = stage(con, inspect_file(path), "raw")
     assert _rows(con, raw) == [(2, "1", "2"), (5, "multi\nline", "6"), (7, "8", "9")]
     assert raw.malformed == [
-        (3, "malformed line: 3 field(s), 2 expected"),
-        (6, "malformed line: 1 field(s), 2 expected"),
+        (3, None, "ligne mal formée : 3 champ(s), 2 attendu(s)"),
+        (6, None, "ligne mal formée : 1 champ(s), 2 attendu(s)"),
     ]
 
 
@@ -59,9 +59,9 @@ def test_parquet_is_read_as_text(tmp_path: Path) -> None:
 def test_empty_file_and_duplicated_columns_are_refused(tmp_path: Path) -> None:
     empty = tmp_path / "e.csv"
     empty.write_text("")
-    with pytest.raises(PivotFileError, match="empty"):
+    with pytest.raises(PivotFileError, match="fichier vide"):
         inspect_file(empty)
     twice = tmp_path / "t.csv"
     twice.write_text("a;A\n1;2\n")
-    with pytest.raises(PivotFileError, match="line 1: column"):
+    with pytest.raises(PivotFileError, match="ligne 1 : les colonnes n° 1 et 2 portent le même nom"):
         stage(duckdb.connect(), inspect_file(twice), "raw")

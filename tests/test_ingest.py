@@ -103,32 +103,32 @@ def test_newer_extract_updates_by_natural_key(installation: Installation, tmp_pa
 @pytest.mark.parametrize(
     ("table", "row_change", "field", "reason"),
     [
-        ("encounters", {"date": "31/02/2025"}, "date", "invalid date"),
-        ("encounters", {"date": "01/01/2099"}, "date", "date in the future"),
-        ("encounters", {"date": "01/01/1960"}, "date", "before the patient's birth"),
-        ("encounters", {"patient_id": "P2", "date": "01/07/2025"}, "date", "after the patient's death"),
-        ("encounters", {"encounter_type": "XYZ"}, "encounter_type", "unknown NGAP code"),
-        ("encounters", {"patient_id": "P99"}, "patient_id", "unknown patient_id"),
-        ("encounters", {"rpps": "10000000001"}, "rpps", "unknown rpps"),
-        ("encounters", {"rpps": ""}, "rpps", "missing required field"),
-        ("diagnoses", {"cim10": "diabete"}, "cim10", "invalid CIM-10 code"),
-        ("diagnoses", {"encounter_id": "E404"}, "encounter_id", "unknown encounter_id"),
-        ("prescriptions", {"atc": "A10-BA"}, "atc", "invalid ATC code"),
-        ("prescriptions", {"cip13": "3400930000011"}, "cip13", "invalid CIP13"),
-        ("prescriptions", {"cip13": "", "atc": ""}, "cip13", "one of cip13, atc is required"),
-        ("prescriptions", {"duration_days": "0"}, "duration_days", "below the plausible minimum"),
-        ("lab_results", {"value": "sept"}, "value", "not a number"),
-        ("lab_results", {"nabm": "15777"}, "nabm", "invalid NABM code"),
-        ("acts", {"amount": "-3"}, "amount", "below the plausible minimum"),
-        ("acts", {"payer": "MUTUELLE"}, "payer", "unknown payer"),
-        ("coverage", {"cim10": "", "coverage_type": "ALD"}, "cim10", "an ALD needs its CIM-10 code"),
-        ("coverage", {"end_date": "01/01/2019"}, "end_date", "end_date before start_date"),
-        ("coverage", {"start_date": "01/01/2099"}, "start_date", "date in the future"),
-        ("professionals", {"rpps": "10000000010"}, "rpps", "invalid RPPS"),
-        ("professionals", {"fte": "0"}, "fte", "must be greater than 0"),
-        ("patients", {"birth_date": "12/01/1865"}, "birth_date", "implausible date"),
-        ("patients", {"sex": "X"}, "sex", "unknown sex code"),
-        ("patients", {"commune_insee": "7505"}, "commune_insee", "invalid INSEE commune code"),
+        ("encounters", {"date": "31/02/2025"}, "date", "date invalide"),
+        ("encounters", {"date": "01/01/2099"}, "date", "date dans le futur"),
+        ("encounters", {"date": "01/01/1960"}, "date", "antérieure à la naissance du patient"),
+        ("encounters", {"patient_id": "P2", "date": "01/07/2025"}, "date", "postérieure au décès du patient"),
+        ("encounters", {"encounter_type": "XYZ"}, "encounter_type", "code NGAP inconnu"),
+        ("encounters", {"patient_id": "P99"}, "patient_id", "patient_id inconnu"),
+        ("encounters", {"rpps": "10000000001"}, "rpps", "rpps inconnu"),
+        ("encounters", {"rpps": ""}, "rpps", "champ obligatoire vide"),
+        ("diagnoses", {"cim10": "diabete"}, "cim10", "code CIM-10 invalide"),
+        ("diagnoses", {"encounter_id": "E404"}, "encounter_id", "encounter_id inconnu"),
+        ("prescriptions", {"atc": "A10-BA"}, "atc", "code ATC invalide"),
+        ("prescriptions", {"cip13": "3400930000011"}, "cip13", "code CIP13 invalide"),
+        ("prescriptions", {"cip13": "", "atc": ""}, "cip13", "l'un de cip13, atc est requis"),
+        ("prescriptions", {"duration_days": "0"}, "duration_days", "sous le minimum plausible"),
+        ("lab_results", {"value": "sept"}, "value", "pas un nombre"),
+        ("lab_results", {"nabm": "15777"}, "nabm", "code NABM invalide"),
+        ("acts", {"amount": "-3"}, "amount", "sous le minimum plausible"),
+        ("acts", {"payer": "MUTUELLE"}, "payer", "payeur inconnu"),
+        ("coverage", {"cim10": "", "coverage_type": "ALD"}, "cim10", "une ALD exige son code CIM-10"),
+        ("coverage", {"end_date": "01/01/2019"}, "end_date", "end_date avant start_date"),
+        ("coverage", {"start_date": "01/01/2099"}, "start_date", "date dans le futur"),
+        ("professionals", {"rpps": "10000000010"}, "rpps", "numéro RPPS invalide"),
+        ("professionals", {"fte": "0"}, "fte", "doit être supérieur à 0"),
+        ("patients", {"birth_date": "12/01/1865"}, "birth_date", "date invraisemblable"),
+        ("patients", {"sex": "X"}, "sex", "code de sexe inconnu"),
+        ("patients", {"commune_insee": "7505"}, "commune_insee", "code commune INSEE invalide"),
     ],
 )
 def test_each_defect_is_quarantined_with_file_line_field_and_reason(
@@ -160,7 +160,7 @@ def test_wrong_nir_key_is_quarantined_and_its_value_masked(installation: Install
     patients.append({**patients[0], "patient_id": "P9", "ins": bad})
     load(installation, fx.write(tmp_path / "in", with_changes(patients=patients)))
     rows = quarantine(installation)
-    assert ("patients.csv", 5, "ins", "invalid NIR/INS (15 characters with a valid key expected)", "***") in rows
+    assert ("patients.csv", 5, "ins", "NIR/INS invalide (15 caractères avec une clé valide attendus)", "***") in rows
     record = installation.warehouse.duckdb.execute("SELECT record FROM etl_quarantine").fetchone()[0]
     assert bad not in record and "Durand" not in record and '"birth_date":"12/01/1965"' in record
 
@@ -177,10 +177,10 @@ def test_duplicate_keys_keep_the_first_row(installation: Installation, tmp_path:
     encounters.append(dict(encounters[0]))  # exact duplicate
     encounters.append({**encounters[1], "date": "03/02/2025"})  # same key, other content
     report = load(installation, fx.write(tmp_path / "in", with_changes(encounters=encounters)))
-    assert ("encounters.csv", 5, "encounter_id", "duplicate encounter_id (first seen at line 2)", "E1") in quarantine(
+    assert ("encounters.csv", 5, "encounter_id", "encounter_id en double (première occurrence ligne 2)", "E1") in quarantine(
         installation
     )
-    assert ("encounters.csv", 6, "encounter_id", "duplicate encounter_id (first seen at line 3)", "E2") in quarantine(
+    assert ("encounters.csv", 6, "encounter_id", "encounter_id en double (première occurrence ligne 3)", "E2") in quarantine(
         installation
     )
     assert next(f for f in report.files if f.pivot_table == "encounters").rows_loaded == 3
@@ -201,7 +201,7 @@ def test_malformed_line_is_quarantined_and_the_rest_loads(installation: Installa
     path = folder / "encounters.csv"
     path.write_text(path.read_text() + "E9;P1;extra;fields;too;many;here\n")
     report = load(installation, folder)
-    assert ("encounters.csv", 5, None, "malformed line: 7 field(s), 6 expected", None) in quarantine(installation)
+    assert ("encounters.csv", 5, None, "ligne mal formée : 7 champ(s), 6 attendu(s)", None) in quarantine(installation)
     assert next(f for f in report.files if f.pivot_table == "encounters").rows_loaded == 3
 
 
@@ -216,7 +216,7 @@ def test_a_missing_required_column_refuses_the_batch_and_changes_nothing(
     )
     text = (folder / "encounters.csv").read_text().replace("encounter_type", "type_rencontre")
     (folder / "encounters.csv").write_text(text)
-    with pytest.raises(PivotFileError, match=r"encounters\.csv: line 1: required column\(s\) missing: encounter_type"):
+    with pytest.raises(PivotFileError, match=r"encounters\.csv : ligne 1 : colonne\(s\) obligatoire\(s\) absente\(s\) : encounter_type"):
         load(installation, folder)
     assert snapshot(installation) == before
 

@@ -7,13 +7,22 @@ value becomes a quarantined field, never a failed file. Each row keeps its line 
 Clean files take the fast path: Arrow's multi-threaded CSV reader, whose table DuckDB then scans in
 place. A file with malformed lines (too many or too few fields) falls back to Python's ``csv``
 module, which sets those lines aside as rejects instead of failing the whole file.
+
+The encoding is decided per line, not guessed once for the file: a file that is not all UTF-8 but
+has lines that are (an export appended to by two programs) is *mixed*; its lines in the minority
+encoding are set aside with a French reason instead of being decoded as mojibake. A file that cannot
+be read at all (unreadable, corrupt or nested Parquet, a reserved column name) raises
+:class:`PivotFileError` with a French message naming the file, never a value of it.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import hashlib
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,10 +36,33 @@ CHUNK = 1 << 22
 ENCODINGS = ("utf-8", "cp1252", "latin-1")
 DELIMITERS = (";", ",", "\t", "|")
 LINE = "__line"
+# Column names the staging uses itself: a file's header may not have them.
+RESERVED_PREFIX = "__"
+# A bytes sequence that only UTF-8 writes: a file with one, yet not all UTF-8, may mix encodings.
+UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+ENCODING_NAMES = {"utf-8": "UTF-8", "cp1252": "Windows-1252", "latin-1": "Latin-1"}
+# French words for the system errors a reader meets (the system's own text is English).
+OS_ERRORS = {
+    errno.EACCES: "accès refusé",
+    errno.EPERM: "accès refusé",
+    errno.ENOENT: "fichier introuvable",
+    errno.EISDIR: "c'est un dossier, pas un fichier",
+    errno.ENOSPC: "disque plein",
+    errno.EIO: "erreur d'entrée-sortie du disque",
+    errno.ENAMETOOLONG: "nom trop long",
+    errno.ELOOP: "lien symbolique en boucle",
+}
 
 
 class PivotFileError(ValueError):
-    """A file that cannot be read at all (the batch stops, nothing is loaded)."""
+    """A file that cannot be read at all (the batch stops, nothing is loaded). Its message is French
+    and names the file, never a value of it."""
+
+
+def os_error(path: Path, error: OSError) -> PivotFileError:
+    """The French refusal of a file the system cannot read (or write while reading it)."""
+    what = OS_ERRORS.get(error.errno or 0, f"erreur système {error.errno}" if error.errno else "erreur système")
+    return PivotFileError(f"{path.name} : lecture impossible ({what})")
 
 
 @dataclass(frozen=True)
@@ -42,6 +74,8 @@ class FileInfo:
     size_bytes: int
     encoding: str  # "utf-8", "cp1252", "latin-1" or "parquet"
     delimiter: str  # "" for Parquet
+    # Some lines are UTF-8 and others not: the lines not in ``encoding`` are set aside when staged.
+    mixed: bool = False
 
 
 @dataclass
@@ -51,7 +85,8 @@ class RawFile:
     info: FileInfo
     table: str  # name of the staged DuckDB table: one VARCHAR column per header name
     columns: list[str]
-    malformed: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    # Lines set aside while reading: (line, field or None, French reason).
+    malformed: list[tuple[int, str | None, str]] = field(default_factory=list)
     # Rows a format set aside before validation (e.g. a FHIR code of an unknown system): the name of a
     # table (line, field, reason, value); they count as read and quarantined.
     rejects: str | None = None
@@ -59,11 +94,19 @@ class RawFile:
 
 def inspect_file(path: Path) -> FileInfo:
     """Checksum, encoding and delimiter of a file, in one streaming pass."""
+    try:
+        return _inspect(path)
+    except OSError as error:
+        raise os_error(path, error) from error
+
+
+def _inspect(path: Path) -> FileInfo:
     digest = hashlib.sha256()
     # Windows-1252 leaves five bytes undefined: a file with one of them is Latin-1.
     decoders = {name: codecs.getincrementaldecoder(name)() for name in ENCODINGS}
     possible = list(ENCODINGS)
     head = b""
+    utf8_seen = False
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
@@ -74,25 +117,93 @@ def inspect_file(path: Path) -> FileInfo:
                     decoders[name].decode(chunk)
                 except UnicodeDecodeError:
                     possible.remove(name)
+            utf8_seen = utf8_seen or UTF8_SEQUENCE.search(chunk) is not None
     size = path.stat().st_size
     if path.suffix.lower() == ".parquet":
         return FileInfo(path, digest.hexdigest(), size, "parquet", "")
-    encoding = possible[0]
+    encoding, mixed = possible[0], False
+    if encoding != "utf-8" and utf8_seen:
+        encoding, mixed = _line_encodings(path)
     first_line = head.decode(encoding, errors="replace").lstrip("\ufeff").splitlines()[:1]
     if not first_line:
-        raise PivotFileError(f"{path.name}: the file is empty (a header line is expected)")
+        raise PivotFileError(f"{path.name} : fichier vide (une ligne d'en-tête est attendue)")
     delimiter = max(DELIMITERS, key=first_line[0].count)
-    return FileInfo(path, digest.hexdigest(), size, encoding, delimiter)
+    return FileInfo(path, digest.hexdigest(), size, encoding, delimiter, mixed)
+
+
+def _line_class(line: bytes) -> str | None:
+    """``utf-8`` for a line only UTF-8 explains, ``legacy`` for one UTF-8 cannot decode, None for ASCII."""
+    if line.isascii():
+        return None
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "legacy"
+    return "utf-8"
+
+
+def _legacy_encoding(lines: list[bytes]) -> str:
+    try:
+        for line in lines:
+            line.decode("cp1252")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "cp1252"
+
+
+def _line_encodings(path: Path) -> tuple[str, bool]:
+    """The encoding of most non-ASCII lines of a file that is not all UTF-8, and whether others differ."""
+    utf8, legacy = 0, []
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            kind = _line_class(line.removeprefix(b"\xef\xbb\xbf") if number == 1 else line)
+            if kind == "utf-8":
+                utf8 += 1
+            elif kind == "legacy":
+                legacy.append(line)
+    if not utf8 or not legacy:
+        return ("utf-8" if not legacy else _legacy_encoding(legacy)), False
+    return ("utf-8" if utf8 >= len(legacy) else _legacy_encoding(legacy)), True
 
 
 def header(info: FileInfo) -> list[str]:
     """Column names of a CSV file, lower-cased and trimmed (exports vary in case and spacing)."""
-    with info.path.open(encoding=info.encoding, errors="replace", newline="") as handle:
-        row = next(csv.reader(handle, delimiter=info.delimiter), [])
-    names = [name.lstrip("\ufeff").strip().lower() for name in row]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise PivotFileError(f"{info.path.name}: line 1: column(s) {', '.join(duplicated)} appear twice")
+    try:
+        with info.path.open("rb") as handle:
+            first = handle.readline(1 << 20)
+    except OSError as error:
+        raise os_error(info.path, error) from error
+    text = first.removeprefix(b"\xef\xbb\xbf").decode(_line_encoding(first, info), errors="replace")
+    row = next(csv.reader([text], delimiter=info.delimiter), [])
+    return checked_names(info.path, [name.lstrip("\ufeff").strip().lower() for name in row])
+
+
+def _line_encoding(line: bytes, info: FileInfo) -> str:
+    kind = _line_class(line.removeprefix(b"\xef\xbb\xbf"))
+    if kind == "utf-8":
+        return "utf-8"
+    return info.encoding if info.encoding != "utf-8" or kind is None else "cp1252"
+
+
+def checked_names(path: Path, names: list[str]) -> list[str]:
+    """The header's names, refused when one is reserved or appears twice.
+
+    The message names columns by position only: a file without a header has patient data on line 1.
+    """
+    reserved = [i for i, name in enumerate(names, 1) if name.startswith(RESERVED_PREFIX)]
+    if reserved:
+        raise PivotFileError(
+            f"{path.name} : ligne 1 : colonne(s) n° {', '.join(map(str, reserved))} : un nom commençant par "
+            f"« {RESERVED_PREFIX} » est réservé à l'entrepôt"
+        )
+    seen: dict[str, int] = {}
+    twice = []
+    for i, name in enumerate(names, 1):
+        if name in seen:
+            twice.append(f"{seen[name]} et {i}")
+        seen.setdefault(name, i)
+    if twice:
+        raise PivotFileError(f"{path.name} : ligne 1 : les colonnes n° {', '.join(twice)} portent le même nom")
     return names
 
 
@@ -102,15 +213,20 @@ def stage(con: duckdb.DuckDBPyConnection, info: FileInfo, table: str) -> RawFile
     The rows stay in an Arrow table that DuckDB scans in place: copying millions of text values
     into a DuckDB table would cost more than reading the file.
     """
-    if info.encoding == "parquet":
-        return _stage_parquet(con, info, table)
-    columns = header(info)
     try:
-        arrow = _read_csv_fast(info, columns)
-    except (pa.ArrowInvalid, UnicodeDecodeError):
-        return _stage_csv_exact(con, info, columns, table)
-    con.register(table, arrow)
-    return RawFile(info, table, columns)
+        if info.encoding == "parquet":
+            return _stage_parquet(con, info, table)
+        columns = header(info)
+        if info.mixed:
+            return _stage_csv_exact(con, info, columns, table)
+        try:
+            arrow = _read_csv_fast(info, columns)
+        except (pa.ArrowException, UnicodeDecodeError):
+            return _stage_csv_exact(con, info, columns, table)
+        con.register(table, arrow)
+        return RawFile(info, table, columns)
+    except OSError as error:
+        raise os_error(info.path, error) from error
 
 
 def _read_csv_fast(info: FileInfo, columns: list[str]) -> pa.Table:
@@ -128,23 +244,57 @@ def _read_csv_fast(info: FileInfo, columns: list[str]) -> pa.Table:
     return arrow.add_column(0, LINE, lines)
 
 
+def _decoded_lines(info: FileInfo, foreign: set[int]) -> Iterator[str]:
+    """The file's lines as text, each decoded in its own encoding; the numbers of the lines that are not
+    in the file's encoding are added to ``foreign`` (for a file that is not mixed: none)."""
+    with info.path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            if number == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")
+            if info.mixed:
+                kind = _line_class(line)
+                own = info.encoding if kind is None else "utf-8" if kind == "utf-8" else "cp1252"
+                if kind is not None and (own == "utf-8") != (info.encoding == "utf-8"):
+                    foreign.add(number)
+                yield line.decode(own, errors="replace")
+            else:
+                yield line.decode(info.encoding, errors="replace")
+
+
 def _stage_csv_exact(con: duckdb.DuckDBPyConnection, info: FileInfo, columns: list[str], table: str) -> RawFile:
     lines: list[int] = []
     values: list[list[str | None]] = [[] for _ in columns]
-    malformed: list[tuple[int, str]] = []
-    with info.path.open(encoding=info.encoding, newline="") as handle:
-        reader = csv.reader(handle, delimiter=info.delimiter)
-        next(reader, None)
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(columns):
-                malformed.append((line, f"malformed line: {len(row)} field(s), {len(columns)} expected"))
-                continue
-            lines.append(line)
-            for target, cell in zip(values, row, strict=True):
-                target.append(cell)
+    malformed: list[tuple[int, str | None, str]] = []
+    foreign: set[int] = set()
+    # No limit on a field's size here: an over-long value is quarantined by the validator with its field.
+    csv.field_size_limit(max(csv.field_size_limit(), (1 << 31) - 1))
+    reader = csv.reader(_decoded_lines(info, foreign), delimiter=info.delimiter)
+    next(reader, None)
+    last = reader.line_num
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            malformed.append((reader.line_num, None, "ligne illisible (guillemets ou séparateurs incohérents)"))
+            last = reader.line_num
+            continue
+        line, first, last = reader.line_num, last + 1, reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if foreign and any(n in foreign for n in range(first, line + 1)):
+            encoding = ENCODING_NAMES.get(info.encoding, info.encoding)
+            cells = [name for name, cell in zip(columns, row, strict=False) if not cell.isascii()]
+            reason = f"encodage différent du reste du fichier ({encoding} attendu) : ligne non lue"
+            malformed.append((line, cells[0] if cells else None, reason))
+            continue
+        if len(row) != len(columns):
+            malformed.append((line, None, f"ligne mal formée : {len(row)} champ(s), {len(columns)} attendu(s)"))
+            continue
+        lines.append(line)
+        for target, cell in zip(values, row, strict=True):
+            target.append(cell)
     arrow = pa.table(
         {
             LINE: pa.array(lines, pa.int64()),
@@ -156,9 +306,24 @@ def _stage_csv_exact(con: duckdb.DuckDBPyConnection, info: FileInfo, columns: li
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, info: FileInfo, table: str) -> RawFile:
-    arrow = pq.read_table(info.path)
-    columns = [name.strip().lower() for name in arrow.column_names]
-    text = [column.cast(pa.string()) for column in arrow.columns]
+    try:
+        arrow = pq.read_table(info.path)
+    except (pa.ArrowException, ValueError) as error:
+        raise PivotFileError(f"{info.path.name} : fichier Parquet illisible (corrompu ou tronqué)") from error
+    columns = checked_names(info.path, [name.strip().lower() for name in arrow.column_names])
+    text = []
+    for position, column in enumerate(arrow.columns, 1):
+        if pa.types.is_nested(column.type):
+            raise PivotFileError(
+                f"{info.path.name} : colonne n° {position} : valeurs imbriquées (liste ou structure), "
+                "une valeur simple par cellule attendue"
+            )
+        try:
+            text.append(column.cast(pa.string()))
+        except pa.ArrowException as error:
+            raise PivotFileError(
+                f"{info.path.name} : colonne n° {position} : type Parquet {column.type} non lisible comme texte"
+            ) from error
     lines = pa.array(np.arange(2, arrow.num_rows + 2, dtype=np.int64))
     con.register(table, pa.Table.from_arrays([lines, *text], names=[LINE, *columns]))
     return RawFile(info, table, columns)

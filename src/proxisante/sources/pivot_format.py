@@ -49,7 +49,7 @@ class Column:
 @dataclass(frozen=True)
 class Check:
     """A rule across columns: when ``violated`` (SQL over the parsed columns) holds, ``field`` is
-    quarantined with ``reason``."""
+    quarantined with ``reason`` (French: the user reads it)."""
 
     field: str
     violated: str
@@ -156,7 +156,7 @@ COVERAGE = PivotTable(
     ),
     key="coverage_id",
     event_date="start_date",
-    checks=(Check("cim10", "coverage_type = 'ALD' AND cim10 IS NULL", "an ALD needs its CIM-10 code"),),
+    checks=(Check("cim10", "coverage_type = 'ALD' AND cim10 IS NULL", "une ALD exige son code CIM-10"),),
 )
 
 MT_DECLARATIONS = PivotTable(

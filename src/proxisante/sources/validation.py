@@ -26,6 +26,40 @@ from proxisante import vocab
 from proxisante.sources.files import LINE, PivotFileError, RawFile
 from proxisante.sources.pivot_format import Column, PivotTable
 
+# Every reason a row is quarantined for by the checks of this module (French: shown to the user).
+REASONS = {
+    "missing": "champ obligatoire vide",
+    "control": "caractère de contrôle (octet nul, retour chariot, tabulation…) dans le champ",
+    "too_long": "champ de plus de {limit} caractères",
+    "date": "date invalide (jj/mm/aaaa ou aaaa-mm-jj attendu)",
+    "too_early": "date invraisemblable (avant le {date})",
+    "future": "date dans le futur (après le {date})",
+    "number": "pas un nombre",
+    "non_finite": "nombre non fini (NaN ou infini)",
+    "min": "sous le minimum plausible {limit}",
+    "min_exclusive": "doit être supérieur à {limit}",
+    "max": "au-dessus du maximum plausible {limit}",
+    "key_length": "identifiant de plus de {limit} caractères",
+    # The line number follows: the status page and the FHIR loader read it (see DUPLICATE_LINE).
+    "duplicate": "{field} en double (première occurrence ligne ",
+    "reference": "{field} inconnu (ni dans ce lot ni dans l'entrepôt)",
+    "one_of": "l'un de {fields} est requis",
+    "end_order": "end_date avant start_date",
+    "death_order": "décès avant la naissance",
+    "before_birth": "date antérieure à la naissance du patient",
+    "after_death": "date postérieure au décès du patient",
+}
+# The regular expression that finds the first line in a duplicate's reason.
+DUPLICATE_LINE = r"première occurrence ligne ([0-9]+)"
+# Control characters (C0, DEL, C1): never in a code, a key, a date or an identifier; free text may hold
+# a tabulation or a line break (a quoted multi-line comment), nothing else.
+CONTROLS = r"[\x00-\x1f\x7f-\x9f]"
+FREE_TEXT_CONTROLS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+INTEGER_PATTERN = "[+-]?[0-9]{1,18}"
+DECIMAL_PATTERN = "[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]{1,3})?"
+NON_FINITE_PATTERN = "[+-]?(nan|inf|infinity)"
+# What looks like a NIR/INS inside any value (13 to 15 characters, digits and the Corsican A/B).
+IDENTIFIER_SHAPE = "[0-9][0-9AB]{12,14}"
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S",
                 "%Y-%m-%dT%H:%M:%S", "%d-%m-%Y", "%d.%m.%Y")  # fmt: skip
 MASK = "***"
@@ -49,16 +83,23 @@ def _ean13_sql() -> str:
     return f"(10 - ({total}) % 10) % 10 = {_digit(13)}"
 
 
-# Checks with a key digit, as DuckDB macros (created per connection, temporary).
+# Checks with a key digit, as DuckDB macros (created per connection, temporary). Each computes its key
+# only on a value of the right shape, and with TRY_CAST: DuckDB may evaluate both sides of an AND on
+# every row, so a key check must never fail on a value its pattern check rejects (``1,85058E+14``).
+NIR_PATTERN = "[1-478][0-9]{4}(2[AB]|[0-9]{2})[0-9]{8}"
 MACROS = f"""
-CREATE OR REPLACE TEMP MACRO luhn11_ok(s) AS ({_luhn_sql(11)});
-CREATE OR REPLACE TEMP MACRO ean13_ok(s) AS ({_ean13_sql()});
+CREATE OR REPLACE TEMP MACRO luhn11_ok(s) AS (
+    CASE WHEN regexp_full_match(s, '[0-9]{{11}}') THEN {_luhn_sql(11)} ELSE FALSE END);
+CREATE OR REPLACE TEMP MACRO ean13_ok(s) AS (
+    CASE WHEN regexp_full_match(s, '[0-9]{{13}}') THEN {_ean13_sql()} ELSE FALSE END);
 CREATE OR REPLACE TEMP MACRO nir_key_ok(s) AS (
-    97 - (CAST(CASE substr(s, 6, 2)
-                    WHEN '2A' THEN substr(s, 1, 5) || '19' || substr(s, 8, 6)
-                    WHEN '2B' THEN substr(s, 1, 5) || '18' || substr(s, 8, 6)
-                    ELSE substr(s, 1, 13) END AS BIGINT) % 97)
-    = CAST(substr(s, 14, 2) AS INTEGER)
+    CASE WHEN regexp_full_match(s, '{NIR_PATTERN}') THEN
+        coalesce(97 - (TRY_CAST(CASE substr(s, 6, 2)
+                                 WHEN '2A' THEN substr(s, 1, 5) || '19' || substr(s, 8, 6)
+                                 WHEN '2B' THEN substr(s, 1, 5) || '18' || substr(s, 8, 6)
+                                 ELSE substr(s, 1, 13) END AS BIGINT) % 97)
+                 = TRY_CAST(substr(s, 14, 2) AS INTEGER), FALSE)
+    ELSE FALSE END
 );
 """
 
@@ -81,39 +122,39 @@ def _code_rules() -> dict[str, CodeRule]:
     compact = "upper(replace(replace({v}, ' ', ''), '.', ''))"
     cim10 = "regexp_replace(upper({v}), '[ .+*]', '', 'g')"
     return {
-        "nir": CodeRule(compact, "regexp_full_match({n}, '[1-478][0-9]{4}(2[AB]|[0-9]{2})[0-9]{8}') "
-                        "AND nir_key_ok({n})", "invalid NIR/INS (15 characters with a valid key expected)"),
+        "nir": CodeRule(compact, f"regexp_full_match({{n}}, '{NIR_PATTERN}') "
+                        "AND nir_key_ok({n})", "NIR/INS invalide (15 caractères avec une clé valide attendus)"),
         "rpps": CodeRule("replace({v}, ' ', '')", "regexp_full_match({n}, '[0-9]{11}') AND luhn11_ok({n})",
-                         "invalid RPPS number (11 digits with a valid Luhn key expected)"),
+                         "numéro RPPS invalide (11 chiffres avec une clé de Luhn valide attendus)"),
         "finess": CodeRule(compact, "regexp_full_match({n}, '([0-9]{2}|2[AB])[0-9]{7}')",
-                           "invalid FINESS number (9 characters expected)"),
+                           "numéro FINESS invalide (9 caractères attendus)"),
         "cim10": CodeRule(f"CASE WHEN length({cim10}) > 3 THEN substr({cim10}, 1, 3) || '.' || "
                           f"substr({cim10}, 4) ELSE {cim10} END",
                           "regexp_full_match({n}, '[A-Z][0-9]{2}(\\.[0-9A-Z]{1,3})?')",
-                          "invalid CIM-10 code (e.g. E11.9 expected)"),
+                          "code CIM-10 invalide (par exemple E11.9)"),
         "atc": CodeRule("upper(replace({v}, ' ', ''))",
                         "regexp_full_match({n}, '[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?')",
-                        "invalid ATC code (e.g. A10BA02 expected)"),
+                        "code ATC invalide (par exemple A10BA02)"),
         "cip13": CodeRule("replace({v}, ' ', '')", "regexp_full_match({n}, '3400[0-9]{9}') AND ean13_ok({n})",
-                          "invalid CIP13 code (13 digits starting 3400 with a valid key expected)"),
+                          "code CIP13 invalide (13 chiffres commençant par 3400 avec une clé valide attendus)"),
         "nabm": CodeRule("CASE WHEN length({v}) < 4 THEN lpad({v}, 4, '0') ELSE {v} END",
-                         "regexp_full_match({n}, '[0-9]{4}')", "invalid NABM code (4 digits expected)"),
+                         "regexp_full_match({n}, '[0-9]{4}')", "code NABM invalide (4 chiffres attendus)"),
         "loinc": CodeRule("{v}", "regexp_full_match({n}, '[0-9]{1,7}-[0-9]')",
-                          "invalid LOINC code (e.g. 4548-4 expected)"),
+                          "code LOINC invalide (par exemple 4548-4)"),
         "ccam": CodeRule("upper(replace({v}, ' ', ''))", "regexp_full_match({n}, '[A-Z]{4}[0-9]{3}')",
-                         "invalid CCAM code (4 letters and 3 digits expected)"),
-        "ngap": CodeRule("upper({v})", _in_list("ngap"), "unknown NGAP code"),
+                         "code CCAM invalide (4 lettres et 3 chiffres attendus)"),
+        "ngap": CodeRule("upper({v})", _in_list("ngap"), "code NGAP inconnu"),
         "act": CodeRule("upper(replace({v}, ' ', ''))",
                         "(" + _in_list('ngap') + " OR regexp_full_match({n}, '[A-Z]{4}[0-9]{3}'))",
-                        "unknown act code (an NGAP key or a CCAM code expected)"),
-        "sex": CodeRule(_mapping_case("sex", "normalised"), "{n} IS NOT NULL", "unknown sex code (M/F/I)"),
-        "profession": CodeRule("upper({v})", _in_list("professions"), "unknown profession code"),
-        "coverage_type": CodeRule("upper({v})", _in_list("coverage_type"), "unknown coverage type"),
-        "payer": CodeRule("upper({v})", _in_list("payer"), "unknown payer"),
-        "structure_type": CodeRule("upper({v})", _in_list("structure_type"), "unknown structure type"),
-        "postcode": CodeRule("{v}", "regexp_full_match({n}, '[0-9]{5}')", "invalid postcode (5 digits)"),
+                        "code d'acte inconnu (une lettre-clé NGAP ou un code CCAM attendu)"),
+        "sex": CodeRule(_mapping_case("sex", "normalised"), "{n} IS NOT NULL", "code de sexe inconnu (M/F/I)"),
+        "profession": CodeRule("upper({v})", _in_list("professions"), "code de profession inconnu"),
+        "coverage_type": CodeRule("upper({v})", _in_list("coverage_type"), "type de couverture inconnu"),
+        "payer": CodeRule("upper({v})", _in_list("payer"), "payeur inconnu"),
+        "structure_type": CodeRule("upper({v})", _in_list("structure_type"), "type de structure inconnu"),
+        "postcode": CodeRule("{v}", "regexp_full_match({n}, '[0-9]{5}')", "code postal invalide (5 chiffres)"),
         "commune": CodeRule("upper({v})", "regexp_full_match({n}, '([0-9]{2}|2[AB])[0-9]{3}')",
-                            "invalid INSEE commune code (5 characters)"),
+                            "code commune INSEE invalide (5 caractères)"),
     }  # fmt: skip
 
 
@@ -197,9 +238,11 @@ def validate(
 def _check_columns(raw: RawFile, spec: PivotTable) -> None:
     missing = [c.name for c in spec.columns if c.required and c.name not in raw.columns]
     if missing:
+        # Only the format's own column names are named: a file without a header has data on its line 1.
         raise PivotFileError(
-            f"{raw.info.path.name}: line 1: required column(s) missing: {', '.join(missing)} "
-            f"(the {spec.name} table needs {', '.join(c.name for c in spec.columns if c.required)})"
+            f"{raw.info.path.name} : ligne 1 : colonne(s) obligatoire(s) absente(s) : {', '.join(missing)} "
+            f"(la table {spec.name} exige {', '.join(c.name for c in spec.columns if c.required)} ; "
+            "la première ligne doit être l'en-tête)"
         )
 
 
@@ -210,15 +253,26 @@ def _first_pass(raw: RawFile, spec: PivotTable, as_of: date) -> str:
         name = column.name
         text = f"nullif(trim(\"{name}\"), '')" if name in raw.columns else "NULL::VARCHAR"
         parse, error = _parse(column, as_of)
-        required = f"WHEN r_{name} IS NULL THEN 'missing required field' " if column.required else ""
+        required = f"WHEN r_{name} IS NULL THEN {_lit(REASONS['missing'])} " if column.required else ""
         texts.append(f'{text} AS "r_{name}"')
-        branches = error.replace("{v}", f"r_{name}").replace("{p}", f"p_{name}")
+        branches = (_characters(column) + error).replace("{v}", f"r_{name}").replace("{p}", f"p_{name}")
         parsed.append(f'{parse.replace("{v}", f"r_{name}")} AS "p_{name}"')
         errors.append(f'CASE {required}{branches} END AS "e_{name}"')
     return (
         f"SELECT *, {', '.join(errors)} FROM ("
         f"  SELECT *, {', '.join(parsed)} FROM ("
         f'    SELECT {LINE}, {", ".join(texts)} FROM "{raw.table}"))'
+    )
+
+
+def _characters(column: Column) -> str:
+    """Checks every column has before its kind's: no control character, no runaway length."""
+    free_text = column.kind == "text" and not column.identifying
+    controls = FREE_TEXT_CONTROLS if free_text else CONTROLS
+    limit = rules()["text_max_length"]["value"]
+    return (
+        f"WHEN regexp_matches({{v}}, '{controls}') THEN {_lit(REASONS['control'])} "
+        f"WHEN length({{v}}) > {limit} THEN {_lit(REASONS['too_long'].format(limit=limit))} "
     )
 
 
@@ -229,29 +283,37 @@ def _parse(column: Column, as_of: date) -> tuple[str, str]:
         formats = ", ".join(f"'{f}'" for f in DATE_FORMATS)
         earliest = rules()["earliest_date"]["value"]
         future = (
-            "" if column.future_allowed else f"WHEN {{p}} > DATE '{as_of}' THEN 'date in the future (after {as_of})'"
+            ""
+            if column.future_allowed
+            else f"WHEN {{p}} > DATE '{as_of}' THEN {_lit(REASONS['future'].format(date=_french_date(as_of)))}"
         )
         branches = [
-            "WHEN {v} IS NOT NULL AND {p} IS NULL THEN 'invalid date (dd/mm/yyyy or yyyy-mm-dd expected)'",
-            f"WHEN {{p}} < DATE '{earliest}' THEN 'implausible date (before {earliest})'",
+            f"WHEN {{v}} IS NOT NULL AND {{p}} IS NULL THEN {_lit(REASONS['date'])}",
+            f"WHEN {{p}} < DATE '{earliest}' THEN {_lit(REASONS['too_early'].format(date=_french_date(earliest)))}",
             future,
         ]
         return f"try_strptime({{v}}, [{formats}])::DATE", " ".join(branches)
     if kind in ("decimal", "integer"):
-        sql_type = "DOUBLE" if kind == "decimal" else "BIGINT"
-        text = "replace(replace({v}, ' ', ''), ',', '.')" if kind == "decimal" else "{v}"
-        return (
-            f"try_cast({text} AS {sql_type})",
-            "WHEN {v} IS NOT NULL AND {p} IS NULL THEN 'not a number' " + _bounds(column),
+        # Strict shapes before the cast: DuckDB would read '0x10' as 16 and round '8.5' to an integer.
+        if kind == "decimal":
+            text = "replace(regexp_replace({v}, '[ \u00a0\u202f]', '', 'g'), ',', '.')"
+            parse = f"CASE WHEN regexp_full_match({text}, '{DECIMAL_PATTERN}') THEN try_cast({text} AS DOUBLE) END"
+        else:
+            parse = f"CASE WHEN regexp_full_match({{v}}, '{INTEGER_PATTERN}') THEN try_cast({{v}} AS BIGINT) END"
+        non_finite = (
+            f"WHEN regexp_full_match(lower({{v}}), '{NON_FINITE_PATTERN}') OR NOT isfinite({{p}}::DOUBLE) "
+            f"THEN {_lit(REASONS['non_finite'])} "
         )
+        number = f"WHEN {{v}} IS NOT NULL AND {{p}} IS NULL THEN {_lit(REASONS['number'])} "
+        return parse, non_finite + number + _bounds(column)
     if kind == "key":
         limit = rules()["key_max_length"]["value"]
-        return "{v}", f"WHEN length({{v}}) > {limit} THEN 'identifier longer than {limit} characters'"
+        return "{v}", f"WHEN length({{v}}) > {limit} THEN {_lit(REASONS['key_length'].format(limit=limit))}"
     if column.code_system:
         rule = _code_rules()[column.code_system]
         normalised = rule.normalise
         valid = rule.valid.replace("{n}", "{p}")  # the parsed column: normalised once
-        return normalised, f"WHEN {{v}} IS NOT NULL AND NOT coalesce({valid}, FALSE) THEN '{rule.reason}'"
+        return normalised, f"WHEN {{v}} IS NOT NULL AND NOT coalesce({valid}, FALSE) THEN {_lit(rule.reason)}"
     return "{v}", "WHEN FALSE THEN NULL"  # text and references: checked in the second pass
 
 
@@ -261,13 +323,22 @@ def _bounds(column: Column) -> str:
     bounds = rules()["bounds"][column.bounds]
     branches = []
     if "min" in bounds:
-        branches.append(f"WHEN {{p}} < {bounds['min']} THEN 'below the plausible minimum {bounds['min']}'")
+        branches.append(f"WHEN {{p}} < {bounds['min']} THEN {_lit(REASONS['min'].format(limit=bounds['min']))}")
     if "min_exclusive" in bounds:
         low = bounds["min_exclusive"]
-        branches.append(f"WHEN {{p}} <= {low} THEN 'must be greater than {low}'")
+        branches.append(f"WHEN {{p}} <= {low} THEN {_lit(REASONS['min_exclusive'].format(limit=low))}")
     if "max" in bounds:
-        branches.append(f"WHEN {{p}} > {bounds['max']} THEN 'above the plausible maximum {bounds['max']}'")
+        branches.append(f"WHEN {{p}} > {bounds['max']} THEN {_lit(REASONS['max'].format(limit=bounds['max']))}")
     return " ".join(branches)
+
+
+def _french_date(value: date | str) -> str:
+    return date.fromisoformat(str(value)).strftime("%d/%m/%Y")
+
+
+def _lit(text: str) -> str:
+    """An SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _has_patient_ref(spec: PivotTable) -> bool:
@@ -286,7 +357,8 @@ def _second_pass(checked: str, spec: PivotTable, refs: References) -> str:
         f"GROUP BY p_{key} HAVING count(*) > 1) dup ON dup.dup_key = c.p_{key}"
     )
     checks.append(
-        f"CASE WHEN c.{LINE} > dup.first_line THEN 'duplicate {key} (first seen at line ' || dup.first_line || ')' "
+        f"CASE WHEN c.{LINE} > dup.first_line "
+        f"THEN {_lit(REASONS['duplicate'].format(field=key))} || dup.first_line || ')' "
         f'END AS "x_{key}__duplicate"'
     )
     for i, column in enumerate(c for c in spec.columns if c.referenced_table):
@@ -296,7 +368,7 @@ def _second_pass(checked: str, spec: PivotTable, refs: References) -> str:
         joins.append(f'LEFT JOIN "{ref.table}" {alias} ON {alias}.{match} = {key}')
         checks.append(
             f"CASE WHEN c.p_{column.name} IS NOT NULL AND {alias}.{match} IS NULL "
-            f"THEN 'unknown {column.name} (in neither this batch nor the warehouse)' "
+            f"THEN {_lit(REASONS['reference'].format(field=column.name))} "
             f'END AS "x_{column.name}__reference"'
         )
         if column.referenced_table == "patients":
@@ -305,20 +377,20 @@ def _second_pass(checked: str, spec: PivotTable, refs: References) -> str:
                 checks.append(_life_check(spec.event_date, alias))
     for group in spec.one_of:
         empty = " AND ".join(f"p_{n} IS NULL AND e_{n} IS NULL" for n in group)
-        checks.append(f"CASE WHEN {empty} THEN 'one of {', '.join(group)} is required' END "
+        checks.append(f"CASE WHEN {empty} THEN {_lit(REASONS['one_of'].format(fields=', '.join(group)))} END "
                       f'AS "x_{group[0]}__one_of"')  # fmt: skip
     names = spec.column_names
     if "start_date" in names and "end_date" in names:
-        checks.append("CASE WHEN p_end_date < p_start_date THEN 'end_date before start_date' END "
+        checks.append(f"CASE WHEN p_end_date < p_start_date THEN {_lit(REASONS['end_order'])} END "
                       'AS "x_end_date__order"')  # fmt: skip
     if spec.name == "patients":
-        checks.append("CASE WHEN p_death_date < p_birth_date THEN 'death before birth' END "
+        checks.append(f"CASE WHEN p_death_date < p_birth_date THEN {_lit(REASONS['death_order'])} END "
                       'AS "x_death_date__order"')  # fmt: skip
     for n, check in enumerate(spec.checks):
         parsed = check.violated
         for name in names:
             parsed = _replace_word(parsed, name, f"p_{name}")
-        checks.append(f"CASE WHEN {parsed} THEN '{check.reason}' END AS \"x_{check.field}__rule{n}\"")
+        checks.append(f'CASE WHEN {parsed} THEN {_lit(check.reason)} END AS "x_{check.field}__rule{n}"')
     # Raw text is not kept: the quarantine takes it from the file's rows, for the few rejected lines.
     kept = [f"c.{LINE}", *(f"c.{prefix}_{n}" for prefix in ("p", "e") for n in names)]
     columns = ", ".join([*kept, *extra, *checks])
@@ -327,8 +399,8 @@ def _second_pass(checked: str, spec: PivotTable, refs: References) -> str:
 
 def _life_check(event_date: str, alias: str) -> str:
     return (
-        f"CASE WHEN p_{event_date} < {alias}.birth_date THEN 'date before the patient''s birth' "
-        f"WHEN p_{event_date} > {alias}.death_date THEN 'date after the patient''s death' END "
+        f"CASE WHEN p_{event_date} < {alias}.birth_date THEN {_lit(REASONS['before_birth'])} "
+        f"WHEN p_{event_date} > {alias}.death_date THEN {_lit(REASONS['after_death'])} END "
         f'AS "x_{event_date}__life"'
     )
 
@@ -358,7 +430,7 @@ def _collect_errors(
     parts = []
     for column in error_columns:
         field = _field_of(column)
-        value = f"'{MASK}'" if field in identifying else f"nullif(trim(r.\"{field}\"), '')"
+        value = f"'{MASK}'" if field in identifying else _shown(spec, f"nullif(trim(r.\"{field}\"), '')")
         value = value if field in raw.columns else "NULL"
         parts.append(
             f"SELECT b.{LINE} AS line, '{field}' AS field, b.\"{column}\" AS reason, {value} AS value "
@@ -366,7 +438,7 @@ def _collect_errors(
         )
     union = " UNION ALL ".join(parts) or "SELECT NULL::BIGINT AS line, '' AS field, '' AS reason, '' AS value"
     record = ", ".join(
-        f'"{c.name}" := ' + (repr(MASK) if c.identifying else f'r."{c.name}"')
+        f'"{c.name}" := ' + (repr(MASK) if c.identifying else _shown(spec, f'r."{c.name}"'))
         for c in spec.columns
         if c.name in raw.columns
     )
@@ -376,9 +448,17 @@ def _collect_errors(
         f'FROM ({union}) e JOIN "{raw.table}" r ON r.{LINE} = e.line WHERE e.line IS NOT NULL'
     )
     if raw.malformed:
-        con.executemany(f'INSERT INTO "{errors}" VALUES (?, NULL, ?, NULL, NULL)', [list(m) for m in raw.malformed])
+        con.executemany(f'INSERT INTO "{errors}" VALUES (?, ?, ?, NULL, NULL)', [list(m) for m in raw.malformed])
     if raw.rejects:
         con.execute(f'INSERT INTO "{errors}" SELECT line, field, reason, value, NULL FROM "{raw.rejects}"')
+
+
+def _shown(spec: PivotTable, value: str) -> str:
+    """A raw value as the quarantine keeps it: in the patients table, a value shaped like a NIR/INS is
+    masked whatever its column (a shifted column, a NIR typed as the local id)."""
+    if spec.name != "patients":
+        return value
+    return f"CASE WHEN regexp_matches({value}, '{IDENTIFIER_SHAPE}') THEN '{MASK}' ELSE {value} END"
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:

@@ -31,7 +31,7 @@ def rejects_by_reason(warehouse: Warehouse) -> pd.DataFrame:
     """Rejected fields by table, field and reason; the line of the first occurrence of a duplicate is
     dropped from its reason so that duplicates count as one reason."""
     q = warehouse.table("etl_quarantine")
-    q = q.mutate(reason=q.reason.re_replace(r" \(first seen at line [0-9]+\)", ""), field=q.field.fill_null(""))
+    q = q.mutate(reason=q.reason.re_replace(r" \(première occurrence ligne [0-9]+\)", ""), field=q.field.fill_null(""))
     grouped = q.group_by(["pivot_table", "field", "reason"]).aggregate(rows=q.count())
     return warehouse.execute(grouped.order_by([grouped.rows.desc(), grouped.pivot_table, grouped.field]))
 

@@ -156,10 +156,10 @@ class FhirTable:
         return (
             f"SELECT '{batch_id}' AS batch_id, ? AS source, '{self.spec.name}' AS pivot_table, f.file_name, "
             "e.line - f.base + 1 AS line, e.field, "
-            f"CASE WHEN n.first_row IS NULL THEN e.reason ELSE regexp_replace(e.reason, 'line [0-9]+', {first}) "
+            f"CASE WHEN n.first_row IS NULL THEN e.reason ELSE regexp_replace(e.reason, 'ligne [0-9]+', {first}) "
             "END AS reason, e.value, e.record "
             f'FROM "{errors}" e JOIN "{files}" f ON e.line >= f.base AND e.line < f.base + f.count '
-            "CROSS JOIN LATERAL (SELECT try_cast(regexp_extract(e.reason, 'first seen at line ([0-9]+)', 1) "
+            "CROSS JOIN LATERAL (SELECT try_cast(regexp_extract(e.reason, 'première occurrence ligne ([0-9]+)', 1) "
             "AS BIGINT) AS first_row) n"
         )
 
@@ -316,10 +316,10 @@ def _picks(con: duckdb.DuckDBPyConnection, entry: dict[str, Any], source: str, n
             f"CASE WHEN count(*) FILTER (WHERE {mine}) > 0 "
             f"AND count(*) FILTER (WHERE {mine} AND vocabulary IN ({accepted})) = 0 THEN "
             f"CASE WHEN bool_and(known) FILTER (WHERE {mine}) "
-            "THEN 'code system not accepted here (' || array_to_string(list_sort(list_distinct("
+            "THEN 'système de codes non accepté ici (' || array_to_string(list_sort(list_distinct("
             f"list(coalesce(vocabulary, system)) FILTER (WHERE {refused}))), ', ') "
-            f"|| '; expected {'/'.join(vocabularies)})' "
-            f"ELSE 'unknown code system' END END AS \"err__{element}\", "
+            f"|| ' ; attendu : {'/'.join(vocabularies)})' "
+            f"ELSE 'système de codes inconnu' END END AS \"err__{element}\", "
             f'arg_min(system, known::INTEGER * 1000000 + pos) FILTER (WHERE {refused}) AS "val__{element}"'
         )
     con.execute(
@@ -397,7 +397,7 @@ def _rows_and_rejects(
                       f"p.\"val__{element}\" AS value FROM m {joins} "
                       f"WHERE p.\"err__{element}\" IS NOT NULL")  # fmt: skip
     if "patient_id" in columns and spec.column("patient_id").required:
-        checks.append(f"SELECT m.fhir_row, 'patient_id', 'missing subject (no reference to a Patient)', NULL "
+        checks.append(f"SELECT m.fhir_row, 'patient_id', 'sujet absent (aucune référence à un Patient)', NULL "
                       f"FROM m {joins} WHERE m.patient_id IS NULL")  # fmt: skip
     if "practitioner_ref" in columns:
         checks.append(

@@ -76,7 +76,7 @@ def discover(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise PivotFileError(f"{path}: neither a FHIR file nor a folder of FHIR files")
+        raise PivotFileError(f"{path.name} : ni un fichier FHIR ni un dossier de fichiers FHIR")
     return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
 
 
@@ -188,10 +188,10 @@ def _read_ndjson(
         f"""
         CREATE OR REPLACE TEMP TABLE fhir_block AS
         SELECT fhir_row, rtype,
-               CASE WHEN rtype IS NULL AND fhir_row IN (SELECT fhir_row FROM fhir_invalid) THEN 'invalid JSON'
-                    WHEN rtype IS NULL THEN 'not a FHIR resource (no resourceType)'
-                    WHEN rtype NOT IN ({supported}) THEN 'unsupported resource type ' || rtype
-                    WHEN status = '{ENTERED_IN_ERROR}' THEN 'status {ENTERED_IN_ERROR} (recorded in error)'
+               CASE WHEN rtype IS NULL AND fhir_row IN (SELECT fhir_row FROM fhir_invalid) THEN 'JSON invalide'
+                    WHEN rtype IS NULL THEN 'pas une ressource FHIR (resourceType absent)'
+                    WHEN rtype NOT IN ({supported}) THEN 'type de ressource non pris en charge : ' || rtype
+                    WHEN status = '{ENTERED_IN_ERROR}' THEN 'statut {ENTERED_IN_ERROR} (saisie erronée)'
                END AS reason
         FROM (SELECT fhir_row, __type AS rtype, __status AS status FROM fhir_json)
         """
@@ -310,10 +310,10 @@ def _insert(
         f"""
         CREATE OR REPLACE TEMP TABLE fhir_block AS
         SELECT fhir_row, rtype, status,
-               CASE WHEN rtype IS NULL AND NOT json_valid(text) THEN 'invalid JSON'
-                    WHEN rtype IS NULL THEN 'not a FHIR resource (no resourceType)'
-                    WHEN rtype NOT IN ({supported}) THEN 'unsupported resource type ' || rtype
-                    WHEN status = '{ENTERED_IN_ERROR}' THEN 'status {ENTERED_IN_ERROR} (recorded in error)'
+               CASE WHEN rtype IS NULL AND NOT json_valid(text) THEN 'JSON invalide'
+                    WHEN rtype IS NULL THEN 'pas une ressource FHIR (resourceType absent)'
+                    WHEN rtype NOT IN ({supported}) THEN 'type de ressource non pris en charge : ' || rtype
+                    WHEN status = '{ENTERED_IN_ERROR}' THEN 'statut {ENTERED_IN_ERROR} (saisie erronée)'
                END AS reason
         FROM (SELECT fhir_row, text, f[1] AS rtype, f[2] AS status
               FROM (SELECT fhir_row, text, try(json_extract_string(text, ['$.resourceType', '$.status'])) AS f
@@ -351,9 +351,11 @@ def _bundle_entries(path: Path) -> list[str]:
     try:
         bundle = json.loads(path.read_text(encoding="utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as error:
-        raise PivotFileError(f"{path.name}: not a JSON document ({error})") from error
+        raise PivotFileError(f"{path.name} : pas un document JSON lisible") from error
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        raise PivotFileError(f"{path.name}: a JSON document that is not a Bundle (one resource per line expected)")
+        raise PivotFileError(
+            f"{path.name} : un document JSON qui n'est pas un Bundle (une ressource par ligne attendue)"
+        )
     entries = bundle.get("entry") or []
     local = {}
     for entry in entries:
