@@ -263,3 +263,99 @@ def test_every_extract_of_a_generated_population_passes_the_check(
     assert result.rows["person"] == len(rows) - len(result.suppressed)
     assert result.rows["observation_period"] == result.rows["person"]
     warehouse.close()
+
+
+# -- governance: project ids, vocabulary, whole extracts (issue 13, finding 9) ----------------------
+
+
+def _declared(centre: Installation, tmp_path: Path, **changes) -> str:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({**PROJECT, **changes}, allow_unicode=True), encoding="utf-8")
+    return declare(centre.settings.home_dir, path, by="dpo")[0].id
+
+
+def test_a_project_id_is_never_a_path(centre: Installation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from proxisante.cli import app
+    from proxisante.research.projects import project
+
+    home = centre.settings.home_dir
+    # An undeclared specification with k = 2 where ../../../other would lead from the projects folder.
+    undeclared = (home / "research" / "projects" / "../../../other.yaml").resolve()
+    undeclared.write_text(yaml.safe_dump({**PROJECT, "id": "other", "k": 2}, allow_unicode=True), encoding="utf-8")
+    logged = len(read_log(home))
+    monkeypatch.setenv("PROXISANTE_HOME", str(home))
+    for bad in ("../../../other", "/etc/passwd", "Diabete", "a", "x/../diabete-2024", "diabete-2024\n", ""):
+        with pytest.raises(ProjectError, match="identifiant de projet invalide"):
+            project(home, bad)
+    result = CliRunner().invoke(app, ["research", "extract", "../../../other", "--out", str(tmp_path / "o"),
+                                      "--by", "moi"])  # fmt: skip
+    assert result.exit_code == 2 and "identifiant de projet invalide" in " ".join(result.output.split())
+    assert not (tmp_path / "o").exists() and len(read_log(home)) == logged
+
+
+def test_a_project_file_that_declares_another_id_is_refused(centre: Installation, tmp_path: Path) -> None:
+    home = centre.settings.home_dir
+    folder = home / "research" / "projects"
+    (folder / "copie.yaml").write_text((folder / "diabete-2024.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    try:
+        with pytest.raises(ProjectError, match="déclare un autre projet"):
+            extract(centre, "copie", tmp_path / "o", by="moi")
+    finally:
+        (folder / "copie.yaml").unlink()
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_extract_without_vocabulary(centre: Installation, tmp_path: Path) -> None:
+    project_id = _declared(centre, tmp_path, id="sans-vocabulaire", vocabulary=False)
+    out = tmp_path / "extrait"
+    result = extract(centre, project_id, out, by="chercheur")
+    assert not (out / "concept.csv").exists() and (out / "EXTRACT_REPORT.md").exists()
+    concepts = (
+        duckdb.connect()
+        .execute(f"SELECT max(condition_source_concept_id::BIGINT) FROM read_csv('{out}/condition_occurrence.csv')")
+        .fetchone()[0]
+    )
+    assert concepts is not None and concepts < 2**31  # local concepts renumbered as with the vocabulary
+    assert read_log(centre.settings.home_dir)[-1]["project"] == project_id and result.rows["condition_occurrence"]
+
+
+def _nothing_left(centre: Installation, out: Path, logged: int) -> None:
+    assert not out.exists()
+    assert [p.name for p in out.parent.iterdir()] == []  # no temporary folder either
+    assert len(read_log(centre.settings.home_dir)) == logged
+
+
+@pytest.mark.parametrize("failure", ["write", "k-anonymity", "log"])
+def test_an_extract_is_whole_and_logged_or_absent(
+    centre: Installation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    import proxisante.research.extract as module
+    from proxisante.research.omop_export import OmopExport
+
+    logged = len(read_log(centre.settings.home_dir))
+    if failure == "write":  # the second table fails, after the first was written
+        real, calls = OmopExport._copy, []
+
+        def failing(self, sql: str, path: Path) -> int:
+            calls.append(path)
+            if len(calls) == 2:
+                raise OSError(28, "No space left on device")
+            return real(self, sql, path)
+
+        monkeypatch.setattr(OmopExport, "_copy", failing)
+        expected: type[BaseException] = OSError
+    elif failure == "k-anonymity":
+        monkeypatch.setattr(module, "check_k_anonymity", lambda *a: 1)
+        expected = module.ExtractError
+    else:
+
+        def no_log(*a, **k) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(module, "append_log", no_log)
+        expected = OSError
+    out = tmp_path / "livraison" / "extrait"
+    (tmp_path / "livraison").mkdir()
+    with pytest.raises(expected):
+        extract(centre, "diabete-2024", out, by="chercheur")
+    _nothing_left(centre, out, logged)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -58,10 +59,14 @@ def export_omop_command(
     installation = open_installation()
     try:
         result = export_omop(installation.warehouse, out, options, installation.objections.person_ids())
-        append_log(installation.settings.home_dir, {
-            "event": "export omop", "by": by or getpass.getuser(), "out": str(out), "tables": sorted(result.rows),
-            "rows": result.rows, "manifest_sha256": result.manifest_sha256, "options": options.described(),
-        })  # fmt: skip
+        try:
+            append_log(installation.settings.home_dir, {
+                "event": "export omop", "by": by or getpass.getuser(), "out": str(out), "tables": sorted(result.rows),
+                "rows": result.rows, "manifest_sha256": result.manifest_sha256, "options": options.described(),
+            })  # fmt: skip
+        except BaseException:
+            shutil.rmtree(out, ignore_errors=True)  # an export is logged or not delivered
+            raise
     except ExportError as error:
         console.print(f"[red]Export refusé :[/red] {error}")
         raise typer.Exit(code=2) from error

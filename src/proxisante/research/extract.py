@@ -10,6 +10,7 @@ research log (who, when, project, tables, row counts, checksum of the manifest).
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from proxisante.research.anonymity import anonymise, departement, ladder
-from proxisante.research.omop_export import ExportError, ExportOptions, OmopExport
+from proxisante.research.omop_export import ExportError, ExportOptions, OmopExport, check_destination, published
 from proxisante.research.projects import Project, append_log, project
 from proxisante.runtime import Installation
 
@@ -39,11 +40,16 @@ class ExtractResult:
 
 
 def extract(installation: Installation, project_id: str, out: Path, by: str) -> ExtractResult:
-    """Build, check and log the extract of a declared project into ``out`` (an empty folder)."""
+    """Build, check and log the extract of a declared project into ``out`` (absent or an empty folder).
+
+    The files are written to a temporary folder beside ``out``, checked, moved into place in one rename, then
+    logged: an extract is whole and logged, or absent and not logged (a log that cannot be written removes it).
+    """
     if not by.strip():
         raise ExtractError("qui fait l'extraction ? (--by)")
     home = installation.settings.home_dir
     spec = project(home, project_id)
+    check_destination(out)
     with_geography = "commune" in spec.quasi_identifiers
     tables = tuple(dict.fromkeys([*spec.tables, *(("location",) if with_geography else ())]))
     options = ExportOptions(file_format=spec.format, date_shift=spec.date_shift, tables=tables,
@@ -57,19 +63,24 @@ def extract(installation: Installation, project_id: str, out: Path, by: str) -> 
         _release(export, anonymised.released, with_geography)
         report = anonymised.report()
         report["excluded_objections"] = len(export.excluded)
-        written = export.write(out, extra={"project": _described(spec), "k_anonymity": report})
+        with published(out) as staging:
+            written = export.write(staging, extra={"project": _described(spec), "k_anonymity": report})
+            smallest = check_k_anonymity(staging, spec.k, spec.format)
+            if smallest is not None and smallest < spec.k:
+                raise ExtractError(f"contrôle de k-anonymat échoué : un groupe de {smallest} personnes (k = {spec.k})")
+            (staging / "EXTRACT_REPORT.md").write_text(_report_markdown(spec, report, written.rows), encoding="utf-8")
     finally:
         export.close()
-    smallest = check_k_anonymity(out, spec.k, spec.format)
-    if smallest is not None and smallest < spec.k:
-        raise ExtractError(f"contrôle de k-anonymat échoué : un groupe de {smallest} personnes (k = {spec.k})")
-    (out / "EXTRACT_REPORT.md").write_text(_report_markdown(spec, report, written.rows), encoding="utf-8")
-    append_log(home, {
-        "event": "extract", "by": by, "project": spec.id, "approval": spec.approval.reference, "out": str(out),
-        "tables": sorted(written.rows), "rows": written.rows, "manifest_sha256": written.manifest_sha256,
-        "k": spec.k, "date_shift": spec.date_shift, "persons_released": report["persons_released"],
-        "persons_generalised": report["persons_generalised"], "persons_suppressed": report["persons_suppressed"],
-    })  # fmt: skip
+    try:
+        append_log(home, {
+            "event": "extract", "by": by, "project": spec.id, "approval": spec.approval.reference, "out": str(out),
+            "tables": sorted(written.rows), "rows": written.rows, "manifest_sha256": written.manifest_sha256,
+            "k": spec.k, "date_shift": spec.date_shift, "persons_released": report["persons_released"],
+            "persons_generalised": report["persons_generalised"], "persons_suppressed": report["persons_suppressed"],
+        })  # fmt: skip
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)  # not logged: not delivered
+        raise
     return ExtractResult(spec, out, written.rows, written.manifest_sha256, report, anonymised.suppressed)
 
 

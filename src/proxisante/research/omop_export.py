@@ -21,7 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
@@ -218,12 +223,17 @@ class OmopExport:
             "WHERE old IS NOT NULL",
             [self.key],
         )
-        concepts = "SELECT concept_id AS old FROM src_concept" if self._has("concept") else "SELECT NULL AS old"
+        # Local concepts are numbered from the warehouse's concept table, exported or not (vocabulary: false),
+        # so that a concept column never holds an id beyond 32 bits and the numbering does not depend on it.
+        concept = self.warehouse.table("concept")
+        local = concept.filter(concept.concept_id > INT32_MAX).select(old=concept.concept_id)
+        self.con.register("local_concepts", self.warehouse.to_pyarrow(local))
         self.con.execute(
-            f"CREATE OR REPLACE TABLE concept_map AS SELECT old, ({vocab.omop_concept('local_concept_base')} + "
-            "row_number() OVER "
-            f"(ORDER BY old) - 1)::INTEGER AS new FROM ({concepts}) WHERE old > {INT32_MAX}"
+            f"CREATE OR REPLACE TABLE concept_map AS SELECT old::BIGINT AS old, "
+            f"({vocab.omop_concept('local_concept_base')} + row_number() OVER (ORDER BY old) - 1)::INTEGER AS new "
+            "FROM local_concepts"
         )
+        self.con.unregister("local_concepts")
 
     def _max_shift(self) -> int:
         return int(parameters()["date_shift_max_days"].value) if self.options.date_shift else 1
@@ -241,7 +251,6 @@ class OmopExport:
         joins: list[str] = []
         exprs: list[str] = []
         shifted = self.options.date_shift and table.has_person
-        local_concepts = self.con.execute("SELECT count(*) FROM concept_map").fetchone()[0] > 0  # type: ignore[index]
         ids = set(table.id_columns())
         required_refs: list[str] = []
         for n, column in enumerate(table.columns):
@@ -253,7 +262,7 @@ class OmopExport:
                 expr = f"m{n}.new"
                 if column.required:
                     required_refs.append(expr)
-            elif column.is_concept and local_concepts:
+            elif column.is_concept:  # a local id unknown to the concept table becomes 0 (no matching concept)
                 joins.append(f"LEFT JOIN concept_map c{n} ON c{n}.old = {source}")
                 expr = f"CASE WHEN {source} > {INT32_MAX} THEN coalesce(c{n}.new, 0) ELSE {source} END"
             elif shifted and column.kind == "date":
@@ -369,14 +378,42 @@ class OmopExport:
         return f"SELECT {', '.join(exprs)}"
 
 
+def check_destination(out: Path) -> None:
+    """Refuse, before any work, a destination that is a file or a folder that is not empty."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise ExportError(f"{out} : existe et n'est pas un dossier")
+    if out.is_dir() and any(out.iterdir()):
+        raise ExportError(f"{out} : le dossier de sortie n'est pas vide")
+
+
+@contextmanager
+def published(out: Path) -> Iterator[Path]:
+    """A private temporary folder beside ``out`` to write into; moved to ``out`` whole (one rename) when the
+    block ends without error, removed with everything in it otherwise: ``out`` is complete or absent."""
+    check_destination(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partiel", dir=out.parent))  # 0700
+    try:
+        yield staging
+        check_destination(out)
+        os.replace(staging, out)  # POSIX rename: atomic, and replaces an empty folder
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
 def export_omop(
     warehouse: Warehouse, out: Path, options: ExportOptions, excluded: frozenset[int] = frozenset()
 ) -> ExportResult:
-    """Export the warehouse (objecting persons ``excluded``) as an OMOP CDM 5.4 dataset in ``out``."""
+    """Export the warehouse (objecting persons ``excluded``) as an OMOP CDM 5.4 dataset in ``out``: written
+    beside it and moved in place whole (:func:`published`)."""
     export = OmopExport(warehouse, options, excluded)
     try:
         export.read()
-        return export.write(out)
+        with published(out) as staging:
+            result = export.write(staging)
+        result.out = out
+        return result
     finally:
         export.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +22,8 @@ from proxisante.research.omop_export import parameters, warehouse_cdm_tables
 from proxisante.sources.omop.cdm import VOCABULARY_TABLES
 
 QUASI_IDENTIFIERS = ("age_band", "sex", "commune")
+# A project id names a file under the data home: lower-case letters, digits, - and _, never a path.
+PROJECT_ID = r"^[a-z0-9][a-z0-9_-]{1,63}$"
 
 
 class ProjectError(ValueError):
@@ -50,7 +53,7 @@ class Project(BaseModel):
     """One research project, as declared."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")
+    id: str = Field(pattern=PROJECT_ID)
     title: str = Field(min_length=3)
     purpose: str = Field(min_length=10)
     tables: list[str] = Field(min_length=1)
@@ -122,11 +125,25 @@ def projects(home: Path) -> list[Project]:
     return [read_project_file(p) for p in sorted(folder.glob("*.yaml"))]
 
 
+def check_project_id(project_id: str) -> str:
+    """``project_id`` if it is a valid id (see ``PROJECT_ID``); a French error otherwise (never used as a path)."""
+    if not isinstance(project_id, str) or re.fullmatch(PROJECT_ID, project_id) is None:
+        raise ProjectError(
+            f"identifiant de projet invalide : {project_id!r} (2 à 64 caractères : lettres minuscules, chiffres, "
+            "- et _, en commençant par une lettre ou un chiffre)"
+        )
+    return project_id
+
+
 def project(home: Path, project_id: str) -> Project:
-    path = research_home(home) / "projects" / f"{project_id}.yaml"
-    if not path.exists():
+    """The declared project ``project_id``: only a valid id is looked up, and the file must declare that id."""
+    path = research_home(home) / "projects" / f"{check_project_id(project_id)}.yaml"
+    if not path.is_file():
         raise ProjectError(f"projet inconnu : {project_id} (déclarer d'abord : proxisante research declare FICHIER)")
-    return read_project_file(path)
+    spec = read_project_file(path)
+    if spec.id != project_id:
+        raise ProjectError(f"le fichier du projet {project_id} déclare un autre projet ({spec.id}) : extrait refusé")
+    return spec
 
 
 def log_path(home: Path) -> Path:
