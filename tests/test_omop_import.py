@@ -127,9 +127,9 @@ def test_a_broken_row_is_quarantined_alone(tmp_path: Path) -> None:
     assert counts["measurement"] == 10040 - 1 and counts["condition_occurrence"] == 470 - 1
     assert counts["drug_exposure"] == 883 - 1 and counts["person"] == 28
     assert rows == [
-        ("CONDITION_OCCURRENCE.csv", 4, "person_id", "unknown person (no row of person has this person_id)", "***"),
-        ("DRUG_EXPOSURE.csv", 6, "drug_concept_id", "not an integer", "aspirin"),
-        ("MEASUREMENT.csv", 8, "measurement_date", "not a date (YYYY-MM-DD)", "2013-02-30"),
+        ("CONDITION_OCCURRENCE.csv", 4, "person_id", "personne inconnue (aucune ligne de person n'a ce person_id)", "***"),
+        ("DRUG_EXPOSURE.csv", 6, "drug_concept_id", "pas un entier", "aspirin"),
+        ("MEASUREMENT.csv", 8, "measurement_date", "pas une date (AAAA-MM-JJ)", "2013-02-30"),
     ]
 
 
@@ -143,7 +143,7 @@ def test_a_missing_required_column_stops_the_batch(tmp_path: Path) -> None:
         writer.writerows(rows)
     inst = _open(tmp_path / "home")
     try:
-        with pytest.raises(OmopFileError, match=r"person\.csv: line 1: .*year_of_birth"):
+        with pytest.raises(OmopFileError, match=r"person\.csv : ligne 1 : .*year_of_birth"):
             _load(inst, folder)
         assert inst.warehouse.counts()["person"] == 0
     finally:

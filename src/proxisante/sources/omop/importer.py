@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import ibis.expr.datatypes as dt
 import pyarrow as pa
 from ibis.backends.sql.datatypes import DuckDBType
 
@@ -77,11 +78,30 @@ _PARSE = {
     "text": "{v}",
 }
 _BAD = {
-    "integer": "not an integer",
-    "numeric": "not a number",
-    "date": "not a date (YYYY-MM-DD)",
-    "timestamp": "not a date-time (YYYY-MM-DD HH:MM:SS)",
+    "integer": "pas un entier",
+    "numeric": "pas un nombre",
+    "date": "pas une date (AAAA-MM-JJ)",
+    "timestamp": "pas une date-heure (AAAA-MM-JJ HH:MM:SS)",
 }
+# A parsed value the warehouse cannot hold or compute with (``{p}``: the parsed value), by kind.
+_UNUSABLE = {
+    "numeric": ("NOT isfinite({p})", "nombre non fini (NaN ou infini)"),
+    "date": ("NOT isfinite({p})", "date infinie"),
+    "timestamp": ("NOT isfinite({p})", "date-heure infinie"),
+}
+INT32 = (-(2**31), 2**31 - 1)
+# Checks beyond the DDL's types: (table, column) -> (SQL over the parsed values ``{column}``, French reason).
+VALUE_CHECKS: dict[tuple[str, str], tuple[str, str]] = {
+    ("person", "year_of_birth"): ("{year_of_birth} < 1 OR {year_of_birth} > year(current_date)",
+                                  "année de naissance impossible (dans le futur ou avant l'an 1)"),
+    ("person", "month_of_birth"): ("{month_of_birth} NOT BETWEEN 1 AND 12", "mois de naissance invalide (1 à 12)"),
+    ("person", "day_of_birth"): (
+        "{day_of_birth} NOT BETWEEN 1 AND 31 OR ({year_of_birth} BETWEEN 1 AND 9999 AND {month_of_birth} BETWEEN 1 "
+        "AND 12 AND TRY_CAST(printf('%04d-%02d-%02d', {year_of_birth}, {month_of_birth}, {day_of_birth}) AS DATE) "
+        "IS NULL)",
+        "jour de naissance invalide (pas un jour de ce mois)",
+    ),
+}  # fmt: skip
 
 
 class OmopFileError(PivotFileError):
@@ -97,7 +117,7 @@ def loadable_tables() -> list[CdmTable]:
 def discover(folder: Path) -> tuple[dict[str, Path], list[str]]:
     """OMOP files of a folder by table name (any case), and the other files with why they are left."""
     if not folder.is_dir():
-        raise OmopFileError(f"{folder}: not a folder of OMOP CDM files")
+        raise OmopFileError(f"{folder.name} : pas un dossier de fichiers OMOP CDM")
     loadable = {t.name for t in loadable_tables()}
     found: dict[str, Path] = {}
     ignored: list[str] = []
@@ -114,7 +134,7 @@ def discover(folder: Path) -> tuple[dict[str, Path], list[str]]:
         else:
             ignored.append(path.name)
     if not found:
-        raise OmopFileError(f"{folder}: no OMOP CDM table found (PERSON.csv, person.parquet...)")
+        raise OmopFileError(f"{folder.name} : aucune table OMOP CDM trouvée (PERSON.csv, person.parquet…)")
     return found, ignored
 
 
@@ -209,7 +229,8 @@ class _Batch(StagingBatch):
         missing = [c.name for c in table.columns if c.required and c.name not in raw.columns]
         if missing:
             raise OmopFileError(
-                f"{raw.info.path.name}: line 1: required column(s) of {table.name} missing: {', '.join(missing)}"
+                f"{raw.info.path.name} : ligne 1 : colonne(s) obligatoire(s) de {table.name} absente(s) : "
+                f"{', '.join(missing)}"
             )
 
     def _validate(self, table: CdmTable, raw: RawFile, persons: str) -> _Checked:
@@ -219,12 +240,22 @@ class _Batch(StagingBatch):
         field on those lines only.
         """
         present = [c for c in table.columns if c.name in raw.columns]
-        reasons = {c.name: _column_reason(c) for c in present if c.required or c.kind != "text"}
+        target = schema.TABLES_BY_NAME[table.name].schema
+        reasons = {
+            c.name: _column_reason(c, c.name not in table.id_columns() and target.get(c.name) == dt.int32)
+            for c in present
+            if c.required or c.kind != "text"
+        }
+        parsed = {c.name: _PARSE[c.kind].format(v=_value(c.name)) if c in present else "NULL" for c in table.columns}
+        for (name, column), (violated, reason) in VALUE_CHECKS.items():
+            if name == table.name and column in reasons:
+                check = f"CASE WHEN {violated.format(**parsed)} THEN {_sql_text(reason)} END"
+                reasons[column] = f"coalesce({reasons[column]}, {check})"
         if table.has_person and table.name != "person":
             v = _person_key()
             reasons["person_id"] = (
                 f'CASE WHEN {v} IS NOT NULL AND {v} NOT IN (SELECT src_person_id FROM "{persons}") '
-                "THEN 'unknown person (no row of person has this person_id)' END"
+                "THEN 'personne inconnue (aucune ligne de person n''a ce person_id)' END"
             )
         suspects = self._temp(f"suspects_{table.name}")
         any_error = " OR ".join(f"({r}) IS NOT NULL" for r in reasons.values()) or "FALSE"
@@ -238,7 +269,8 @@ class _Batch(StagingBatch):
         for name in [k for k in (keyed, *UNIQUE.get(table.name, ())) if k and k in raw.columns]:
             v = _value(name)
             checks.append(
-                f"SELECT {LINE} AS line, '{name}' AS field, 'duplicate {name} (an earlier line has it)' AS reason, "
+                f"SELECT {LINE} AS line, '{name}' AS field, "
+                f"'{name} en double (déjà sur une ligne précédente)' AS reason, "
                 f'{_shown(table.name, name)} AS value FROM "{raw.table}" WHERE {v} IN '
                 f'(SELECT {v} FROM "{raw.table}" WHERE {v} IS NOT NULL GROUP BY ALL HAVING count(*) > 1) '
                 f"QUALIFY row_number() OVER (PARTITION BY {v} ORDER BY {LINE}) > 1"
@@ -246,9 +278,10 @@ class _Batch(StagingBatch):
         malformed = self._temp(f"malformed_{table.name}")
         self.con.register(malformed, pa.table({
             "line": pa.array([m[0] for m in raw.malformed], pa.int64()),
-            "reason": pa.array([m[1] for m in raw.malformed], pa.string()),
+            "field": pa.array([m[1] for m in raw.malformed], pa.string()),
+            "reason": pa.array([m[2] for m in raw.malformed], pa.string()),
         }))  # fmt: skip
-        checks.append(f'SELECT line, NULL::VARCHAR AS field, reason, NULL::VARCHAR AS value FROM "{malformed}"')
+        checks.append(f'SELECT line, field, reason, NULL::VARCHAR AS value FROM "{malformed}"')
         errors = self._temp(f"errors_{table.name}")
         self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{errors}" AS {" UNION ALL ".join(checks)}')
         valid = self._temp(f"valid_{table.name}")
@@ -341,13 +374,21 @@ def _value(name: str, alias: str | None = None) -> str:
     return f"nullif(trim({column}), '')"
 
 
-def _column_reason(column: CdmColumn) -> str:
-    """Why a value of the column is wrong (missing, not parsable), or NULL."""
+def _column_reason(column: CdmColumn, int32: bool = False) -> str:
+    """Why a value of the column is wrong (missing, not parsable, not storable in the warehouse's type:
+    ``int32`` when it holds 32-bit integers), or NULL."""
     v = _value(column.name)
     parsed = _PARSE[column.kind].format(v=v)
-    missing = "'missing required value'" if column.required else "NULL"
+    missing = "'valeur obligatoire absente'" if column.required else "NULL"
     bad = f"'{_BAD[column.kind]}'" if column.kind in _BAD else "NULL"
-    return f"CASE WHEN {v} IS NULL THEN {missing} WHEN {parsed} IS NULL THEN {bad} END"
+    branches = [f"WHEN {v} IS NULL THEN {missing}", f"WHEN {parsed} IS NULL THEN {bad}"]
+    if column.kind in _UNUSABLE:
+        violated, reason = _UNUSABLE[column.kind]
+        branches.append(f"WHEN {violated.format(p=parsed)} THEN {_sql_text(reason)}")
+    if column.kind == "integer" and int32:
+        low, high = INT32
+        branches.append(f"WHEN {parsed} NOT BETWEEN {low} AND {high} THEN 'entier hors limites (32 bits)'")
+    return f"CASE {' '.join(branches)} END"
 
 
 def _person_key(alias: str | None = None) -> str:
