@@ -234,3 +234,44 @@ def test_the_command_refuses_a_folder_that_is_not_empty(written) -> None:
         result = CliRunner().invoke(app, ["report", "--out", str(folder), "--format", "json"])
     assert result.exit_code == 2 and "n'est pas vide" in " ".join(result.output.split())
     assert verify_folder(folder).ok  # untouched
+
+
+def test_an_unsigned_file_in_the_folder_fails_the_verification(written) -> None:
+    _, folder, _, _ = written
+    copy = _copy(folder)
+    try:
+        (copy / "avenant.pdf").write_bytes(b"%PDF-1.4 not signed")
+        assert not verify_folder(copy).ok
+        result = CliRunner().invoke(app, ["report", "verify", str(copy)])
+        assert result.exit_code == 1 and "non couvert par la signature : avenant.pdf" in _said(result)
+        (copy / "avenant.pdf").unlink()
+        (copy / "annexes").mkdir()
+        assert "annexes" in " ".join(verify_folder(copy).problems)
+    finally:
+        shutil.rmtree(copy)
+
+
+def test_replace_only_removes_the_report_s_own_files(written) -> None:
+    home, folder, _, _ = written
+    copy = _copy(folder)
+    runner = CliRunner()
+    try:
+        before = {p.name: p.read_bytes() for p in copy.iterdir()}
+        (copy / "notes-personnelles.txt").write_text("à garder", encoding="utf-8")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("PROXISANTE_HOME", str(home))
+            refused = runner.invoke(app, ["report", "--out", str(copy), "--format", "json", "--replace",
+                                          "--trend", "0", "--no-economics"])  # fmt: skip
+            assert refused.exit_code == 2 and "rien n'a été supprimé" in _said(refused)
+            assert "notes-personnelles.txt" in _said(refused)
+            assert (copy / "notes-personnelles.txt").read_text(encoding="utf-8") == "à garder"
+            assert all((copy / name).read_bytes() == data for name, data in before.items())
+            (copy / "notes-personnelles.txt").unlink()
+            replaced = runner.invoke(app, ["report", "--out", str(copy), "--format", "json", "--replace",
+                                           "--trend", "0", "--no-economics"])  # fmt: skip
+        assert replaced.exit_code == 0, replaced.output
+        assert sorted(p.name for p in copy.iterdir()) == sorted([_files(folder)["json"].name, MANIFEST, SIGNATURE])
+        assert verify_folder(copy).ok
+        assert not [p for p in copy.parent.iterdir() if p.name.startswith(".rapport-")]
+    finally:
+        shutil.rmtree(copy)

@@ -7,6 +7,10 @@ report where a payer might pick it up.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
@@ -37,12 +41,35 @@ def file_name(report: Report, fmt: str) -> str:
     return f"rapport-{REPORT_KIND}-{period}.{fmt}"
 
 
+def own_files(folder: Path) -> set[str]:
+    """The names in ``folder`` that a report wrote: its manifest, its signature and the renderings the
+    manifest lists under the report's own names (``rapport-<kind>-<period>.<format>``)."""
+    try:
+        manifest = json.loads((folder / signing.MANIFEST).read_text(encoding="utf-8"))
+        listed = {str(entry["name"]) for entry in manifest["files"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    pattern = re.compile(rf"rapport-{re.escape(REPORT_KIND)}-[A-Za-z0-9_.-]+\.({'|'.join(FORMATS)})")
+    return {name for name in listed if pattern.fullmatch(name)} | {signing.MANIFEST, signing.SIGNATURE}
+
+
 def check_destination(out: Path, replace: bool) -> None:
-    """Refuse a destination that is a file, or a folder with files unless ``replace`` (before any work)."""
-    if out.exists() and not out.is_dir():
+    """Refuse a destination that is a file, or a folder with files unless ``replace`` (before any work);
+    ``replace`` only ever replaces a report: a folder holding anything else is refused, nothing deleted."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise ReportFolderError(f"{out} existe et n'est pas un dossier")
-    if out.exists() and any(out.iterdir()) and not replace:
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if not replace:
         raise ReportFolderError(f"{out} n'est pas vide : choisissez un autre --out ou ajoutez --replace")
+    owned = own_files(out)
+    others = sorted(p.name for p in out.iterdir() if p.name not in owned or p.is_symlink() or not p.is_file())
+    if others:
+        shown = ", ".join(others[:5]) + (" …" if len(others) > 5 else "")
+        raise ReportFolderError(
+            f"{out} contient des fichiers qui ne sont pas ceux d'un rapport ({shown}) : --replace ne remplace "
+            "qu'un rapport, rien n'a été supprimé ; choisissez un autre --out"
+        )
 
 
 def write_report(
@@ -68,10 +95,23 @@ def write_report(
             staging, names, key, period=document["period"], structure=document["structure"],
             generated_at=report.generated_at, schema_version=report.schema_version,
         )  # fmt: skip
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        check_destination(out, replace)
+        if out.exists() and any(out.iterdir()):
+            _replace(out, staging)
+        else:
+            os.replace(staging, out)  # absent, or an empty folder
     finally:
         if staging.exists():
             shutil.rmtree(staging)
     return names
+
+
+def _replace(out: Path, staging: Path) -> None:
+    """Swap the old report for the new one (two renames), then delete only the old report's own files."""
+    old = Path(tempfile.mkdtemp(prefix=".rapport-ancien-", dir=out.parent))
+    os.replace(out, old)  # ``old`` is an empty folder: replaced
+    os.replace(staging, out)
+    for name in own_files(old):
+        (old / name).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # something appeared meanwhile: kept, never deleted
+        old.rmdir()

@@ -197,9 +197,10 @@ def _check_files(folder: Path, manifest: dict, result: Verification) -> None:
             result.problems.append(f"fichier modifié : {name} (empreinte SHA-256 différente de celle du manifeste)")
         else:
             result.files.append(name)
-    extra = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in listed | {MANIFEST, SIGNATURE})
+    # Whatever else is in the folder was not signed: a reader could take it for part of the report.
+    extra = sorted(p.name for p in folder.iterdir() if p.name not in listed | {MANIFEST, SIGNATURE})
     for name in extra:
-        result.warnings.append(f"fichier non couvert par la signature (ignoré) : {name}")
+        result.problems.append(f"fichier non couvert par la signature : {name} (absent du manifeste signé)")
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
