@@ -11,6 +11,7 @@ import pytest
 import pivot_fixture as fx
 from proxisante.runtime import Installation
 from proxisante.sources.fhir.load import load_fhir
+from proxisante.sources.pivot import WAITING_REASON
 
 RPPS = "https://rpps.esante.gouv.fr"
 CIM10 = "https://smt.esante.gouv.fr/terminologie-cim-10"
@@ -88,7 +89,8 @@ def test_each_bad_resource_is_quarantined_and_the_rest_loads(installation: Insta
         ("export-1.ndjson", 5, "patient_id", "sujet absent (aucune référence à un Patient)"),
         ("export-1.ndjson", 6, "cim10", "système de codes inconnu"),
         ("export-1.ndjson", 7, None, "type de ressource non pris en charge : Appointment"),
-        ("export-1.ndjson", 8, "patient_id", "patient_id inconnu (ni dans ce lot ni dans l'entrepôt)"),
+        # an unknown patient: the line waits for it (sources/pivot.py, Waiting)
+        ("export-1.ndjson", 8, "patient_id", "patient_id inconnu (ni dans ce lot ni dans l'entrepôt)" + WAITING_REASON),
     ]
     assert installation.warehouse.counts()["condition_occurrence"] == 1
     # rows_read = rows_loaded + rows_quarantined for every manifest row

@@ -10,6 +10,7 @@ import pytest
 
 import pivot_fixture as fx
 from proxisante import vocab
+from proxisante.identity.vault import IDENTITY_COLUMNS
 from proxisante.runtime import Installation
 from proxisante.sources.files import PivotFileError
 from proxisante.sources.pivot import LoadReport, load_pivot
@@ -24,6 +25,16 @@ def snapshot(inst: Installation) -> dict[str, list[tuple]]:
     """Every row of every warehouse table, sorted: two equal snapshots mean an unchanged warehouse."""
     con = inst.warehouse.duckdb
     return {t.name: sorted(map(repr, con.execute(f"SELECT * FROM {t.name}").fetchall())) for t in TABLES}
+
+
+def vault_snapshot(inst: Installation) -> dict[str, list[tuple]]:
+    """Every identity (without its update time) and every local-id link of the vault, sorted."""
+    columns = ", ".join(("person_id", *IDENTITY_COLUMNS))
+    with inst.vault.connect() as con:
+        return {
+            "identity": sorted(map(repr, con.execute(f"SELECT {columns} FROM identity").fetchall())),
+            "source_patient": sorted(map(repr, con.execute("SELECT * FROM source_patient").fetchall())),
+        }
 
 
 def quarantine(inst: Installation) -> list[tuple]:

@@ -6,12 +6,17 @@ way.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+
+import duckdb
 
 from proxisante.identity import IdentityVault, Pseudonymiser, load_or_create_key
 from proxisante.identity.chain import AuditChain
+from proxisante.identity.keys import make_private, owner_only_umask
 from proxisante.identity.objection import ObjectionRegistry
 from proxisante.settings import Settings, get_settings
+from proxisante.sources.pivot import reconcile_vault
 from proxisante.warehouse.connection import Warehouse
 
 
@@ -33,9 +38,17 @@ class Installation:
 
 def open_installation(settings: Settings | None = None) -> Installation:
     settings = settings or get_settings()
-    return Installation(
+    owner_only_umask()  # health data: every file created from here on is 0600, every folder 0700
+    for path in (settings.home_dir, settings.vault, settings.accounts, settings.key_path.parent):
+        make_private(path)  # files an older version created readable by others
+    installation = Installation(
         settings,
         Warehouse.connect(settings.warehouse),
         IdentityVault(settings.vault, AuditChain(settings.audit, "vault")),
         Pseudonymiser(load_or_create_key(settings.key_path)),
     )
+    try:  # a batch killed between its two stores is completed or undone (every load does it too, strictly)
+        reconcile_vault(installation.warehouse, installation.vault)
+    except duckdb.Error:
+        logging.getLogger(__name__).warning("the identity vault could not be reconciled now", exc_info=True)
+    return installation

@@ -10,7 +10,9 @@ or rewritten log is detected (:meth:`IdentityVault.verify_access_log`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +62,15 @@ CREATE TABLE IF NOT EXISTS objection (
 CREATE TABLE IF NOT EXISTS objection_log (
     logged_at TIMESTAMP NOT NULL, action VARCHAR NOT NULL, person_id BIGINT NOT NULL, recorded_by VARCHAR NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pending_identity (
+    batch_id VARCHAR NOT NULL, person_id BIGINT NOT NULL,
+    ins VARCHAR, nir VARCHAR, family_name VARCHAR, birth_name VARCHAR, given_names VARCHAR,
+    birth_date DATE, address VARCHAR, postcode VARCHAR, commune_insee VARCHAR, phone VARCHAR,
+    staged_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending_link (
+    batch_id VARCHAR NOT NULL, source VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, person_id BIGINT NOT NULL
+);
 """
 
 
@@ -83,28 +94,106 @@ class IdentityVault:
             con.close()
 
     def store(self, source: str, identities: pa.Table) -> None:
-        """Upsert identities and the ``(source, patient_id) -> person_id`` links, in one transaction.
+        """Upsert identities and the ``(source, patient_id) -> person_id`` links now (outside any batch).
 
         ``identities`` has ``person_id``, ``patient_id`` and the :data:`IDENTITY_COLUMNS`.
         """
+        batch_id = f"direct-{uuid.uuid4().hex}"
+        self.stage(batch_id, source, identities)
+        self.promote(batch_id)
+
+    # A batch writes the vault in step with the warehouse (docs/architecture.md, "Atomicity across two
+    # stores"): its identities and links are staged as pending rows under its batch id, the warehouse
+    # commits, then the pending rows are promoted. Reads never see pending rows; :meth:`reconcile` settles
+    # what a dead batch left, from the warehouse's list of committed batches.
+
+    def stage(self, batch_id: str, source: str, rows: pa.Table) -> None:
+        """Pending rows of a batch, in one transaction: the ``(source, patient_id) -> person_id`` links, and
+        the identities when ``rows`` has identity columns (the others are NULL)."""
         now = datetime.now(UTC).replace(tzinfo=None)
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.add((str(self.path), batch_id))
+        try:
+            with self.connect() as con:
+                con.register("incoming", rows)
+                present = [c for c in IDENTITY_COLUMNS if c in rows.column_names]
+                con.begin()
+                if present:
+                    columns = ", ".join(present)
+                    con.execute(
+                        f"INSERT INTO pending_identity (batch_id, person_id, {columns}, staged_at) "
+                        f"SELECT ?, person_id, {columns}, ? FROM incoming",
+                        [batch_id, now],
+                    )
+                con.execute(
+                    "INSERT INTO pending_link SELECT ?, ?, patient_id, person_id FROM incoming", [batch_id, source]
+                )
+                con.commit()
+        except BaseException:
+            self.release(batch_id)
+            raise
+
+    def promote(self, batch_id: str) -> None:
+        """Make a batch's pending rows the vault's identities and links (its warehouse rows are committed)."""
+        now = datetime.now(UTC).replace(tzinfo=None)
+        columns = ", ".join(IDENTITY_COLUMNS)
         with self.connect() as con:
-            con.register("incoming", identities)
             con.begin()
-            columns = ", ".join(IDENTITY_COLUMNS)
             con.execute(
                 f"""
                 INSERT OR REPLACE INTO identity (person_id, {columns}, updated_at)
-                SELECT person_id, {columns}, ? FROM incoming
+                SELECT person_id, {columns}, ? FROM pending_identity WHERE batch_id = ?
                 QUALIFY row_number() OVER (PARTITION BY person_id) = 1
                 """,
-                [now],
+                [now, batch_id],
             )
             con.execute(
-                "INSERT OR REPLACE INTO source_patient SELECT ?, patient_id, person_id FROM incoming",
-                [source],
+                "INSERT OR REPLACE INTO source_patient SELECT source, patient_id, person_id FROM pending_link "
+                "WHERE batch_id = ? QUALIFY row_number() OVER (PARTITION BY source, patient_id) = 1",
+                [batch_id],
             )
+            _drop_pending(con, batch_id)
             con.commit()
+        _settled(self.path, batch_id)
+
+    def discard(self, batch_id: str) -> None:
+        """Forget a batch's pending rows (its warehouse rows were not committed)."""
+        with self.connect() as con:
+            con.begin()
+            _drop_pending(con, batch_id)
+            con.commit()
+        _settled(self.path, batch_id)
+
+    def release(self, batch_id: str) -> None:
+        """This process no longer runs the batch: :meth:`reconcile` may settle its pending rows."""
+        _settled(self.path, batch_id)
+
+    def pending_batches(self) -> list[str]:
+        """Batch ids with pending rows, oldest first (batch ids sort by start time)."""
+        if not self.path.exists():
+            return []
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT batch_id FROM pending_link UNION SELECT batch_id FROM pending_identity ORDER BY 1"
+            ).fetchall()
+        return [b for (b,) in rows]
+
+    def reconcile(self, committed: Callable[[list[str]], set[str]]) -> None:
+        """Settle the pending rows of batches no longer running: promote those whose warehouse commit
+        happened (``committed`` tells which of the given batch ids the warehouse has), discard the others.
+        Batches running in this process are left alone; another process cannot be running a batch while
+        the caller holds the warehouse (DuckDB locks its file)."""
+        with _IN_FLIGHT_LOCK:
+            running = {b for p, b in _IN_FLIGHT if p == str(self.path)}
+        dead = [b for b in self.pending_batches() if b not in running]
+        if not dead:
+            return
+        done = committed(dead)
+        for batch_id in dead:  # oldest first: a later batch's identities win, as they did when it ran
+            if batch_id in done:
+                self.promote(batch_id)
+            else:
+                self.discard(batch_id)
 
     def patient_links(self, source: str) -> pa.Table:
         """``patient_id -> person_id`` for one source: pseudonyms only, no identifier."""
@@ -142,3 +231,18 @@ class IdentityVault:
         with self.connect() as con:
             row = con.execute("SELECT count(*) FROM identity").fetchone()
             return int(row[0]) if row else 0
+
+
+# Batches of this process whose pending rows are written and not yet promoted or discarded: (vault, batch).
+_IN_FLIGHT: set[tuple[str, str]] = set()
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+def _drop_pending(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
+    con.execute("DELETE FROM pending_identity WHERE batch_id = ?", [batch_id])
+    con.execute("DELETE FROM pending_link WHERE batch_id = ?", [batch_id])
+
+
+def _settled(path: Path, batch_id: str) -> None:
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT.discard((str(path), batch_id))

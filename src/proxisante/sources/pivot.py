@@ -1,10 +1,16 @@
 """Loading a folder of pivot-format files into the warehouse.
 
-The flow of one batch: find the files, skip those already loaded (same checksum), stage each as
-text, validate it (set-based, see :mod:`.validation`), pseudonymise patients (identifiers go to the
-vault, ``person_id`` to the warehouse), map the valid rows to warehouse rows, then commit everything
-(rows, quarantine, manifest) in one transaction. Every line of every file ends up either loaded or
-in the quarantine with its reason: ``rows_read == rows_loaded + rows_quarantined`` for each file.
+The flow of one batch: find the files (a file named like a table that cannot be read refuses the
+batch), skip those already loaded (same checksum), stage each as text, validate it (set-based, see
+:mod:`.validation`), pseudonymise patients (``person_id`` to the warehouse, identifiers kept for the
+vault), map the valid rows to warehouse rows, then commit: the identities as pending rows of the vault,
+the warehouse rows (rows, quarantine, manifest) in one transaction, then the promotion of the pending
+identities (:meth:`StagingBatch.commit`). Every line of every file ends up either loaded or in the
+quarantine with its reason: ``rows_read == rows_loaded + rows_quarantined`` for each file.
+
+A line rejected only because the patient, professional, encounter or site it points to is not loaded
+yet *waits* (``etl_waiting``, and the quarantine says so): every later batch of the same source reads it
+again, from its original file and line, and loads it once the reference has arrived.
 """
 
 from __future__ import annotations
@@ -24,11 +30,19 @@ from proxisante.identity import IdentityVault, Pseudonymiser
 from proxisante.identity.vault import IDENTITY_COLUMNS
 from proxisante.sources import pivot_mapping
 from proxisante.sources.files import LINE, FileInfo, PivotFileError, RawFile, inspect_file, stage
-from proxisante.sources.pivot_format import TABLES, PivotTable
+from proxisante.sources.pivot_format import TABLES, TABLES_BY_NAME, PivotTable
 from proxisante.sources.validation import Reference, References, Validated, validate
 from proxisante.warehouse import schema
 from proxisante.warehouse.connection import Warehouse
-from proxisante.warehouse.load import Bookkeeping, ManifestRow, StagedRows, commit_batch, loaded_files, new_batch_id
+from proxisante.warehouse.load import (
+    Bookkeeping,
+    ManifestRow,
+    StagedRows,
+    commit_batch,
+    committed_batches,
+    loaded_files,
+    new_batch_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +69,7 @@ class FileReport:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     skipped: bool = False  # already loaded: same checksum, same source
+    waiting: bool = False  # lines of an earlier batch's file, read again for a reference now loaded
 
     @classmethod
     def of(cls, row: ManifestRow) -> FileReport:
@@ -135,21 +150,65 @@ class PivotFile:
 
 
 def discover(folder: Path) -> tuple[dict[str, Path], list[str]]:
-    """Pivot files of a folder by table name (any case), and the names of the other files."""
+    """Pivot files of a folder by table name (any case), and the names of the other files.
+
+    A name of a table whose only file cannot be read (a folder, a FIFO, a dangling link, an unreadable or
+    compressed file) refuses the batch: loading the others would quarantine every row pointing to it."""
     if not folder.is_dir():
         raise PivotFileError(f"{folder}: not a folder of pivot files")
     known = {t.name for t in TABLES}
+    found, ignored = tables_of_folder(folder, known, SUFFIXES, PivotFileError)
+    return found, [name for name in ignored if name != "defects.json"]
+
+
+def tables_of_folder(
+    folder: Path, known: set[str], suffixes: tuple[str, ...], error: type[PivotFileError]
+) -> tuple[dict[str, Path], list[str]]:
+    """The file of each ``known`` table in ``folder`` (its name before the first dot, any case), and the
+    names of the other files. Raises ``error``, in French, naming every table whose file cannot be read."""
     found: dict[str, Path] = {}
     ignored: list[str] = []
+    unreadable: dict[str, str] = {}
     for path in sorted(folder.iterdir()):
         stem = path.name.lower().split(".")[0]
-        if path.is_file() and path.suffix.lower() in SUFFIXES and stem in known:
+        problem = why_unreadable(path, suffixes) if stem in known else "not a table"
+        if problem is None:
             if stem in found:
-                raise PivotFileError(f"{path.name}: a second file for the {stem} table ({found[stem].name})")
+                raise error(f"{path.name}: a second file for the {stem} table ({found[stem].name})")
             found[stem] = path
-        elif path.is_file() and path.name != "defects.json":
+            continue
+        if stem in known:
+            unreadable.setdefault(stem, f"{path.name} : {problem}")
+        if path.is_file():
             ignored.append(path.name)
+    refused = [message for stem, message in unreadable.items() if stem not in found]
+    if refused:
+        raise error(
+            " ; ".join(refused) + " (ce fichier porte le nom d'une table mais ne peut pas être lu : "
+            "corrigez-le ou retirez-le du dossier)"
+        )
     return found, ignored
+
+
+def why_unreadable(path: Path, suffixes: tuple[str, ...]) -> str | None:
+    """Why a file named like a table cannot be loaded, in French; None when it can."""
+    if path.is_symlink() and not path.exists():
+        return "lien symbolique vers un fichier absent"
+    if path.is_dir():
+        return "c'est un dossier, pas un fichier"
+    if not path.is_file():
+        return "ce n'est pas un fichier ordinaire (tube, socket ou périphérique)"
+    if path.suffix.lower() not in suffixes:
+        return (
+            f"format {path.suffix or 'sans extension'} non pris en charge ({', '.join(suffixes)} attendu : "
+            "décompressez ou convertissez le fichier)"
+        )
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as error:
+        return f"fichier illisible ({error.strerror or type(error).__name__})"
+    return None
 
 
 def load_pivot(
@@ -172,14 +231,21 @@ def load_pivot(
     )  # fmt: skip
 
 
+def reconcile_vault(warehouse: Warehouse, vault: IdentityVault) -> None:
+    """Settle what a batch killed between its two stores left in the vault: its pending identities are
+    promoted if the warehouse committed it, discarded otherwise."""
+    vault.reconcile(lambda batch_ids: committed_batches(warehouse, batch_ids))
+
+
 class StagingBatch:
     """What every loader's batch holds while it runs: its id, its staging objects in the warehouse's DuckDB
     connection (freed at the end, committed or not), the rows staged for the commit."""
 
     prefix = "stg_"
 
-    def __init__(self, warehouse: Warehouse, source: str, progress: Progress | None) -> None:
+    def __init__(self, warehouse: Warehouse, vault: IdentityVault, source: str, progress: Progress | None) -> None:
         self.warehouse = warehouse
+        self.vault = vault
         self.con: duckdb.DuckDBPyConnection = warehouse.duckdb
         self.source = source
         self.progress = progress or (lambda step, n: None)
@@ -191,6 +257,45 @@ class StagingBatch:
         table = f"{self.prefix}{name}"
         self.staging.append(table)
         return table
+
+    def commit(
+        self,
+        staged: list[StagedRows],
+        appended: list[StagedRows],
+        links: pa.Table | None,
+        vault_source: str,
+        statements: list[tuple[str, list[object]]] | None = None,
+    ) -> None:
+        """Commit the batch to both stores, in step: ``links`` (``patient_id``, ``person_id`` and any
+        identity columns) go to the vault as pending rows, the warehouse commits, then they are promoted.
+        A failure before the warehouse commit leaves both stores as they were; a crash after it is
+        completed by :func:`reconcile_vault` when the installation next opens."""
+        if links is not None and links.num_rows:
+            self.vault.stage(self.batch_id, vault_source, links)
+        try:
+            commit_batch(self.warehouse, staged, appended, statements)
+        except BaseException:
+            self._settle()
+            raise
+        try:
+            self.vault.promote(self.batch_id)
+        except Exception:
+            self.vault.release(self.batch_id)
+            log.exception("batch %s committed; its identities stay pending in the vault until the installation "
+                          "next opens", self.batch_id)  # fmt: skip
+
+    def _settle(self) -> None:
+        """After a failed warehouse commit: discard the pending vault rows (or promote them, if the commit
+        did happen after all); when even that fails, the next opening of the installation settles them."""
+        try:
+            if committed_batches(self.warehouse, [self.batch_id]):
+                self.vault.promote(self.batch_id)
+            else:
+                self.vault.discard(self.batch_id)
+        except Exception:
+            self.vault.release(self.batch_id)
+            log.exception("batch %s failed; its pending vault rows are settled when the installation next opens",
+                          self.batch_id)  # fmt: skip
 
     def drop_staging(self) -> None:
         """Free every staging object; views first, since they depend on the tables."""
@@ -216,6 +321,7 @@ def run_batch(
         return report
     batch = start()
     try:
+        reconcile_vault(batch.warehouse, batch.vault)  # an earlier batch's identities first, in order
         run(batch)
     finally:
         batch.drop_staging()
@@ -252,10 +358,10 @@ class Batch(StagingBatch):
         as_of: date,
         progress: Progress | None,
     ) -> None:
-        super().__init__(warehouse, source, progress)
-        self.vault = vault
+        super().__init__(warehouse, vault, source, progress)
         self.pseudonymiser = pseudonymiser
         self.as_of = as_of
+        self.identities: list[pa.Table] = []  # for the vault, at the commit
 
     def run(
         self,
@@ -272,8 +378,9 @@ class Batch(StagingBatch):
         books.quarantine(list(rejected or []))
         books.files += manifest or []
         report.files += [FileReport.of(row) for row in books.files]
+        waiting = Waiting(self)
         valid_tables: dict[str, list[str]] = {}
-        for item in pending:
+        for item in waiting.inputs(pending):
             spec = item.spec
             self.progress(f"lecture {item.label}", 0)
             raw = item.stage(self.con, self._temp(f"raw_{spec.name}_{len(self.staging)}"))
@@ -284,14 +391,21 @@ class Batch(StagingBatch):
             self._stage_targets(spec, valid)
             valid_tables.setdefault(spec.name, []).append(valid)
             books.quarantine([item.quarantine_sql(self.batch_id, result.errors)])
-            rows = item.manifest_rows(self.con, result)
-            books.files += rows
-            report.files += [FileReport.of(row) for row in rows]
+            waiting.set_aside(item, raw, result)
+            if isinstance(item, WaitingInput):
+                report.files.append(waiting.read_again(item, result))
+            else:
+                waiting.loaded_from_file(spec, valid)
+                rows = item.manifest_rows(self.con, result)
+                books.files += rows
+                report.files += [FileReport.of(row) for row in rows]
             self.con.unregister(raw.table)  # the file's rows are no longer needed: free them
             self.progress(f"validé {item.label}", result.rows_read)
         self._stage_concepts(valid_tables)
         self.progress("écriture de l'entrepôt", 0)
-        commit_batch(self.warehouse, self.staged, books.staged())
+        waiting_rows, settled = waiting.finish(books)
+        identities = pa.concat_tables(self.identities) if self.identities else None
+        self.commit(self.staged, waiting_rows + books.staged(), identities, self.source, settled)
         report.batch_id = self.batch_id
         log.info(
             "batch %s committed: %d rows read, %d loaded, %d quarantined",
@@ -359,7 +473,7 @@ class Batch(StagingBatch):
             [d.isoformat() if d else None for d in identities["birth_date"].to_pylist()],
         )
         identities = identities.append_column("person_id", pa.array(person_ids, pa.int64()))
-        self.vault.store(self.source, identities.drop_columns([LINE]))
+        self.identities.append(identities.drop_columns([LINE]))
         self.con.register("pseudonyms", identities.select([LINE, "person_id"]))
         kept = [
             c
@@ -442,6 +556,178 @@ class Batch(StagingBatch):
         )
         self.con.unregister("vocabulary_list")
         self.staged.append(StagedRows(schema.VOCABULARY, vocabulary_rows))
+
+
+# Shown in the quarantine for a line that waits for its reference, and for one a newer line replaced.
+WAITING_REASON = " : ligne en attente, chargée au prochain chargement de cette source qui apporte la référence"
+SUPERSEDED_REASON = "ligne en attente remplacée par une ligne plus récente de même {key} : jamais chargée"
+
+
+@dataclass
+class WaitingInput:
+    """The lines of one file of an earlier batch that wait for a reference, read again as a batch input.
+
+    Their quarantine rows keep the batch that read the file, its name and their line."""
+
+    spec: PivotTable
+    origin: str  # the batch that read the file
+    file_name: str
+    source: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.file_name} (lignes en attente)"
+
+    @property
+    def where(self) -> tuple[str, list[object]]:
+        return (
+            "source = ? AND batch_id = ? AND pivot_table = ? AND file_name = ?",
+            [self.source, self.origin, self.spec.name, self.file_name],
+        )
+
+    def stage(self, con: duckdb.DuckDBPyConnection, table: str) -> RawFile:
+        where, parameters = self.where
+        keys = {k for (k,) in con.execute(
+            f"SELECT DISTINCT unnest(json_keys(record::JSON)) FROM etl_waiting WHERE {where}", parameters
+        ).fetchall()}  # fmt: skip
+        columns = [c for c in self.spec.column_names if c in keys]
+        values = ", ".join(f"json_extract_string(record, '$.{c}') AS \"{c}\"" for c in columns)
+        con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT line AS {LINE}, {values} FROM etl_waiting '
+            f"WHERE {where} ORDER BY line",
+            parameters,
+        )
+        return RawFile(FileInfo(Path(self.file_name), "", 0, "", ""), table, columns)
+
+    def quarantine_sql(self, batch_id: str, errors: str) -> str:
+        return (
+            f"SELECT {_sql_text(self.origin)} AS batch_id, ? AS source, '{self.spec.name}' AS pivot_table, "
+            f'{_sql_text(self.file_name)} AS file_name, line, field, reason, value, record FROM "{errors}"'
+        )
+
+    def manifest_rows(self, con: duckdb.DuckDBPyConnection, result: Validated) -> list[ManifestRow]:
+        return []  # the file's own manifest row is updated instead (see Waiting.finish)
+
+
+class Waiting:
+    """The lines of a batch rejected only for a reference not loaded yet (they wait in ``etl_waiting``), and
+    the lines of earlier batches of the source it reads again.
+
+    A line read again leaves its old quarantine rows: it is loaded (its file's manifest row counts it as
+    loaded, no longer quarantined), or quarantined anew with today's reasons, or waits again. A waiting
+    line whose key a file of the batch loads is replaced by that newer line and stops waiting."""
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch, self.con = batch, batch.con
+        self.lines = batch._temp("waiting")  # etl_waiting's columns, and the line's parsed key
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{self.lines}" AS SELECT *, NULL::VARCHAR AS key FROM etl_waiting LIMIT 0'
+        )
+        self.read = batch._temp("waiting_read")  # the earlier lines read again
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{self.read}" AS '
+                         "SELECT batch_id, pivot_table, file_name, line FROM etl_waiting LIMIT 0")  # fmt: skip
+        self.loaded = batch._temp("waiting_loaded")  # per earlier file: how many of its lines now load
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{self.loaded}" '
+                         "(batch_id VARCHAR, pivot_table VARCHAR, file_name VARCHAR, n BIGINT)")  # fmt: skip
+        self.from_files: dict[str, list[str]] = {}  # pivot table -> valid rows of the batch's files
+
+    def inputs(self, pending: Sequence[BatchInput]) -> list[BatchInput]:
+        """``pending`` and the earlier files' waiting lines, in the order of the pivot tables (what others
+        point to first); for one table, the waiting lines first, so that a newer file's row wins."""
+        groups = self.con.execute(
+            "SELECT pivot_table, batch_id, file_name FROM etl_waiting WHERE source = ? GROUP BY ALL "
+            "ORDER BY batch_id, file_name, pivot_table",
+            [self.batch.source],
+        ).fetchall()
+        earlier = [WaitingInput(TABLES_BY_NAME[t], b, f, self.batch.source) for t, b, f in groups
+                   if t in TABLES_BY_NAME]  # fmt: skip
+        if not earlier:
+            return list(pending)
+        order = {t.name: n for n, t in enumerate(TABLES)}
+        inputs: list[BatchInput] = [*earlier, *pending]
+        return sorted(inputs, key=lambda i: (order.get(i.spec.name, len(order)), not isinstance(i, WaitingInput)))
+
+    def set_aside(self, item: BatchInput, raw: RawFile, result: Validated) -> None:
+        """The lines of ``item`` whose only errors are unknown references: they wait."""
+        columns = self.batch._columns(result.checked)
+        references = [c for c in columns if c.startswith("x_") and c.endswith("__reference")]
+        if not references:
+            return
+        others = [f'c."{c}" IS NULL' for c in columns if c.startswith(("e_", "x_")) and c not in references]
+        only_references = " AND ".join(["(" + " OR ".join(f'c."{c}" IS NOT NULL' for c in references) + ")", *others])
+        record = ", ".join(f'"{c}" := r."{c}"' for c in item.spec.column_names if c in raw.columns)
+        found = self.batch._temp(f"waiting_found_{len(self.batch.staging)}")
+        # Shaped like the validator's errors, so that the input's own quarantine SELECT places each line in
+        # its file (a FHIR input spans several files); the parsed key rides in ``value``.
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{found}" AS SELECT c.{LINE} AS line, NULL::VARCHAR AS field, '
+            f'NULL::VARCHAR AS reason, CAST(c."p_{item.spec.key}" AS VARCHAR) AS value, '
+            f'to_json(struct_pack({record}))::VARCHAR AS record FROM "{result.checked}" c '
+            f'JOIN "{raw.table}" r USING ({LINE}) WHERE {only_references}'
+        )
+        self.con.execute(
+            f'INSERT INTO "{self.lines}" SELECT batch_id, source, pivot_table, file_name, line, record, value '
+            f"FROM ({item.quarantine_sql(self.batch.batch_id, found)})",
+            [self.batch.source],
+        )
+
+    def read_again(self, item: WaitingInput, result: Validated) -> FileReport:
+        where, parameters = item.where
+        self.con.execute(
+            f'INSERT INTO "{self.read}" SELECT batch_id, pivot_table, file_name, line FROM etl_waiting WHERE {where}',
+            parameters,
+        )
+        self.con.execute(f'INSERT INTO "{self.loaded}" VALUES (?, ?, ?, ?)',
+                         [item.origin, item.spec.name, item.file_name, result.rows_valid])  # fmt: skip
+        return FileReport(item.spec.name, item.label, "", result.rows_read, result.rows_valid, result.lines_rejected,
+                          waiting=True)  # fmt: skip
+
+    def loaded_from_file(self, spec: PivotTable, valid: str) -> None:
+        self.from_files.setdefault(spec.name, []).append(valid)
+
+    def finish(self, books: Bookkeeping) -> tuple[list[StagedRows], list[tuple[str, list[object]]]]:
+        """Say in the quarantine which lines wait (or were replaced); the waiting lines to append, and the
+        statements that settle the earlier lines read again, for the commit."""
+        same_line = "{a}.batch_id = {b}.batch_id AND {a}.pivot_table = {b}.pivot_table " \
+                    "AND {a}.file_name = {b}.file_name AND {a}.line = {b}.line"  # fmt: skip
+        for table, valids in self.from_files.items():
+            key = TABLES_BY_NAME[table].key
+            newer = " UNION ALL ".join(f'SELECT CAST("{key}" AS VARCHAR) AS key FROM "{v}"' for v in valids)
+            replaced = self.batch._temp(f"waiting_replaced_{table}")
+            self.con.execute(
+                f'CREATE OR REPLACE TEMP TABLE "{replaced}" AS SELECT * FROM "{self.lines}" '
+                f"WHERE pivot_table = ? AND key IN ({newer})",
+                [table],
+            )
+            self.con.execute(
+                f'UPDATE "{books.rejects}" q SET reason = ? FROM "{replaced}" w WHERE {same_line.format(a="q", b="w")}',
+                [SUPERSEDED_REASON.format(key=key)],
+            )
+            self.con.execute(
+                f'DELETE FROM "{self.lines}" l WHERE EXISTS (SELECT 1 FROM "{replaced}" w '
+                f"WHERE {same_line.format(a='l', b='w')})"
+            )
+        self.con.execute(
+            f'UPDATE "{books.rejects}" q SET reason = q.reason || ? FROM "{self.lines}" w '
+            f"WHERE {same_line.format(a='q', b='w')}",
+            [WAITING_REASON],
+        )
+        rows = self.batch._temp("waiting_rows")
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{rows}" AS '
+                         f'SELECT {", ".join(schema.WAITING.columns)} FROM "{self.lines}"')  # fmt: skip
+        source = [self.batch.source]
+        read = f'EXISTS (SELECT 1 FROM "{self.read}" r WHERE {{}})'
+        statements: list[tuple[str, list[object]]] = [
+            (f"DELETE FROM etl_quarantine q WHERE q.source = ? AND {read.format(same_line.format(a='r', b='q'))}",
+             source),
+            (f"DELETE FROM etl_waiting w WHERE w.source = ? AND {read.format(same_line.format(a='r', b='w'))}",
+             source),
+            (f'UPDATE etl_manifest SET rows_loaded = etl_manifest.rows_loaded + c.n, rows_quarantined = '
+             f'etl_manifest.rows_quarantined - c.n FROM "{self.loaded}" c WHERE etl_manifest.source = ? '
+             "AND etl_manifest.batch_id = c.batch_id AND etl_manifest.pivot_table = c.pivot_table "
+             "AND etl_manifest.file_name = c.file_name", source),
+        ]  # fmt: skip
+        return [StagedRows(schema.WAITING, rows)], statements
 
 
 def _sql_text(value: str) -> str:

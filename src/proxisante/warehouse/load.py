@@ -42,6 +42,15 @@ def loaded_files(warehouse: Warehouse, source: str) -> set[tuple[str, str]]:
     return set(rows.itertuples(index=False, name=None))
 
 
+def committed_batches(warehouse: Warehouse, batch_ids: list[str]) -> set[str]:
+    """Which of ``batch_ids`` the warehouse has committed (each committed batch has its ``etl_batch`` row)."""
+    if not batch_ids:
+        return set()
+    batch = warehouse.table("etl_batch")
+    rows = warehouse.execute(batch.filter(batch.batch_id.isin(batch_ids)).select("batch_id"))
+    return set(rows["batch_id"])
+
+
 @dataclass(frozen=True)
 class ManifestRow:
     """One row of ``etl_manifest`` before the batch id, source and time are added."""
@@ -106,10 +115,19 @@ class Bookkeeping:
         ]
 
 
-def commit_batch(warehouse: Warehouse, staged: list[StagedRows], appended: list[StagedRows]) -> None:
-    """Upsert ``staged`` rows on their table's key, append ``appended`` ones, rebuild derived tables."""
+def commit_batch(
+    warehouse: Warehouse,
+    staged: list[StagedRows],
+    appended: list[StagedRows],
+    statements: list[tuple[str, list[object]]] | None = None,
+) -> None:
+    """Upsert ``staged`` rows on their table's key, run ``statements`` (SQL and parameters, on the
+    warehouse's DuckDB connection: bookkeeping of earlier batches that this one settles), append
+    ``appended`` rows, rebuild derived tables."""
     backend = warehouse.backend
     with warehouse.transaction():
+        for sql, parameters in statements or []:
+            warehouse.duckdb.execute(sql, parameters)
         for rows in staged:
             source = backend.sql(f'SELECT * FROM "{rows.staged}"')
             if rows.table.key is None:

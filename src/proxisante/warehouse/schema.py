@@ -293,11 +293,15 @@ QUARANTINE = _etl("etl_quarantine", "Rejected rows: file, line, field, reason (i
     "field": TEXT, "reason": TEXT, "value": TEXT, "record": TEXT,
 })  # fmt: skip
 
+WAITING = _etl("etl_waiting", "Rows set aside for a reference not loaded yet: read again at each load of the source.", {
+    "batch_id": TEXT, "source": TEXT, "pivot_table": TEXT, "file_name": TEXT, "line": "int64", "record": TEXT,
+})  # fmt: skip
+
 TABLES: tuple[TableDef, ...] = (
     PERSON, OBSERVATION_PERIOD, VISIT_OCCURRENCE, CONDITION_OCCURRENCE, DRUG_EXPOSURE,
     PROCEDURE_OCCURRENCE, MEASUREMENT, OBSERVATION, DEATH, PROVIDER, CARE_SITE, LOCATION, COST,
     PAYER_PLAN_PERIOD, CONCEPT_TABLE, VOCABULARY, MT_DECLARATION, COVERAGE_PERIOD, BILLED_ACT,
-    PROVIDER_ACTIVITY, CARE_SITE_FR, LOAD_BATCH, LOAD_MANIFEST, QUARANTINE,
+    PROVIDER_ACTIVITY, CARE_SITE_FR, LOAD_BATCH, LOAD_MANIFEST, QUARANTINE, WAITING,
     # Added for OMOP imports (sources/omop): the other clinical and vocabulary tables of CDM 5.4.
     VISIT_DETAIL, DEVICE_EXPOSURE, CONDITION_ERA, DRUG_ERA, DOSE_ERA, DOMAIN, CONCEPT_CLASS, RELATIONSHIP,
     CONCEPT_RELATIONSHIP, CONCEPT_SYNONYM, CONCEPT_ANCESTOR, SOURCE_TO_CONCEPT_MAP, DRUG_STRENGTH,

@@ -29,10 +29,10 @@ from proxisante.sources import pivot_mapping
 from proxisante.sources.files import LINE, FileInfo, PivotFileError, RawFile, stage
 from proxisante.sources.omop.cdm import CdmColumn, CdmTable, cdm_tables
 from proxisante.sources.omop.pseudonym import omop_person_id
-from proxisante.sources.pivot import FileReport, LoadReport, StagingBatch, pending_files, run_batch
+from proxisante.sources.pivot import FileReport, LoadReport, StagingBatch, pending_files, run_batch, tables_of_folder
 from proxisante.warehouse import schema
 from proxisante.warehouse.connection import Warehouse
-from proxisante.warehouse.load import Bookkeeping, ManifestRow, StagedRows, commit_batch
+from proxisante.warehouse.load import Bookkeeping, ManifestRow, StagedRows
 
 log = logging.getLogger(__name__)
 
@@ -118,21 +118,11 @@ def discover(folder: Path) -> tuple[dict[str, Path], list[str]]:
     """OMOP files of a folder by table name (any case), and the other files with why they are left."""
     if not folder.is_dir():
         raise OmopFileError(f"{folder.name} : pas un dossier de fichiers OMOP CDM")
-    loadable = {t.name for t in loadable_tables()}
-    found: dict[str, Path] = {}
+    found, others = tables_of_folder(folder, {t.name for t in loadable_tables()}, SUFFIXES, OmopFileError)
     ignored: list[str] = []
-    for path in sorted(folder.iterdir()):
-        stem = path.name.lower().split(".")[0]
-        if not path.is_file():
-            continue
-        if path.suffix.lower() in SUFFIXES and stem in loadable:
-            if stem in found:
-                raise OmopFileError(f"{path.name}: a second file for the {stem} table ({found[stem].name})")
-            found[stem] = path
-        elif stem in NOT_LOADED:
-            ignored.append(f"{path.name} ({NOT_LOADED[stem]})")
-        else:
-            ignored.append(path.name)
+    for name in others:
+        stem = name.lower().split(".")[0]
+        ignored.append(f"{name} ({NOT_LOADED[stem]})" if stem in NOT_LOADED else name)
     if not found:
         raise OmopFileError(f"{folder.name} : aucune table OMOP CDM trouvée (PERSON.csv, person.parquet…)")
     return found, ignored
@@ -178,8 +168,7 @@ class _Batch(StagingBatch):
     def __init__(
         self, warehouse: Warehouse, vault: IdentityVault, key: bytes, source: str, progress: Progress | None
     ) -> None:
-        super().__init__(warehouse, source, progress)
-        self.vault = vault
+        super().__init__(warehouse, vault, source, progress)
         self.key = key
         self.namespace = f"omop/{source}"
         self.appended: list[StagedRows] = []
@@ -206,9 +195,9 @@ class _Batch(StagingBatch):
             books.files.append(row)
             report.files.append(FileReport.of(row))
             self.progress(f"validé {info.path.name}", checked.rows_read)
-        self._store_links()  # the vault first: a failed commit leaves links to no person, which is harmless
         self.progress("écriture de l'entrepôt", 0)
-        commit_batch(self.warehouse, self.staged, self.appended + books.staged())
+        links = pa.concat_tables(self.new_links).rename_columns(["patient_id", "person_id"]) if self.new_links else None
+        self.commit(self.staged, self.appended + books.staged(), links, vault_source(self.source))
         report.batch_id = self.batch_id
         log.info("OMOP batch %s committed: %d rows read, %d loaded, %d quarantined", self.batch_id,
                  report.rows_read, report.rows_loaded, report.rows_quarantined)  # fmt: skip
@@ -350,18 +339,6 @@ class _Batch(StagingBatch):
             f'to_json(struct_pack({record}))::VARCHAR AS record FROM "{checked.errors}" e '
             f'LEFT JOIN "{raw.table}" r ON r.{LINE} = e.line'
         )
-
-    def _store_links(self) -> None:
-        """``(omop:<source>, source person_id) -> person_id`` in the vault: pseudonyms and local ids only."""
-        if not self.new_links:
-            return
-        links = pa.concat_tables(self.new_links)
-        with self.vault.connect() as con:
-            con.register("incoming_links", links)
-            con.execute(
-                "INSERT OR REPLACE INTO source_patient SELECT ?, src_person_id, person_id FROM incoming_links",
-                [vault_source(self.source)],
-            )
 
 
 def _q(name: str) -> str:
