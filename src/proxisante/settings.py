@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from proxisante.identity.keys import owner_only_umask, restrict
+
 
 class Settings(BaseSettings):
     """Settings of a proxisante installation.
@@ -37,8 +39,11 @@ class Settings(BaseSettings):
 
     @cached_property
     def home_dir(self) -> Path:
+        """The data home, 0700; from here on the process creates owner-only files (``identity.keys``)."""
+        owner_only_umask()
         path = self.home.expanduser()
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        restrict(path)
         return path
 
     @property

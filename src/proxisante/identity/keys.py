@@ -1,13 +1,53 @@
-"""Secrets created on first use with owner-only permissions: the pseudonymisation key, the signing key."""
+"""Owner-only files: secrets created on first use (the pseudonymisation key, the signing key), and the
+permissions of every file holding health data (the data home, the warehouse, the vault, the accounts,
+extracts, exports and reports): 0600 files in 0700 folders.
+
+Two mechanisms, both needed: :func:`owner_only_umask` once where an installation opens (the settings'
+data home), so that whatever the process creates afterwards (DuckDB files and their write-ahead logs,
+CSV, Parquet, workbooks) is the owner's only; and :func:`make_private` where a folder of health data is
+delivered or an existing file may predate this rule (a warehouse created 0644 by an older version).
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
 KEY_BYTES = 32
+OWNER_ONLY_UMASK = 0o077  # no permission for the group or others on anything the process creates
+
+
+def owner_only_umask() -> None:
+    """From now on, files this process creates are 0600 and folders 0700 (a stricter umask is kept)."""
+    current = os.umask(OWNER_ONLY_UMASK)
+    os.umask(current | OWNER_ONLY_UMASK)
+
+
+def make_private(path: Path) -> None:
+    """Take every permission of the group and others away from ``path`` and, for a folder, from everything
+    under it (symbolic links are neither followed nor changed). A file that cannot be changed (another
+    owner) is left as it is: the folders around it still close it."""
+    path = path.expanduser()
+    if not path.exists() or path.is_symlink():
+        return
+    restrict(path)
+    if path.is_dir():
+        for folder, dirs, files in os.walk(path):
+            for name in [*dirs, *files]:
+                restrict(Path(folder) / name)
+
+
+def restrict(path: Path) -> None:
+    """``path`` itself (not what a folder holds) without permissions for the group and others."""
+    try:
+        mode = path.lstat().st_mode
+        if not stat.S_ISLNK(mode) and mode & OWNER_ONLY_UMASK:
+            path.chmod(stat.S_IMODE(mode) & ~OWNER_ONLY_UMASK)
+    except OSError:
+        pass
 
 
 def create_secret(path: Path, generate: Callable[[], bytes]) -> None:

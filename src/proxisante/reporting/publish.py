@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from proxisante.identity.keys import make_private
 from proxisante.reporting import signing
 from proxisante.reporting.model import REPORT_KIND, Report, to_document
 
@@ -95,6 +96,7 @@ def write_report(
             staging, names, key, period=document["period"], structure=document["structure"],
             generated_at=report.generated_at, schema_version=report.schema_version,
         )  # fmt: skip
+        make_private(staging)  # 0600 files in a 0700 folder, whatever the umask
         check_destination(out, replace)
         if out.exists() and any(out.iterdir()):
             _replace(out, staging)

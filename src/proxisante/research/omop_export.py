@@ -40,6 +40,7 @@ import pyarrow as pa
 from ibis.expr.types import Table
 
 from proxisante import vocab
+from proxisante.identity.keys import make_private
 from proxisante.parameters import Parameter, read_parameters
 from proxisante.sources.omop.cdm import VOCABULARY_TABLES, CdmTable, cdm_tables
 from proxisante.spreadsheet import sql_neutralised
@@ -395,6 +396,7 @@ def published(out: Path) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partiel", dir=out.parent))  # 0700
     try:
         yield staging
+        make_private(staging)  # health data: 0600 files in a 0700 folder, whatever the umask
         check_destination(out)
         os.replace(staging, out)  # POSIX rename: atomic, and replaces an empty folder
     finally:

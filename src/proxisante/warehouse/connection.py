@@ -28,6 +28,7 @@ from ibis.backends import BaseBackend
 from ibis.expr.schema import Schema
 from ibis.expr.types import Table
 
+from proxisante.identity.keys import make_private, owner_only_umask
 from proxisante.warehouse.schema import TABLES, TABLES_BY_NAME
 
 if TYPE_CHECKING:
@@ -58,7 +59,12 @@ class Warehouse:
             # duckdb:///path/warehouse.duckdb?memory_limit=6GB&threads=2 : DuckDB settings in the query.
             path, _, query = url.removeprefix("duckdb://").partition("?")
             config = dict(parse_qsl(query))
-            return cls(ibis.duckdb.connect(path or ":memory:", **config), url)
+            if path and path != ":memory:":
+                owner_only_umask()  # the file and its write-ahead log: health data, the owner's only
+            warehouse = cls(ibis.duckdb.connect(path or ":memory:", **config), url)
+            for file in (Path(path), Path(f"{path}.wal")) if path and path != ":memory:" else ():
+                make_private(file)  # a warehouse created before this rule
+            return warehouse
         if scheme in ("postgres", "postgresql"):
             return cls(ibis.connect(url), url)  # Ibis reads both schemes, user, password, host, port, db
         if scheme == "pyspark":
