@@ -308,7 +308,9 @@ def _stage_csv_exact(con: duckdb.DuckDBPyConnection, info: FileInfo, columns: li
 def _stage_parquet(con: duckdb.DuckDBPyConnection, info: FileInfo, table: str) -> RawFile:
     try:
         arrow = pq.read_table(info.path)
-    except (pa.ArrowException, ValueError) as error:
+    except (pa.ArrowException, OSError, ValueError) as error:
+        if isinstance(error, OSError) and error.errno:  # the system's error, not Arrow's (which has no errno)
+            raise os_error(info.path, error) from error
         raise PivotFileError(f"{info.path.name} : fichier Parquet illisible (corrompu ou tronqué)") from error
     columns = checked_names(info.path, [name.strip().lower() for name in arrow.column_names])
     text = []

@@ -454,11 +454,14 @@ def _collect_errors(
 
 
 def _shown(spec: PivotTable, value: str) -> str:
-    """A raw value as the quarantine keeps it: in the patients table, a value shaped like a NIR/INS is
-    masked whatever its column (a shifted column, a NIR typed as the local id)."""
+    """A raw value as the quarantine keeps it: cut to its first characters (a 50 MB field is not copied),
+    and, in the patients table, masked when shaped like a NIR/INS whatever its column (a shifted column,
+    a NIR typed as the local id)."""
+    limit = rules()["quarantine_value_max_length"]["value"]
+    cut = f"CASE WHEN length({value}) > {limit} THEN left({value}, {limit}) || '…' ELSE {value} END"
     if spec.name != "patients":
-        return value
-    return f"CASE WHEN regexp_matches({value}, '{IDENTIFIER_SHAPE}') THEN '{MASK}' ELSE {value} END"
+        return cut
+    return f"CASE WHEN regexp_matches({value}, '{IDENTIFIER_SHAPE}') THEN '{MASK}' ELSE {cut} END"
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:

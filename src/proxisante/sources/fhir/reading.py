@@ -34,7 +34,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from proxisante.sources.files import PivotFileError
+from proxisante.sources.files import PivotFileError, os_error
 
 SUFFIXES = (".ndjson", ".jsonl", ".json")
 ROW_KEY = "proxisanteRow"
@@ -84,18 +84,24 @@ def checksum(path: Path) -> tuple[str, int, int]:
     """SHA-256, size and number of lines (counted in the same pass: the fast reader's check)."""
     digest = hashlib.sha256()
     lines, last = 0, b"\n"
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return digest.hexdigest(), path.stat().st_size, lines + (last != b"\n")
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 22):
+                digest.update(chunk)
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+        return digest.hexdigest(), path.stat().st_size, lines + (last != b"\n")
+    except OSError as error:
+        raise os_error(path, error) from error
 
 
 def kind_of(path: Path) -> str:
     """A Bundle is one JSON document (``resourceType`` Bundle); anything else is read as NDJSON."""
-    with path.open("rb") as handle:
-        head = handle.read(1 << 16)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError as error:
+        raise os_error(path, error) from error
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not text.startswith(b"{"):
         return "ndjson"
@@ -120,12 +126,15 @@ def stage_files(
                 "(fhir_row BIGINT, resource_type VARCHAR, reason VARCHAR)")  # fmt: skip
     base = 1
     for info in files:
-        count = _read_ndjson(con, staged, info, base, elements)
-        if count is None:
-            count = 0
-            for offset, lines in _lines(info):
-                _insert(con, staged, lines, base + offset, elements)
-                count = offset + len(lines)
+        try:
+            count = _read_ndjson(con, staged, info, base, elements)
+            if count is None:
+                count = 0
+                for offset, lines in _lines(info):
+                    _insert(con, staged, lines, base + offset, elements)
+                    count = offset + len(lines)
+        except OSError as error:
+            raise os_error(info.path, error) from error
         staged.files.append(FhirFile(info.path, info.sha256, info.size_bytes, info.kind, base, count, info.lines))
         base += count
     names = [f.path.name for f in staged.files]
