@@ -359,3 +359,20 @@ def test_an_extract_is_whole_and_logged_or_absent(
     with pytest.raises(expected):
         extract(centre, "diabete-2024", out, by="chercheur")
     _nothing_left(centre, out, logged)
+
+
+def test_a_full_disk_is_said_in_french(centre: Installation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from proxisante.cli import app
+    from proxisante.research.omop_export import OmopExport
+
+    def full(self, sql: str, path: Path) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(OmopExport, "_copy", full)
+    monkeypatch.setenv("PROXISANTE_HOME", str(centre.settings.home_dir))
+    logged = len(read_log(centre.settings.home_dir))
+    out = tmp_path / "sortie" / "o"
+    result = CliRunner().invoke(app, ["research", "extract", "diabete-2024", "--out", str(out), "--by", "moi"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "disque plein" in said and "No space" not in said
+    _nothing_left(centre, out, logged)

@@ -3,6 +3,7 @@ that several commands print (rows per table, a load's report)."""
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -17,8 +18,17 @@ if TYPE_CHECKING:
 console = Console()
 
 __all__ = [
-    "NARROW_SPACE", "console", "date", "decimal", "number", "percent", "print_load_report", "print_row_counts",
+    "NARROW_SPACE", "console", "date", "decimal", "number", "os_error_text", "percent", "print_load_report",
+    "print_row_counts",
 ]  # fmt: skip
+
+
+def os_error_text(error: OSError) -> str:
+    """What went wrong with a file, in French (the system's own message is English)."""
+    words = {errno.ENOSPC: "disque plein", errno.EDQUOT: "quota disque dépassé", errno.EACCES: "permission refusée",
+             errno.EPERM: "permission refusée", errno.EROFS: "système de fichiers en lecture seule",
+             errno.ENOENT: "fichier ou dossier introuvable", errno.ENOTEMPTY: "dossier non vide"}  # fmt: skip
+    return words.get(error.errno or 0, f"erreur d'écriture (errno {error.errno})")
 
 
 def print_row_counts(title: str, rows: Mapping[str, int]) -> None:

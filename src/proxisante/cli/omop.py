@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from proxisante.cli.common import console, number, print_load_report, print_row_counts
+from proxisante.cli.common import console, number, os_error_text, print_load_report, print_row_counts
 from proxisante.identity import load_or_create_key
 from proxisante.research.omop_export import ExportError, ExportOptions, export_omop
 from proxisante.research.projects import append_log
@@ -69,6 +69,9 @@ def export_omop_command(
             raise
     except ExportError as error:
         console.print(f"[red]Export refusé :[/red] {error}")
+        raise typer.Exit(code=2) from error
+    except OSError as error:  # disk full, no permission: nothing was delivered nor logged
+        console.print(f"[red]Export non écrit, rien n'a été livré ni journalisé :[/red] {out} ({os_error_text(error)})")
         raise typer.Exit(code=2) from error
     finally:
         installation.close()

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from proxisante.cli.common import console, number, print_row_counts
+from proxisante.cli.common import console, number, os_error_text, print_row_counts
 from proxisante.research.omop_export import ExportError
 from proxisante.research.projects import ProjectError, declare, projects
 from proxisante.runtime import open_installation
@@ -64,6 +64,9 @@ def extract_project(
         result = extract(installation, project, out, by)
     except (ProjectError, ExportError) as error:
         console.print(f"[red]Extrait refusé :[/red] {error}")
+        raise typer.Exit(code=2) from error
+    except OSError as error:  # disk full, no permission: nothing was delivered nor logged
+        console.print(f"[red]Extrait non écrit, rien de livré ni journalisé :[/red] {out} ({os_error_text(error)})")
         raise typer.Exit(code=2) from error
     finally:
         installation.close()
