@@ -50,10 +50,20 @@ def test_a_reference_file_that_cannot_be_read_refuses_the_batch(
     assert snapshot(installation) == before and vault_snapshot(installation) == vault_before
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
-def test_an_unreadable_patients_file_refuses_the_batch(installation: Installation, tmp_path: Path) -> None:
+def test_an_unreadable_patients_file_refuses_the_batch(
+    installation: Installation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = fx.write(tmp_path / "in")
     (folder / "patients.csv").chmod(0)
+    if os.geteuid() == 0:  # root reads every file: refuse it the way the kernel refuses anyone else
+        opened = Path.open
+
+        def refuse(path: Path, *args: object, **kwargs: object) -> object:
+            if path.name == "patients.csv":
+                raise PermissionError(13, "Permission denied")
+            return opened(path, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Path, "open", refuse)
     with pytest.raises(PivotFileError, match=r"patients\.csv : fichier illisible"):
         load(installation, folder)
 
@@ -139,3 +149,17 @@ def test_a_waiting_line_replaced_by_a_newer_one_never_overwrites_it(installation
     rows = quarantined_rows(installation.warehouse)
     assert len(rows) == 1 and "remplacée" in rows["reason"][0]
     _check_counts(installation)
+
+
+def test_an_omop_person_file_that_cannot_be_read_refuses_the_batch(installation: Installation, tmp_path: Path) -> None:
+    from proxisante.identity import load_or_create_key
+    from proxisante.sources.omop import OmopFileError, load_omop
+
+    folder = tmp_path / "omop"
+    (folder / "PERSON.csv").mkdir(parents=True)
+    (folder / "VISIT_OCCURRENCE.csv").write_text("visit_occurrence_id,person_id\n1,1\n", encoding="utf-8")
+    before = snapshot(installation)
+    key = load_or_create_key(installation.settings.key_path)
+    with pytest.raises(OmopFileError, match=r"PERSON\.csv : c'est un dossier"):
+        load_omop(folder, installation.warehouse, installation.vault, key, source="omop")
+    assert snapshot(installation) == before

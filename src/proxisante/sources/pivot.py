@@ -649,6 +649,8 @@ class Waiting:
 
     def set_aside(self, item: BatchInput, raw: RawFile, result: Validated) -> None:
         """The lines of ``item`` whose only errors are unknown references: they wait."""
+        if not result.lines_rejected:
+            return
         columns = self.batch._columns(result.checked)
         references = [c for c in columns if c.startswith("x_") and c.endswith("__reference")]
         if not references:
@@ -685,12 +687,18 @@ class Waiting:
     def loaded_from_file(self, spec: PivotTable, valid: str) -> None:
         self.from_files.setdefault(spec.name, []).append(valid)
 
+    def _count(self, table: str, where: str = "TRUE") -> int:
+        row = self.con.execute(f'SELECT count(*) FROM "{table}" WHERE {where}').fetchone()
+        return int(row[0]) if row else 0
+
     def finish(self, books: Bookkeeping) -> tuple[list[StagedRows], list[tuple[str, list[object]]]]:
         """Say in the quarantine which lines wait (or were replaced); the waiting lines to append, and the
         statements that settle the earlier lines read again, for the commit."""
         same_line = "{a}.batch_id = {b}.batch_id AND {a}.pivot_table = {b}.pivot_table " \
                     "AND {a}.file_name = {b}.file_name AND {a}.line = {b}.line"  # fmt: skip
         for table, valids in self.from_files.items():
+            if not self._count(self.lines, f"pivot_table = '{table}'"):
+                continue
             key = TABLES_BY_NAME[table].key
             newer = " UNION ALL ".join(f'SELECT CAST("{key}" AS VARCHAR) AS key FROM "{v}"' for v in valids)
             replaced = self.batch._temp(f"waiting_replaced_{table}")
@@ -715,6 +723,8 @@ class Waiting:
         rows = self.batch._temp("waiting_rows")
         self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{rows}" AS '
                          f'SELECT {", ".join(schema.WAITING.columns)} FROM "{self.lines}"')  # fmt: skip
+        if not self._count(self.read):
+            return [StagedRows(schema.WAITING, rows)], []
         source = [self.batch.source]
         read = f'EXISTS (SELECT 1 FROM "{self.read}" r WHERE {{}})'
         statements: list[tuple[str, list[object]]] = [
