@@ -163,3 +163,28 @@ def test_an_omop_person_file_that_cannot_be_read_refuses_the_batch(installation:
     with pytest.raises(OmopFileError, match=r"PERSON\.csv : c'est un dossier"):
         load_omop(folder, installation.warehouse, installation.vault, key, source="omop")
     assert snapshot(installation) == before
+
+
+def test_a_fhir_condition_waits_for_its_patient_across_files(installation: Installation, tmp_path: Path) -> None:
+    from proxisante.sources.fhir.load import load_fhir
+    from test_fhir_import import condition, patient, practitioner, write_ndjson
+
+    folder = tmp_path / "fhir"
+    folder.mkdir()
+    resources = [practitioner(), patient("p1", fx.NIR_ALICE), condition("c1", "Patient/p1")]
+    resources.append(condition("c2", "Patient/p2"))  # line 4: a patient not loaded yet
+    write_ndjson(folder / "export-1.ndjson", resources)
+
+    def fhir(path: Path) -> object:
+        return load_fhir(path, installation.warehouse, installation.vault, installation.pseudonymiser, source="ehr")
+
+    fhir(folder)
+    rows = quarantined_rows(installation.warehouse)
+    assert list(zip(rows["file_name"], rows["line"], strict=True)) == [("export-1.ndjson", 4)]
+    assert "en attente" in rows["reason"][0] and installation.warehouse.counts()["condition_occurrence"] == 1
+    write_ndjson(folder / "export-2.ndjson", [patient("p2", fx.INS_CHLOE)])  # the patient comes in a later file
+    report = fhir(folder)
+    assert any(f.waiting and f.rows_loaded == 1 for f in report.files)  # type: ignore[attr-defined]
+    assert installation.warehouse.counts()["condition_occurrence"] == 2
+    assert len(quarantined_rows(installation.warehouse)) == 0
+    _check_counts(installation)
