@@ -112,20 +112,23 @@ def test_soignant_sees_only_own_patients(clients, centre) -> None:
     assert len({r["mt_rpps"] for r in everyone["rows"]}) > 1 and everyone["total"] > own["total"]
 
 
-def test_researcher_sees_small_cells_masked(clients) -> None:
-    researcher = clients["chercheur"][0].get("/api/measures/results?by=provider").json()["rows"]
-    manager = clients["gestionnaire"][0].get("/api/measures/results?by=provider").json()["rows"]
-    assert any(r["suppressed"] for r in researcher)
-    assert all(r["numerator"] is None for r in researcher if r["suppressed"])
-    assert "suppressed" not in manager[0]
-    small = [r for r in manager if 0 < r["numerator"] < 11]
+@pytest.mark.parametrize("role", ["chercheur", "gestionnaire", "admin"])
+def test_outside_the_care_team_small_cells_are_masked(clients, role: str) -> None:
+    """Every account without a care role (soignant, coordinateur) is a protected audience."""
+    protected = clients[role][0].get("/api/measures/results?by=provider").json()["rows"]
+    care_team = clients["coordinateur"][0].get("/api/measures/results?by=provider").json()["rows"]
+    assert any(r["suppressed"] for r in protected)
+    assert all(r["numerator"] is None and r["rate"] is None for r in protected if r["suppressed"])
+    assert "suppressed" not in care_team[0]
+    small = [r for r in care_team if 0 < r["numerator"] < 11]
     assert small, "the fixture must have small cells for this test to mean anything"
 
 
-def test_researcher_dashboard_has_no_monthly_panel_trend(clients) -> None:
+def test_protected_dashboard_has_no_monthly_panel_trend(clients) -> None:
     """Month-to-month panel sizes would give back the net flows that the API withholds from researchers."""
     assert 'id="chart-trend"' not in clients["chercheur"][0].get("/").text
-    assert 'id="chart-trend"' in clients["gestionnaire"][0].get("/").text
+    assert 'id="chart-trend"' not in clients["gestionnaire"][0].get("/").text
+    assert 'id="chart-trend"' in clients["coordinateur"][0].get("/").text
     assert clients["chercheur"][0].get("/api/patientele").json()["flows"] == []
 
 

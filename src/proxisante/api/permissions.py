@@ -13,6 +13,15 @@ Roles (an account may hold several; it may call a route if one of its roles may)
 - ``gestionnaire``: management, aggregates and the economic model, never a name;
 - ``chercheur``: aggregates after disclosure control (small cells masked), never a name;
 - ``admin``: accounts, audit log, data quality and status; aggregates, never a name.
+
+The **care team** (``soignant``, ``coordinateur``) reads names and sees the engines' figures as they
+are. Every other account is a *protected audience* (``protected_audience``): its aggregates go through
+``api.access`` (published periods only, objecting patients left out, disclosure control).
+
+Separation of duties: an account that reads names cannot also administer accounts (``check_roles``
+refuses ``admin`` with ``soignant`` or ``coordinateur``), and the web administration creates no
+account that reads names (``web_may_create``): those are created on the server, by whoever runs it,
+with ``proxisante users add`` (who can already read the identity vault's file).
 """
 
 from __future__ import annotations
@@ -29,6 +38,8 @@ ROLES: dict[str, str] = {
 
 _ALL = frozenset(ROLES)
 _NOMINATIVE = frozenset({"soignant", "coordinateur"})
+CARE_TEAM = _NOMINATIVE  # the roles that read names, and see figures unprotected
+_WAREHOUSE = _ALL - {"chercheur"}  # operational metadata of the warehouse (row counts of files and tables)
 _ECONOMICS = frozenset({"coordinateur", "gestionnaire", "admin"})
 _QUALITY = frozenset({"coordinateur", "gestionnaire", "admin"})
 _ADMIN = frozenset({"admin"})
@@ -60,7 +71,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "logout": _ALL,
     # JSON API
     "api_me": _ALL,
-    "api_status": _ALL,
+    "api_status": _WAREHOUSE,
     "api_patientele": _ALL,
     "api_measures": _ALL,
     "api_measure_results": _ALL,
@@ -86,18 +97,30 @@ def allowed(roles: Iterable[str], route: str) -> bool:
     return any(role in permitted for role in roles)
 
 
-def only_aggregates(roles: Iterable[str]) -> bool:
-    """A researcher without another role sees aggregates after disclosure control only."""
-    return set(roles) == {"chercheur"}
+def protected_audience(roles: Iterable[str]) -> bool:
+    """An account without a care role sees aggregates through disclosure control only (``api.access``)."""
+    return not CARE_TEAM & set(roles)
 
 
 def check_roles(roles: Iterable[str]) -> list[str]:
-    """The roles, checked against the known ones (a typo must not silently grant nothing)."""
+    """The roles, checked against the known ones (a typo must not silently grant nothing), and against
+    separation of duties: whoever administers the accounts does not read names."""
     chosen = sorted({r.strip() for r in roles if r.strip()})
     unknown = [r for r in chosen if r not in ROLES]
     if unknown or not chosen:
         raise ValueError(f"rôle inconnu : {', '.join(unknown) or '(aucun)'} ; rôles : {', '.join(ROLES)}")
+    if "admin" in chosen and CARE_TEAM & set(chosen):
+        raise ValueError(
+            "séparation des tâches : un compte admin ne peut pas être aussi soignant ou coordinateur "
+            "(il lirait les noms des patients)"
+        )
     return chosen
+
+
+def web_may_create(roles: Iterable[str]) -> bool:
+    """The web administration creates accounts that do not read names; the others are created on the
+    server with ``proxisante users add``."""
+    return not CARE_TEAM & set(roles)
 
 
 def markdown_matrix() -> str:

@@ -19,10 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from proxisante.api.access import (
     audited,
     check_own_patient,
+    excluded,
     own_provider,
-    protect_counts,
-    protect_series,
+    patientele_for,
+    protected,
+    published_date,
+    published_period,
+    published_year,
     results_for,
+    series_for,
     user_of,
     with_names,
 )
@@ -120,29 +125,22 @@ def patientele(
     period: PeriodQuery | None = None,
 ) -> Response:
     svc, user = services(request), user_of(request)
-    span = _period(request, period)
-    on = date or dt.date(svc.default_year(), 12, 31)
-    if not 1900 <= on.year <= 2100:
-        raise InputError("date hors des années 1900 à 2100")
+    span = published_period(user, svc, period)
+    on = published_date(user, svc, date)
+    gone = excluded(user, svc)
 
     def build() -> dict[str, Any]:
-        data = svc.patientele(on, span)
+        data = patientele_for(user, svc, on, span)
         return {
             "reference_date": on.isoformat(),
             "period": span.label,
-            "pyramid": records(protect_counts(user, data["pyramid"], ["age_band", "sex"], ["patients"])),
-            "composition": records(protect_counts(user, data["composition"], ["indicator"], ["patients"])),
-            "risk_levels": records(protect_counts(user, data["risk"], ["level"], ["patients"])),
-            "flows": records(data["flows"]) if not _researcher(user) else [],
+            "pyramid": records(data["pyramid"]),
+            "composition": records(data["composition"]),
+            "risk_levels": records(data["risk"]),
+            "flows": records(data["flows"]),
         }
 
-    return cached_json(svc, "api_patientele", (on, span, _researcher(user)), build)
-
-
-def _researcher(user) -> bool:
-    from proxisante.api.permissions import only_aggregates
-
-    return only_aggregates(user.roles)
+    return cached_json(svc, "api_patientele", (on, span, protected(user), gone), build)
 
 
 @router.get("/measures", name="api_measures", summary="Bibliothèque d'indicateurs")
@@ -172,7 +170,8 @@ def measure_results(
         Literal["provider", "care_site"] | None, Query(description="par médecin traitant ou par site")
     ] = None,
 ) -> Response:
-    span, user, svc = _period(request, period), user_of(request), services(request)
+    user, svc = user_of(request), services(request)
+    span = published_period(user, svc, period)
 
     def build() -> dict[str, Any]:
         frame = results_for(user, svc, span, by)
@@ -183,10 +182,14 @@ def measure_results(
             "rows": records(frame),
         }
 
-    return cached_json(svc, "api_results", (span, by, _researcher(user)), build)
+    return cached_json(svc, "api_results", (span, by, protected(user), excluded(user, svc)), build)
 
 
-@router.get("/measures/{measure_id}/series", name="api_measure_series", summary="Série mensuelle (12 mois glissants)")
+@router.get(
+    "/measures/{measure_id}/series",
+    name="api_measure_series",
+    summary="Série mensuelle (12 mois glissants) ; vue protégée : une valeur par année civile close",
+)
 def measure_series(
     request: Request,
     measure_id: Annotated[str, PathParam(max_length=80)],
@@ -194,13 +197,13 @@ def measure_series(
     end: MonthQuery | None = None,
 ) -> dict[str, Any]:
     measure = _measure(measure_id)
-    year = services(request).default_year()
+    year = published_year(user_of(request), services(request))
     first = _month(start) if start else dt.date(year, 1, 1)
     last = _month(end) if end else dt.date(year, 12, 1)
     months = (last.year - first.year) * 12 + last.month - first.month + 1
     if months < 1 or months > MAX_SERIES_MONTHS:
         raise InputError(f"de 1 à {MAX_SERIES_MONTHS} mois entre start et end (demandé : {months})")
-    frame = protect_series(user_of(request), services(request).series(measure, first, last))
+    frame = series_for(user_of(request), services(request), measure, first, last)
     return {"measure_id": measure.id, "rows": records(frame)}
 
 
@@ -242,7 +245,7 @@ def prevention(
 ) -> dict[str, Any]:
     user, span = user_of(request), _period(request, period)
     svc = services(request)
-    check_own_patient(user, svc, person_id, span.end)
+    check_own_patient(user, svc, person_id)
     audited(request, "plan de prévention", f"plan de prévention au {span.end.isoformat()}", [person_id])
     frame = svc.plan(span, person_id)
     return {
@@ -320,8 +323,14 @@ def simulation_summary(simulation) -> dict[str, Any]:
 
 @router.post("/economics/simulate", name="api_economics", summary="Modèle économique : scénarios de paiement")
 def economics(request: Request, scenario: ScenarioIn) -> dict[str, Any]:
-    simulation = services(request).simulation(
-        tuple(sorted(set(scenario.years))), scenario.draws, scenario.seed, scenario.tornado_model, scenario.profile_year
+    svc = services(request)
+    simulation = svc.simulation(
+        tuple(sorted(set(scenario.years))),
+        scenario.draws,
+        scenario.seed,
+        scenario.tornado_model,
+        scenario.profile_year,
+        excluded(user_of(request), svc),
     )
     return simulation_summary(simulation)
 

@@ -64,6 +64,7 @@ class Services:
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
         self._entries = entries or int(value("cache_entries"))
         self._batch: tuple[float, str] = (0.0, "")
+        self._objections: tuple[float, frozenset[int]] = (0.0, frozenset())
         self.closed = False
 
     # -- cache ---------------------------------------------------------------------------------
@@ -84,6 +85,20 @@ class Services:
         finally:
             self.lock.release()
         return batch
+
+    def objections(self) -> frozenset[int]:
+        """Pseudonyms of the patients who objected (identity vault), re-read every few seconds: an
+        objection recorded with ``proxisante objection add`` applies without a new load."""
+        seen_at, ids = self._objections
+        if seen_at and time.monotonic() - seen_at < BATCH_TTL_SECONDS:
+            return ids
+        from proxisante.identity.objection import ObjectionRegistry
+
+        registry = ObjectionRegistry(self.installation.vault, self.installation.pseudonymiser)
+        with self.lock:
+            ids = registry.person_ids()
+        self._objections = (time.monotonic(), ids)
+        return ids
 
     def cached(
         self, name: str, params: Hashable, compute: Callable[[], T], *, lock: threading.RLock | None = None
@@ -168,23 +183,49 @@ class Services:
 
     # -- measures --------------------------------------------------------------------------------
 
-    def results(self, period: Period, by: str | None = None) -> pd.DataFrame:
+    def results(self, period: Period, by: str | None = None, excluded: frozenset[int] = frozenset()) -> pd.DataFrame:
+        """Every measure on a period; ``excluded``: persons left out of every population (objectors)."""
         from proxisante.measures.results import run
 
         def compute() -> pd.DataFrame:
-            return run(self.warehouse, period, by=[by] if by else []).table
+            return run(self.warehouse, period, by=[by] if by else [], exclude_person_ids=excluded).table
 
-        return self.cached("results", (period, by), compute)
+        return self.cached("results", (period, by, excluded), compute)
 
-    def protected_results(self, period: Period, by: str | None = None) -> pd.DataFrame:
+    def protected_results(
+        self, period: Period, by: str | None = None, excluded: frozenset[int] = frozenset()
+    ) -> pd.DataFrame:
+        """The results without ``excluded`` persons, through disclosure control (``results.protect``)."""
         from proxisante.measures.results import protect
 
-        return self.cached("protected", (period, by), lambda: protect(self.results(period, by), by=[by] if by else []))
+        return self.cached(
+            "protected",
+            (period, by, excluded),
+            lambda: protect(self.results(period, by, excluded), by=[by] if by else []),
+        )
 
-    def series(self, measure: Measure, first: dt.date, last: dt.date) -> pd.DataFrame:
+    def series(
+        self, measure: Measure, first: dt.date, last: dt.date, excluded: frozenset[int] = frozenset()
+    ) -> pd.DataFrame:
         from proxisante.measures.results import series
 
-        return self.cached("series", (measure.id, first, last), lambda: series(self.warehouse, measure, first, last))
+        return self.cached(
+            "series",
+            (measure.id, first, last, excluded),
+            lambda: series(self.warehouse, measure, first, last, exclude_person_ids=excluded),
+        )
+
+    def protected_year_point(self, measure: Measure, year: int, excluded: frozenset[int]) -> pd.DataFrame:
+        """One calendar year of a measure (12 months to 31/12), protected as the year's total row is in the
+        results of that year (``results.protect``, no ``by``): the same figure, masked the same way."""
+        from proxisante.measures.results import protect
+
+        def compute() -> pd.DataFrame:
+            december = dt.date(year, 12, 1)
+            frame = self.series(measure, december, december, excluded).assign(measure_id=measure.id, stratifier="")
+            return protect(frame).drop(columns=["measure_id", "stratifier", "stratum"])
+
+        return self.cached("protected_point", (measure.id, year, excluded), compute)
 
     def gaps(self, period: Period, measure_ids: tuple[str, ...] = (), provider: str | None = None) -> pd.DataFrame:
         """Care gaps of the period (pseudonymised); cached, since the names are joined per request."""
@@ -237,11 +278,14 @@ class Services:
 
     # -- population ----------------------------------------------------------------------------
 
-    def patientele(self, on: dt.date, period: Period) -> dict[str, pd.DataFrame]:
+    def patientele(
+        self, on: dt.date, period: Period, excluded: frozenset[int] = frozenset()
+    ) -> dict[str, pd.DataFrame]:
+        """The patientèle tables on a date; ``excluded`` persons (objectors) are left out of all but flows."""
         from proxisante.population.api import Patientele
 
         def compute() -> dict[str, pd.DataFrame]:
-            with Patientele(self.warehouse, on) as p:
+            with Patientele(self.warehouse, on, exclude_person_ids=excluded) as p:
                 return {
                     "pyramid": p.pyramid(by_provider=False),
                     "composition": p.composition(by_provider=False),
@@ -251,31 +295,42 @@ class Services:
                     "flows": p.flows(period, by_provider=False),
                 }
 
-        return self.cached("patientele", (on, period), compute)
+        return self.cached("patientele", (on, period, excluded), compute)
 
     # -- economics -----------------------------------------------------------------------------
 
-    def profile(self, year: int | None):
-        """The centre's economic profile for a year, read from the warehouse once (it runs the ROSP measures)."""
+    def profile(self, year: int | None, excluded: frozenset[int] = frozenset()):
+        """The centre's economic profile for a year, read from the warehouse once (it runs the ROSP measures);
+        ``excluded`` persons (objectors, for a protected audience) are in none of its tables."""
         from proxisante.economics.profile import ProfileError, last_full_year, profile_from_warehouse
+        from proxisante.reporting.sources import WithoutPersons
 
         def compute():
             chosen = year or last_full_year(self.warehouse)
             if chosen is None:
                 raise Unavailable("l'entrepôt ne contient aucun acte facturé : chargez un export d'abord")
             try:
-                return profile_from_warehouse(self.warehouse, chosen, centre="Centre (entrepôt)")
+                view = WithoutPersons(self.warehouse, excluded) if excluded else self.warehouse
+                return profile_from_warehouse(view, chosen, centre="Centre (entrepôt)")  # type: ignore[arg-type]
             except ProfileError as error:
                 raise InputError(str(error)) from error
 
-        return self.cached("profile", year, compute)
+        return self.cached("profile", (year, excluded), compute)
 
-    def simulation(self, years: tuple[int, ...], draws: int, seed: int, tornado_model: str, profile_year: int | None):
+    def simulation(
+        self,
+        years: tuple[int, ...],
+        draws: int,
+        seed: int,
+        tornado_model: str,
+        profile_year: int | None,
+        excluded: frozenset[int] = frozenset(),
+    ):
         from proxisante.economics.costs import load_costs
         from proxisante.economics.profile import ProfileError
         from proxisante.economics.uncertainty import simulate
 
-        profile = self.profile(profile_year)
+        profile = self.profile(profile_year, excluded)
 
         def compute():
             try:
@@ -287,7 +342,7 @@ class Services:
                 profile, costs, list(years) or [profile.year], draws=draws, seed=seed, tornado_model=tornado_model
             )
 
-        return self.cached("simulation", (years, draws, seed, tornado_model, profile_year), compute)
+        return self.cached("simulation", (years, draws, seed, tornado_model, profile_year, excluded), compute)
 
     # -- territory -----------------------------------------------------------------------------
 

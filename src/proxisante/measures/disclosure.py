@@ -67,6 +67,64 @@ class Labels:
     masked: str
 
 
+PERIOD_KINDS = ("year", "quarter")
+
+
+class PeriodRefused(ValueError):
+    """A period or reference date outside the published set of a protected audience (message in French)."""
+
+
+@dataclass(frozen=True)
+class PeriodPolicy:
+    """Which periods an audience outside the care team may ask for (``protected_periods``)."""
+
+    kinds: tuple[str, ...]
+    closed_only: bool
+
+    def allowed(self, start: dt.date, end: dt.date, today: dt.date) -> bool:
+        """Is [start, end] a published period: a calendar year (or quarter), over before ``today``?"""
+        if self.closed_only and end >= today:
+            return False
+        year_like = start == dt.date(end.year, 1, 1) and end == dt.date(end.year, 12, 31)
+        quarter_like = (
+            start.day == 1
+            and start.month in (1, 4, 7, 10)
+            and start.year == end.year
+            and (end + dt.timedelta(days=1)) == _add_months(start, 3)
+        )
+        return ("year" in self.kinds and year_like) or ("quarter" in self.kinds and quarter_like)
+
+    def check(self, start: dt.date, end: dt.date, today: dt.date, asked: str) -> None:
+        """Refuse (in French) a period that is not published; the message names what is."""
+        if not self.allowed(start, end, today):
+            raise PeriodRefused(f"{asked} : {self.describe()}")
+
+    def check_date(self, day: dt.date, today: dt.date) -> None:
+        """A reference date must end a published period (31/12 of a closed year)."""
+        starts = [dt.date(day.year, 1, 1)]
+        if "quarter" in self.kinds:
+            starts.append(_add_months(day.replace(day=1), -2))
+        if not any(self.allowed(s, day, today) for s in starts):
+            raise PeriodRefused(f"date de référence {day.isoformat()} : {self.describe()}")
+
+    def last_year(self, today: dt.date) -> int:
+        """The last published calendar year."""
+        return today.year - 1 if self.closed_only else today.year
+
+    def describe(self) -> str:
+        kinds = "années civiles (2025)" + (" et trimestres civils (2025-T3)" if "quarter" in self.kinds else "")
+        closed = " closes" if self.closed_only else ""
+        return (
+            f"vue protégée (secret statistique), seules les {kinds}{closed} sont publiées, "
+            "avec leur dernier jour pour date de référence ; ni jour libre ni période glissante"
+        )
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
 @dataclass(frozen=True)
 class DisclosureSettings:
     """The rules of ``disclosure.yaml``, typed so that a typo fails on loading, not in a report."""
@@ -74,6 +132,7 @@ class DisclosureSettings:
     threshold: Dated[int]
     mask_zeros: Dated[bool]
     labels: Labels
+    periods: Dated[PeriodPolicy] | None = None
 
     @property
     def floor(self) -> int:
@@ -105,7 +164,28 @@ def parse_settings(node: Any) -> DisclosureSettings:
     _check_threshold(threshold.value, "disclosure.yaml: threshold")
     if "" in (labels.total, labels.primary, labels.secondary) or labels.primary == labels.secondary:
         raise SettingsError("disclosure.yaml: labels total, primary and secondary must be set, and differ")
-    return DisclosureSettings(threshold, mask_zeros, labels)
+    periods = _period_policy(node["protected_periods"]) if "protected_periods" in node else None
+    return DisclosureSettings(threshold, mask_zeros, labels, periods)
+
+
+def _period_policy(node: Any) -> Dated[PeriodPolicy]:
+    try:
+        raw = _dated(node, "protected_periods", dict)
+        kinds = tuple(str(k) for k in raw.value["kinds"])
+        closed = raw.value["closed_only"]
+    except (KeyError, TypeError) as exc:
+        raise SettingsError(f"disclosure.yaml: protected_periods needs kinds and closed_only ({exc})") from exc
+    if not kinds or any(k not in PERIOD_KINDS for k in kinds) or type(closed) is not bool:
+        raise SettingsError(f"disclosure.yaml: protected_periods kinds among {PERIOD_KINDS}, closed_only true/false")
+    return Dated(PeriodPolicy(kinds, closed), raw.since, raw.source, raw.confidence)
+
+
+def period_policy(settings: DisclosureSettings | None = None) -> PeriodPolicy:
+    """The published periods of ``disclosure.yaml`` (refused when the file does not say)."""
+    rules = settings or load_settings()
+    if rules.periods is None:
+        raise SettingsError("disclosure.yaml: protected_periods is missing")
+    return rules.periods.value
 
 
 def _dated(node: Any, name: str, kind: type) -> Dated[Any]:
@@ -177,6 +257,44 @@ def protect_measure_results(
     out = _publish(frame, MEASURE_COUNTS, primary, masked, rules.labels)
     for column in MEASURE_VALUES:
         out[column] = out[column].astype("Float64").mask(masked)
+    return out
+
+
+def protect_parts(
+    frame: pd.DataFrame,
+    *,
+    part: str,
+    whole: str,
+    derived: Sequence[str] = (),
+    threshold: int | None = None,
+    settings: DisclosureSettings | None = None,
+) -> pd.DataFrame:
+    """Rows that each count the persons of a whole having one trait (``part`` of ``whole``), protected.
+
+    Each row is its own table: the persons with the trait, those without it (``whole - part``:
+    "everybody but k" reveals k) and the whole as their margin. A masked row loses ``part`` and the
+    ``derived`` columns (a share: share x whole gives the count back); ``whole`` is published elsewhere
+    (the panel) and stays. Rows may overlap (a diabetic may be in ALD): they are not added up.
+    """
+    rules = _rules(settings, threshold)
+    _known_counts(frame, [part, whole])
+    masked = np.zeros(len(frame), dtype=bool)
+    primary = np.zeros(len(frame), dtype=bool)
+    for i, (k, n) in enumerate(zip(frame[part].astype(int), frame[whole].astype(int), strict=True)):
+        cell = pd.DataFrame({"trait": ["with", "without", rules.labels.total], "count": [k, n - k, n]})
+        done = suppress(cell, dims=["trait"], counts=["count"], settings=rules)
+        masked[i] = done["count"].iloc[:2].isna().any()
+        primary[i] = (done[SUPPRESSED].iloc[:2] == rules.labels.primary).any()
+    out = _publish(frame, [part], primary, masked, rules.labels)
+    return mask_derived(out, derived)
+
+
+def mask_derived(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Values computed from a row's counts (share, rate, interval) masked where the row is masked."""
+    hidden = (frame[SUPPRESSED] != "").to_numpy()
+    out = frame.copy()
+    for column in columns:
+        out[column] = out[column].astype("Float64").mask(hidden)
     return out
 
 

@@ -74,8 +74,15 @@ def panel_trend(flows: pd.DataFrame) -> str:
     return _layout(figure, "Patientèle médecin traitant en fin de mois")
 
 
-def series(frame: pd.DataFrame, label: str, percent: bool, target: float | None, intermediate: float | None) -> str:
-    """Monthly trend with its 95 % interval and the objectives as lines."""
+def series(
+    frame: pd.DataFrame,
+    label: str,
+    percent: bool,
+    target: float | None,
+    intermediate: float | None,
+    span: str = "12 mois glissants",
+) -> str:
+    """Trend (monthly, or one point per calendar year) with its 95 % interval and the objectives as lines."""
     import plotly.graph_objects as go
 
     scale = 100.0 if percent else 1.0
@@ -102,7 +109,7 @@ def series(frame: pd.DataFrame, label: str, percent: bool, target: float | None,
             figure.add_hline(y=value * scale, line={"color": GREY, "dash": dash}, annotation_text=name)
     figure.update_yaxes(title="%" if percent else "pour 100 patients", rangemode="tozero")
     figure.update_xaxes(tickformat="%m/%Y")
-    return _layout(figure, f"{label} — 12 mois glissants")
+    return _layout(figure, f"{label} — {span}")
 
 
 def economics(rows: list[dict], year: int) -> str:

@@ -24,18 +24,25 @@ from fastapi.templating import Jinja2Templates
 
 from proxisante import formats, spreadsheet
 from proxisante.api.access import (
+    TOTAL,
     audited,
     check_own_patient,
+    excluded,
     own_provider,
-    protect_counts,
-    protect_series,
+    panel_size,
+    patientele_for,
+    protected,
+    published_date,
+    published_period,
+    published_year,
     results_for,
+    series_for,
     user_of,
     with_names,
 )
 from proxisante.api.accounts import AccountError
 from proxisante.api.auth import LOGIN_COOKIE, SESSION_COOKIE, User, authorize
-from proxisante.api.permissions import ROLES, only_aggregates
+from proxisante.api.permissions import CARE_TEAM, ROLES, web_may_create
 from proxisante.api.services import InputError, Services, Unavailable, measure_of, period_of
 from proxisante.measures.definition import Measure, library
 from proxisante.web import charts
@@ -185,10 +192,10 @@ def logout(request: Request) -> Response:
 @router.get("/", name="page_dashboard")
 def dashboard(request: Request) -> HTMLResponse:
     svc, user = services(request), user_of(request)
-    year = svc.default_year()
+    year = published_year(user, svc)
     span = period_of(str(year))
-    data = svc.patientele(dt.date(year, 12, 31), span)
-    panel = int(data["composition"].panel.iloc[0]) if len(data["composition"]) else 0
+    data = patientele_for(user, svc, dt.date(year, 12, 31), span)
+    panel = panel_size(data)
     results = results_for(user, svc, span, None)
     totals = results[results.stratifier == ""]
     status_counts = totals.objective.value_counts().to_dict()
@@ -201,57 +208,48 @@ def dashboard(request: Request) -> HTMLResponse:
         title="Tableau de bord",
         year=year,
         panel=panel,
-        providers=len(data["by_provider"].mt_rpps.unique()) - 1,
+        providers=len(svc.patientele(dt.date(year, 12, 31), span)["by_provider"].mt_rpps.unique()) - 1,
         status_counts=status_counts,
         below=below,
         measures=library(),
         last=last,
-        persons=snapshot.counts.get("person", ("", 0))[1],
-        # Month-to-month panel sizes give the net flows back, which the API withholds from researchers.
-        trend=None
-        if only_aggregates(user.roles)
-        else svc.figure("chart_trend", year, lambda: charts.panel_trend(data["flows"])),
-        researcher=only_aggregates(user.roles),
+        # Every person of the warehouse, objectors included: not for a protected audience (which sees them nowhere).
+        persons=None if protected(user) else snapshot.counts.get("person", ("", 0))[1],
+        # Month-to-month panel sizes give the net flows back, which the API withholds from a protected audience.
+        trend=None if protected(user) else svc.figure("chart_trend", year, lambda: charts.panel_trend(data["flows"])),
+        researcher=protected(user),
     )
 
 
 @router.get("/patientele", name="page_patientele")
 def patientele(request: Request, date: Annotated[dt.date | None, Query()] = None) -> HTMLResponse:
     svc, user = services(request), user_of(request)
-    year = svc.default_year()
-    on = date or dt.date(year, 12, 31)
-    if not 1900 <= on.year <= 2100:
-        raise InputError("date hors des années 1900 à 2100")
-    data = svc.patientele(on, period_of(str(on.year)))
-    pyramid = protect_counts(user, data["pyramid"], ["age_band", "sex"], ["patients"])
-    composition = _mask_shares(protect_counts(user, data["composition"], ["indicator"], ["patients"]))
-    risk = _mask_shares(protect_counts(user, data["risk"], ["level"], ["patients"]))
-    by_provider = data["by_provider"]
-    by_provider = by_provider[
-        (by_provider.indicator == by_provider.indicator.iloc[0]) & (by_provider.mt_rpps != "Total")
-    ]
+    on = published_date(user, svc, date)
+    data = patientele_for(user, svc, on, period_of(str(on.year)))
+    pyramid = data["pyramid"]
+    cells = pyramid[(pyramid.age_band != TOTAL) & (pyramid.sex != TOTAL)]
+    by_provider = data.get("by_provider", pd.DataFrame(columns=["indicator", "mt_rpps", "panel"]))
+    if len(by_provider):
+        by_provider = by_provider[
+            (by_provider.indicator == by_provider.indicator.iloc[0]) & (by_provider.mt_rpps != TOTAL)
+        ]
     return render(
         request,
         "patientele.html",
         title="Patientèle",
         on=on,
-        composition=composition,
-        risk=risk,
+        composition=data["composition"],
+        risk=data["risk"],
         flows=data["flows"],
         by_provider=by_provider,
         names=svc.provider_names(),
         pyramid=svc.figure(
-            "chart_pyramid", (on, only_aggregates(user.roles)), lambda: charts.pyramid(pyramid.fillna(0))
+            "chart_pyramid",
+            (on, protected(user), excluded(user, svc)),
+            lambda: charts.pyramid(cells.fillna(0)),
         ),
-        researcher=only_aggregates(user.roles),
+        researcher=protected(user),
     )
-
-
-def _mask_shares(frame: pd.DataFrame) -> pd.DataFrame:
-    """A masked count's share would give the count back (share × panel): masked too."""
-    if "suppressed" not in frame:
-        return frame
-    return frame.assign(share=frame.share.mask(frame.suppressed != ""))
 
 
 # -- indicators -------------------------------------------------------------------------------------------
@@ -259,7 +257,7 @@ def _mask_shares(frame: pd.DataFrame) -> pd.DataFrame:
 
 @router.get("/indicateurs", name="page_indicators")
 def indicators(request: Request, periode: Annotated[str | None, Query(max_length=40)] = None) -> HTMLResponse:
-    span = _period(request, periode)
+    span = published_period(user_of(request), services(request), periode)
     frame = results_for(user_of(request), services(request), span, None)
     rows = frame[frame.stratifier == ""]
     by_group: dict[str, list] = {g: [] for g in GROUPS}
@@ -283,27 +281,31 @@ def indicator(
     periode: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
     svc, user, measure = services(request), user_of(request), _measure(measure_id)
-    span = _period(request, periode)
+    span = published_period(user, svc, periode)
     frame = results_for(user, svc, span, "provider")
     rows = frame[(frame.measure_id == measure.id) & (frame.stratifier == "")]
     total = rows[rows.provider == "Total"].iloc[0]
     providers = rows[rows.provider != "Total"]
     last = span.end.replace(day=1)
-    first = (
-        dt.date(last.year, last.month + 1, 1).replace(year=last.year - 1)
-        if last.month < 12
-        else dt.date(last.year, 1, 1)
-    )
-    trend = protect_series(user, svc.series(measure, first, last))
+    if protected(user):  # published years only: the last three
+        first = dt.date(last.year - 2, 1, 1)
+    else:  # 12 rolling months ending each month of the last year
+        first = (
+            dt.date(last.year, last.month + 1, 1).replace(year=last.year - 1)
+            if last.month < 12
+            else dt.date(last.year, 1, 1)
+        )
+    trend = series_for(user, svc, measure, first, last)
     chart = svc.figure(
         "chart_series",
-        (measure.id, first, last, only_aggregates(user.roles)),
+        (measure.id, first, last, protected(user), excluded(user, svc)),
         lambda: charts.series(
             trend,
             measure.short_label,
             measure.scoring != "events_per_100",
             measure.objectives.target,
             measure.objectives.intermediate,
+            "années civiles" if protected(user) else "12 mois glissants",
         ),
     )
     return render(
@@ -318,6 +320,7 @@ def indicator(
         chart=chart,
         trend=trend,
         drill=user.may("page_indicator_patients"),
+        researcher=protected(user),
         own=user.rpps,
         whole=user.whole_structure,
     )
@@ -441,7 +444,7 @@ def prevention_plan(
     periode: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
     svc, user, span = services(request), user_of(request), _period(request, periode)
-    check_own_patient(user, svc, person_id, span.end)
+    check_own_patient(user, svc, person_id)
     audited(request, "plan de prévention", f"plan de prévention au {span.end.isoformat()}", [person_id])
     plan = svc.plan(span, person_id)
     gaps = svc.gaps(span, (), None if user.whole_structure else user.rpps)
@@ -477,8 +480,14 @@ def _scenario(years: str, draws: int, seed: int, tornado: str):
 def _simulate(request: Request, scenario):
     from proxisante.api.routes import simulation_summary
 
-    simulation = services(request).simulation(
-        tuple(sorted(set(scenario.years))), scenario.draws, scenario.seed, scenario.tornado_model, None
+    svc = services(request)
+    simulation = svc.simulation(
+        tuple(sorted(set(scenario.years))),
+        scenario.draws,
+        scenario.seed,
+        scenario.tornado_model,
+        None,
+        excluded(user_of(request), svc),
     )
     return simulation, simulation_summary(simulation)
 
@@ -486,7 +495,9 @@ def _simulate(request: Request, scenario):
 def _economics_chart(request: Request, scenario, summary: dict) -> str:
     first = summary["years"][0]
     return services(request).figure(
-        "chart_economics", scenario.model_dump_json(), lambda: charts.economics(first["models"], first["year"])
+        "chart_economics",
+        (scenario.model_dump_json(), excluded(user_of(request), services(request))),
+        lambda: charts.economics(first["models"], first["year"]),
     )
 
 
@@ -645,7 +656,7 @@ def administration(request: Request, message: str | None = None, erreur: str | N
         vault_log=_vault_log(web),
         message=message,
         error=erreur,
-        roles=ROLES,
+        roles={name: label for name, label in ROLES.items() if name not in CARE_TEAM},
     )
 
 
@@ -664,6 +675,12 @@ def add_account(
     rpps: Annotated[str, Form(max_length=11)] = "",
 ) -> Response:
     web, user = request.app.state.web, user_of(request)
+    if not web_may_create(roles):
+        message = (
+            "Séparation des tâches : un compte qui lit les noms des patients (soignant, coordinateur) se crée "
+            "sur le serveur avec « proxisante users add », pas depuis l'administration web."
+        )
+        return RedirectResponse(f"/administration?erreur={_q(message)}", status_code=303)
     try:
         web.accounts.add(username, password, roles, rpps=rpps or None, display_name=display_name or None)
     except AccountError as error:
