@@ -142,7 +142,7 @@ def test_audit_log_records_nominative_reads_and_detects_tampering(fresh, centre)
     login(client, "coordinateur")
     rows = client.get("/api/gaps?limit=5&nominative=true").json()["rows"]
     assert rows and all(r["family_name"] for r in rows)
-    log = AuditLog(AccountStore(centre.settings.accounts))
+    log = AuditLog.installed(centre.settings)
     last = log.entries(1).iloc[0]
     assert last.username == "coordinateur" and last.route == "api_gaps"
     assert sorted(str(p) for p in last.person_ids) == sorted(r["person_id"] for r in rows)

@@ -26,11 +26,10 @@ _append_lock = threading.Lock()  # one writer at a time, so that the chain never
 class AuditLog:
     """Appends to and reads the ``audit_log`` table of the accounts file."""
 
-    def __init__(self, store: AccountStore, chain: AuditChain | None = None) -> None:
-        """``chain`` holds the key and the anchor: the installation keeps them in its secrets folder; by
-        default they sit in an ``audit`` folder beside the accounts file."""
+    def __init__(self, store: AccountStore, chain: AuditChain) -> None:
+        """``chain`` holds the key and the anchor, kept apart from ``store`` (see :meth:`installed`)."""
         self.store = store
-        self.chain = chain or AuditChain(store.path.parent / "audit", "web")
+        self.chain = chain
 
     @classmethod
     def installed(cls, settings: Settings, store: AccountStore | None = None) -> AuditLog:
