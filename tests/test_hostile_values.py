@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -431,3 +432,36 @@ def test_an_impossible_omop_value_is_quarantined(
             assert f.rows_read == f.rows_loaded + f.rows_quarantined
     finally:
         inst.close()
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [OSError(errno.ENOSPC, "No space left on device"), duckdb.IOException("No space left on device")],
+)
+def test_a_full_disk_during_ingest_is_said_in_french(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception
+) -> None:
+    from typer.testing import CliRunner
+
+    from proxisante import cli
+
+    def full(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise failure
+
+    monkeypatch.setitem(cli.LOADERS, "pivot", full)
+    result = CliRunner().invoke(cli.app, ["ingest", str(fx.write(tmp_path / "in"))])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "disque plein" in said and "No space" not in said, result.output
+
+
+def test_an_unreadable_omop_file_is_refused_in_french_by_the_cli(home: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from proxisante import cli
+
+    folder = tmp_path / "omop"
+    folder.mkdir()
+    (folder / "person.parquet").write_bytes(b"PAR1 not really a parquet file")
+    result = CliRunner().invoke(cli.app, ["ingest", str(folder), "--format", "omop"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "person.parquet : fichier Parquet illisible" in said, result.output

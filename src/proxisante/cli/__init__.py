@@ -6,12 +6,13 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from proxisante.cli.audit import audit_app
-from proxisante.cli.common import console, number, print_load_report, print_row_counts
+from proxisante.cli.common import console, number, print_load_report, print_row_counts, write_error_text
 from proxisante.cli.economics import economie_app
 from proxisante.cli.measures import gaps, measures_app
 from proxisante.cli.objection import objection_app
@@ -109,6 +110,9 @@ def _ingest(path: Path, source: str, file_format: str = "pivot") -> LoadReport:
                                         source=source, progress=advance)  # fmt: skip
     except PivotFileError as error:
         console.print(f"[red]Fichier refusé, rien n'a été chargé :[/red] {error}")
+        raise typer.Exit(code=2) from error
+    except (OSError, duckdb.IOException) as error:  # writing the warehouse or the vault: a full disk
+        console.print(f"[red]Écriture impossible, rien n'a été chargé :[/red] {write_error_text(error)}")
         raise typer.Exit(code=2) from error
     finally:
         installation.close()

@@ -7,6 +7,7 @@ import errno
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+import duckdb
 from rich.console import Console
 from rich.table import Table
 
@@ -19,7 +20,7 @@ console = Console()
 
 __all__ = [
     "NARROW_SPACE", "console", "date", "decimal", "number", "os_error_text", "percent", "print_load_report",
-    "print_row_counts",
+    "print_row_counts", "write_error_text",
 ]  # fmt: skip
 
 
@@ -29,6 +30,13 @@ def os_error_text(error: OSError) -> str:
              errno.EPERM: "permission refusée", errno.EROFS: "système de fichiers en lecture seule",
              errno.ENOENT: "fichier ou dossier introuvable", errno.ENOTEMPTY: "dossier non vide"}  # fmt: skip
     return words.get(error.errno or 0, f"erreur d'écriture (errno {error.errno})")
+
+
+def write_error_text(error: OSError | duckdb.IOException) -> str:
+    """A store that could not be written, in French (DuckDB's errors have no errno, only English text)."""
+    if isinstance(error, OSError):
+        return os_error_text(error)
+    return "disque plein" if "No space left" in str(error) else "erreur d'écriture de l'entrepôt"
 
 
 def print_row_counts(title: str, rows: Mapping[str, int]) -> None:

@@ -8,14 +8,16 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import typer
 
-from proxisante.cli.common import console, number, os_error_text, print_load_report, print_row_counts
+from proxisante.cli.common import console, number, os_error_text, print_load_report, print_row_counts, write_error_text
 from proxisante.identity import load_or_create_key
 from proxisante.research.omop_export import ExportError, ExportOptions, export_omop
 from proxisante.research.projects import append_log
 from proxisante.runtime import open_installation
-from proxisante.sources.omop import OmopFileError, load_omop
+from proxisante.sources.files import PivotFileError
+from proxisante.sources.omop import load_omop
 
 export_app = typer.Typer(help="Exports de l'entrepôt dans des formats standard.", no_args_is_help=True)
 
@@ -27,8 +29,11 @@ def ingest_omop(path: Path, source: str) -> None:
         key = load_or_create_key(installation.settings.key_path)
         with console.status("Chargement OMOP…"):
             report = load_omop(path, installation.warehouse, installation.vault, key, source=source)
-    except OmopFileError as error:
+    except PivotFileError as error:  # OmopFileError, or a file that cannot be read
         console.print(f"[red]Jeu OMOP refusé, rien n'a été chargé :[/red] {error}")
+        raise typer.Exit(code=2) from error
+    except (OSError, duckdb.IOException) as error:
+        console.print(f"[red]Écriture impossible, rien n'a été chargé :[/red] {write_error_text(error)}")
         raise typer.Exit(code=2) from error
     finally:
         installation.close()
