@@ -192,3 +192,40 @@ def test_audit_verify_command(home: Path) -> None:
         con.execute("DELETE FROM access_log")
     broken = runner.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1 and "tronqué" in broken.output
+
+
+def test_a_signed_report_witnesses_the_logs_against_a_rollback(home: Path, tmp_path: Path) -> None:
+    """Log and anchor rolled back together to an earlier, consistent state pass the anchor alone; the heads
+    a signed report recorded when it left the structure catch it."""
+    import datetime as dt
+
+    from proxisante.cli import app
+    from proxisante.identity.chain import anchored_heads
+    from proxisante.reporting.signing import key_path, load_or_create_signing_key, sign_folder
+    from proxisante.runtime import open_installation
+
+    installation = open_installation()
+    try:
+        installation.vault.lookup([1], reader="cli:test", purpose="test")
+        early_anchor = installation.vault.chain.anchor_path.read_bytes()
+        installation.vault.lookup([2], reader="cli:test", purpose="test")
+        installation.vault.lookup([3], reader="cli:test", purpose="test")
+        settings, vault = installation.settings, installation.vault
+    finally:
+        installation.close()
+    report = tmp_path / "rapport"
+    report.mkdir()
+    (report / "rapport.json").write_text("{}")
+    sign_folder(report, ["rapport.json"], load_or_create_signing_key(key_path(settings.home_dir)), period={},
+                structure={}, generated_at=dt.datetime(2026, 12, 5), schema_version="1",
+                audit_heads=anchored_heads(settings.audit))  # fmt: skip
+    runner = CliRunner()
+    assert runner.invoke(app, ["audit", "verify", "--rapport", str(report)]).exit_code == 0
+    with duckdb.connect(str(vault.path)) as con:
+        con.execute("DELETE FROM access_log WHERE seq > 1")
+    vault.chain.anchor_path.write_bytes(early_anchor)
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0  # the anchor alone cannot tell
+    caught = runner.invoke(app, ["audit", "verify", "--rapport", str(report)])
+    assert caught.exit_code == 1 and "tronqué" in caught.output
+    (report / "rapport.json").write_text('{"modifié": true}')
+    assert runner.invoke(app, ["audit", "verify", "--rapport", str(report)]).exit_code == 2

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import duckdb
 
 from proxisante.identity import IdentityVault, Pseudonymiser, load_or_create_key
-from proxisante.identity.chain import AuditChain
+from proxisante.identity.chain import VAULT_LOG, AuditChain
 from proxisante.identity.keys import make_private, owner_only_umask
 from proxisante.identity.objection import ObjectionRegistry
 from proxisante.settings import Settings, get_settings
@@ -44,7 +44,7 @@ def open_installation(settings: Settings | None = None) -> Installation:
     installation = Installation(
         settings,
         Warehouse.connect(settings.warehouse),
-        IdentityVault(settings.vault, AuditChain(settings.audit, "vault")),
+        IdentityVault(settings.vault, AuditChain(settings.audit, VAULT_LOG)),
         Pseudonymiser(load_or_create_key(settings.key_path)),
     )
     try:  # a batch killed between its two stores is completed or undone (every load does it too, strictly)

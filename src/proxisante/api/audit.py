@@ -11,12 +11,12 @@ This module has no update and no delete. Names are never written here: only pseu
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from proxisante.api.accounts import AccountStore, now
-from proxisante.identity.chain import AuditChain, ChainCheck
+from proxisante.identity.chain import WEB_LOG, AuditChain, ChainCheck
 from proxisante.settings import Settings
 
 COLUMNS = ("logged_at", "username", "roles", "action", "route", "detail", "person_count", "person_ids")
@@ -34,7 +34,7 @@ class AuditLog:
     @classmethod
     def installed(cls, settings: Settings, store: AccountStore | None = None) -> AuditLog:
         """The installation's log: in its accounts file, anchored in its audit folder."""
-        return cls(store or AccountStore(settings.accounts), AuditChain(settings.audit, "web"))
+        return cls(store or AccountStore(settings.accounts), AuditChain(settings.audit, WEB_LOG))
 
     def append(
         self, username: str, roles: Sequence[str], action: str, route: str, detail: str, person_ids: Sequence[int] = ()
@@ -55,10 +55,11 @@ class AuditLog:
                 [limit],
             ).df()
 
-    def check(self) -> ChainCheck:
-        """Whether the log is whole and unedited, and if not, from which entry and why (in French)."""
+    def check(self, witnesses: Mapping[int, str] = {}) -> ChainCheck:
+        """Whether the log is whole and unedited, and if not, from which entry and why (in French);
+        ``witnesses`` are ``{rows: head}`` pairs a signed report recorded."""
         with self.store.connect() as con:
-            return self.chain.check(con, "audit_log", COLUMNS)
+            return self.chain.check(con, "audit_log", COLUMNS, witnesses)
 
     def verify(self) -> int | None:
         """The ``seq`` of the first entry that cannot be trusted, or None when the log is intact."""

@@ -39,6 +39,7 @@ def report(
     appliqué à chaque case, patients opposés exclus, manifeste signé (Ed25519)."""
     if ctx.invoked_subcommand is not None:
         return
+    from proxisante.identity.chain import anchored_heads
     from proxisante.measures.periods import PeriodError, parse_period
     from proxisante.reporting.build import Options, build_report
     from proxisante.reporting.publish import ReportFolderError, check_destination, write_report
@@ -61,7 +62,8 @@ def report(
             built = build_report(installation.warehouse, span, excluded, options,
                                  progress=lambda step: status.update(f"Calcul du rapport : {step}…"))  # fmt: skip
         key = _key()
-        names = write_report(built, target, key, formats or ("pdf", "xlsx", "json"), replace=replace)
+        heads = anchored_heads(installation.settings.audit)
+        names = write_report(built, target, key, formats or ("pdf", "xlsx", "json"), replace=replace, audit_heads=heads)
     except ReportFolderError as error:
         console.print(f"[red]Rapport non écrit :[/red] {error}")
         raise typer.Exit(code=2) from error

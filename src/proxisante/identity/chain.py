@@ -25,7 +25,7 @@ import json
 import os
 import secrets
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ import duckdb
 from proxisante.identity.keys import KEY_BYTES, create_secret
 
 GENESIS = "0" * 64
+WEB_LOG, VAULT_LOG = "web", "vault"  # the two chained logs: the web application's audit, the vault's access log
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,9 @@ class AuditChain:
         con.commit()
         self.write_anchor(int(count) + 1, digest)
 
-    def check(self, con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> ChainCheck:
+    def check(
+        self, con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], witnesses: Mapping[int, str] = {}
+    ) -> ChainCheck:
         """Verify ``table`` (see :meth:`append`), reading it in batches so that a long log fits in memory."""
         width = len(columns)
         cursor = con.execute(
@@ -158,38 +161,51 @@ class AuditChain:
         )
         batches = iter(lambda: cursor.fetchmany(10_000), [])
         return self.verify(
-            ChainedRow(int(r[0] or 0), list(r[1 : width + 1]), r[width + 1], r[width + 2])
-            for batch in batches
-            for r in batch
+            (
+                ChainedRow(int(r[0] or 0), list(r[1 : width + 1]), r[width + 1], r[width + 2])
+                for batch in batches
+                for r in batch
+            ),
+            witnesses,
         )
 
-    def verify(self, rows: Iterable[ChainedRow]) -> ChainCheck:
-        """Walk the chain row by row (in constant memory), then hold it against the anchor."""
+    def verify(self, rows: Iterable[ChainedRow], witnesses: Mapping[int, str] = {}) -> ChainCheck:
+        """Walk the chain row by row (in constant memory), then hold it against the anchor and ``witnesses``:
+        ``{rows: head}`` pairs recorded elsewhere (the signed reports), which the log must still hold."""
         key_existed = self.key_path.exists()
         self.key  # noqa: B018 (creates the key and the anchor of a new log)
         anchor = self.read_anchor()
+        expected = dict(witnesses)
+        if anchor is not None:
+            expected[anchor[0]] = anchor[1] if expected.get(anchor[0], anchor[1]) == anchor[1] else ""
         anchored_rows = anchor[0] if anchor else None
         previous, count = GENESIS, 0
-        head_at_anchor = GENESIS if anchored_rows == 0 else None
         for row in rows:
-            if (
-                row.hash is None
-                or row.previous_hash != previous
-                or row.hash != self.link(previous, row.seq, row.fields)
-            ):
-                return ChainCheck(count, anchored_rows, row.seq,
-                                  f"l'entrée n° {row.seq} a été modifiée, insérée ou supprimée")  # fmt: skip
+            linked = row.hash is not None and row.previous_hash == previous
+            if not linked or row.hash != self.link(previous, row.seq, row.fields):
+                reason = f"l'entrée n° {row.seq} a été modifiée, insérée ou supprimée"
+                return ChainCheck(count, anchored_rows, row.seq, reason)
             previous = row.hash
             count += 1
-            if count == anchored_rows:
-                head_at_anchor = previous
-        if anchor is None:
-            reason = "l'ancre du journal est absente ou falsifiée" if key_existed else None
-            return ChainCheck(count, None, None if reason is None else count + 1, reason)
-        if anchor[0] > count:
-            reason = f"le journal a été tronqué : {anchor[0]} entrées attendues, {count} présentes"
-            return ChainCheck(count, anchor[0], count + 1, reason)
-        if head_at_anchor != anchor[1]:
-            return ChainCheck(count, anchor[0], anchor[0], "le journal a été réécrit depuis son ancre")
+            if expected.get(count, previous) != previous:
+                return ChainCheck(count, anchored_rows, count, "le journal a été réécrit depuis son ancre")
+        if anchor is None and key_existed:
+            return ChainCheck(count, None, count + 1, "l'ancre du journal est absente ou falsifiée")
+        if expected.get(0, GENESIS) != GENESIS:
+            return ChainCheck(count, anchored_rows, 0, "le journal a été réécrit depuis son ancre")
+        if expected and max(expected) > count:
+            reason = f"le journal a été tronqué : {max(expected)} entrées attendues, {count} présentes"
+            return ChainCheck(count, anchored_rows, count + 1, reason)
         # Rows past the anchor are valid links (a crash between the append and the anchor's update).
-        return ChainCheck(count, anchor[0])
+        return ChainCheck(count, anchored_rows)
+
+
+def anchored_heads(folder: Path) -> dict[str, dict[str, int | str]]:
+    """The anchored ``rows`` and ``head`` of both logs, for a signed report to witness (empty if none yet)."""
+    heads: dict[str, dict[str, int | str]] = {}
+    for name in (WEB_LOG, VAULT_LOG):
+        chain = AuditChain(folder, name)
+        anchor = chain.read_anchor() if chain.key_path.exists() else None
+        if anchor is not None:
+            heads[name] = {"rows": anchor[0], "head": anchor[1]}
+    return heads

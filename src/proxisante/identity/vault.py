@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from proxisante.identity.chain import AuditChain, ChainCheck
+from proxisante.identity.chain import VAULT_LOG, AuditChain, ChainCheck
 
 IDENTITY_COLUMNS = (
     "ins",
@@ -82,7 +82,7 @@ class IdentityVault:
         folder; by default they sit in an ``audit`` folder beside the vault."""
         self.path = path.expanduser()
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.chain = chain or AuditChain(self.path.parent / "audit", "vault")
+        self.chain = chain or AuditChain(self.path.parent / "audit", VAULT_LOG)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -222,10 +222,11 @@ class IdentityVault:
                 "SELECT read_at, reader, purpose, person_count, person_ids FROM access_log ORDER BY seq"
             ).to_arrow_table()
 
-    def verify_access_log(self) -> ChainCheck:
-        """Whether the access log is whole and unedited (see :class:`~proxisante.identity.chain.AuditChain`)."""
+    def verify_access_log(self, witnesses: Mapping[int, str] = {}) -> ChainCheck:
+        """Whether the access log is whole and unedited (see :class:`~proxisante.identity.chain.AuditChain`);
+        ``witnesses`` are ``{rows: head}`` pairs a signed report recorded."""
         with self.connect() as con:
-            return self.chain.check(con, "access_log", ACCESS_COLUMNS)
+            return self.chain.check(con, "access_log", ACCESS_COLUMNS, witnesses)
 
     def count(self) -> int:
         with self.connect() as con:

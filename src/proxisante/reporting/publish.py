@@ -74,9 +74,16 @@ def check_destination(out: Path, replace: bool) -> None:
 
 
 def write_report(
-    report: Report, out: Path, key: Ed25519PrivateKey, formats: Iterable[str] = FORMATS, *, replace: bool = False
+    report: Report,
+    out: Path,
+    key: Ed25519PrivateKey,
+    formats: Iterable[str] = FORMATS,
+    *,
+    replace: bool = False,
+    audit_heads: dict | None = None,
 ) -> list[str]:
-    """Render ``report`` in ``formats`` into ``out`` with a signed manifest; the names written."""
+    """Render ``report`` in ``formats`` into ``out`` with a signed manifest (witnessing ``audit_heads``, see
+    :func:`~proxisante.reporting.signing.manifest_bytes`); the names written."""
     chosen = [f for f in FORMATS if f in set(formats)]
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown or not chosen:
@@ -94,7 +101,7 @@ def write_report(
         document = to_document(report)
         signing.sign_folder(
             staging, names, key, period=document["period"], structure=document["structure"],
-            generated_at=report.generated_at, schema_version=report.schema_version,
+            generated_at=report.generated_at, schema_version=report.schema_version, audit_heads=audit_heads,
         )  # fmt: skip
         make_private(staging)  # 0600 files in a 0700 folder, whatever the umask
         check_destination(out, replace)

@@ -78,9 +78,13 @@ def sha256_file(path: Path) -> str:
 
 def manifest_bytes(
     folder: Path, files: list[str], key: Ed25519PrivateKey, *, period: dict, structure: dict,
-    generated_at: dt.datetime, schema_version: str,
+    generated_at: dt.datetime, schema_version: str, audit_heads: dict | None = None,
 ) -> bytes:  # fmt: skip
-    """The manifest of ``files`` (names inside ``folder``), as the exact bytes that get signed."""
+    """The manifest of ``files`` (names inside ``folder``), as the exact bytes that get signed.
+
+    ``audit_heads`` (length and head hash of each audit log when the report was made) make every report
+    that leaves the structure a witness of its audit logs: a log rolled back or rewritten later, even with
+    its anchor, no longer holds what a signed report saw (``proxisante audit verify --rapport``)."""
     public = key.public_key()
     manifest = {
         "manifest_version": MANIFEST_VERSION,
@@ -93,6 +97,7 @@ def manifest_bytes(
             {"name": name, "bytes": (folder / name).stat().st_size, "sha256": sha256_file(folder / name)}
             for name in sorted(files)
         ],
+        **({"audit_heads": audit_heads} if audit_heads else {}),
         "public_key": {
             "algorithm": "Ed25519",
             "raw_base64": base64.b64encode(public_raw(public)).decode(),
@@ -159,6 +164,13 @@ def verify_folder(folder: Path, trusted: Ed25519PublicKey | None = None) -> Veri
         )
     _check_files(folder, manifest, result)
     return result
+
+
+def witnessed_heads(folder: Path) -> dict[str, dict[int, str]]:
+    """The audit heads a verified report witnessed, by log: ``{log: {rows: head}}``."""
+    manifest = json.loads((folder / MANIFEST).read_bytes().decode("utf-8"))
+    heads = manifest.get("audit_heads") or {}
+    return {str(log): {int(h["rows"]): str(h["head"])} for log, h in heads.items()}
 
 
 def _parse_manifest(data: bytes, result: Verification) -> dict | None:
