@@ -3,7 +3,6 @@ that several commands print (rows per table, a load's report)."""
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -12,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from proxisante.formats import NARROW_SPACE, date, decimal, number, percent
+from proxisante.sources.files import os_error_words
 
 if TYPE_CHECKING:
     from proxisante.sources.pivot import LoadReport
@@ -26,10 +26,7 @@ __all__ = [
 
 def os_error_text(error: OSError) -> str:
     """What went wrong with a file, in French (the system's own message is English)."""
-    words = {errno.ENOSPC: "disque plein", errno.EDQUOT: "quota disque dépassé", errno.EACCES: "permission refusée",
-             errno.EPERM: "permission refusée", errno.EROFS: "système de fichiers en lecture seule",
-             errno.ENOENT: "fichier ou dossier introuvable", errno.ENOTEMPTY: "dossier non vide"}  # fmt: skip
-    return words.get(error.errno or 0, f"erreur d'écriture (errno {error.errno})")
+    return os_error_words(error)
 
 
 def write_error_text(error: OSError | duckdb.IOException) -> str:

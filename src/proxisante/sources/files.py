@@ -41,13 +41,16 @@ RESERVED_PREFIX = "__"
 # A bytes sequence that only UTF-8 writes: a file with one, yet not all UTF-8, may mix encodings.
 UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 ENCODING_NAMES = {"utf-8": "UTF-8", "cp1252": "Windows-1252", "latin-1": "Latin-1"}
-# French words for the system errors a reader meets (the system's own text is English).
+# French words for the system errors met reading or writing a file (the system's own text is English).
 OS_ERRORS = {
     errno.EACCES: "accès refusé",
     errno.EPERM: "accès refusé",
-    errno.ENOENT: "fichier introuvable",
+    errno.ENOENT: "fichier ou dossier introuvable",
     errno.EISDIR: "c'est un dossier, pas un fichier",
+    errno.ENOTEMPTY: "dossier non vide",
     errno.ENOSPC: "disque plein",
+    errno.EDQUOT: "quota disque dépassé",
+    errno.EROFS: "système de fichiers en lecture seule",
     errno.EIO: "erreur d'entrée-sortie du disque",
     errno.ENAMETOOLONG: "nom trop long",
     errno.ELOOP: "lien symbolique en boucle",
@@ -61,8 +64,12 @@ class PivotFileError(ValueError):
 
 def os_error(path: Path, error: OSError) -> PivotFileError:
     """The French refusal of a file the system cannot read (or write while reading it)."""
-    what = OS_ERRORS.get(error.errno or 0, f"erreur système {error.errno}" if error.errno else "erreur système")
-    return PivotFileError(f"{path.name} : lecture impossible ({what})")
+    return PivotFileError(f"{path.name} : lecture impossible ({os_error_words(error)})")
+
+
+def os_error_words(error: OSError) -> str:
+    """What the system said, in French."""
+    return OS_ERRORS.get(error.errno or 0, f"erreur système n° {error.errno}" if error.errno else "erreur système")
 
 
 @dataclass(frozen=True)
