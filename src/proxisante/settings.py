@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=True, description="Secure flag on session cookies (False: plain-HTTP loopback)"
     )
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(), description="reverse proxies whose X-Forwarded-For is believed (JSON list; default none)"
+    )
 
     @cached_property
     def home_dir(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,11 +51,13 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Centre:
     store = AccountStore(settings.accounts)
     app = create_app(settings)
     panel = app.state.web.services.panel_mt(pd.Timestamp("2025-12-31").date())
+    # A plan is opened by the patient's current médecin traitant: patients who still have theirs today.
+    current = app.state.web.services.panel_mt(dt.date.today())
     app.state.web.installation.close()
     by_provider = pd.Series(panel).value_counts()
     soignant, other = str(by_provider.index[0]), str(by_provider.index[1])
-    own = next(p for p, r in panel.items() if r == soignant)
-    foreign = next(p for p, r in panel.items() if r == other)
+    own = next(p for p, r in panel.items() if r == soignant and current.get(p) == soignant)
+    foreign = next(p for p, r in panel.items() if r == other and current.get(p) == other)
     for role in ("soignant", "coordinateur", "gestionnaire", "chercheur", "admin"):
         store.add(role, PASSWORD, [role], rpps=soignant if role == "soignant" else None, display_name=role.title())
     return Centre(settings, soignant, other, own, foreign)

@@ -112,6 +112,35 @@ def test_soignant_sees_only_own_patients(clients, centre) -> None:
     assert len({r["mt_rpps"] for r in everyone["rows"]}) > 1 and everyone["total"] > own["total"]
 
 
+def test_a_former_medecin_traitant_cannot_open_the_current_plan(app, centre) -> None:
+    """The plan is checked against the patient's médecin traitant today, whatever period is asked: a
+    former médecin traitant does not get it back by choosing a year when they still were."""
+    import datetime as dt
+
+    from conftest import PASSWORD, login
+
+    services = app.state.web.services
+    today = services.panel_mt(dt.date.today())
+    found = [
+        (year, person, rpps)
+        for year in (2023, 2024, 2025)
+        for person, rpps in services.panel_mt(dt.date(year, 12, 31)).items()
+        if today.get(person) != rpps
+    ]
+    assert found, "the fixture must have a patient who changed médecin traitant"
+    year, person, rpps = found[0]
+    username = f"ancien-{rpps}"
+    if app.state.web.accounts.get(username) is None:
+        app.state.web.accounts.add(username, PASSWORD, ["soignant"], rpps=rpps)
+    client = TestClient(app, base_url="http://127.0.0.1")
+    login(client, username)
+    assert client.get(f"/api/prevention/{person}?period={year}").status_code == 403
+    assert client.get(f"/actions/patients/{person}?periode={year}").status_code == 403
+    mine = next(p for p, r in today.items() if r == rpps) if rpps in today.values() else None
+    if mine is not None:  # their current patients' plans, for any period, stay open
+        assert client.get(f"/api/prevention/{mine}?period={year}").status_code == 200
+
+
 @pytest.mark.parametrize("role", ["chercheur", "gestionnaire", "admin"])
 def test_outside_the_care_team_small_cells_are_masked(clients, role: str) -> None:
     """Every account without a care role (soignant, coordinateur) is a protected audience."""

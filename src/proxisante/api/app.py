@@ -20,10 +20,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from proxisante.api.accounts import Account, AccountStore
 from proxisante.api.audit import AuditLog
 from proxisante.api.auth import CsrfError, Forbidden, NotAuthenticated, RateLimiter, Sessions, load_or_create_secret
+from proxisante.api.parameters import value
 from proxisante.api.services import InputError, Services, Unavailable
 from proxisante.runtime import Installation, open_installation
 from proxisante.settings import Settings, get_settings
@@ -35,6 +37,46 @@ CSP = (
     "img-src 'self' data: blob:; worker-src 'self' blob:; child-src blob:; connect-src 'self'; "
     "font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
+
+
+def too_large_message(limit: int) -> str:
+    return f"Requête trop volumineuse : {limit // 1024} Kio au plus."
+
+
+class BodyLimit:
+    """Refuse a request body over ``limit`` bytes (``security.yaml``: ``max_request_bytes``) with a 413 in
+    French: at once when ``Content-Length`` says so, and while reading when the body comes in chunks,
+    so that no route ever holds more than ``limit`` bytes of it in memory."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            message = too_large_message(self.limit)
+            if scope["path"].startswith("/api"):
+                response: Response = JSONResponse({"detail": message}, status_code=413)
+            else:
+                response = Response(message, status_code=413, media_type="text/plain; charset=utf-8")
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise StarletteHTTPException(413, too_large_message(self.limit))
+            return message
+
+        await self.app(scope, limited, send)
 
 
 @dataclass
@@ -107,6 +149,7 @@ def create_app(settings: Settings | None = None, installation: Installation | No
 
     app.include_router(api_router)
     mount_pages(app)
+    app.add_middleware(BodyLimit, limit=int(value("max_request_bytes")))  # inside the headers below
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:

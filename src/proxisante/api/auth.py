@@ -70,6 +70,24 @@ class User:
         return "coordinateur" in self.roles
 
 
+def client_address(request: Request) -> str:
+    """The address a request comes from, for the per-address login limit.
+
+    The connection's peer, unless it is one of ``Settings.trusted_proxies`` (none by default): only
+    then is ``X-Forwarded-For`` read, from the right, skipping the trusted proxies, so that a client
+    cannot choose its own address by sending the header (``serve`` runs uvicorn without proxy headers).
+    """
+    peer = request.client.host if request.client else "?"
+    trusted = set(request.app.state.web.settings.trusted_proxies)
+    if peer not in trusted:
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop
+    return peer
+
+
 def load_or_create_secret(path: Path) -> bytes:
     """The key that signs session cookies, created once per installation (mode 0600)."""
     if path.exists():

@@ -112,4 +112,12 @@ def run_server(host: str, port: int, insecure_cookies: bool | None = None) -> No
         f"Tableau de bord : [bold]http://{host}:{port}/[/bold] — API : http://{host}:{port}/api/openapi.json "
         "(Ctrl+C pour arrêter)"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, **server_options(host, port))
+
+
+def server_options(host: str, port: int) -> dict[str, object]:
+    """uvicorn's options. Its proxy headers stay off: by default uvicorn believes ``X-Forwarded-For`` from
+    the loopback, so any local client (or a proxy passing the header through) would choose the address
+    that the per-address login limit counts. The application reads the header itself, and only from
+    the proxies named in the settings (``PROXISANTE_TRUSTED_PROXIES``, ``api.auth.client_address``)."""
+    return {"host": host, "port": port, "log_level": "warning", "proxy_headers": False, "forwarded_allow_ips": ""}

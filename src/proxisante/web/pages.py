@@ -41,7 +41,7 @@ from proxisante.api.access import (
     with_names,
 )
 from proxisante.api.accounts import AccountError
-from proxisante.api.auth import LOGIN_COOKIE, SESSION_COOKIE, User, authorize
+from proxisante.api.auth import LOGIN_COOKIE, SESSION_COOKIE, User, authorize, client_address
 from proxisante.api.permissions import CARE_TEAM, ROLES, web_may_create
 from proxisante.api.services import InputError, Services, Unavailable, measure_of, period_of
 from proxisante.measures.definition import Measure, library
@@ -139,7 +139,7 @@ def login(
     web = request.app.state.web
     if not web.sessions.check_login_token(request.cookies.get(LOGIN_COOKIE), csrf_token):
         return error_page(request, 403, "Requête refusée", "Formulaire expiré : rechargez la page de connexion.")
-    address = request.client.host if request.client else "?"
+    address = client_address(request)
     wait = web.limiter.blocked_for(username, address)
     if wait > 0:
         minutes = max(1, round(wait / 60))
