@@ -140,6 +140,9 @@ class Services:
             self.completeness,
             self.quarantine,
             self.providers,
+            # what an audience outside the care team sees: without the objectors (``api.access``)
+            lambda: self.protected_results(period, None, self.objections()),
+            lambda: self.patientele(dt.date(year, 12, 31), period, self.objections()),
         )
         for step in steps:
             if self.closed:
