@@ -651,21 +651,35 @@ class Waiting:
         """The lines of ``item`` whose only errors are unknown references: they wait."""
         if not result.lines_rejected:
             return
+        fields = [c.name for c in item.spec.columns if c.referenced_table]
+        if not fields:
+            return
         columns = self.batch._columns(result.checked)
         references = [c for c in columns if c.startswith("x_") and c.endswith("__reference")]
-        if not references:
-            return
         others = [f'c."{c}" IS NULL' for c in columns if c.startswith(("e_", "x_")) and c not in references]
         only_references = " AND ".join(["(" + " OR ".join(f'c."{c}" IS NOT NULL' for c in references) + ")", *others])
         record = ", ".join(f'"{c}" := r."{c}"' for c in item.spec.column_names if c in raw.columns)
         found = self.batch._temp(f"waiting_found_{len(self.batch.staging)}")
-        # Shaped like the validator's errors, so that the input's own quarantine SELECT places each line in
-        # its file (a FHIR input spans several files); the parsed key rides in ``value``.
+        # The candidates are the few lines whose every error is on a reference column; the checked row then
+        # says whether each is only an unknown reference. Shaped like the validator's errors, so that the
+        # input's own quarantine SELECT places each line in its file (a FHIR input spans several files); the
+        # parsed key rides in ``value``.
         self.con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "{found}" AS SELECT c.{LINE} AS line, NULL::VARCHAR AS field, '
-            f'NULL::VARCHAR AS reason, CAST(c."p_{item.spec.key}" AS VARCHAR) AS value, '
-            f'to_json(struct_pack({record}))::VARCHAR AS record FROM "{result.checked}" c '
-            f'JOIN "{raw.table}" r USING ({LINE}) WHERE {only_references}'
+            f'CREATE OR REPLACE TEMP TABLE "{found}" AS '
+            f'WITH candidates AS (SELECT line FROM "{result.errors}" GROUP BY line '
+            f"HAVING bool_and(coalesce(field IN ({', '.join(_sql_text(f) for f in fields)}), FALSE))) "
+            f'SELECT k.line, CAST(c."p_{item.spec.key}" AS VARCHAR) AS value '
+            f'FROM candidates k JOIN "{result.checked}" c ON c.{LINE} = k.line WHERE {only_references}'
+        )
+        lines = [line for (line,) in self.con.execute(f'SELECT line FROM "{found}"').fetchall()]
+        if not lines:
+            return
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{found}" AS SELECT f.line, NULL::VARCHAR AS field, '
+            f"NULL::VARCHAR AS reason, f.value, to_json(struct_pack({record}))::VARCHAR AS record "
+            f'FROM "{found}" f JOIN (SELECT * FROM "{raw.table}" WHERE {LINE} IN (SELECT unnest(?::BIGINT[]))) r '
+            f"ON r.{LINE} = f.line",
+            [lines],
         )
         self.con.execute(
             f'INSERT INTO "{self.lines}" SELECT batch_id, source, pivot_table, file_name, line, record, value '
