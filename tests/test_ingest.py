@@ -188,12 +188,9 @@ def test_duplicate_keys_keep_the_first_row(installation: Installation, tmp_path:
     encounters.append(dict(encounters[0]))  # exact duplicate
     encounters.append({**encounters[1], "date": "03/02/2025"})  # same key, other content
     report = load(installation, fx.write(tmp_path / "in", with_changes(encounters=encounters)))
-    assert ("encounters.csv", 5, "encounter_id", "encounter_id en double (première occurrence ligne 2)", "E1") in quarantine(
-        installation
-    )
-    assert ("encounters.csv", 6, "encounter_id", "encounter_id en double (première occurrence ligne 3)", "E2") in quarantine(
-        installation
-    )
+    rows = quarantine(installation)
+    assert ("encounters.csv", 5, "encounter_id", "encounter_id en double (première occurrence ligne 2)", "E1") in rows
+    assert ("encounters.csv", 6, "encounter_id", "encounter_id en double (première occurrence ligne 3)", "E2") in rows
     assert next(f for f in report.files if f.pivot_table == "encounters").rows_loaded == 3
 
 
@@ -227,7 +224,8 @@ def test_a_missing_required_column_refuses_the_batch_and_changes_nothing(
     )
     text = (folder / "encounters.csv").read_text().replace("encounter_type", "type_rencontre")
     (folder / "encounters.csv").write_text(text)
-    with pytest.raises(PivotFileError, match=r"encounters\.csv : ligne 1 : colonne\(s\) obligatoire\(s\) absente\(s\) : encounter_type"):
+    missing = r"encounters\.csv : ligne 1 : colonne\(s\) obligatoire\(s\) absente\(s\) : encounter_type"
+    with pytest.raises(PivotFileError, match=missing):
         load(installation, folder)
     assert snapshot(installation) == before
 
