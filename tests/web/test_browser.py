@@ -45,7 +45,8 @@ def _free_port() -> int:
 def server(app, centre):
     store = AccountStore(centre.settings.accounts)
     if store.get(USER) is None:
-        store.add(USER, PASSWORD, ["admin", "coordinateur"], display_name="Navigateur")
+        # Separation of duties: no account both administers and reads names (admin is the conftest's own).
+        store.add(USER, PASSWORD, ["coordinateur", "gestionnaire"], display_name="Navigateur")
     app.state.web.services.warm()  # as `proxisante serve` does in the background
     port = _free_port()
     instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -200,6 +201,10 @@ def test_pages_figures_drill_down_export_logout(page, app) -> None:
     assert page.locator("#batches tbody tr").count() >= 1
     _shot(page, "qualite-des-donnees")
 
+    page.get_by_role("button", name="Se déconnecter").click()
+    from conftest import PASSWORD as ROLE_PASSWORD
+
+    _login(page, "admin", ROLE_PASSWORD)
     page.get_by_role("link", name="Administration").click()
     assert page.locator("#audit tbody tr").count() >= 3
     assert "intacte" in page.locator("#audit-chain").inner_text()

@@ -194,13 +194,14 @@ def demo(
 
 
 def _demo_login(port: int) -> None:
-    """The demo login (admin and coordinateur), created once; its password is printed because the data is synthetic."""
+    """The demo login (coordinateur and gestionnaire: separation of duties keeps admin apart from the roles
+    that read names), created once; its password is printed because the data is synthetic."""
     from proxisante.api.accounts import AccountStore
     from proxisante.settings import get_settings
 
     store = AccountStore(get_settings().accounts)
     if store.get(DEMO_USER) is None:
-        store.add(DEMO_USER, DEMO_PASSWORD, ["admin", "coordinateur"], display_name="Démonstration")
+        store.add(DEMO_USER, DEMO_PASSWORD, ["coordinateur", "gestionnaire"], display_name="Démonstration")
     console.print(f"Tableau de bord : [bold]http://127.0.0.1:{port}/[/bold] — identifiant [bold]{DEMO_USER}[/bold], "
                   f"mot de passe [bold]{DEMO_PASSWORD}[/bold] (centre synthétique ; ne pas réutiliser)")  # fmt: skip
 

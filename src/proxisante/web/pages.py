@@ -194,6 +194,7 @@ def dashboard(request: Request) -> HTMLResponse:
     svc, user = services(request), user_of(request)
     year = published_year(user, svc)
     span = period_of(str(year))
+    gone = excluded(user, svc)
     data = patientele_for(user, svc, dt.date(year, 12, 31), span)
     panel = panel_size(data)
     results = results_for(user, svc, span, None)
@@ -208,7 +209,7 @@ def dashboard(request: Request) -> HTMLResponse:
         title="Tableau de bord",
         year=year,
         panel=panel,
-        providers=len(svc.patientele(dt.date(year, 12, 31), span)["by_provider"].mt_rpps.unique()) - 1,
+        providers=len(svc.patientele(dt.date(year, 12, 31), span, gone)["by_provider"].mt_rpps.unique()) - 1,
         status_counts=status_counts,
         below=below,
         measures=library(),
