@@ -65,3 +65,23 @@ def test_empty_file_and_duplicated_columns_are_refused(tmp_path: Path) -> None:
     twice.write_text("a;A\n1;2\n")
     with pytest.raises(PivotFileError, match="ligne 1 : les colonnes n° 1 et 2 portent le même nom"):
         stage(duckdb.connect(), inspect_file(twice), "raw")
+
+
+def test_the_reading_pass_bounds_what_the_values_can_hold(tmp_path: Path) -> None:
+    """A file of printable text needs no search for control characters or over-long values, value by value."""
+    clean = tmp_path / "clean.csv"
+    clean.write_text("a;b\nHervé;«12»\n1234567;x\n", encoding="utf-8")
+    info = inspect_file(clean)
+    assert (info.controls, info.tabs, info.longest_line) == (False, False, len("Hervé;«12»".encode()))
+    raw = stage(duckdb.connect(), info, "raw")
+    assert not raw.controls and raw.longest == info.longest_line
+    dirty = (("a;b\nDu\x00rand;1\n", "utf-8"), ("a;b\nDu\x85rand;1\n", "utf-8"), ("a;b\nx\x7f;1\n", "cp1252"))
+    for text, encoding in dirty:
+        path = tmp_path / "dirty.csv"
+        path.write_bytes(text.encode(encoding))
+        assert stage(duckdb.connect(), inspect_file(path), "raw").controls, text
+    tabbed = tmp_path / "tabbed.csv"
+    tabbed.write_text("a;b\nDu\trand;1\n")
+    assert stage(duckdb.connect(), inspect_file(tabbed), "raw").controls
+    tabbed.write_text("a\tb\nDurand\t1\n")
+    assert not stage(duckdb.connect(), inspect_file(tabbed), "raw").controls

@@ -38,6 +38,10 @@ DELIMITERS = (";", ",", "\t", "|")
 LINE = "__line"
 # Column names the staging uses itself: a file's header may not have them.
 RESERVED_PREFIX = "__"
+# A control character (C0 but tabulation and line breaks, DEL, C1 as UTF-8 writes it): a file without
+# any, read by the fast path, needs no search for them value by value.
+CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
+PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 # A bytes sequence that only UTF-8 writes: a file with one, yet not all UTF-8, may mix encodings.
 UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 ENCODING_NAMES = {"utf-8": "UTF-8", "cp1252": "Windows-1252", "latin-1": "Latin-1"}
@@ -83,6 +87,11 @@ class FileInfo:
     delimiter: str  # "" for Parquet
     # Some lines are UTF-8 and others not: the lines not in ``encoding`` are set aside when staged.
     mixed: bool = False
+    # What the reading pass saw of the bytes: a control character (or a tabulation) somewhere, and the
+    # longest line in bytes (-1: not measured); the fast path turns them into RawFile's bounds.
+    controls: bool = True
+    tabs: bool = True
+    longest_line: int = -1
 
 
 @dataclass
@@ -94,6 +103,10 @@ class RawFile:
     columns: list[str]
     # Lines set aside while reading: (line, field or None, French reason).
     malformed: list[tuple[int, str | None, str]] = field(default_factory=list)
+    # What no value of the file can hold, when the reader knows: a control character (False: none), more
+    # characters than ``longest`` (None: unknown). The validator skips the searches these rule out.
+    controls: bool = True
+    longest: int | None = None
     # Rows a format set aside before validation (e.g. a FHIR code of an unknown system): the name of a
     # table (line, field, reason, value); they count as read and quarantined.
     rejects: str | None = None
@@ -112,8 +125,9 @@ def _inspect(path: Path) -> FileInfo:
     # Windows-1252 leaves five bytes undefined: a file with one of them is Latin-1.
     decoders = {name: codecs.getincrementaldecoder(name)() for name in ENCODINGS}
     possible = list(ENCODINGS)
-    head = b""
-    utf8_seen = False
+    head, tail = b"", b""
+    utf8_seen = controls = tabs = False
+    longest = carry = 0  # the longest line so far, the length of the line the chunk ends in
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
@@ -124,7 +138,21 @@ def _inspect(path: Path) -> FileInfo:
                     decoders[name].decode(chunk)
                 except UnicodeDecodeError:
                     possible.remove(name)
-            utf8_seen = utf8_seen or UTF8_SEQUENCE.search(chunk) is not None
+            # Searched in what is not printable ASCII (usually nothing, or a few accents): bytes that were
+            # apart may meet there, which can only make a search find more (a slower, exact path).
+            rest = (tail + chunk).translate(None, PRINTABLE)
+            if rest:
+                utf8_seen = utf8_seen or UTF8_SEQUENCE.search(rest) is not None
+                controls = controls or CONTROL_BYTES.search(rest) is not None
+            tabs = tabs or b"\t" in chunk
+            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
+            if len(ends):
+                longest = max(longest, carry + int(ends[0]), int(np.diff(ends).max(initial=1)) - 1)
+                carry = len(chunk) - int(ends[-1]) - 1
+            else:
+                carry += len(chunk)
+            tail = chunk[-3:]
+    longest = max(longest, carry)
     size = path.stat().st_size
     if path.suffix.lower() == ".parquet":
         return FileInfo(path, digest.hexdigest(), size, "parquet", "")
@@ -135,7 +163,9 @@ def _inspect(path: Path) -> FileInfo:
     if not first_line:
         raise PivotFileError(f"{path.name} : fichier vide (une ligne d'en-tête est attendue)")
     delimiter = max(DELIMITERS, key=first_line[0].count)
-    return FileInfo(path, digest.hexdigest(), size, encoding, delimiter, mixed)
+    # Latin-1 reads bytes 0x80-0x9F as C1 controls: such a file is searched value by value.
+    controls = controls or encoding == "latin-1"
+    return FileInfo(path, digest.hexdigest(), size, encoding, delimiter, mixed, controls, tabs, longest)
 
 
 def _line_class(line: bytes) -> str | None:
@@ -231,7 +261,11 @@ def stage(con: duckdb.DuckDBPyConnection, info: FileInfo, table: str) -> RawFile
         except (pa.ArrowException, UnicodeDecodeError):
             return _stage_csv_exact(con, info, columns, table)
         con.register(table, arrow)
-        return RawFile(info, table, columns)
+        # The fast path splits no value across lines: a value is at most a line long.
+        controls = info.controls or (info.tabs and info.delimiter != "\t")
+        return RawFile(
+            info, table, columns, controls=controls, longest=info.longest_line if info.longest_line >= 0 else None
+        )
     except OSError as error:
         raise os_error(info.path, error) from error
 
