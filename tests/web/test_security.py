@@ -152,6 +152,13 @@ def test_audit_log_records_nominative_reads_and_detects_tampering(fresh, centre)
     with duckdb.connect(str(centre.settings.accounts)) as con:
         con.execute("UPDATE audit_log SET detail = 'rien' WHERE seq = ?", [int(last.seq)])
     assert log.verify() == int(last.seq)
+    admin = TestClient(fresh, base_url="http://127.0.0.1")
+    login(admin, "admin")
+    assert f"entrée n° {int(last.seq)} a été modifiée" in admin.get("/administration").text
+    assert (
+        admin.get("/api/audit").json()["chain_problem"]
+        == f"l'entrée n° {int(last.seq)} a été modifiée, insérée ou supprimée"
+    )
     with duckdb.connect(str(centre.settings.accounts)) as con:  # put it back for the other tests
         con.execute("UPDATE audit_log SET detail = ? WHERE seq = ?", [last.detail, int(last.seq)])
     assert log.verify() is None

@@ -445,7 +445,8 @@ def audit(request: Request, limit: Limit = 200) -> dict[str, Any]:
     log = request.app.state.web.audit
     frame = log.entries(limit)
     frame["person_ids"] = frame.person_ids.map(lambda ids: [str(i) for i in ids])
-    return {"chain_broken_at": log.verify(), "rows": records(frame)}
+    check = log.check()
+    return {"chain_broken_at": check.broken_at, "chain_problem": check.reason, "rows": records(frame)}
 
 
 @router.get("/accounts", name="api_accounts", summary="Comptes et rôles")

@@ -216,10 +216,13 @@ class IdentityVault:
                 [ids],
             ).to_arrow_table()
 
-    def access_log(self) -> pa.Table:
+    def access_log(self, limit: int | None = None) -> pa.Table:
+        """The access log in order; with ``limit``, only the newest ``limit`` reads, newest first."""
+        order = "ORDER BY seq" if limit is None else "ORDER BY seq DESC LIMIT ?"
         with self.connect() as con:
             return con.execute(
-                "SELECT read_at, reader, purpose, person_count, person_ids FROM access_log ORDER BY seq"
+                f"SELECT read_at, reader, purpose, person_count, person_ids FROM access_log {order}",
+                [] if limit is None else [limit],
             ).to_arrow_table()
 
     def verify_access_log(self, witnesses: Mapping[int, str] = {}) -> ChainCheck:

@@ -653,17 +653,13 @@ def administration(request: Request, message: str | None = None, erreur: str | N
         title="Administration",
         accounts=web.accounts.list(),
         audit=web.audit.entries(200),
-        broken=web.audit.verify(),
-        vault_log=_vault_log(web),
+        audit_check=web.audit.check(),
+        vault_check=web.installation.vault.verify_access_log(),
+        vault_log=web.installation.vault.access_log(limit=50).to_pandas(),
         message=message,
         error=erreur,
         roles={name: label for name, label in ROLES.items() if name not in CARE_TEAM},
     )
-
-
-def _vault_log(web) -> pd.DataFrame:
-    frame = web.installation.vault.access_log().to_pandas()
-    return frame.sort_values("read_at", ascending=False).head(50) if len(frame) else frame
 
 
 @router.post("/administration/comptes", name="admin_add_account")
