@@ -85,3 +85,11 @@ def test_the_reading_pass_bounds_what_the_values_can_hold(tmp_path: Path) -> Non
     assert stage(duckdb.connect(), inspect_file(tabbed), "raw").controls
     tabbed.write_text("a\tb\nDurand\t1\n")
     assert not stage(duckdb.connect(), inspect_file(tabbed), "raw").controls
+
+
+def test_lines_ended_by_a_carriage_return_alone_are_lines(tmp_path: Path) -> None:
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b"a;b\r1;2\r3;4\r")
+    con = duckdb.connect()
+    raw = stage(con, inspect_file(path), "raw")
+    assert raw.columns == ["a", "b"] and [r[1:] for r in _rows(con, raw)] == [("1", "2"), ("3", "4")]

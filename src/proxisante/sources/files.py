@@ -210,7 +210,8 @@ def header(info: FileInfo) -> list[str]:
             first = handle.readline(1 << 20)
     except OSError as error:
         raise os_error(info.path, error) from error
-    text = first.removeprefix(b"\xef\xbb\xbf").decode(_line_encoding(first, info), errors="replace")
+    first = re.split(rb"\r\n|\r|\n", first.removeprefix(b"\xef\xbb\xbf"), maxsplit=1)[0]  # old Macs end lines with CR
+    text = first.decode(_line_encoding(first, info), errors="replace")
     row = next(csv.reader([text], delimiter=info.delimiter), [])
     return checked_names(info.path, [name.lstrip("\ufeff").strip().lower() for name in row])
 
@@ -288,18 +289,19 @@ def _read_csv_fast(info: FileInfo, columns: list[str]) -> pa.Table:
 def _decoded_lines(info: FileInfo, foreign: set[int]) -> Iterator[str]:
     """The file's lines as text, each decoded in its own encoding; the numbers of the lines that are not
     in the file's encoding are added to ``foreign`` (for a file that is not mixed: none)."""
+    if not info.mixed:  # lines split by the text reader, which knows every line ending
+        with info.path.open(encoding=info.encoding, errors="replace", newline="") as text:
+            yield from text
+        return
     with info.path.open("rb") as handle:
         for number, line in enumerate(handle, 1):
             if number == 1:
                 line = line.removeprefix(b"\xef\xbb\xbf")
-            if info.mixed:
-                kind = _line_class(line)
-                own = info.encoding if kind is None else "utf-8" if kind == "utf-8" else "cp1252"
-                if kind is not None and (own == "utf-8") != (info.encoding == "utf-8"):
-                    foreign.add(number)
-                yield line.decode(own, errors="replace")
-            else:
-                yield line.decode(info.encoding, errors="replace")
+            kind = _line_class(line)
+            own = info.encoding if kind is None else "utf-8" if kind == "utf-8" else "cp1252"
+            if kind is not None and (own == "utf-8") != (info.encoding == "utf-8"):
+                foreign.add(number)
+            yield line.decode(own, errors="replace")
 
 
 def _stage_csv_exact(con: duckdb.DuckDBPyConnection, info: FileInfo, columns: list[str], table: str) -> RawFile:
