@@ -83,7 +83,7 @@ def test_every_injected_defect_and_nothing_else_is_quarantined(home: Path, defec
         }
     finally:
         inst.close()
-    assert "duplicate" in invoke("status") and "Quarantaine" in invoke("quarantine", "--table", "acts")
+    assert "en double" in invoke("status") and "Quarantaine" in invoke("quarantine", "--table", "acts")
 
 
 def _physical_rows(folder: Path) -> dict[str, int]:
