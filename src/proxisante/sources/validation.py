@@ -49,7 +49,8 @@ REASONS = {
     "before_birth": "date antérieure à la naissance du patient",
     "after_death": "date postérieure au décès du patient",
 }
-# The regular expression that finds the first line in a duplicate's reason.
+# The regular expression that finds the first line in a duplicate's reason (the FHIR loader turns it into
+# file:line; warehouse/status.py, which cannot import the sources, drops it with its own copy).
 DUPLICATE_LINE = r"première occurrence ligne ([0-9]+)"
 # Control characters (C0, DEL, C1): never in a code, a key, a date or an identifier; free text may hold
 # a tabulation or a line break (a quoted multi-line comment), nothing else.

@@ -41,7 +41,7 @@ from proxisante.sources.fhir.views import compile_view, read_elements
 from proxisante.sources.files import LINE, FileInfo, RawFile
 from proxisante.sources.pivot import Batch, FileReport, LoadReport, Progress, run_batch
 from proxisante.sources.pivot_format import TABLES_BY_NAME, PivotTable
-from proxisante.sources.validation import Validated
+from proxisante.sources.validation import DUPLICATE_LINE, Validated
 from proxisante.warehouse.connection import Warehouse
 from proxisante.warehouse.load import ManifestRow, loaded_files
 
@@ -159,7 +159,7 @@ class FhirTable:
             f"CASE WHEN n.first_row IS NULL THEN e.reason ELSE regexp_replace(e.reason, 'ligne [0-9]+', {first}) "
             "END AS reason, e.value, e.record "
             f'FROM "{errors}" e JOIN "{files}" f ON e.line >= f.base AND e.line < f.base + f.count '
-            "CROSS JOIN LATERAL (SELECT try_cast(regexp_extract(e.reason, 'première occurrence ligne ([0-9]+)', 1) "
+            f"CROSS JOIN LATERAL (SELECT try_cast(regexp_extract(e.reason, '{DUPLICATE_LINE}', 1) "
             "AS BIGINT) AS first_row) n"
         )
 
