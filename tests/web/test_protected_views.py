@@ -93,3 +93,21 @@ def test_an_objection_leaves_every_protected_figure(centre) -> None:
     finally:
         registry.remove_person(centre.own_patient, "test")
         installation.close()
+
+
+def test_an_unreadable_objection_registry_fails_closed(centre, monkeypatch) -> None:
+    """Figures that might count an objector are never sent: 503 in French while the vault cannot be read."""
+    import duckdb
+
+    def busy(self) -> frozenset[int]:
+        raise duckdb.IOException("Could not set lock on file")
+
+    application = make_app(centre.settings)
+    try:
+        client = TestClient(application, base_url="http://127.0.0.1")
+        login(client, "chercheur")
+        monkeypatch.setattr(ObjectionRegistry, "person_ids", busy)
+        response = client.get("/api/measures/results?period=2025")
+        assert response.status_code == 503 and "oppositions" in response.json()["detail"]
+    finally:
+        application.state.web.installation.close()

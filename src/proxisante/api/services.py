@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+import duckdb
 import pandas as pd
 
 from proxisante.api.parameters import value
@@ -95,8 +96,13 @@ class Services:
         from proxisante.identity.objection import ObjectionRegistry
 
         registry = ObjectionRegistry(self.installation.vault, self.installation.pseudonymiser)
-        with self.lock:
-            ids = registry.person_ids()
+        try:
+            with self.lock:
+                ids = registry.person_ids()
+        except duckdb.Error as error:  # fail closed: never figures that might count an objector
+            raise Unavailable(
+                "Le registre des oppositions (coffre d'identités) est occupé ou illisible : réessayez dans un instant."
+            ) from error
         self._objections = (time.monotonic(), ids)
         return ids
 
