@@ -8,6 +8,7 @@ attack (least squares) on the table's equations.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import itertools
 from pathlib import Path
 
@@ -457,3 +458,49 @@ def test_protected_measure_results_give_nothing_away(drawn: tuple[pd.DataFrame, 
     assert (out.loc[~masked, "rate"].fillna(-1) == table.loc[~masked, "rate"].fillna(-1)).all()
     if not small_visible(original, counts):
         assert not masked.any()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parts of a whole, derived values and the published periods of a protected audience
+
+
+def test_a_part_of_a_whole_is_masked_when_it_or_everybody_but_it_is_small() -> None:
+    from proxisante.measures.disclosure import protect_parts
+
+    frame = pd.DataFrame(
+        {
+            "indicator": ["rare", "common", "almost_all", "none"],
+            "patients": [3, 40, 127, 0],
+            "panel": [131, 131, 131, 131],
+            "share": [3 / 131, 40 / 131, 127 / 131, 0.0],
+        }
+    )
+    out = protect_parts(frame, part="patients", whole="panel", derived=["share"])
+    assert out.patients.isna().tolist() == [True, False, True, False]  # 127 of 131: the other 4 are known
+    assert out.share.isna().tolist() == [True, False, True, False]  # share × panel gave the count back
+    assert out.panel.tolist() == [131] * 4 and out.suppressed.tolist() == ["primary", "", "primary", ""]
+
+
+def test_the_published_periods_are_closed_calendar_years() -> None:
+    from proxisante.measures.disclosure import PeriodRefused, period_policy
+
+    policy = period_policy()
+    today = dt.date(2026, 12, 5)
+    assert policy.kinds == ("year",) and policy.closed_only
+    assert policy.allowed(dt.date(2025, 1, 1), dt.date(2025, 12, 31), today)
+    assert not policy.allowed(dt.date(2026, 1, 1), dt.date(2026, 12, 31), today)  # not over
+    assert not policy.allowed(dt.date(2025, 10, 1), dt.date(2025, 12, 31), today)  # a quarter
+    assert not policy.allowed(dt.date(2024, 7, 1), dt.date(2025, 6, 30), today)  # a rolling year
+    policy.check_date(dt.date(2024, 12, 31), today)
+    with pytest.raises(PeriodRefused, match="années civiles"):
+        policy.check_date(dt.date(2025, 12, 30), today)
+
+
+def test_a_policy_with_an_unknown_period_kind_is_refused() -> None:
+    node = yaml.safe_load(SETTINGS_FILE.read_text(encoding="utf-8"))
+    broken = {**node["protected_periods"], "value": {"kinds": ["day"], "closed_only": True}}
+    with pytest.raises(SettingsError):
+        parse_settings({**node, "protected_periods": broken})
+    quarters = {**node["protected_periods"], "value": {"kinds": ["year", "quarter"], "closed_only": False}}
+    policy = parse_settings({**node, "protected_periods": quarters}).periods.value
+    assert policy.allowed(dt.date(2025, 10, 1), dt.date(2025, 12, 31), dt.date(2025, 1, 1))
