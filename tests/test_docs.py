@@ -44,3 +44,24 @@ def test_measures_page_lists_the_library() -> None:
 
 if __name__ == "__main__":
     print(library_table())
+
+
+def test_security_page_names_tests_that_exist() -> None:
+    """Each proof docs/security.md names (``tests/...py`` and ``::test_...`` after it) is a real test."""
+    text = (DOCS / "security.md").read_text(encoding="utf-8")
+    tests_root = DOCS.parent / "tests"
+    current: Path | None = None
+    named = 0
+    for match in re.finditer(r"`(tests/[\w/]+\.py)?(::\w+)?", text):
+        path, test = match.groups()
+        if path:
+            current = DOCS.parent / path
+            assert current.is_file(), path
+        if test:
+            assert current is not None and current.is_relative_to(tests_root), test
+            assert re.search(rf"^def {test[2:]}\(", current.read_text(encoding="utf-8"), re.MULTILINE), (
+                f"{current.name}{test}"
+            )
+            named += 1
+    assert named >= 20
+    assert not re.findall(r"`test_\w+\.py", text), "name tests with their path from the project root"
