@@ -188,3 +188,13 @@ def test_a_fhir_condition_waits_for_its_patient_across_files(installation: Insta
     assert installation.warehouse.counts()["condition_occurrence"] == 2
     assert len(quarantined_rows(installation.warehouse)) == 0
     _check_counts(installation)
+
+
+def test_a_missing_folder_or_a_file_is_refused_in_french(tmp_path: Path) -> None:
+    from proxisante.sources.pivot import discover
+
+    with pytest.raises(PivotFileError, match="dossier introuvable"):
+        discover(tmp_path / "absent")
+    (tmp_path / "patients.csv").write_text("patient_id\n")
+    with pytest.raises(PivotFileError, match="ce n'est pas un dossier"):
+        discover(tmp_path / "patients.csv")

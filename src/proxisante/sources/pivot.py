@@ -155,7 +155,8 @@ def discover(folder: Path) -> tuple[dict[str, Path], list[str]]:
     A name of a table whose only file cannot be read (a folder, a FIFO, a dangling link, an unreadable or
     compressed file) refuses the batch: loading the others would quarantine every row pointing to it."""
     if not folder.is_dir():
-        raise PivotFileError(f"{folder}: not a folder of pivot files")
+        what = "dossier introuvable" if not folder.exists() else "ce n'est pas un dossier"
+        raise PivotFileError(f"{folder} : {what} (donnez le dossier des fichiers exportés)")
     known = {t.name for t in TABLES}
     found, ignored = tables_of_folder(folder, known, SUFFIXES, PivotFileError)
     return found, [name for name in ignored if name != "defects.json"]
@@ -174,7 +175,9 @@ def tables_of_folder(
         problem = why_unreadable(path, suffixes) if stem in known else "not a table"
         if problem is None:
             if stem in found:
-                raise error(f"{path.name}: a second file for the {stem} table ({found[stem].name})")
+                raise error(
+                    f"{path.name} : un deuxième fichier pour la table {stem} ({found[stem].name}) ; n'en gardez qu'un"
+                )
             found[stem] = path
             continue
         if stem in known:
