@@ -127,7 +127,13 @@ def test_a_broken_row_is_quarantined_alone(tmp_path: Path) -> None:
     assert counts["measurement"] == 10040 - 1 and counts["condition_occurrence"] == 470 - 1
     assert counts["drug_exposure"] == 883 - 1 and counts["person"] == 28
     assert rows == [
-        ("CONDITION_OCCURRENCE.csv", 4, "person_id", "personne inconnue (aucune ligne de person n'a ce person_id)", "***"),
+        (
+            "CONDITION_OCCURRENCE.csv",
+            4,
+            "person_id",
+            "personne inconnue (aucune ligne de person n'a ce person_id)",
+            "***",
+        ),
         ("DRUG_EXPOSURE.csv", 6, "drug_concept_id", "pas un entier", "aspirin"),
         ("MEASUREMENT.csv", 8, "measurement_date", "pas une date (AAAA-MM-JJ)", "2013-02-30"),
     ]
