@@ -202,9 +202,11 @@ def check_own_patient(user: User, services: Services, person_id: int) -> None:
 
 
 def audited(request: Request, action: str, detail: str, person_ids: Sequence[int]) -> None:
-    """Append the read to the audit log before the data leaves the server."""
+    """Append the read to the audit log before the data leaves the server (the application refuses to send
+    the response of a nominative route that did not come here: ``api.app``)."""
     user = user_of(request)
     request.app.state.web.audit.append(user.username, user.roles, action, route_name(request), detail, person_ids)
+    request.state.audited = True
 
 
 def with_names(request: Request, frame: pd.DataFrame, list_name: str) -> pd.DataFrame:

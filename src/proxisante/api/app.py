@@ -154,6 +154,7 @@ def create_app(settings: Settings | None = None, installation: Installation | No
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
         response = await call_next(request)
+        response = unaudited_read_withheld(request, response)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -162,6 +163,21 @@ def create_app(settings: Settings | None = None, installation: Installation | No
         return response
 
     return app
+
+
+def unaudited_read_withheld(request: Request, response: Response) -> Response:
+    """The response of a nominative route (``permissions.NOMINATIVE_ROUTES``) that wrote no audit row is
+    replaced by an error before its body leaves: auditing is enforced here, not remembered by each route."""
+    state = request.state
+    if not getattr(state, "audit_required", False) or getattr(state, "audited", False) or response.status_code >= 400:
+        return response
+    log.error("nominative route %s answered without an audit row: response withheld", request.url.path)
+    message = "Lecture nominative non journalisée : la réponse n'a pas été envoyée."
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=500)
+    from proxisante.web.pages import error_page
+
+    return error_page(request, 500, "Erreur", message)
 
 
 def _wants_json(request: Request) -> bool:

@@ -22,7 +22,7 @@ from itsdangerous import BadSignature, Signer
 
 from proxisante.api.accounts import Account
 from proxisante.api.parameters import value
-from proxisante.api.permissions import PUBLIC, allowed
+from proxisante.api.permissions import NOMINATIVE_ROUTES, PUBLIC, allowed
 
 SESSION_COOKIE = "proxisante_session"
 LOGIN_COOKIE = "proxisante_login"
@@ -230,6 +230,8 @@ async def authorize(request: Request) -> User | None:
     request.state.user, request.state.session_id = user, sid
     if not user.may(name):
         raise Forbidden()
+    if name in NOMINATIVE_ROUTES:  # the response is held back unless the read was audited (api.app)
+        request.state.audit_required, request.state.audited = True, False
     if request.method not in SAFE_METHODS:
         submitted = request.headers.get(CSRF_HEADER)
         if submitted is None and request.headers.get("content-type", "").startswith(

@@ -87,7 +87,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "api_accounts": _ADMIN,
 }
 
-# Routes that show named patients (or pseudonymised per-person rows): every call is audited.
+# Routes that show named patients (or pseudonymised per-person rows): every call is audited, and a response
+# of one of them that wrote no audit row is withheld by the application (``api.app.unaudited_read_withheld``).
 NOMINATIVE_ROUTES = frozenset(name for name, roles in PERMISSIONS.items() if roles == _NOMINATIVE)
 
 
