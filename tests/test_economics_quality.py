@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from proxisante.economics.engine import Rates, fmt, rosp
+from proxisante.economics.explain import describe
 from proxisante.economics.profile import ProfileError
-from proxisante.economics.quality import describe, level_share, progression_share, rosp_from_measures
+from proxisante.economics.quality import level_share, progression_share, rosp_from_measures
 from proxisante.measures.definition import measure
 from test_economics_engine import profile
 

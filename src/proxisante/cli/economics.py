@@ -156,7 +156,7 @@ def print_simulation(simulation) -> None:
                       f"valorisés aux tarifs des paramètres {profile.year}.")  # fmt: skip
     if costs.example:
         console.print(f"[yellow]Charges : {costs.label}. Donnez les vôtres avec --costs.[/yellow]")
-    from proxisante.economics.quality import describe, describe_centre
+    from proxisante.economics.explain import describe, describe_centre
 
     for line in describe(profile, simulation.years[-1]) + describe_centre(profile, simulation.years[0]):
         console.print(f"Source — {line}")

@@ -17,7 +17,8 @@ year (``Profile.measures``; a profile file may give them too). Then:
   the criteria it does not compute keep ``fmt.prevention_met_per_patient`` pro rata.
 
 Without measure results (a profile file without ``measures``) the flat parameters apply, as before.
-The split is reported by :func:`describe`, shown in the CLI and the workbook.
+The split is reported in French by :func:`proxisante.economics.explain.describe`, shown in the CLI and the
+workbook.
 """
 
 from __future__ import annotations
@@ -202,93 +203,3 @@ def fmt_from_measures(profile: Profile) -> FmtFromMeasures:
     for line, measure in _lines(profile, "FMT"):
         found.met[line.id] = line.eligible - line.numerator if measure.direction == "lower" else line.numerator
     return found
-
-
-def describe(profile: Profile, year: int | None = None) -> list[str]:
-    """Which source the ROSP points and the FMT prevention part come from, in French, for every output."""
-    rosp_year, fmt_year = profile.year, max(year or profile.year, 2026)
-    achievement = _value("rosp.achievement", rosp_year)
-    met_default = _value("fmt.prevention_met_per_patient", fmt_year)
-    criteria = int(_value("fmt.prevention_criteria", fmt_year))
-    if not profile.measures:
-        return [
-            f"ROSP : part des points au paramètre rosp.achievement ({achievement:.0%}, non confirmé) — "
-            "profil sans résultats de mesures.".replace("%", " %"),
-            f"FMT prévention : {met_default:g} critère(s) rempli(s) par patient au paramètre "
-            "fmt.prevention_met_per_patient (non confirmé) — profil sans résultats de mesures.",
-        ]
-    points, scoring = _value("rosp.measure_points", rosp_year), _value("rosp.level_scoring", rosp_year)
-    rosp = rosp_from_measures(profile, points, scoring, _value("rosp.progression_scoring", rosp_year))
-    total = _value("rosp.points_max", rosp_year)
-    if len(rosp.scored) <= 3:
-        scored = ", ".join(f"{i.id} {i.rate:.0%} → {i.earned:g}/{i.points:g} pts" for i in rosp.scored) or "aucun"
-    else:
-        progressed = sum(i.progression for i in rosp.scored)
-        scored = (f"{len(rosp.scored)} indicateurs, {rosp.points_earned:.0f}/{rosp.points_covered:g} pts, "
-                  f"dont {progressed} payés pour leur progression depuis l'année précédente")  # fmt: skip
-    lines = [
-        f"ROSP ({profile.year}) : {rosp.points_covered:g} points sur {total} calculés depuis les mesures du centre "
-        f"({scored}) ; les {total - rosp.points_covered:g} autres au paramètre rosp.achievement "
-        f"({achievement:.0%}, non confirmé) — {len(rosp.not_scored)} mesures ROSP sans objectifs ou sans points "
-        "connus.".replace("%", " %")
-    ]
-    fmt = fmt_from_measures(profile)
-    rest = max(criteria - fmt.criteria, 0)
-    per_patient = f"{fmt.met_per_patient:.2f}".replace(".", ",")
-    lines.append(
-        f"FMT prévention : {fmt.criteria} critères sur {criteria} comptés depuis les mesures du centre "
-        f"({per_patient} critère rempli par patient MT) ; les {rest} autres au paramètre "
-        f"fmt.prevention_met_per_patient pro rata ({met_default:g} × {rest}/{criteria}, non confirmé)."
-    )
-    return lines
-
-
-def describe_centre(profile: Profile, year: int) -> list[str]:
-    """Where the IPEP quality score, the PEPS poverty share, the ZIP share and the ANCS forfait come from."""
-    from proxisante.economics.engine import Rates, ancs_points, ipep_quality_share, poverty_share, zip_share
-
-    rates = Rates(year)
-    score = ipep_score(profile, rates("ipep.quality_indicators"), rates("ipep.quality_scoring"),
-                       rates("ipep.quality_unscored"))  # fmt: skip
-    count = {s: sum(i.source == s for i in score.indicators) for s in ("mesure", "profil", "sans donnée")}
-    lines = [
-        f"IPEP qualité : score {float(score.score):.0f} (dont {score.experience:g} points d'expérience patient) → "
-        f"{float(ipep_quality_share(profile, rates)):.0%} de l'intéressement versé ; {count['mesure']} indicateurs "
-        f"depuis les mesures du centre, {count['profil']} du profil, {count['sans donnée']} sans donnée "
-        f"(à ipep.quality_unscored) ; indicateurs et déciles non confirmés.".replace("%", " %")
-    ]
-    if profile.poverty_source is not None or any(c.poverty_rate is not None for c in profile.communes):
-        lines.append(f"PEPS pauvreté : {float(poverty_share(profile, rates)):.1%} des patients MT dans une commune au "
-                     f"taux de pauvreté ≥ {rates('peps.poverty_threshold'):.0%} (taux : "
-                     f"{profile.poverty_source or 'profil'} ; seuil non confirmé).".replace("%", " %"))  # fmt: skip
-    else:
-        lines.append(f"PEPS pauvreté : part déclarée du profil ({profile.poverty_share:.0%}) — donnez --pauvrete "
-                     "FICHIER pour la calculer par commune.".replace("%", " %"))  # fmt: skip
-    source = "sites des généralistes" if profile.gp_sites else "part déclarée du profil"
-    zips = sum(s.zip for s in profile.gp_sites)
-    sites = f", {zips} site(s) en ZIP" if profile.gp_sites else ""
-    lines.append(f"FMT ZIP/67 ans : {zip_share(profile):.0%} des ETP de généraliste ({source}{sites}) : majoration "
-                 "de 10% du socle sur cette part.".replace("%", " %"))  # fmt: skip
-    if profile.ancs_forfait:
-        lines.append(f"ANCS : montant notifié du profil ({profile.ancs_forfait:,.0f} €).".replace(",", "\u202f"))
-    elif profile.ancs_engagements is not None:
-        fixed, variable, socle = ancs_points(profile, rates)
-        lines.append(
-            f"ANCS : {fixed:.0f} points fixes + {float(variable):.0f} points variables × "
-            f"{rates('centre.ancs_point_value'):g} € (engagements du profil ; barème non confirmé)"
-            if socle else "ANCS : un engagement socle manque, aucun point versé."
-        )  # fmt: skip
-    else:
-        lines.append("ANCS : ni montant notifié ni engagements dans le profil : pas de forfait.")
-    return lines
-
-
-def _value(name: str, year: int) -> Any:
-    """The value in force in the middle of ``year``, or the last one before it ended (ROSP after 2025)."""
-    import datetime as dt
-
-    from proxisante.economics.catalogue import parameter
-
-    p = parameter(name)
-    value = p.at(dt.date(year, 7, 1))
-    return value if value is not None else next(v for _, v in reversed(p.values) if v is not None)

@@ -69,7 +69,7 @@ def write_workbook(simulation: Simulation, path: Path) -> None:
     ws.append([f"Bandes : {simulation.draws} tirages Monte Carlo, graine {simulation.seed}, lois triangulaires "
                "sur les plages des paramètres incertains."])  # fmt: skip
     ws.append([_unconfirmed_note(simulation)])
-    from proxisante.economics.quality import describe, describe_centre
+    from proxisante.economics.explain import describe, describe_centre
 
     for line in describe(profile, simulation.years[-1]) + describe_centre(profile, simulation.years[0]):
         ws.append(["Source — " + line])
