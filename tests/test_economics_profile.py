@@ -74,7 +74,7 @@ def test_profile_from_a_hand_written_warehouse() -> None:
 
 
 def test_the_shipped_example_profile_loads() -> None:
-    from proxisante.economics.profile import EXAMPLE_PROFILE, load_profile
+    from proxisante.economics.profile_files import EXAMPLE_PROFILE, load_profile
 
     profile = load_profile(EXAMPLE_PROFILE)
     assert profile.patients == 10872 and "EXEMPLE" in profile.centre

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from proxisante.economics.profile import EXAMPLE_PROFILE, ProfileError, load_profile
-from proxisante.economics.profile_xlsx import write_profile_xlsx
+from proxisante.economics.profile import ProfileError
+from proxisante.economics.profile_files import EXAMPLE_PROFILE, load_profile, write_profile_xlsx
 from test_economics_engine import BANDS
 
 

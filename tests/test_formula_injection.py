@@ -248,8 +248,7 @@ def test_report_workbook() -> None:
 
 def test_economics_workbooks(tmp_path: Path) -> None:
     from proxisante.economics.costs import load_costs
-    from proxisante.economics.profile import EXAMPLE_PROFILE, load_profile
-    from proxisante.economics.profile_xlsx import write_profile_xlsx
+    from proxisante.economics.profile_files import EXAMPLE_PROFILE, load_profile, write_profile_xlsx
     from proxisante.economics.report import write_workbook
     from proxisante.economics.uncertainty import simulate
 

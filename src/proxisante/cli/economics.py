@@ -55,7 +55,8 @@ def simulate(
     """Compare le paiement à l'acte, le FMT 2026, le PEPS et l'IPEP : recettes, charges, résultat, point mort."""
     from proxisante.economics.costs import load_costs
     from proxisante.economics.engine import MODELS
-    from proxisante.economics.profile import ProfileError, load_profile
+    from proxisante.economics.profile import ProfileError
+    from proxisante.economics.profile_files import load_profile
     from proxisante.economics.uncertainty import simulate as run
 
     if tornado_model not in MODELS:
@@ -94,10 +95,10 @@ def profile_example(
     """Écrit le profil d'EXEMPLE (centre de démonstration) à remplir pour un centre sans entrepôt."""
     import shutil
 
-    from proxisante.economics.profile import EXAMPLE_PROFILE, load_profile
+    from proxisante.economics.profile_files import EXAMPLE_PROFILE, load_profile
 
     if out.suffix.lower() == ".xlsx":
-        from proxisante.economics.profile_xlsx import write_profile_xlsx
+        from proxisante.economics.profile_files import write_profile_xlsx
 
         write_profile_xlsx(load_profile(EXAMPLE_PROFILE), out)
     elif out.suffix.lower() in (".yaml", ".yml"):

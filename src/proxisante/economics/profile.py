@@ -1,7 +1,7 @@
 """The profile of a centre for one year: its patientèle MT, its activity and its staff.
 
 A profile is read from the warehouse (:func:`profile_from_warehouse`) or from a YAML or XLSX file
-for a centre that has no warehouse yet (:func:`load_profile`, :mod:`.profile_xlsx`); all are checked
+for a centre that has no warehouse yet (:func:`.profile_files.load_profile`); all are checked
 by the same model, and a bad profile is refused with a message naming the field.
 
 - ``panel``: the patientèle médecin traitant on 31 December, one cell per age band × ALD × C2S with
@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from importlib import resources
-from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
@@ -36,9 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from proxisante.economics.catalogue import parameter, tariff_of_code
 from proxisante.vocab import codes, mapping
-from proxisante.vocab.valuesets import DefinitionError, explain, load_yaml
-
-EXAMPLE_PROFILE = resources.files(__package__) / "examples" / "profile_example.yaml"
+from proxisante.vocab.valuesets import DefinitionError, explain
 
 
 class ProfileError(DefinitionError):
@@ -270,17 +266,6 @@ def parse_profile(data: object, origin: object = "profile") -> Profile:
         return Profile.model_validate(data)
     except ValidationError as error:
         raise ProfileError(str(explain(origin, error))) from error
-
-
-def load_profile(path: Path | resources.abc.Traversable) -> Profile:
-    """A profile from a YAML file (the format of ``examples/profile_example.yaml``) or an .xlsx workbook."""
-    if str(path).lower().endswith(".xlsx"):
-        from proxisante.economics.profile_xlsx import load_profile_xlsx
-
-        return load_profile_xlsx(Path(str(path)))
-    data = load_yaml(path)
-    data.setdefault("source", str(path))
-    return parse_profile(data, path)
 
 
 # -- from the warehouse -----------------------------------------------------------------------------

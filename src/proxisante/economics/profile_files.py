@@ -1,6 +1,9 @@
-"""The profile of a centre as an .xlsx workbook: one sheet per section, the YAML's field names as headers.
+"""The profile of a centre from a file: YAML (the format of ``examples/profile_example.yaml``) or an .xlsx workbook.
 
-Layout (row 1 = the header, one record per row below; empty rows are skipped):
+:func:`load_profile` reads either; both are checked by the same model (:class:`.profile.Profile`).
+
+The workbook has one sheet per section, the YAML's field names as headers. Layout (row 1 = the header, one
+record per row below; empty rows are skipped):
 
 - ``centre``: two columns ``field`` | ``value``, one row per scalar field: ``centre``, ``year``,
   ``source``, ``poverty_share``, ``zip_share``, ``ancs_forfait``, ``ipep_patient_experience``; a
@@ -24,13 +27,17 @@ profil-exemple centre.xlsx`` writes the shipped example).
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from proxisante.economics.profile import Profile, ProfileError
+from proxisante.economics.profile import Profile, ProfileError, parse_profile
 from proxisante.spreadsheet import save_workbook
+from proxisante.vocab.valuesets import load_yaml
+
+EXAMPLE_PROFILE = resources.files(__package__) / "examples" / "profile_example.yaml"
 
 SECTIONS = {
     "panel": ["age_band", "ald", "c2s", "patients", "diabetics", "unseen", "ame"],
@@ -58,6 +65,15 @@ def _cell(value: Any, column: str) -> Any:
         if column in BOOLEANS and value.lower() in YES | NO:
             return value.lower() in YES
     return value
+
+
+def load_profile(path: Path | resources.abc.Traversable) -> Profile:
+    """A profile from a YAML file (the format of ``examples/profile_example.yaml``) or an .xlsx workbook."""
+    if str(path).lower().endswith(".xlsx"):
+        return load_profile_xlsx(Path(str(path)))
+    data = load_yaml(path)
+    data.setdefault("source", str(path))
+    return parse_profile(data, path)
 
 
 def load_profile_xlsx(path: Path) -> Profile:
