@@ -42,6 +42,7 @@ from proxisante.api.access import (
 )
 from proxisante.api.accounts import AccountError
 from proxisante.api.auth import LOGIN_COOKIE, SESSION_COOKIE, User, authorize, client_address
+from proxisante.api.economics_view import ScenarioIn, simulation_summary
 from proxisante.api.permissions import CARE_TEAM, ROLES, web_may_create
 from proxisante.api.services import InputError, Services, Unavailable, measure_of, period_of
 from proxisante.measures.definition import Measure, library
@@ -466,8 +467,6 @@ def prevention_plan(
 
 
 def _scenario(years: str, draws: int, seed: int, tornado: str):
-    from proxisante.api.routes import ScenarioIn
-
     try:
         chosen = [int(y) for y in years.replace(" ", "").split(",") if y] if years else []
         return ScenarioIn(years=chosen, draws=draws, seed=seed, tornado_model=tornado)  # type: ignore[arg-type]
@@ -479,8 +478,6 @@ def _scenario(years: str, draws: int, seed: int, tornado: str):
 
 
 def _simulate(request: Request, scenario):
-    from proxisante.api.routes import simulation_summary
-
     svc = services(request)
     simulation = svc.simulation(
         tuple(sorted(set(scenario.years))),
