@@ -7,9 +7,10 @@ so the table cannot drift from the code unnoticed. Imports only under ``if TYPE_
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
+
+from test_architecture import import_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "proxisante"
@@ -24,65 +25,17 @@ def top_level_units() -> set[str]:
     return units
 
 
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
-def _imports(node: ast.AST) -> list[ast.Import | ast.ImportFrom]:
-    """Every import statement under ``node``, at any depth, except the body of ``if TYPE_CHECKING:``."""
-    found: list[ast.Import | ast.ImportFrom] = []
-    children = list(ast.iter_child_nodes(node))
-    while children:
-        child = children.pop(0)
-        if isinstance(child, (ast.Import, ast.ImportFrom)):
-            found.append(child)
-        elif isinstance(child, ast.If) and _is_type_checking(child.test):
-            children[:0] = child.orelse  # the ``else:`` branch runs at run time
-        else:
-            found.extend(_imports(child))
-    return found
-
-
-def _module_names(path: Path, source: str | None = None) -> list[str]:
-    """Absolute dotted names the module at ``path`` imports (``from a import b`` gives both ``a`` and ``a.b``).
-
-    ``source`` stands for the file's text when given (the reader's own test).
-    """
-    package = list(path.relative_to(SRC.parent).with_suffix("").parts)
-    if package[-1] == "__init__":
-        package.pop()
-    else:
-        package = package[:-1]  # the package a module's relative imports start from
-    names: list[str] = []
-    for node in _imports(ast.parse(source if source is not None else path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.extend(alias.name for alias in node.names)
-            continue
-        if node.level:
-            base = package[: len(package) - node.level + 1]
-            module = ".".join(base + ([node.module] if node.module else []))
-        else:
-            module = node.module or ""
-        names.append(module)
-        names.extend(f"{module}.{alias.name}" for alias in node.names)
-    return names
-
-
 def real_dependencies() -> dict[str, set[str]]:
-    """For each top-level unit, the other top-level units its modules import."""
+    """For each top-level unit, the other top-level units its modules import (the module graph of
+    ``tests/test_architecture.py``, read at the scale of the table)."""
     units = top_level_units()
     deps: dict[str, set[str]] = {unit: set() for unit in units}
-    for path in sorted(SRC.rglob("*.py")):
-        parts = path.relative_to(SRC).with_suffix("").parts
-        owner = parts[0]
-        if owner not in units:
-            continue
-        for name in _module_names(path):
-            dotted = name.split(".")
-            if dotted[0] == "proxisante" and len(dotted) > 1 and dotted[1] in units and dotted[1] != owner:
-                deps[owner].add(dotted[1])
+    for module, targets in import_graph().items():
+        owner = module.split(".")[1] if "." in module else None
+        for target in targets:
+            unit = target.split(".")[1] if "." in target else None
+            if owner in units and unit in units and unit != owner:
+                deps[owner].add(unit)
     return deps
 
 
@@ -135,19 +88,3 @@ def test_package_table_lists_every_package_and_its_real_dependencies() -> None:
                 f"should read: {', '.join(sorted(real[unit])) or '—'}"
             )
     assert not problems, "docs/architecture.md package table vs imports:\n" + "\n".join(problems)
-
-
-def test_the_reader_sees_imports_inside_functions_and_relative_ones() -> None:
-    """The import reader itself: nested and relative imports count, ``TYPE_CHECKING`` ones do not."""
-    source = (
-        "from typing import TYPE_CHECKING\n"
-        "if TYPE_CHECKING:\n    from proxisante.web import app\nelse:\n    import proxisante.formats\n"
-        "def f():\n    from ..warehouse import load\n    import proxisante.settings\n"
-        "from . import panel\n"
-    )
-    names = _module_names(SRC / "population" / "example.py", source)  # a module that is never written
-    assert {"proxisante.warehouse.load", "proxisante.settings", "proxisante.formats"} <= set(names)
-    assert "proxisante.population.panel" in names
-    assert not any(name.startswith("proxisante.web") for name in names)
-    init_names = _module_names(SRC / "population" / "__init__.py", "from .panel import x\nfrom .. import runtime\n")
-    assert {"proxisante.population.panel", "proxisante.runtime"} <= set(init_names)
