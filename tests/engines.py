@@ -7,12 +7,17 @@ session-scoped: starting them costs seconds, and every test gets fresh databases
 
 PostgreSQL refuses to run as root, and the tests run as root in CI: then the server runs as the
 ``postgres`` system user that Debian's package creates, in a directory given to that user.
+
+Without an engine's Python extra (``pip install -e ".[postgres]"`` / ``".[spark]"``) or its binaries
+(``initdb``/``pg_ctl``, ``java``), the tests that need that engine skip and say why
+(``missing_postgres``/``missing_spark``); ``make test`` and CI install everything, so there they run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import importlib
 import os
 import shutil
 import socket
@@ -38,6 +43,34 @@ INSTALL_HINT = (
     "The engine tests need a real PostgreSQL: install it with `apt-get install postgresql` "
     "(or your system's package), then run the tests again."
 )
+
+
+def _missing_module(module: str, extra: str) -> str | None:
+    """Why the tests of an engine cannot run when its Python extra is absent, else None."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return f'the Python module {module} is not installed: install the extra with `pip install -e ".[{extra}]"`'
+    return None
+
+
+def missing_postgres() -> str | None:
+    """Why the PostgreSQL tests cannot run here (no psycopg, no server binaries), else None."""
+    reason = _missing_module("psycopg", "postgres")
+    if reason is None:
+        try:
+            find_pg_bin()
+        except RuntimeError as error:
+            reason = str(error)
+    return reason
+
+
+def missing_spark() -> str | None:
+    """Why the Spark tests cannot run here (no pyspark, no Java runtime), else None."""
+    reason = _missing_module("pyspark", "spark")
+    if reason is None and not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        reason = "Spark needs a Java runtime (17): install it with `apt-get install openjdk-17-jre-headless`"
+    return reason
 
 
 def find_pg_bin() -> Path:
@@ -143,7 +176,10 @@ def postgres_server() -> Iterator[PostgresServer]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of an empty database on a PostgreSQL server started for the test session and stopped after it
-    (``new_database`` gives a test a database of its own on the same server)."""
+    (``new_database`` gives a test a database of its own on the same server); skipped, with the reason,
+    when psycopg or the server binaries are absent."""
+    if reason := missing_postgres():
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
     started = time.perf_counter()
     with postgres_server() as server:
         url = server.create_database("proxisante")
@@ -166,11 +202,11 @@ def new_database(postgres_url: str, name: str | None = None) -> str:
 def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     """A local Spark for the test session: two threads, few shuffle partitions (the data is tiny, and
     Spark's default of 200 partitions costs seconds per query), no web UI, UTC, tables in a temporary
-    directory and an in-memory catalog."""
+    directory and an in-memory catalog; skipped, with the reason, when pyspark or Java is absent."""
+    if reason := missing_spark():
+        pytest.skip(f"Spark tests skipped: {reason}")
     from pyspark.sql import SparkSession
 
-    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
-        raise RuntimeError("Spark needs a Java runtime (17): install it with `apt-get install openjdk-17-jre-headless`")
     started = time.perf_counter()
     session = (
         SparkSession.builder.master("local[2]")
