@@ -12,9 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from proxisante.cli import app
+from proxisante.formats import fixed
 from proxisante.territory.apl import compute_apl
 from proxisante.territory.communes import build_reference, load_reference
-from proxisante.territory.maps import colormap, fr_decimal, map_data, map_paths, plotly_figure, write_map
+from proxisante.territory.maps import colormap, map_data, map_paths, plotly_figure, write_map
 from proxisante.territory.supply import Supply, synthetic_supply
 
 DATA = Path(__file__).parent / "data" / "territory"
@@ -121,7 +122,7 @@ def test_real_supply_is_not_marked_synthetic_and_hover_uses_french_decimals() ->
     data = map_data(result, mask, "Creuse (23)")
     assert "SYNTHÉTIQUE" not in data.title and not data.with_shape.any()
     gueret = data.communes.set_index("code").loc["23096"]
-    assert f"APL {fr_decimal(gueret['apl'])}" in gueret["hover"] and "," in fr_decimal(gueret["apl"])
+    assert f"APL {fixed(gueret['apl'], 2)}" in gueret["hover"] and "," in fixed(gueret["apl"], 2)
     assert "Guéret" in gueret["hover"] and "habitants" in gueret["hover"]
 
 

@@ -9,19 +9,11 @@ import typer
 from rich.table import Table
 
 from proxisante.cli.common import console, decimal, number, percent
+from proxisante.formats import keuros
 
 SHORT = {"acte": "acte", "fmt": "FMT 2026", "peps_all": "PEPS tous", "peps_65": "PEPS ≥ 65",
          "peps_diabetics": "PEPS diab.", "ipep": "IPEP"}  # fmt: skip
 economie_app = typer.Typer(help="Modèle économique du centre : acte, forfaits, PEPS, IPEP.", no_args_is_help=True)
-
-
-def euros(value: object) -> str:
-    return f"{number(round(float(value)))}\u00a0€"  # type: ignore[arg-type]
-
-
-def keuros(value: object, unit: bool = True) -> str:
-    """Thousands of euros, French format: −248 k€."""
-    return decimal(float(value) / 1000, 0) + ("\u00a0k€" if unit else "")  # type: ignore[arg-type]
 
 
 def parse_years(text: str | None) -> list[int] | None:

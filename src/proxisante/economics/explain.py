@@ -12,6 +12,7 @@ from proxisante.economics.catalogue import parameter
 from proxisante.economics.engine import Rates, ancs_points, ipep_quality_share, poverty_share, zip_share
 from proxisante.economics.profile import Profile
 from proxisante.economics.quality import fmt_from_measures, ipep_score, rosp_from_measures
+from proxisante.formats import decimal
 
 
 def describe(profile: Profile, year: int | None = None) -> list[str]:
@@ -78,7 +79,7 @@ def describe_centre(profile: Profile, year: int) -> list[str]:
     lines.append(f"FMT ZIP/67 ans : {zip_share(profile):.0%} des ETP de généraliste ({source}{sites}) : majoration "
                  "de 10% du socle sur cette part.".replace("%", " %"))  # fmt: skip
     if profile.ancs_forfait:
-        lines.append(f"ANCS : montant notifié du profil ({profile.ancs_forfait:,.0f} €).".replace(",", "\u202f"))
+        lines.append(f"ANCS : montant notifié du profil ({decimal(profile.ancs_forfait, 0)} €).")
     elif profile.ancs_engagements is not None:
         fixed, variable, socle = ancs_points(profile, rates)
         lines.append(

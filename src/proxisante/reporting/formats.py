@@ -5,25 +5,23 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from proxisante.formats import NO_BREAK_SPACE, fixed, french
 from proxisante.reporting.model import Column, Indicator, Report, Row
-
-NARROW = "\u202f"
-NBSP = "\u00a0"
 
 
 def number(value: float | int | None, digits: int = 0) -> str:
+    """The report's numbers: "—" when missing, whole numbers rounded half to even."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    text = f"{value:,.{digits}f}" if digits else f"{round(value):,}"
-    return text.replace(",", NARROW).replace(".", ",")
+    return fixed(value, digits) if digits else french(f"{round(value):,}")
 
 
 def percent(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{number(100 * value, digits)}{NBSP}%"
+    return "—" if value is None else f"{number(100 * value, digits)}{NO_BREAK_SPACE}%"
 
 
 def euros(value: float | None) -> str:
-    return "—" if value is None else f"{number(value / 1000)}{NBSP}k€"
+    return "—" if value is None else f"{number(value / 1000)}{NO_BREAK_SPACE}k€"
 
 
 def cell(report: Report, row: Row, column: Column) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from proxisante.formats import NO_BREAK_SPACE, fixed, number
 from proxisante.territory.apl import Accessibility
 
 # The colour scale, as (position in [0, 1] of the threshold-relative domain, colour): reds from 0 to the
@@ -32,7 +33,6 @@ from proxisante.territory.apl import Accessibility
 BELOW = ("#67001f", "#d6604d", "#fddbc7")
 ABOVE = ("#d1e5f0", "#4393c3", "#053061")
 SIMPLIFY_DEGREES = 0.0005  # ≈ 50 m: invisible at department scale, keeps a region's HTML small
-NBSP = "\u202f"
 
 
 @dataclass
@@ -63,21 +63,8 @@ class MapData:
         step = 1.0 if self.vmax <= 8 else 2.0
         values = [v for v in np.arange(0.0, self.vmax + 1e-9, step) if abs(v - self.threshold) > step / 4]
         values = sorted([*values, self.threshold])
-        labels = [f"seuil {fr_decimal(v, 1)}" if v == self.threshold else fr_decimal(v, 0) for v in values]
+        labels = [f"seuil {fixed(v, 1)}" if v == self.threshold else fixed(v, 0) for v in values]
         return values, labels
-
-
-# -- formats (French, as the CLI tables) ---------------------------------------------------------
-
-
-def fr_number(value: float) -> str:
-    """12 345 (narrow no-break space)."""
-    return f"{int(value):,}".replace(",", NBSP)
-
-
-def fr_decimal(value: float, digits: int = 2) -> str:
-    """3,21."""
-    return f"{value:,.{digits}f}".replace(",", NBSP).replace(".", ",")
 
 
 # -- data ------------------------------------------------------------------------------------------
@@ -126,18 +113,18 @@ def map_data(result: Accessibility, mask: np.ndarray, label: str, reference: pd.
     under = apl < threshold
     population = int(communes["population"].sum())
     below = int(communes.loc[under, "population"].sum())
-    share = f"{fr_decimal(100 * below / population, 1)}\u00a0%" if population else "—"
+    share = f"{fixed(100 * below / population, 1)}{NO_BREAK_SPACE}%" if population else "—"
     communes["hover"] = [
-        f"<b>{html.escape(str(name))}</b> ({code})<br>{fr_number(pop)} habitants<br>APL {fr_decimal(value)}"
-        + (f"<br>sous le seuil de {fr_decimal(threshold, 1)}" if value < threshold else "")
+        f"<b>{html.escape(str(name))}</b> ({code})<br>{number(pop)} habitants<br>APL {fixed(value, 2)}"
+        + (f"<br>sous le seuil de {fixed(threshold, 1)}" if value < threshold else "")
         for code, name, pop, value in zip(communes["code"], communes["name"], communes["population"], apl, strict=True)
     ]
     shapes = shapes_of(reference, communes["code"], tolerance)
     title = result.title(f"APL des médecins généralistes par commune — {label}")
     subtitle = (
-        f"consultations/an/habitant standardisé, {result.variant.label} ; {fr_number(len(communes))} communes, "
-        f"{fr_number(int(under.sum()))} communes et {fr_number(below)} habitants ({share}) sous le seuil de "
-        f"{fr_decimal(threshold, 1)}"
+        f"consultations/an/habitant standardisé, {result.variant.label} ; {number(len(communes))} communes, "
+        f"{number(int(under.sum()))} communes et {number(below)} habitants ({share}) sous le seuil de "
+        f"{fixed(threshold, 1)}"
     )
     notes = result.notes()
     if not all(s is not None for s in shapes):
