@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 
 from proxisante.measures.context import Context, parameters
 from proxisante.measures.definition import Criterion, Episode, Measure, Window
+from proxisante.warehouse.expr import as_int
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,8 @@ class MeasureCompiler:
             in_denominator=in_denominator,
             in_exclusions=in_exclusions,
             in_numerator=in_numerator,
-            numerator_events=(ibis.ifelse(in_denominator & ~in_exclusions, events, 0) if events is not None
-                              else ibis.ifelse(in_numerator, 1, 0)).cast("int64"),
+            numerator_events=(ibis.ifelse(in_denominator & ~in_exclusions, events, 0).cast("int64")
+                              if events is not None else as_int(in_numerator)),
             evidence_date=evidence,
         )  # fmt: skip
 
@@ -237,7 +238,7 @@ class MeasureCompiler:
         before = ibis.window(group_by="person_id", order_by=["start", "end", "key"], rows=(None, -1))
         spans = spans.mutate(reach=spans.end.max().over(before))
         starts_anew = spans.reach.isnull() | (spans.start > spans.reach + episode.gap_days)
-        spans = spans.mutate(new=ibis.ifelse(starts_anew, 1, 0))
+        spans = spans.mutate(new=as_int(starts_anew))
         upto = ibis.window(group_by="person_id", order_by=["start", "end", "key"], rows=(None, 0))
         spans = spans.mutate(episode=spans.new.sum().over(upto))
         episodes = spans.group_by(["person_id", "episode"]).agg(

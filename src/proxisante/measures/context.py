@@ -10,7 +10,6 @@ every engine runs the same way.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -25,6 +24,7 @@ from proxisante.parameters import read_parameters
 from proxisante.vocab import mapping
 from proxisante.vocab.valuesets import value_set
 from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.expr import age_band, as_int, band_labels
 
 
 @cache
@@ -34,8 +34,7 @@ def parameters() -> dict[str, Any]:
 
 
 def age_band_labels() -> list[str]:
-    bounds = parameters()["age_bands"]
-    return [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(bounds)] + [f"{bounds[-1]}+"]
+    return band_labels(parameters()["age_bands"])
 
 
 def _gender_ids(sex: str) -> list[int]:
@@ -96,7 +95,7 @@ class Context:
         location = self.table("location").select("location_id", commune=lambda t: t.location_source_value)
         base = base.left_join(location, "location_id").drop("location_id", "location_id_right")
         base = base.mutate(age=self._age(base.birth_date))
-        base = base.mutate(age_band=self._band(base.age))
+        base = base.mutate(age_band=age_band(base.age, parameters()["age_bands"]))
         mt = self._medecin_traitant()
         base = base.left_join(mt, "person_id").drop("person_id_right")
         return (
@@ -108,12 +107,7 @@ class Context:
     def _age(self, birth: ir.DateValue) -> ir.IntegerValue:
         ref = self.reference_date
         later_in_year = (birth.month() * 100 + birth.day()) > (ref.month * 100 + ref.day)
-        return (ibis.literal(ref.year) - birth.year() - ibis.ifelse(later_in_year, 1, 0)).cast("int64")
-
-    def _band(self, age: ir.IntegerValue) -> ir.StringValue:
-        bounds, labels = parameters()["age_bands"], age_band_labels()
-        cases = [(age >= lo, label) for lo, label in reversed(list(zip(bounds, labels, strict=True)))]
-        return ibis.cases(*cases, else_="?")
+        return (ibis.literal(ref.year) - birth.year() - as_int(later_in_year)).cast("int64")
 
     def _medecin_traitant(self) -> ir.Table:
         """The declaration in force on the reference date; the latest one if several overlap."""

@@ -13,7 +13,6 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-import ibis
 import pandas as pd
 
 from proxisante.measures.compile import MeasureCompiler
@@ -21,6 +20,7 @@ from proxisante.measures.context import Context, parameters
 from proxisante.measures.definition import Measure, library
 from proxisante.measures.periods import Period, month_ends, rolling
 from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.expr import count_true
 
 COUNTS = ("initial_population", "denominator", "exclusions", "numerator", "numerator_events")
 TOTAL = "Total"
@@ -43,9 +43,9 @@ def counts(measure: Measure, context: Context, period: Period, dims: Sequence[st
     grouped = table.mutate(**columns).group_by(list(dims)) if dims else table
     aggregate = grouped.agg(
         initial_population=table.person_id.count(),
-        denominator=ibis.ifelse(table.in_denominator, 1, 0).sum(),
-        exclusions=ibis.ifelse(table.in_exclusions, 1, 0).sum(),
-        numerator=ibis.ifelse(table.in_numerator, 1, 0).sum(),
+        denominator=count_true(table.in_denominator),
+        exclusions=count_true(table.in_exclusions),
+        numerator=count_true(table.in_numerator),
         numerator_events=table.numerator_events.sum(),
     )
     frame = context.warehouse.execute(aggregate)

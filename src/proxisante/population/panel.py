@@ -14,7 +14,6 @@ to agree on.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import ibis
@@ -26,8 +25,9 @@ from proxisante.measures.context import parameters as measure_parameters
 from proxisante.measures.definition import Window
 from proxisante.measures.results import TOTAL
 from proxisante.population import registries as reg
-from proxisante.population.expr import count_true
 from proxisante.population.parameters import value
+from proxisante.warehouse import expr
+from proxisante.warehouse.expr import count_true
 
 SEXES = ("F", "M", "I")
 STATUS = {"ald": "En ALD", "c2s": "Bénéficiaires de la C2S"}
@@ -38,15 +38,12 @@ STATUS = {"ald": "En ALD", "c2s": "Bénéficiaires de la C2S"}
 
 def band_labels() -> list[str]:
     """Labels of the pyramid bands: ``0-4`` ... ``90-94``, ``95+``."""
-    bounds = value("pyramid_bands")
-    return [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(bounds)] + [f"{bounds[-1]}+"]
+    return expr.band_labels(value("pyramid_bands"))
 
 
 def band(age: ir.IntegerValue) -> ir.StringValue:
     """The pyramid band of an age column, as one CASE every engine runs."""
-    steps = list(zip(value("pyramid_bands"), band_labels(), strict=True))
-    cases = [(age >= lo, label) for lo, label in reversed(steps)]
-    return ibis.cases(*cases, else_="?")
+    return expr.age_band(age, value("pyramid_bands"))
 
 
 # -- per-person tables -------------------------------------------------------------------------

@@ -22,9 +22,9 @@ from proxisante.measures.compile import MeasureCompiler
 from proxisante.measures.context import Context
 from proxisante.measures.context import parameters as measure_parameters
 from proxisante.measures.definition import Criterion, Measure, Window
-from proxisante.population.expr import as_int, count_true
 from proxisante.population.parameters import window
 from proxisante.vocab.valuesets import DefinitionError, Source, explain, load_yaml
+from proxisante.warehouse.expr import as_int, count_true
 
 FILE = resources.files(__package__) / "registries.yaml"
 

@@ -24,9 +24,9 @@ import pandas as pd
 from proxisante.measures.context import Context
 from proxisante.measures.results import TOTAL
 from proxisante.population import registries as reg
-from proxisante.population.expr import count_true
 from proxisante.population.panel import patientele
 from proxisante.population.parameters import steps_case, value, window
+from proxisante.warehouse.expr import count_true
 
 FACTORS = ("age", "registries", "polypharmacy", "hospitalisation")
 

@@ -15,6 +15,7 @@ import ibis
 import pandas as pd
 
 from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.expr import count_true
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,8 @@ def completeness_by_month(
         grouped = table.group_by(month=day.truncate("M")).agg(
             rows=table.count(),
             persons=table.person_id.nunique(),
-            with_provider=ibis.ifelse(table.provider_id.notnull(), 1, 0).sum(),
-            with_concept=ibis.ifelse(concept, 1, 0).sum(),
+            with_provider=count_true(table.provider_id.notnull()),
+            with_concept=count_true(concept),
         )
         frame = warehouse.execute(grouped.filter(grouped.month.notnull()))
         frame.insert(0, "table", spec.name)
