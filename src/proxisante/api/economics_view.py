@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from proxisante.api.access import excluded, user_of
 from proxisante.economics.engine import MODELS
 from proxisante.economics.uncertainty import Simulation
 
@@ -21,6 +23,19 @@ class ScenarioIn(BaseModel):
     seed: int = Field(default=2026, ge=0, le=2**31 - 1)
     tornado_model: Literal["acte", "fmt", "peps_all", "peps_65", "peps_diabetics", "ipep"] = "acte"
     profile_year: int | None = Field(default=None, ge=2000, le=2100)
+
+
+def simulate(request: Request, scenario: ScenarioIn) -> Simulation:
+    """The simulation a scenario asks for (cached per load), objecting patients left out for a protected audience."""
+    svc = request.app.state.web.services
+    return svc.simulation(
+        tuple(sorted(set(scenario.years))),
+        scenario.draws,
+        scenario.seed,
+        scenario.tornado_model,
+        scenario.profile_year,
+        excluded(user_of(request), svc),
+    )
 
 
 def simulation_summary(simulation: Simulation) -> dict[str, Any]:

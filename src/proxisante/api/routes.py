@@ -30,7 +30,7 @@ from proxisante.api.access import (
     with_names,
 )
 from proxisante.api.auth import authorize
-from proxisante.api.economics_view import ScenarioIn, simulation_summary
+from proxisante.api.economics_view import ScenarioIn, simulate, simulation_summary
 from proxisante.api.services import InputError, Services, measure_of, period_of
 from proxisante.measures.definition import library
 
@@ -256,16 +256,7 @@ def prevention(
 
 @router.post("/economics/simulate", name="api_economics", summary="Modèle économique : scénarios de paiement")
 def economics(request: Request, scenario: ScenarioIn) -> dict[str, Any]:
-    svc = services(request)
-    simulation = svc.simulation(
-        tuple(sorted(set(scenario.years))),
-        scenario.draws,
-        scenario.seed,
-        scenario.tornado_model,
-        scenario.profile_year,
-        excluded(user_of(request), svc),
-    )
-    return simulation_summary(simulation)
+    return simulation_summary(simulate(request, scenario))
 
 
 Code = Annotated[str | None, Query(pattern=r"^(\d{2,3}|2A|2B)$", description="code du département")]

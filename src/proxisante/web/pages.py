@@ -42,7 +42,7 @@ from proxisante.api.access import (
 )
 from proxisante.api.accounts import AccountError
 from proxisante.api.auth import LOGIN_COOKIE, SESSION_COOKIE, User, authorize, client_address
-from proxisante.api.economics_view import ScenarioIn, simulation_summary
+from proxisante.api.economics_view import ScenarioIn, simulate, simulation_summary
 from proxisante.api.permissions import CARE_TEAM, ROLES, web_may_create
 from proxisante.api.services import InputError, Services, Unavailable, measure_of, period_of
 from proxisante.measures.definition import Measure, library
@@ -477,16 +477,8 @@ def _scenario(years: str, draws: int, seed: int, tornado: str):
         ) from error
 
 
-def _simulate(request: Request, scenario):
-    svc = services(request)
-    simulation = svc.simulation(
-        tuple(sorted(set(scenario.years))),
-        scenario.draws,
-        scenario.seed,
-        scenario.tornado_model,
-        None,
-        excluded(user_of(request), svc),
-    )
+def _simulate(request: Request, scenario: ScenarioIn):
+    simulation = simulate(request, scenario)
     return simulation, simulation_summary(simulation)
 
 
