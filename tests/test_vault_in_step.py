@@ -52,31 +52,26 @@ def test_a_refused_batch_changes_no_identity(installation: Installation, tmp_pat
     assert _pending(installation) == 0
 
 
-def test_a_failed_warehouse_commit_changes_no_identity(
-    installation: Installation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("proxisante.warehouse.load", "rebuild_observation_periods"),
+        ("proxisante.identity.vault", "IdentityVault.stage"),
+    ],
+    ids=["warehouse-commit", "vault-staging"],
+)
+def test_a_full_disk_in_either_store_changes_neither(
+    installation: Installation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, name: str
 ) -> None:
+    """A full disk inside the warehouse's commit, or while the vault stages the batch's identities."""
     load(installation, fx.write(tmp_path / "v1"))
     before, vault_before = snapshot(installation), vault_snapshot(installation)
-    from proxisante.warehouse import load as load_module
-
-    monkeypatch.setattr(load_module, "rebuild_observation_periods", _disk_full)
+    monkeypatch.setattr(f"{module}.{name}", _disk_full)
     with pytest.raises(OSError, match="No space left"):
         load(installation, _second_extract(tmp_path / "v2"))
     assert snapshot(installation) == before
     assert vault_snapshot(installation) == vault_before
     assert _pending(installation) == 0
-
-
-def test_a_full_disk_on_the_vault_changes_no_warehouse_row(
-    installation: Installation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    load(installation, fx.write(tmp_path / "v1"))
-    before, vault_before = snapshot(installation), vault_snapshot(installation)
-    monkeypatch.setattr(IdentityVault, "stage", _disk_full)
-    with pytest.raises(OSError, match="No space left"):
-        load(installation, _second_extract(tmp_path / "v2"))
-    assert snapshot(installation) == before
-    assert vault_snapshot(installation) == vault_before
 
 
 def test_a_failed_promotion_is_completed_when_the_installation_opens(
