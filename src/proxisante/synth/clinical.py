@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from proxisante.synth.chunk import Chunk, choice_values, periodic
-from proxisante.synth.frames import Cat, Frame, concat, expand
+from proxisante.synth.frames import Arrays, Cat, Frame, concat, expand
 from proxisante.synth.timeline import DAYS_PER_YEAR, NEVER, add_years, age_at, day_of, uniform_days, year_of
 
 
@@ -69,7 +69,7 @@ def _first_day_of_rule(chunk: Chunk, conditions: tuple[str, ...], drugs: tuple[s
     return first
 
 
-def lab_results(chunk: Chunk, lines: np.ndarray) -> Frame:
+def lab_results(chunk: Chunk, lines: np.ndarray) -> Arrays:
     """Follow-up tests (HbA1c, renal function, lipids, TSH, INR...) with values."""
     rng = chunk.rng("labs")
     params = chunk.params
@@ -114,7 +114,7 @@ def lab_results(chunk: Chunk, lines: np.ndarray) -> Frame:
     return rows
 
 
-def lab_table(chunk: Chunk, rows: Frame, first_id: int) -> Frame:
+def lab_table(chunk: Chunk, rows: Arrays, first_id: int) -> Frame:
     codes = LabCodes.build(chunk)
     n = len(rows["p"]) if rows else 0
     if n == 0:
@@ -160,7 +160,7 @@ def _cycles(
     eligible: np.ndarray,
     start: np.ndarray,
     stop: np.ndarray,
-    interval: np.ndarray,
+    interval: np.ndarray | np.integer,
     participation: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Screening rounds every ``interval`` days between start and stop, each taken with a personal
@@ -176,7 +176,7 @@ def _cycles(
     return patients[series[taken]], days[taken]
 
 
-def screening(chunk: Chunk) -> tuple[Frame, Frame, tuple[np.ndarray, np.ndarray]]:
+def screening(chunk: Chunk) -> tuple[Arrays, Arrays, tuple[np.ndarray, np.ndarray]]:
     """Procedures reported (mammography, colonoscopy, fundus exam), screening lab results, and the
     cervical samplings done in the centre (patient, day) that become contacts."""
     rng = chunk.rng("screening")
@@ -264,7 +264,7 @@ def screening(chunk: Chunk) -> tuple[Frame, Frame, tuple[np.ndarray, np.ndarray]
     return concat(procedures), concat(labs), sampling
 
 
-def _vaccine_rows(chunk: Chunk, p: np.ndarray, days: np.ndarray, drug: np.ndarray, given_by: dict) -> Frame:
+def _vaccine_rows(chunk: Chunk, p: np.ndarray, days: np.ndarray, drug: np.ndarray, given_by: dict) -> Arrays:
     """Vaccination rows with who gave the dose (the patient's GP, a nurse of the centre, or outside)."""
     rng = chunk.rng("vaccinators")
     staff = chunk.ctx.staff
@@ -284,7 +284,7 @@ def _vaccine_rows(chunk: Chunk, p: np.ndarray, days: np.ndarray, drug: np.ndarra
     return {"p": p, "date": days, "drug": drug, "pro": pro}
 
 
-def vaccinations(chunk: Chunk) -> Frame:
+def vaccinations(chunk: Chunk) -> Arrays:
     rng = chunk.rng("vaccinations")
     params = chunk.params
     v = params.section("vaccinations")
@@ -337,7 +337,7 @@ def vaccinations(chunk: Chunk) -> Frame:
     return concat(parts)
 
 
-def vaccination_table(chunk: Chunk, rows: Frame, first_id: int) -> Frame:
+def vaccination_table(chunk: Chunk, rows: Arrays, first_id: int) -> Frame:
     if not rows or len(rows["p"]) == 0:
         return {}
     rng = chunk.rng("vaccination_cip")

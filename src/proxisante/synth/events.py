@@ -22,6 +22,8 @@ Everything is drawn per chunk with numpy:
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 
 from proxisante.synth.chunk import (
@@ -36,12 +38,12 @@ from proxisante.synth.chunk import (
     choice_values,
     periodic,
 )
-from proxisante.synth.frames import Cat, Frame, concat, expand
+from proxisante.synth.frames import Arrays, Cat, Frame, concat, expand
 from proxisante.synth.parameters import day_number
 from proxisante.synth.timeline import DAYS_PER_YEAR, NEVER, age_at, month_of, uniform_days, year_of
 
 
-def _part(p: np.ndarray, days: np.ndarray, code: np.ndarray, pro: np.ndarray, kind: int) -> Frame:
+def _part(p: np.ndarray, days: np.ndarray, code: np.ndarray | int, pro: np.ndarray, kind: int) -> Arrays:
     n = len(p)
     return {
         "p": p.astype(np.int64),
@@ -74,7 +76,7 @@ def drug_lines(chunk: Chunk) -> np.ndarray:
     return lines
 
 
-def ald_rows(chunk: Chunk) -> tuple[Frame, np.ndarray]:
+def ald_rows(chunk: Chunk) -> tuple[Arrays, np.ndarray]:
     """ALD coverage rows (exonération pour affection de longue durée) and each patient's first ALD day."""
     rng = chunk.rng("ald")
     params = chunk.params
@@ -109,7 +111,7 @@ def ald_rows(chunk: Chunk) -> tuple[Frame, np.ndarray]:
     return rows, first
 
 
-def gp_contacts(chunk: Chunk) -> Frame:
+def gp_contacts(chunk: Chunk) -> Arrays:
     """Consultations, home visits and teleconsultations with the centre's GPs."""
     rng = chunk.rng("gp")
     params = chunk.params
@@ -156,7 +158,7 @@ def gp_contacts(chunk: Chunk) -> Frame:
     return part
 
 
-def nurse_care(chunk: Chunk) -> Frame:
+def nurse_care(chunk: Chunk) -> Arrays:
     """Series of nurse visits (soins infirmiers) for dependent or chronically ill patients."""
     staff = chunk.ctx.staff
     if not staff.has("IDE"):
@@ -184,7 +186,7 @@ def nurse_care(chunk: Chunk) -> Frame:
     return _part(p, days, code, pro, NURSE)
 
 
-def episodes(chunk: Chunk) -> list[Frame]:
+def episodes(chunk: Chunk) -> list[Arrays]:
     """Episodes of care with the other professionals (MK, SF, PSY, IPA, DIET)."""
     staff = chunk.ctx.staff
     params = chunk.params
@@ -220,7 +222,7 @@ def episodes(chunk: Chunk) -> list[Frame]:
     return parts
 
 
-def sampling_encounters(chunk: Chunk, p: np.ndarray, days: np.ndarray) -> Frame:
+def sampling_encounters(chunk: Chunk, p: np.ndarray, days: np.ndarray) -> Arrays:
     """Contacts where a cervical sample is taken (by a GP, or a midwife when the centre has one)."""
     rng = chunk.rng("sampling")
     days = avoid_sunday(days, chunk.entry[p], chunk.exit[p])
@@ -235,7 +237,7 @@ def sampling_encounters(chunk: Chunk, p: np.ndarray, days: np.ndarray) -> Frame:
     return _part(p, days, code, pro, SAMPLING)
 
 
-def finalise_encounters(chunk: Chunk, parts: list[Frame], first_id: int) -> Frame:
+def finalise_encounters(chunk: Chunk, parts: list[Arrays], first_id: int) -> Arrays:
     """All contacts of the chunk, ordered by patient and date, with their ids."""
     frame = concat(parts)
     if not frame:
@@ -246,7 +248,7 @@ def finalise_encounters(chunk: Chunk, parts: list[Frame], first_id: int) -> Fram
     return frame
 
 
-def encounter_table(chunk: Chunk, enc: Frame) -> Frame:
+def encounter_table(chunk: Chunk, enc: Arrays) -> Frame:
     staff = chunk.ctx.staff
     return {
         "encounter_id": enc["id"],
@@ -284,9 +286,18 @@ def _acute_problems(chunk: Chunk, p: np.ndarray, days: np.ndarray) -> np.ndarray
     return np.minimum(pick, len(problems) - 1)
 
 
+class DerivedTables(TypedDict):
+    """What follows from the contacts: three tables, and procedure rows not yet numbered."""
+
+    acts: Frame
+    diagnoses: Frame
+    prescriptions: Frame
+    procedures: Arrays
+
+
 def derived_tables(
-    chunk: Chunk, enc: Frame, lines: np.ndarray, ald_first: np.ndarray, first_ids: dict[str, int]
-) -> dict[str, Frame]:
+    chunk: Chunk, enc: Arrays, lines: np.ndarray, ald_first: np.ndarray, first_ids: dict[str, int]
+) -> DerivedTables:
     """Acts, diagnoses, prescriptions (with their ids) and in-centre procedure rows (ids given later,
     with the screening procedures) of the chunk's contacts."""
     acute_mask = enc["kind"] == ACUTE
@@ -301,7 +312,7 @@ def derived_tables(
     }
 
 
-def _in_centre_procedures(chunk: Chunk, enc: Frame) -> tuple[Frame, Frame]:
+def _in_centre_procedures(chunk: Chunk, enc: Arrays) -> tuple[Arrays, Arrays]:
     """ECGs at GP consultations and cervical samplings: procedure rows and the extra billed acts."""
     rng = chunk.rng("ecg")
     params = chunk.params
@@ -337,7 +348,7 @@ def _in_centre_procedures(chunk: Chunk, enc: Frame) -> tuple[Frame, Frame]:
     return procedures, extra
 
 
-def procedure_table(chunk: Chunk, rows: Frame, first_id: int) -> Frame:
+def procedure_table(chunk: Chunk, rows: Arrays, first_id: int) -> Frame:
     n = len(rows["p"])
     return {
         "procedure_id": first_id + np.arange(n, dtype=np.int64),
@@ -349,7 +360,7 @@ def procedure_table(chunk: Chunk, rows: Frame, first_id: int) -> Frame:
     }
 
 
-def _acts(chunk: Chunk, enc: Frame, extra: Frame, ald_first: np.ndarray, first_id: int) -> Frame:
+def _acts(chunk: Chunk, enc: Arrays, extra: Arrays, ald_first: np.ndarray, first_id: int) -> Frame:
     params = chunk.params
     vocab = chunk.ctx.vocab
     row = np.concatenate([np.arange(len(enc["p"])), extra["row"]])
@@ -400,7 +411,7 @@ def _acts(chunk: Chunk, enc: Frame, extra: Frame, ald_first: np.ndarray, first_i
     }
 
 
-def _diagnoses(chunk: Chunk, enc: Frame, problem: np.ndarray, first_id: int) -> Frame:
+def _diagnoses(chunk: Chunk, enc: Arrays, problem: np.ndarray, first_id: int) -> Frame:
     rng = chunk.rng("diagnoses")
     params = chunk.params
     vocab = chunk.ctx.vocab
@@ -450,7 +461,7 @@ def _diagnoses(chunk: Chunk, enc: Frame, problem: np.ndarray, first_id: int) -> 
     }
 
 
-def _prescriptions(chunk: Chunk, enc: Frame, problem: np.ndarray, lines: np.ndarray, first_id: int) -> Frame:
+def _prescriptions(chunk: Chunk, enc: Arrays, problem: np.ndarray, lines: np.ndarray, first_id: int) -> Frame:
     rng = chunk.rng("prescriptions")
     params = chunk.params
     drugs = params.drugs
@@ -497,7 +508,7 @@ def _prescriptions(chunk: Chunk, enc: Frame, problem: np.ndarray, lines: np.ndar
     }
 
 
-def encounter_parts(chunk: Chunk) -> list[Frame]:
+def encounter_parts(chunk: Chunk) -> list[Arrays]:
     """Every contact of the chunk except cervical samplings (drawn with the screening)."""
     return [gp_contacts(chunk), nurse_care(chunk), *episodes(chunk)]
 

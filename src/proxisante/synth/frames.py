@@ -15,8 +15,9 @@ The writer turns each into the file's representation according to the pivot colu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias, cast, overload
 
 import numpy as np
 import pyarrow as pa
@@ -56,8 +57,18 @@ class Cat:
         return len(self.idx)
 
 
-Column = np.ndarray | Cat | pa.Array
-Frame = dict[str, Column]
+Column: TypeAlias = np.ndarray | Cat | pa.Array
+Frame: TypeAlias = dict[str, Column]
+# Rows being drawn (patient indices, day numbers, codes as indices, amounts): every column a numpy
+# array, until a ``*_table`` function turns them into a table's ``Frame``.
+Arrays: TypeAlias = dict[str, np.ndarray]
+
+
+def numeric(frame: Frame, name: str) -> np.ndarray:
+    """A numpy column of ``frame`` (ids, day numbers, amounts)."""
+    column = frame[name]
+    assert isinstance(column, np.ndarray)
+    return column
 
 
 def length(frame: Frame) -> int:
@@ -76,14 +87,18 @@ def take(frame: Frame, rows: np.ndarray) -> Frame:
     return out
 
 
-def concat(frames: Sequence[Frame]) -> Frame:
+@overload
+def concat(frames: Sequence[Arrays]) -> Arrays: ...
+@overload
+def concat(frames: Sequence[Frame]) -> Frame: ...
+def concat(frames: Sequence[Mapping[str, Column]]) -> Frame | Arrays:
     """Rows of several frames with the same columns (categorical vocabularies are merged)."""
-    frames = [f for f in frames if f]
-    if not frames:
+    kept = [f for f in frames if f]
+    if not kept:
         return {}
     out: Frame = {}
-    for name in frames[0]:
-        parts = [f[name] for f in frames]
+    for name in kept[0]:
+        parts = [f[name] for f in kept]
         first = parts[0]
         if isinstance(first, Cat):
             values = list(first.values)
@@ -101,7 +116,8 @@ def concat(frames: Sequence[Frame]) -> Frame:
         elif isinstance(first, pa.Array):
             out[name] = pa.concat_arrays([p if isinstance(p, pa.Array) else pa.array(p) for p in parts])
         else:
-            out[name] = np.concatenate(parts)
+            # Same columns in every frame: a numpy column is numpy in all of them.
+            out[name] = np.concatenate(cast(list[np.ndarray], parts))
     return out
 
 

@@ -15,7 +15,7 @@ from functools import cache
 
 import numpy as np
 
-from proxisante.synth.parameters import DATA, Parameters
+from proxisante.synth.parameters import Parameters, data_csv
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Catchment:
 
 @cache
 def load_communes() -> Communes:
-    with (DATA / "communes.csv").open(encoding="utf-8", newline="") as handle:
+    with data_csv("communes.csv") as handle:
         rows = list(csv.DictReader(handle))
     return Communes(
         insee=np.array([r["insee"] for r in rows]),

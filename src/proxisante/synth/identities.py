@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from proxisante.synth.codes import nir_key
-from proxisante.synth.parameters import DATA, Parameters
+from proxisante.synth.parameters import Parameters, data_csv
 from proxisante.synth.timeline import DAYS_PER_YEAR, year_of
 
 PAD2 = np.array([f"{i:02d}" for i in range(100)], dtype=object)
@@ -76,7 +76,7 @@ class Names:
 
 @cache
 def load_names() -> Names:
-    with (DATA / "names.csv").open(encoding="utf-8", newline="") as handle:
+    with data_csv("names.csv") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:
         row["name"].encode("cp1252")  # every name must survive a Windows-1252 export

@@ -12,6 +12,7 @@ vectorised code compares.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -25,6 +26,12 @@ import yaml
 _HERE = resources.files(__package__)
 DATA = _HERE / "data"
 EPOCH = date(1970, 1, 1)
+
+
+def data_csv(name: str) -> io.StringIO:
+    """``data/<name>`` for the csv module: decoded as UTF-8, line ends kept as they are (as with
+    ``open(newline="")``, which a packaged resource's ``open`` does not take)."""
+    return io.StringIO((DATA / name).read_bytes().decode("utf-8"), newline="")
 
 
 def day_number(value: date) -> int:
@@ -351,7 +358,7 @@ def _acute(node: dict[str, Any]) -> tuple[AcuteProblem, ...]:
 
 
 def _drugs() -> tuple[Drug, ...]:
-    with (DATA / "drugs.csv").open(encoding="utf-8", newline="") as handle:
+    with data_csv("drugs.csv") as handle:
         return tuple(
             Drug(
                 r["key"],

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from proxisante.synth.chunk import COVERAGE_TYPES, SEXES, Chunk
-from proxisante.synth.frames import Cat, Frame, concat, expand
+from proxisante.synth.frames import Arrays, Cat, Frame, concat, expand
 from proxisante.synth.identities import patient_identities
 from proxisante.synth.staff import Staff
 from proxisante.synth.timeline import NEVER
@@ -82,7 +82,7 @@ def patients_table(chunk: Chunk) -> Frame:
     }
 
 
-def _periods(chunk: Chunk, start_name: str, periods_name: str, period: int, kind: int) -> Frame:
+def _periods(chunk: Chunk, start_name: str, periods_name: str, period: int, kind: int) -> Arrays:
     """One row per 12-month period of a right (C2S or AME), up to the patient's last day."""
     start = chunk.cohort(start_name)
     periods = chunk.cohort(periods_name)
@@ -103,7 +103,7 @@ def _periods(chunk: Chunk, start_name: str, periods_name: str, period: int, kind
     }
 
 
-def coverage_table(chunk: Chunk, ald: Frame, first_id: int) -> Frame:
+def coverage_table(chunk: Chunk, ald: Arrays, first_id: int) -> Frame:
     period = chunk.params.value("insurance", "c2s_period_days")
     rows = [
         {

@@ -152,13 +152,13 @@ def build_staff(
             rows["start"].append(int(first_start[i]))
             rows["end"].append(int(change[i] - 1) if changes[i] else int(NEVER))
             rows["birth_year"].append(int(birth_a[i]))
-        for i in np.flatnonzero(changes):
+        for j in np.flatnonzero(changes):
             rows["profession"].append(profession)
-            rows["fte"].append(fte[i])
-            rows["site"].append(site[i])
-            rows["start"].append(int(change[i]))
+            rows["fte"].append(fte[j])
+            rows["site"].append(site[j])
+            rows["start"].append(int(change[j]))
             rows["end"].append(int(NEVER))
-            rows["birth_year"].append(int(birth_b[i]))
+            rows["birth_year"].append(int(birth_b[j]))
         slots[profession] = Slots(profession, fte, holder_a, holder_b, change.astype(np.int64),
                                   first_start.astype(np.int64))  # fmt: skip
 

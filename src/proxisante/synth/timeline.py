@@ -75,7 +75,7 @@ def add_years(days: np.ndarray, offset: np.ndarray) -> np.ndarray:
     return (new_month.astype("datetime64[D]") + np.minimum(day_in_month, last)).astype(np.int64)
 
 
-def uniform_days(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+def uniform_days(rng: np.random.Generator, low: np.ndarray, high: np.ndarray | int) -> np.ndarray:
     """A day in [low, high) for each pair (high > low); low where the interval is empty."""
     span = np.maximum(np.asarray(high, dtype=np.int64) - low, 1)
     return (np.asarray(low, dtype=np.int64) + np.floor(rng.random(span.shape) * span)).astype(np.int64)

@@ -7,6 +7,7 @@ from and when. A list is data, never a literal in code: correct the file, not th
 from __future__ import annotations
 
 import csv
+import io
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -22,7 +23,8 @@ def code_list(name: str) -> tuple[dict[str, str], ...]:
     resource = _DATA / f"{name}.csv"
     if not resource.is_file():
         raise KeyError(f"no code list named {name!r} in {_DATA}")
-    with resource.open(encoding="utf-8", newline="") as handle:
+    # Decoded here with line ends kept (as ``open(newline="")`` would; a resource's ``open`` lacks it).
+    with io.StringIO(resource.read_bytes().decode("utf-8"), newline="") as handle:
         return tuple(csv.DictReader(handle))
 
 
