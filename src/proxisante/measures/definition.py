@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from proxisante.vocab.valuesets import DefinitionError, Source, parse_definition, value_sets
 
 LIBRARY = resources.files(__package__) / "library"
-STRATIFIERS = ("age_band", "sex", "c2s", "ald", "commune")
+Stratifier = Literal["age_band", "sex", "c2s", "ald", "commune"]
+STRATIFIERS: tuple[Stratifier, ...] = ("age_band", "sex", "c2s", "ald", "commune")
 EVENT_KINDS = ("condition", "drug", "lab", "procedure", "visit")
 STATUS_KINDS = ("ald", "coverage")
 
@@ -165,7 +166,7 @@ class Measure(_Strict):
     numerator: tuple[Criterion, ...] = Field(min_length=1)
     objectives: Objectives = Objectives()
     minimum_denominator: int = Field(5, ge=1)
-    stratifiers: tuple[Literal["age_band", "sex", "c2s", "ald", "commune"], ...] = STRATIFIERS
+    stratifiers: tuple[Stratifier, ...] = STRATIFIERS
     action: str = Field(min_length=3)
     note: str | None = None
 

@@ -173,7 +173,7 @@ def prevalence(
             "label": [registry(n).label for n in names],
             "members": [int(row[n]) if pd.notna(row[n]) else 0 for n in names],
             "persons": persons,
-            "national": [registry(n).national.prevalence if registry(n).national else None for n in names],
+            "national": [national.prevalence if (national := registry(n).national) else None for n in names],
         }
     )
     frame["share"] = frame.members / persons if persons else float("nan")
