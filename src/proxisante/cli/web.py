@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import threading
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 from rich.table import Table
@@ -115,7 +115,17 @@ def run_server(host: str, port: int, insecure_cookies: bool | None = None) -> No
     uvicorn.run(app, **server_options(host, port))
 
 
-def server_options(host: str, port: int) -> dict[str, object]:
+class ServerOptions(TypedDict):
+    """The keyword arguments given to ``uvicorn.run``."""
+
+    host: str
+    port: int
+    log_level: str
+    proxy_headers: bool
+    forwarded_allow_ips: str
+
+
+def server_options(host: str, port: int) -> ServerOptions:
     """uvicorn's options. Its proxy headers stay off: by default uvicorn believes ``X-Forwarded-For`` from
     the loopback, so any local client (or a proxy passing the header through) would choose the address
     that the per-address login limit counts. The application reads the header itself, and only from

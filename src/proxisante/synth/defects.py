@@ -29,8 +29,10 @@ stays valid), so quarantining them never cascades to other rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pyarrow as pa
@@ -38,7 +40,7 @@ import pyarrow as pa
 from proxisante.sources.pivot_format import TABLES_BY_NAME
 from proxisante.synth.chunk import SEXES, Chunk
 from proxisante.synth.codes import nir_key_one
-from proxisante.synth.frames import Cat, Frame, concat, length, take
+from proxisante.synth.frames import Cat, Frame, concat, length, numeric, take
 from proxisante.synth.identities import nir_numbers
 from proxisante.synth.parameters import Parameters
 from proxisante.synth.timeline import INVALID_BASE, NEVER, add_years
@@ -155,7 +157,7 @@ class DefectInjector:
         for kind in self.kinds:
             if kind in ("wrong_nir_key", "encoding_cp1252"):
                 continue
-            candidates = DUPLICABLE if kind == "duplicate_row" else LEAVES
+            candidates: tuple[str, ...] = DUPLICABLE if kind == "duplicate_row" else LEAVES
             if kind == "unknown_code":
                 candidates = ("acts",)
             elif kind == "malformed_code":
@@ -180,27 +182,40 @@ class DefectInjector:
             base = length(tables[table])
             for frame in extra:
                 if "_defect" in frame:
-                    record: Defect = frame.pop("_defect")  # type: ignore[assignment]
+                    # An appended frame carries its Defect under "_defect" until its line is known.
+                    record = cast(Defect, frame.pop("_defect"))
                     record.line = line(table, base)
                 base += length(frame)
             tables[table] = concat([tables[table], *extra])
         return tables
 
-    def _apply(self, kind, chunk, tables, appended, table, row, line, key_of) -> None:
+    def _apply(
+        self,
+        kind: str,
+        chunk: Chunk,
+        tables: dict[str, Frame],
+        appended: dict[str, list[Frame]],
+        table: str,
+        row: int,
+        line: Callable[[str, int], int],
+        key_of: Callable[[str, int], str],
+    ) -> None:
         spec = TABLES_BY_NAME[table]
         frame = tables[table]
         file = self._file(table)
-        date_column = spec.event_date
         if kind == "duplicate_row":
             copy = take(frame, np.array([row]))
             copy["_defect"] = self._record(Defect(kind, table, file, None, key=key_of(table, row),
                                                   original_line=line(table, row)))  # fmt: skip
             appended[table].append(copy)
             return
+        # Every other kind hits a table of LEAVES (or a subset), all of which have an event date.
+        date_column = spec.event_date
+        assert date_column is not None
         if kind == "duplicate_key":
             copy = take(frame, np.array([row]))
-            births = self._births(chunk, copy["patient_id"])
-            shifted = copy[date_column] - self.rng.integers(1, 31)
+            births = self._births(chunk, numeric(copy, "patient_id"))
+            shifted = numeric(copy, date_column) - self.rng.integers(1, 31)
             copy[date_column] = np.maximum(shifted, births)
             copy["_defect"] = self._record(Defect(kind, table, file, None, column=date_column,
                                                   key=key_of(table, row), original_line=line(table, row)))  # fmt: skip
@@ -213,10 +228,11 @@ class DefectInjector:
             record.column, record.value = date_column, self.invalid_dates[k]
         elif kind == "future_date":
             offset = int(self.rng.integers(self.future_years[0], self.future_years[1] + 1))
-            self._set(frame, date_column, row, int(add_years(frame[date_column][row : row + 1], np.array([offset]))[0]))
+            later = add_years(numeric(frame, date_column)[row : row + 1], np.array([offset]))
+            self._set(frame, date_column, row, int(later[0]))
             record.column = date_column
         elif kind == "event_before_birth":
-            birth = int(self._births(chunk, frame["patient_id"][row : row + 1])[0])
+            birth = int(self._births(chunk, numeric(frame, "patient_id")[row : row + 1])[0])
             days_before = int(self.rng.integers(self.before_birth[0], self.before_birth[1]))
             self._set(frame, date_column, row, birth - days_before)
             record.column = date_column
