@@ -136,15 +136,16 @@ class MeasureCompiler:
         nodes = [self._node(c) for c in criteria]
         return nodes[0] if len(nodes) == 1 else ("and", nodes)
 
-    def _any(self, criteria: tuple[Criterion, ...]) -> tuple | Leaf:
+    def _any(self, criteria: tuple[Criterion, ...]) -> tuple | Leaf | None:
         nodes = [self._node(c) for c in criteria]
         return nodes[0] if len(nodes) == 1 else ("or", nodes)
 
-    def _node(self, criterion: Criterion) -> tuple | Leaf:
+    def _node(self, criterion: Criterion) -> tuple | Leaf | None:
+        """None for an empty ``all_of`` (true for every person)."""
         if criterion.any_of is not None:
-            node: tuple | Leaf = self._any(criterion.any_of)
+            node = self._any(criterion.any_of)
         elif criterion.all_of is not None:
-            node = self._all(criterion.all_of)  # type: ignore[assignment]
+            node = self._all(criterion.all_of)
         else:
             node = self._leaf(criterion)
         return ("not", [node]) if criterion.negate else node

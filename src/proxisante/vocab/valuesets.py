@@ -107,8 +107,10 @@ def parse_definition(path: Path | resources.abc.Traversable, model: type[M]) -> 
         definition = model.model_validate(load_yaml(path))
     except ValidationError as error:
         raise explain(path, error) from error
-    if getattr(definition, "id", Path(str(path)).stem) != Path(str(path)).stem:
-        raise DefinitionError(f"{path}: field id: {definition.id!r} differs from the file name")  # type: ignore[attr-defined]
+    stem = Path(str(path)).stem
+    identifier = getattr(definition, "id", stem)
+    if identifier != stem:
+        raise DefinitionError(f"{path}: field id: {identifier!r} differs from the file name")
     return definition
 
 
