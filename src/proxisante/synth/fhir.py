@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 import numpy as np
@@ -230,7 +231,7 @@ class FhirTableWriter:
         self.spec = spec
         self.rows = 0
         self.path = folder / f"{RESOURCE_TYPES[spec.name]}.ndjson"
-        self._handle = self.path.open("wb")
+        self._handle: BinaryIO | None = self.path.open("wb")
         self._sql = _templates()[spec.name]
         self._con = duckdb.connect()
 
@@ -246,6 +247,7 @@ class FhirTableWriter:
         if lines.null_count:
             raise ValueError(f"{self.spec.name}: a row could not be written as FHIR (a required value is empty)")
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+        assert self._handle is not None
         self._handle.write(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]])
         self.rows += length(frame)
         return self.rows
@@ -254,4 +256,4 @@ class FhirTableWriter:
         if self._handle is not None:
             self._handle.close()
             self._con.close()
-            self._handle = None  # type: ignore[assignment]
+            self._handle = None
