@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from proxisante.economics.costs import load_costs
-    from proxisante.economics.engine import MODELS, simulate_year
+    from proxisante.economics.payments import MODELS, simulate_year
     from proxisante.economics.profile import profile_from_warehouse
     from proxisante.economics.uncertainty import draw, monte_carlo
     from proxisante.warehouse.connection import Warehouse

@@ -38,9 +38,9 @@ def _generate(out: Path, patients: int, seed: int, queue: mp.Queue) -> None:
 
 
 def _load(folder: Path, home: Path, queue: mp.Queue) -> None:
-    from proxisante.runtime import open_installation
+    from proxisante.ingest.fhir.load import load_fhir
+    from proxisante.installation import open_installation
     from proxisante.settings import Settings
-    from proxisante.sources.fhir.load import load_fhir
 
     inst = open_installation(Settings(home=home))
     stages: list[tuple[str, float, float]] = []

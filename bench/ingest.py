@@ -38,9 +38,9 @@ def _generate(out: Path, patients: int, seed: int, file_format: str, queue: mp.Q
 def _load(folder: Path, home: Path, queue: mp.Queue) -> None:
     import duckdb
 
-    from proxisante.runtime import open_installation
+    from proxisante.ingest.pivot.load import load_pivot
+    from proxisante.installation import open_installation
     from proxisante.settings import Settings
-    from proxisante.sources.pivot import load_pivot
 
     # Baseline in the same process: DuckDB reads every file into a table, no check, no mapping.
     con = duckdb.connect()

@@ -30,9 +30,9 @@ def _peak_gib() -> float:
 
 def _prepare(root: Path, patients: int, seed: int) -> Path:
     """A loaded warehouse home for this size (generated and ingested once, reused with --keep)."""
-    from proxisante.runtime import open_installation
+    from proxisante.ingest.pivot.load import load_pivot
+    from proxisante.installation import open_installation
     from proxisante.settings import Settings
-    from proxisante.sources.pivot import load_pivot
     from proxisante.synth import SynthOptions, generate_centre
 
     home = root / f"home-{patients}-{seed}"

@@ -31,11 +31,11 @@ USER, PASSWORD = "bench", "Bench-proxisante-2026!"
 
 
 def prepare(home: Path, patients: int) -> None:
-    from proxisante.api.accounts import AccountStore
-    from proxisante.runtime import open_installation
+    from proxisante.ingest.pivot.load import load_pivot
+    from proxisante.installation import open_installation
     from proxisante.settings import Settings
-    from proxisante.sources.pivot import load_pivot
     from proxisante.synth import SynthOptions, generate_centre
+    from proxisante.web.security.accounts import AccountStore
 
     settings = Settings(home=home, secure_cookies=False)
     out = home / "centre"
@@ -53,8 +53,8 @@ def prepare(home: Path, patients: int) -> None:
 def serve(home: str, port: int, ready) -> None:
     import uvicorn
 
-    from proxisante.api.app import create_app
     from proxisante.settings import Settings
+    from proxisante.web.app import create_app
 
     app = create_app(Settings(home=Path(home), secure_cookies=False))
     started = time.perf_counter()

@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from proxisante.runtime import Installation, open_installation
+from proxisante.installation import Installation, open_installation
 from proxisante.settings import Settings
 
 

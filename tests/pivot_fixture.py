@@ -109,7 +109,7 @@ def write(
     delimiter: str = ";",
 ) -> Path:
     """Write the tables as French-style CSV files (one per table) and return the folder."""
-    from proxisante.sources.pivot_format import TABLES_BY_NAME
+    from proxisante.ingest.pivot.format import TABLES_BY_NAME
 
     folder.mkdir(parents=True, exist_ok=True)
     for name, rows in (tables or TABLES).items():

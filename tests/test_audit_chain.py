@@ -17,12 +17,12 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from proxisante.api.accounts import AccountStore
-from proxisante.api.audit import COLUMNS as WEB_COLUMNS
-from proxisante.api.audit import AuditLog
 from proxisante.identity import IdentityVault
 from proxisante.identity.chain import GENESIS, AuditChain, ChainCheck
 from proxisante.identity.vault import ACCESS_COLUMNS
+from proxisante.web.security.accounts import AccountStore
+from proxisante.web.security.audit import COLUMNS as WEB_COLUMNS
+from proxisante.web.security.audit import AuditLog
 
 
 @dataclass
@@ -176,7 +176,7 @@ def test_a_new_log_is_anchored_empty(tmp_path: Path) -> None:
 
 def test_audit_verify_command(home: Path) -> None:
     from proxisante.cli import app
-    from proxisante.runtime import open_installation
+    from proxisante.installation import open_installation
 
     installation = open_installation()
     try:
@@ -201,8 +201,8 @@ def test_a_signed_report_witnesses_the_logs_against_a_rollback(home: Path, tmp_p
 
     from proxisante.cli import app
     from proxisante.identity.chain import anchored_heads
+    from proxisante.installation import open_installation
     from proxisante.reporting.signing import key_path, load_or_create_signing_key, sign_folder
-    from proxisante.runtime import open_installation
 
     installation = open_installation()
     try:

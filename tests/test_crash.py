@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import pivot_fixture as fx
-from proxisante.runtime import Installation, open_installation
+from proxisante.installation import Installation, open_installation
 from proxisante.settings import Settings
 from test_ingest import load, snapshot, vault_snapshot
 
@@ -29,8 +29,8 @@ CHILD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from proxisante.identity.vault import IdentityVault
-    from proxisante.runtime import open_installation
-    from proxisante.sources.pivot import load_pivot
+    from proxisante.installation import open_installation
+    from proxisante.ingest.pivot.load import load_pivot
     from proxisante.warehouse import load as load_module
 
     folder, marker, stage = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]

@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxisante.measures.disclosure import (
+from proxisante.disclosure import (
     MEASURE_COUNTS,
     SETTINGS_FILE,
     SettingsError,
@@ -465,7 +465,7 @@ def test_protected_measure_results_give_nothing_away(drawn: tuple[pd.DataFrame, 
 
 
 def test_a_part_of_a_whole_is_masked_when_it_or_everybody_but_it_is_small() -> None:
-    from proxisante.measures.disclosure import protect_parts
+    from proxisante.disclosure import protect_parts
 
     frame = pd.DataFrame(
         {
@@ -482,7 +482,7 @@ def test_a_part_of_a_whole_is_masked_when_it_or_everybody_but_it_is_small() -> N
 
 
 def test_the_published_periods_are_closed_calendar_years() -> None:
-    from proxisante.measures.disclosure import PeriodRefused, period_policy
+    from proxisante.disclosure import PeriodRefused, period_policy
 
     policy = period_policy()
     today = dt.date(2026, 12, 5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from proxisante.sources.pivot_format import TABLES
+from proxisante.ingest.pivot.format import TABLES
 
 DOCS = Path(__file__).parents[1] / "docs"
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from proxisante.cli import app
 from proxisante.cli.common import console
 from proxisante.economics.profile_files import EXAMPLE_PROFILE
-from proxisante.runtime import open_installation
+from proxisante.installation import open_installation
 from proxisante.settings import Settings
 from test_economics_profile import hand_written_centre
 

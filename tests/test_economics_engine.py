@@ -7,7 +7,7 @@ import re
 import pytest
 
 from proxisante.economics.costs import parse_costs
-from proxisante.economics.engine import (
+from proxisante.economics.payments import (
     Rates,
     Volume,
     c2s_supplement,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from proxisante.economics.engine import Rates, fmt, rosp
 from proxisante.economics.explain import describe
+from proxisante.economics.payments import Rates, fmt, rosp
 from proxisante.economics.profile import ProfileError
 from proxisante.economics.quality import level_share, progression_share, rosp_from_measures
 from proxisante.measures.definition import measure

@@ -10,8 +10,8 @@ from openpyxl import load_workbook
 from proxisante.economics.catalogue import catalogue
 from proxisante.economics.costs import load_costs
 from proxisante.economics.profile_files import EXAMPLE_PROFILE, load_profile
-from proxisante.economics.report import SHEET_NAMES, write_chart, write_workbook
 from proxisante.economics.uncertainty import simulate
+from proxisante.economics.workbook import SHEET_NAMES, write_chart, write_workbook
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from proxisante.economics.communes import load_poverty_rates, load_zip_communes, with_poverty_rates, with_zip_communes
-from proxisante.economics.engine import Rates, Volume, ancs_points, fmt, ipep, model, poverty_share, zip_share
+from proxisante.economics.payments import Rates, Volume, ancs_points, fmt, ipep, model, poverty_share, zip_share
 from proxisante.economics.profile import ProfileError, parse_profile
 from proxisante.economics.quality import ipep_indicator_score, ipep_score
 from test_economics_engine import BANDS, COSTS, profile

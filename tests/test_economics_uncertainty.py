@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from proxisante.economics.costs import load_costs
-from proxisante.economics.engine import MODELS, simulate_year
+from proxisante.economics.payments import MODELS, simulate_year
 from proxisante.economics.profile_files import EXAMPLE_PROFILE, load_profile
 from proxisante.economics.uncertainty import draw, monte_carlo, simulate, tornado
 

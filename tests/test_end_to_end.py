@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from privacy import warehouse_leaks
 from proxisante.cli import app
-from proxisante.runtime import open_installation
+from proxisante.ingest.pivot.load import load_pivot
+from proxisante.installation import open_installation
 from proxisante.settings import Settings
-from proxisante.sources.pivot import load_pivot
 
 runner = CliRunner()
 

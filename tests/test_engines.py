@@ -75,9 +75,9 @@ from ibis.expr.types import Table
 
 import pivot_fixture as fx
 from engines import new_database, new_spark_warehouse
-from proxisante.runtime import open_installation
+from proxisante.ingest.pivot.load import load_pivot
+from proxisante.installation import open_installation
 from proxisante.settings import Settings
-from proxisante.sources.pivot import load_pivot
 from proxisante.warehouse.connection import Warehouse, WarehouseError
 from proxisante.warehouse.replicate import insert, replicate
 from proxisante.warehouse.schema import TABLES, TABLES_BY_NAME, TableDef

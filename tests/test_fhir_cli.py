@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from proxisante.cli import app
 from proxisante.cli.common import console
-from proxisante.runtime import open_installation
+from proxisante.installation import open_installation
 from proxisante.settings import Settings
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 import pivot_fixture as fx
-from proxisante.runtime import Installation
-from proxisante.sources.fhir.load import load_fhir
-from proxisante.sources.pivot import WAITING_REASON
+from proxisante.ingest.fhir.load import load_fhir
+from proxisante.ingest.pivot.load import WAITING_REASON
+from proxisante.installation import Installation
 
 RPPS = "https://rpps.esante.gouv.fr"
 CIM10 = "https://smt.esante.gouv.fr/terminologie-cim-10"

@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from proxisante.sources.fhir.load import _elements
-from proxisante.sources.fhir.reading import FhirFile, Staged, _read_ndjson, checksum, kind_of, stage_files
+from proxisante.ingest.fhir.load import _elements
+from proxisante.ingest.fhir.reading import FhirFile, Staged, _read_ndjson, checksum, kind_of, stage_files
 
 LINES = [
     {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1965-01-12"},

@@ -78,7 +78,7 @@ def test_load_export_extract_and_report_are_owner_only(
 def test_an_old_world_readable_warehouse_is_closed_on_opening(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loose_umask: None
 ) -> None:
-    from proxisante.runtime import open_installation
+    from proxisante.installation import open_installation
     from proxisante.settings import Settings
 
     home = tmp_path / "home"

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from proxisante.sources.files import PivotFileError, RawFile, inspect_file, stage
+from proxisante.ingest.files import InputFileError, RawFile, inspect_file, stage
 
 
 def _rows(con: duckdb.DuckDBPyConnection, raw: RawFile) -> list[tuple]:
@@ -59,11 +59,11 @@ def test_parquet_is_read_as_text(tmp_path: Path) -> None:
 def test_empty_file_and_duplicated_columns_are_refused(tmp_path: Path) -> None:
     empty = tmp_path / "e.csv"
     empty.write_text("")
-    with pytest.raises(PivotFileError, match="fichier vide"):
+    with pytest.raises(InputFileError, match="fichier vide"):
         inspect_file(empty)
     twice = tmp_path / "t.csv"
     twice.write_text("a;A\n1;2\n")
-    with pytest.raises(PivotFileError, match="ligne 1 : les colonnes n° 1 et 2 portent le même nom"):
+    with pytest.raises(InputFileError, match="ligne 1 : les colonnes n° 1 et 2 portent le même nom"):
         stage(duckdb.connect(), inspect_file(twice), "raw")
 
 

@@ -150,7 +150,7 @@ def test_territory_csv(runner: CliRunner, tmp_path: Path) -> None:
 @pytest.fixture()
 def hostile_installation(tmp_path: Path):
     from proxisante.identity import IdentityVault, Pseudonymiser
-    from proxisante.runtime import Installation
+    from proxisante.installation import Installation
     from proxisante.settings import Settings
     from proxisante.warehouse.connection import Warehouse
 
@@ -184,7 +184,7 @@ def hostile_installation(tmp_path: Path):
 
 
 def test_omop_export_csv(hostile_installation, tmp_path: Path) -> None:
-    from proxisante.research.omop_export import ExportOptions, export_omop
+    from proxisante.research.export import ExportOptions, export_omop
 
     out = tmp_path / "omop"
     export_omop(hostile_installation.warehouse, out, ExportOptions(vocabulary=False))
@@ -249,8 +249,8 @@ def test_report_workbook() -> None:
 def test_economics_workbooks(tmp_path: Path) -> None:
     from proxisante.economics.costs import load_costs
     from proxisante.economics.profile_files import EXAMPLE_PROFILE, load_profile, write_profile_xlsx
-    from proxisante.economics.report import write_workbook
     from proxisante.economics.uncertainty import simulate
+    from proxisante.economics.workbook import write_workbook
 
     profile = load_profile(EXAMPLE_PROFILE).model_copy(update={"centre": HOSTILE[0], "notes": HOSTILE})
     write_profile_xlsx(profile, tmp_path / "profil.xlsx")

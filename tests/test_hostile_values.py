@@ -19,12 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pivot_fixture as fx
-from proxisante.runtime import Installation, open_installation
+from proxisante.ingest.batch import LoadReport
+from proxisante.ingest.files import InputFileError, inspect_file
+from proxisante.ingest.pivot.format import TABLES, TABLES_BY_NAME
+from proxisante.ingest.pivot.load import load_pivot
+from proxisante.ingest.pivot.validation import REASONS, _code_rules, rules
+from proxisante.installation import Installation, open_installation
 from proxisante.settings import Settings
-from proxisante.sources.files import PivotFileError, inspect_file
-from proxisante.sources.pivot import LoadReport, load_pivot
-from proxisante.sources.pivot_format import TABLES, TABLES_BY_NAME
-from proxisante.sources.validation import REASONS, _code_rules, rules
 
 Tables = dict[str, list[dict[str, str]]]
 
@@ -105,7 +106,7 @@ def test_a_headerless_patients_file_is_refused_without_showing_its_first_line(tm
     folder = fx.write(tmp_path / "in", tables)
     path = folder / "patients.csv"
     path.write_text("".join(path.read_text().splitlines(keepends=True)[1:]))
-    with pytest.raises(PivotFileError) as refused:
+    with pytest.raises(InputFileError) as refused:
         load_in_new_home(tmp_path, folder)
     message = str(refused.value)
     assert message.startswith("patients.csv : ligne 1 :")
@@ -126,7 +127,7 @@ def test_a_reserved_column_name_is_refused_in_french(tmp_path: Path, name: str) 
     folder = fx.write(tmp_path / "in")
     path = folder / "encounters.csv"
     path.write_text(path.read_text().replace("site_id", name, 1))
-    with pytest.raises(PivotFileError, match=r"^encounters\.csv : ligne 1 : colonne\(s\) n° 6 : .*réservé"):
+    with pytest.raises(InputFileError, match=r"^encounters\.csv : ligne 1 : colonne\(s\) n° 6 : .*réservé"):
         load_in_new_home(tmp_path, folder)
 
 
@@ -176,7 +177,7 @@ def test_an_unreadable_parquet_file_is_refused_in_french(
     tmp_path: Path, write: Callable[[Path], None], message: str
 ) -> None:
     folder = _parquet_folder(tmp_path, write)
-    with pytest.raises(PivotFileError, match=rf"^lab_results\.parquet : {message}"):
+    with pytest.raises(InputFileError, match=rf"^lab_results\.parquet : {message}"):
         load_in_new_home(tmp_path, folder)
 
 
@@ -196,7 +197,7 @@ def test_a_file_the_system_cannot_read_is_refused_in_french(
         return real_open(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "open", failing_open)
-    with pytest.raises(PivotFileError, match=rf"^acts\.csv : lecture impossible \({words}"):
+    with pytest.raises(InputFileError, match=rf"^acts\.csv : lecture impossible \({words}"):
         inspect_file(folder / "acts.csv")
 
 
@@ -371,7 +372,7 @@ def test_hostile_values_in_any_column_never_crash_and_every_row_is_accounted_for
 
 
 def test_an_unreadable_fhir_file_is_refused_in_french(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from proxisante.sources.fhir.reading import checksum, kind_of
+    from proxisante.ingest.fhir.reading import checksum, kind_of
 
     path = tmp_path / "Patient.ndjson"
     path.write_text('{"resourceType": "Patient", "id": "p1"}\n')
@@ -381,7 +382,7 @@ def test_an_unreadable_fhir_file_is_refused_in_french(tmp_path: Path, monkeypatc
 
     monkeypatch.setattr(Path, "open", failing_open)
     for read in (checksum, kind_of):
-        with pytest.raises(PivotFileError, match=r"^Patient\.ndjson : lecture impossible \(accès refusé\)"):
+        with pytest.raises(InputFileError, match=r"^Patient\.ndjson : lecture impossible \(accès refusé\)"):
             read(path)
 
 
@@ -409,7 +410,7 @@ def test_an_impossible_omop_value_is_quarantined(
     import shutil
 
     from proxisante.identity import load_or_create_key
-    from proxisante.sources.omop import load_omop
+    from proxisante.ingest.omop import load_omop
 
     folder = tmp_path / "omop"
     folder.mkdir()

@@ -11,9 +11,10 @@ import pytest
 import pivot_fixture as fx
 from proxisante import vocab
 from proxisante.identity.vault import IDENTITY_COLUMNS
-from proxisante.runtime import Installation
-from proxisante.sources.files import PivotFileError
-from proxisante.sources.pivot import LoadReport, load_pivot
+from proxisante.ingest.batch import LoadReport
+from proxisante.ingest.files import InputFileError
+from proxisante.ingest.pivot.load import load_pivot
+from proxisante.installation import Installation
 from proxisante.warehouse.schema import TABLES
 
 
@@ -159,7 +160,7 @@ def test_each_defect_is_quarantined_with_file_line_field_and_reason(
 
 
 def _new_key(table: str) -> dict[str, str]:
-    from proxisante.sources.pivot_format import TABLES_BY_NAME
+    from proxisante.ingest.pivot.format import TABLES_BY_NAME
 
     key = TABLES_BY_NAME[table].key
     return {} if key == "rpps" else {key: "NEW-1"}
@@ -225,7 +226,7 @@ def test_a_missing_required_column_refuses_the_batch_and_changes_nothing(
     text = (folder / "encounters.csv").read_text().replace("encounter_type", "type_rencontre")
     (folder / "encounters.csv").write_text(text)
     missing = r"encounters\.csv : ligne 1 : colonne\(s\) obligatoire\(s\) absente\(s\) : encounter_type"
-    with pytest.raises(PivotFileError, match=missing):
+    with pytest.raises(InputFileError, match=missing):
         load(installation, folder)
     assert snapshot(installation) == before
 

@@ -209,7 +209,7 @@ def test_every_library_measure_runs_on_the_fixture() -> None:
 
 
 def test_protected_run_has_no_small_cell() -> None:
-    from proxisante.measures.disclosure import measure_violations
+    from proxisante.disclosure import measure_violations
     from proxisante.measures.results import protect
 
     c = diabetics()

@@ -66,7 +66,7 @@ def synthetic_centre(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     from proxisante.identity.keys import load_or_create_key
     from proxisante.identity.pseudonym import Pseudonymiser
     from proxisante.identity.vault import IdentityVault
-    from proxisante.sources.pivot import load_pivot
+    from proxisante.ingest.pivot.load import load_pivot
     from proxisante.synth import SynthOptions, generate_centre
 
     root: Path = tmp_path_factory.mktemp("centre")

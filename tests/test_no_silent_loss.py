@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import pivot_fixture as fx
-from proxisante.runtime import Installation
-from proxisante.sources.files import PivotFileError
+from proxisante.ingest.files import InputFileError
+from proxisante.installation import Installation
 from proxisante.warehouse.status import quarantined_rows
 from test_ingest import load, snapshot, vault_snapshot, with_changes
 
@@ -45,7 +45,7 @@ def test_a_reference_file_that_cannot_be_read_refuses_the_batch(
     folder = fx.write(tmp_path / "in")
     damage(folder / f"{table}.csv")  # type: ignore[operator]
     before, vault_before = snapshot(installation), vault_snapshot(installation)
-    with pytest.raises(PivotFileError, match=rf"{table}\.csv.*ne peut pas être lu"):
+    with pytest.raises(InputFileError, match=rf"{table}\.csv.*ne peut pas être lu"):
         load(installation, folder)
     assert snapshot(installation) == before and vault_snapshot(installation) == vault_before
 
@@ -64,7 +64,7 @@ def test_an_unreadable_patients_file_refuses_the_batch(
             return opened(path, *args, **kwargs)  # type: ignore[arg-type]
 
         monkeypatch.setattr(Path, "open", refuse)
-    with pytest.raises(PivotFileError, match=r"patients\.csv : fichier illisible"):
+    with pytest.raises(InputFileError, match=r"patients\.csv : fichier illisible"):
         load(installation, folder)
 
 
@@ -153,7 +153,7 @@ def test_a_waiting_line_replaced_by_a_newer_one_never_overwrites_it(installation
 
 def test_an_omop_person_file_that_cannot_be_read_refuses_the_batch(installation: Installation, tmp_path: Path) -> None:
     from proxisante.identity import load_or_create_key
-    from proxisante.sources.omop import OmopFileError, load_omop
+    from proxisante.ingest.omop import OmopFileError, load_omop
 
     folder = tmp_path / "omop"
     (folder / "PERSON.csv").mkdir(parents=True)
@@ -166,7 +166,7 @@ def test_an_omop_person_file_that_cannot_be_read_refuses_the_batch(installation:
 
 
 def test_a_fhir_condition_waits_for_its_patient_across_files(installation: Installation, tmp_path: Path) -> None:
-    from proxisante.sources.fhir.load import load_fhir
+    from proxisante.ingest.fhir.load import load_fhir
     from test_fhir_import import condition, patient, practitioner, write_ndjson
 
     folder = tmp_path / "fhir"
@@ -191,10 +191,10 @@ def test_a_fhir_condition_waits_for_its_patient_across_files(installation: Insta
 
 
 def test_a_missing_folder_or_a_file_is_refused_in_french(tmp_path: Path) -> None:
-    from proxisante.sources.pivot import discover
+    from proxisante.ingest.pivot.load import discover
 
-    with pytest.raises(PivotFileError, match="dossier introuvable"):
+    with pytest.raises(InputFileError, match="dossier introuvable"):
         discover(tmp_path / "absent")
     (tmp_path / "patients.csv").write_text("patient_id\n")
-    with pytest.raises(PivotFileError, match="ce n'est pas un dossier"):
+    with pytest.raises(InputFileError, match="ce n'est pas un dossier"):
         discover(tmp_path / "patients.csv")

@@ -12,7 +12,7 @@ from proxisante.cli import app
 from proxisante.cli.common import console
 from proxisante.identity.objection import InvalidINS, check_ins
 from proxisante.identity.vault import IDENTITY_COLUMNS
-from proxisante.runtime import Installation
+from proxisante.installation import Installation
 
 
 def _ins(body: str) -> str:

@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from proxisante.identity import load_or_create_key
-from proxisante.research.omop_export import ExportOptions, export_omop
-from proxisante.runtime import Installation, open_installation
+from proxisante.ingest.omop import load_omop
+from proxisante.installation import Installation, open_installation
+from proxisante.omop.cdm import cdm_tables
+from proxisante.research.export import ExportOptions, export_omop
 from proxisante.settings import Settings
-from proxisante.sources.omop import load_omop
-from proxisante.sources.omop.cdm import cdm_tables
 
 SYNTHEA = Path(__file__).parents[2] / "shared" / "data" / "omop-synthea27nj-5.4"
 CLINICAL = ("person", "visit_occurrence", "visit_detail", "condition_occurrence", "drug_exposure",

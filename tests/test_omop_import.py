@@ -12,11 +12,10 @@ import duckdb
 import pytest
 
 from proxisante.identity import load_or_create_key
-from proxisante.runtime import Installation, open_installation
+from proxisante.ingest.omop import OmopFileError, load_omop, vault_source
+from proxisante.installation import Installation, open_installation
+from proxisante.omop.cdm import cdm_tables
 from proxisante.settings import Settings
-from proxisante.sources.omop import OmopFileError, load_omop
-from proxisante.sources.omop.cdm import cdm_tables
-from proxisante.sources.omop.importer import vault_source
 
 SYNTHEA = Path(__file__).parents[2] / "shared" / "data" / "omop-synthea27nj-5.4"
 EXPECTED = {

@@ -19,14 +19,14 @@ import pyarrow as pa
 import pytest
 
 from measure_fixture import MT_PROVIDER, OTHER_PROVIDER, RPPS, Centre
+from proxisante.ingest.pivot.load import load_pivot
+from proxisante.installation import open_installation
 from proxisante.measures.context import Context
 from proxisante.measures.periods import parse_period
 from proxisante.population import flows as flows_module
 from proxisante.population import panel, parameters, registries, risk
-from proxisante.population.api import Patientele
-from proxisante.runtime import open_installation
+from proxisante.population.patientele import Patientele
 from proxisante.settings import Settings
-from proxisante.sources.pivot import load_pivot
 from proxisante.synth import SynthOptions, generate_centre, load_parameters
 from proxisante.vocab.valuesets import DefinitionError
 from proxisante.warehouse.connection import Warehouse

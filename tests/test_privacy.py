@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import pivot_fixture as fx
 from privacy import text_leaks, warehouse_leaks
 from proxisante.cli import app
-from proxisante.runtime import open_installation
+from proxisante.installation import open_installation
 from proxisante.settings import Settings
 
 NUMBERS = [fx.NIR_ALICE, fx.NIR_BRUNO, fx.INS_CHLOE]

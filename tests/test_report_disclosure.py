@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from measure_fixture import MT_PROVIDER, OTHER_PROVIDER, Centre
+from proxisante.disclosure import disclosure_violations, load_settings
 from proxisante.measures.definition import measure
-from proxisante.measures.disclosure import disclosure_violations, load_settings
 from proxisante.measures.periods import parse_period
 from proxisante.reporting import protect
 from proxisante.reporting.build import Options, build_report

@@ -14,7 +14,7 @@ from proxisante.measures.context import Context
 from proxisante.measures.definition import measure
 from proxisante.measures.periods import parse_period
 from proxisante.measures.results import run, series
-from proxisante.population.api import Patientele
+from proxisante.population.patientele import Patientele
 
 HBA1C = [("1577", "2025-02-01"), ("1577", "2025-08-01")]
 METFORMIN = [("A10BA02", "2025-01-15"), ("A10BA02", "2025-04-15")]
@@ -120,7 +120,7 @@ def test_the_economic_profile_sees_no_objecting_patient() -> None:
     import pyarrow as pa
 
     from proxisante.economics.profile import profile_from_warehouse
-    from proxisante.reporting.sources import WithoutPersons
+    from proxisante.reporting.counts import WithoutPersons
     from proxisante.warehouse.schema import TABLES_BY_NAME
 
     c = centre()

@@ -23,13 +23,13 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from proxisante.cli import app
+from proxisante.ingest.pivot.load import load_pivot
+from proxisante.installation import open_installation
 from proxisante.measures.periods import parse_period
 from proxisante.reporting.build import Options, build_report
 from proxisante.reporting.render_json import schema, schema_errors
 from proxisante.reporting.signing import MANIFEST, SIGNATURE, key_path, verify_folder
-from proxisante.runtime import open_installation
 from proxisante.settings import Settings
-from proxisante.sources.pivot import load_pivot
 from proxisante.synth import SynthOptions, generate_centre
 
 ROOT = Path(__file__).resolve().parents[1]

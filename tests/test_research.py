@@ -15,12 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from proxisante.ingest.pivot.load import load_pivot
+from proxisante.installation import Installation, open_installation
 from proxisante.research.anonymity import RELEASED, anonymise, departement
 from proxisante.research.extract import check_k_anonymity, extract
 from proxisante.research.projects import ProjectError, declare, read_log
-from proxisante.runtime import Installation, open_installation
 from proxisante.settings import Settings
-from proxisante.sources.pivot import load_pivot
 from proxisante.synth import SynthOptions, generate_centre
 
 COMMUNES = ["75056", "75101", "93048", "93066", "2A004", "97411", None]
@@ -330,7 +330,7 @@ def test_an_extract_is_whole_and_logged_or_absent(
     centre: Installation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
 ) -> None:
     import proxisante.research.extract as module
-    from proxisante.research.omop_export import OmopExport
+    from proxisante.research.export import OmopExport
 
     logged = len(read_log(centre.settings.home_dir))
     if failure == "write":  # the second table fails, after the first was written
@@ -363,7 +363,7 @@ def test_an_extract_is_whole_and_logged_or_absent(
 
 def test_a_full_disk_is_said_in_french(centre: Installation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from proxisante.cli import app
-    from proxisante.research.omop_export import OmopExport
+    from proxisante.research.export import OmopExport
 
     def full(self, sql: str, path: Path) -> int:
         raise OSError(28, "No space left on device")

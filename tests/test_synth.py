@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from proxisante import vocab
-from proxisante.sources.pivot_format import TABLES, TABLES_BY_NAME
+from proxisante.ingest.pivot.format import TABLES, TABLES_BY_NAME
 from proxisante.synth import DEFECT_KINDS, SynthOptions, SynthSummary, generate_centre, load_parameters
 from proxisante.synth.geography import load_communes
 from proxisante.synth.parameters import DATA

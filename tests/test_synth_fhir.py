@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from proxisante.runtime import Installation, open_installation
+from proxisante.ingest.fhir.load import load_fhir
+from proxisante.ingest.pivot.load import load_pivot
+from proxisante.installation import Installation, open_installation
 from proxisante.settings import Settings
-from proxisante.sources.fhir.load import load_fhir
-from proxisante.sources.pivot import load_pivot
 from proxisante.synth import SynthOptions, generate_centre
 from proxisante.warehouse.schema import TABLES
 

@@ -14,9 +14,9 @@ import pytest
 
 import pivot_fixture as fx
 from proxisante.identity.vault import IdentityVault
-from proxisante.runtime import Installation, open_installation
+from proxisante.ingest.files import InputFileError
+from proxisante.installation import Installation, open_installation
 from proxisante.settings import Settings
-from proxisante.sources.files import PivotFileError
 from test_ingest import load, snapshot, vault_snapshot, with_changes
 
 
@@ -45,7 +45,7 @@ def test_a_refused_batch_changes_no_identity(installation: Installation, tmp_pat
     # patients.csv is valid and read first; a later file has a duplicated column: the batch is refused.
     lab = folder / "lab_results.csv"
     lab.write_text(lab.read_text(encoding="utf-8").replace(";unit", ";value", 1), encoding="utf-8")
-    with pytest.raises(PivotFileError, match=r"lab_results\.csv"):
+    with pytest.raises(InputFileError, match=r"lab_results\.csv"):
         load(installation, folder)
     assert snapshot(installation) == before
     assert vault_snapshot(installation) == vault_before

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from proxisante.sources.fhir import ViewDefinitionError, run_view
+from proxisante.ingest.fhir import ViewDefinitionError, run_view
 
 SUITE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "sql-on-fhir-v2"
 

@@ -10,10 +10,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from proxisante.sources.fhir import ViewDefinitionError, compile_view, run_view
-from proxisante.sources.fhir.viewdef.ast import Binary, Call, Constant, Index, Literal, Member, Quantity, Unary
-from proxisante.sources.fhir.viewdef.parser import FhirPathSyntaxError, parse
-from proxisante.sources.fhir.views import view_error
+from proxisante.ingest.fhir import ViewDefinitionError, compile_view, run_view
+from proxisante.ingest.fhir.viewdef.ast import Binary, Call, Constant, Index, Literal, Member, Quantity, Unary
+from proxisante.ingest.fhir.viewdef.parser import FhirPathSyntaxError, parse
+from proxisante.ingest.fhir.views import view_error
 
 PATIENT = {
     "resourceType": "Patient",
@@ -334,7 +334,7 @@ def test_iif_substring_index_of(con: duckdb.DuckDBPyConnection) -> None:
 def test_pre_extracted_children_give_the_same_rows(con: duckdb.DuckDBPyConnection) -> None:
     """``fields``: a source of one type whose children are already columns gives the rows of the
     plain source; a child not given is still read from the resource, and ``%resource`` too."""
-    from proxisante.sources.fhir.views import read_elements
+    from proxisante.ingest.fhir.views import read_elements
 
     columns = [
         {"name": "id", "path": "getResourceKey()"},

@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from proxisante.api.accounts import AccountStore
-from proxisante.api.app import create_app
-from proxisante.runtime import open_installation
+from proxisante.ingest.pivot.load import load_pivot
+from proxisante.installation import open_installation
 from proxisante.settings import Settings
-from proxisante.sources.pivot import load_pivot
 from proxisante.synth import SynthOptions, generate_centre
 from proxisante.territory.communes import load_reference, reference_path
+from proxisante.web.app import create_app
+from proxisante.web.security.accounts import AccountStore
 
 PATIENTS = 300
 PASSWORD = "Web-tests-2026!"

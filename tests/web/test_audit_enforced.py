@@ -7,9 +7,9 @@ from fastapi import Depends
 from fastapi.testclient import TestClient
 
 from conftest import login, make_app
-from proxisante.api.audit import AuditLog
-from proxisante.api.auth import authorize
-from proxisante.api.permissions import NOMINATIVE_ROUTES
+from proxisante.web.security.audit import AuditLog
+from proxisante.web.security.auth import authorize
+from proxisante.web.security.permissions import NOMINATIVE_ROUTES
 
 
 def _urls(centre) -> dict[str, str]:

@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 
 from proxisante import formats
-from proxisante.api.accounts import AccountStore
+from proxisante.web.security.accounts import AccountStore
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -116,7 +116,7 @@ def _engines(app):
     from proxisante.measures.gaps import care_gaps
     from proxisante.measures.periods import parse_period
     from proxisante.measures.results import run
-    from proxisante.population.api import Patientele
+    from proxisante.population.patientele import Patientele
 
     web = app.state.web
     year = web.services.default_year()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from proxisante.api.accounts import AccountStore
 from proxisante.cli import DEMO_PASSWORD, DEMO_USER, app
 from proxisante.settings import Settings
+from proxisante.web.security.accounts import AccountStore
 
 
 def test_demo_creates_its_login_and_prints_it(home) -> None:

@@ -34,11 +34,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import login, make_app
-from proxisante.api.services import Services
 from proxisante.measures.definition import Measure, library
 from proxisante.measures.periods import Period, month_ends
 from proxisante.measures.results import COUNTS, TOTAL, add_rates, with_margins
 from proxisante.population.panel import band_labels
+from proxisante.web.services import Services
 
 INDICATORS = {"ald": "En ALD", "diabetes": "Diabète", "heart_failure": "Insuffisance cardiaque"}
 LEVELS = ("faible", "modéré", "élevé", "très élevé")

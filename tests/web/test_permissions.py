@@ -9,7 +9,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from proxisante.api.permissions import PERMISSIONS, PUBLIC, ROLES, allowed
+from proxisante.web.security.permissions import PERMISSIONS, PUBLIC, ROLES, allowed
 
 DOCS = Path(__file__).parents[2] / "docs" / "web.md"
 
@@ -57,7 +57,7 @@ def test_every_route_is_in_the_table_and_every_entry_is_a_route(app) -> None:
 
 
 def test_every_route_depends_on_authorize(app) -> None:
-    from proxisante.api.auth import authorize
+    from proxisante.web.security.auth import authorize
 
     for route in _routes(app):
         calls = {d.call for d in route.dependant.dependencies}
@@ -162,6 +162,6 @@ def test_protected_dashboard_has_no_monthly_panel_trend(clients) -> None:
 
 
 def test_docs_matrix_is_generated_from_the_table() -> None:
-    from proxisante.api.permissions import markdown_matrix
+    from proxisante.web.security.permissions import markdown_matrix
 
     assert markdown_matrix() in DOCS.read_text(encoding="utf-8")

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from conftest import login, make_app
-from proxisante.api.accounts import AccountError, AccountStore
-from proxisante.api.parameters import value
 from proxisante.cli import app as cli
+from proxisante.web.security.accounts import AccountError, AccountStore
+from proxisante.web.security.limits import value
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_serve_runs_uvicorn_without_its_proxy_headers(tmp_path, monkeypatch) -> 
     seen: dict = {}
     stub = SimpleNamespace(state=SimpleNamespace(web=SimpleNamespace(services=SimpleNamespace(warm=lambda: None))))
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
-    monkeypatch.setattr("proxisante.api.app.create_app", lambda settings: stub)
+    monkeypatch.setattr("proxisante.web.app.create_app", lambda settings: stub)
     web.run_server("127.0.0.1", 8765)
     assert seen.get("proxy_headers") is False and seen.get("forwarded_allow_ips") == ""
 

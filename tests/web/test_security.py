@@ -8,10 +8,10 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from conftest import PASSWORD, login, make_app
-from proxisante.api.accounts import AccountError, AccountStore
-from proxisante.api.audit import AuditLog
-from proxisante.api.parameters import value
 from proxisante.cli import app as cli
+from proxisante.web.security.accounts import AccountError, AccountStore
+from proxisante.web.security.audit import AuditLog
+from proxisante.web.security.limits import value
 
 
 @pytest.fixture(scope="module")

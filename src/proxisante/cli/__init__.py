@@ -22,9 +22,10 @@ from proxisante.cli.report import report_app
 from proxisante.cli.research import research_app
 from proxisante.cli.territory import territoire_app
 from proxisante.cli.web import serve, users_app
-from proxisante.runtime import open_installation
-from proxisante.sources.files import PivotFileError
-from proxisante.sources.pivot import LoadReport, load_pivot
+from proxisante.ingest.batch import LoadReport
+from proxisante.ingest.files import InputFileError
+from proxisante.ingest.pivot.load import load_pivot
+from proxisante.installation import open_installation
 from proxisante.warehouse.status import quarantined_rows, warehouse_status
 
 app = typer.Typer(help="proxisante — entrepôt de données de santé de proximité.", no_args_is_help=True)
@@ -88,7 +89,7 @@ def ingest(
 
 
 def _load_fhir(*args, **kwargs) -> LoadReport:  # type: ignore[no-untyped-def]
-    from proxisante.sources.fhir.load import load_fhir
+    from proxisante.ingest.fhir.load import load_fhir
 
     return load_fhir(*args, **kwargs)
 
@@ -108,7 +109,7 @@ def _ingest(path: Path, source: str, file_format: str = "pivot") -> LoadReport:
 
             return LOADERS[file_format](path, installation.warehouse, installation.vault, installation.pseudonymiser,
                                         source=source, progress=advance)  # fmt: skip
-    except PivotFileError as error:
+    except InputFileError as error:
         console.print(f"[red]Fichier refusé, rien n'a été chargé :[/red] {error}")
         raise typer.Exit(code=2) from error
     except (OSError, duckdb.IOException) as error:  # writing the warehouse or the vault: a full disk
@@ -196,8 +197,8 @@ def demo(
 def _demo_login(port: int) -> None:
     """The demo login (coordinateur and gestionnaire: separation of duties keeps admin apart from the roles
     that read names), created once; its password is printed because the data is synthetic."""
-    from proxisante.api.accounts import AccountStore
     from proxisante.settings import get_settings
+    from proxisante.web.security.accounts import AccountStore
 
     store = AccountStore(get_settings().accounts)
     if store.get(DEMO_USER) is None:

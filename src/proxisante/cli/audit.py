@@ -10,7 +10,7 @@ from rich.table import Table
 
 from proxisante.cli.common import console
 from proxisante.identity.chain import VAULT_LOG, WEB_LOG, ChainCheck
-from proxisante.runtime import open_installation
+from proxisante.installation import open_installation
 
 audit_app = typer.Typer(help="Journaux d'audit des lectures nominatives.", no_args_is_help=True)
 
@@ -24,7 +24,7 @@ def verify(
     """Vérifie la chaîne et l'ancre des deux journaux (application web, coffre d'identités), et qu'ils
     contiennent encore ce que chaque rapport signé donné a vu ; code 1 si l'un d'eux a été modifié, tronqué
     ou effacé."""
-    from proxisante.api.audit import AuditLog
+    from proxisante.web.security.audit import AuditLog
 
     witnesses = _witnesses(reports or [])
     installation = open_installation()

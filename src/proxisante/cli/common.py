@@ -11,10 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from proxisante.formats import NARROW_SPACE, date, decimal, number, percent
-from proxisante.sources.files import os_error_words
+from proxisante.ingest.files import os_error_words
 
 if TYPE_CHECKING:
-    from proxisante.sources.pivot import LoadReport
+    from proxisante.ingest.batch import LoadReport
 
 console = Console()
 

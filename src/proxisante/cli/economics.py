@@ -46,7 +46,7 @@ def simulate(
 ) -> None:  # fmt: skip
     """Compare le paiement à l'acte, le FMT 2026, le PEPS et l'IPEP : recettes, charges, résultat, point mort."""
     from proxisante.economics.costs import load_costs
-    from proxisante.economics.engine import MODELS
+    from proxisante.economics.payments import MODELS
     from proxisante.economics.profile import ProfileError
     from proxisante.economics.profile_files import load_profile
     from proxisante.economics.uncertainty import simulate as run
@@ -69,12 +69,12 @@ def simulate(
     simulation = run(profile, costs, chosen or [profile.year], draws=draws, seed=seed, tornado_model=tornado_model)
     print_simulation(simulation)
     if xlsx is not None:
-        from proxisante.economics.report import write_workbook
+        from proxisante.economics.workbook import write_workbook
 
         write_workbook(simulation, xlsx)
         console.print(f"Classeur écrit : {xlsx}")
     if chart is not None:
-        from proxisante.economics.report import write_chart
+        from proxisante.economics.workbook import write_chart
 
         write_chart(simulation, chart)
         console.print(f"Graphique écrit : {chart}")
@@ -120,7 +120,7 @@ def _with_communes(profile, poverty_file: Path | None, zip_file: Path | None):
 
 def _warehouse_profile(year: int | None):
     from proxisante.economics.profile import ProfileError, last_full_year, profile_from_warehouse
-    from proxisante.runtime import open_installation
+    from proxisante.installation import open_installation
 
     installation = open_installation()
     try:
@@ -133,7 +133,7 @@ def _warehouse_profile(year: int | None):
 
 
 def print_simulation(simulation) -> None:
-    from proxisante.economics.engine import MODELS
+    from proxisante.economics.payments import MODELS
 
     profile, costs = simulation.profile, simulation.costs
     console.print(
@@ -142,7 +142,7 @@ def print_simulation(simulation) -> None:
     )
     observed = sum(a.amount_observed or 0.0 for a in profile.acts)
     if observed:
-        from proxisante.economics.engine import Rates, Volume, fee_for_service
+        from proxisante.economics.payments import Rates, Volume, fee_for_service
 
         valued = sum(fee_for_service(profile, Rates(profile.year), Volume()).values())
         console.print(f"Actes {profile.year} : {keuros(observed)} facturés (tous payeurs), {keuros(valued)} "
@@ -192,7 +192,7 @@ def _patients(value: float) -> str:
 
 
 def _lines(simulation, year: int) -> None:
-    from proxisante.economics.engine import MODELS
+    from proxisante.economics.payments import MODELS
 
     results = simulation.results[year]
     names: list[str] = []
@@ -209,7 +209,7 @@ def _lines(simulation, year: int) -> None:
 
 def _tornado(simulation, top: int = 10) -> None:
     from proxisante.economics.catalogue import CONFIDENCE_LABELS
-    from proxisante.economics.engine import MODELS
+    from proxisante.economics.payments import MODELS
 
     table = Table(title=f"Sensibilité du résultat — {MODELS[simulation.tornado_model]}, {simulation.years[0]} "
                         f"(résultat central {keuros(simulation.tornado_base)})")  # fmt: skip

@@ -11,9 +11,9 @@ import typer
 from rich.table import Table
 
 from proxisante.cli.common import console, date, decimal, number, percent
+from proxisante.installation import open_installation
 from proxisante.measures.definition import Measure, library
 from proxisante.measures.periods import PeriodError, parse_period
-from proxisante.runtime import open_installation
 from proxisante.spreadsheet import write_csv
 
 measures_app = typer.Typer(help="Indicateurs de qualité et de pertinence (ROSP, FMT, HAS).", no_args_is_help=True)

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from proxisante.cli.common import console
 from proxisante.identity.objection import InvalidINS, ObjectionRegistry, UnknownPatient
-from proxisante.runtime import open_installation
+from proxisante.installation import open_installation
 
 objection_app = typer.Typer(
     help="Oppositions des patients à la recherche et aux rapports externes (par INS).", no_args_is_help=True

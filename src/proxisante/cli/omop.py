@@ -13,11 +13,11 @@ import typer
 
 from proxisante.cli.common import console, number, os_error_text, print_load_report, print_row_counts, write_error_text
 from proxisante.identity import load_or_create_key
-from proxisante.research.omop_export import ExportError, ExportOptions, export_omop
+from proxisante.ingest.files import InputFileError
+from proxisante.ingest.omop import load_omop
+from proxisante.installation import open_installation
+from proxisante.research.export import ExportError, ExportOptions, export_omop
 from proxisante.research.projects import append_log
-from proxisante.runtime import open_installation
-from proxisante.sources.files import PivotFileError
-from proxisante.sources.omop import load_omop
 
 export_app = typer.Typer(help="Exports de l'entrepôt dans des formats standard.", no_args_is_help=True)
 
@@ -29,7 +29,7 @@ def ingest_omop(path: Path, source: str) -> None:
         key = load_or_create_key(installation.settings.key_path)
         with console.status("Chargement OMOP…"):
             report = load_omop(path, installation.warehouse, installation.vault, key, source=source)
-    except PivotFileError as error:  # OmopFileError, or a file that cannot be read
+    except InputFileError as error:  # OmopFileError, or a file that cannot be read
         console.print(f"[red]Jeu OMOP refusé, rien n'a été chargé :[/red] {error}")
         raise typer.Exit(code=2) from error
     except (OSError, duckdb.IOException) as error:

@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from proxisante.cli.common import console, date, number, percent
+from proxisante.installation import open_installation
 from proxisante.measures.periods import PeriodError, parse_period
-from proxisante.runtime import open_installation
 
 
 def patientele(
@@ -20,7 +20,7 @@ def patientele(
     provider: Annotated[bool, typer.Option("--by-provider", help="détail par médecin traitant")] = False,
 ) -> None:
     """Patientèle médecin traitant : composition, registres, accès aux soins, risque, flux."""
-    from proxisante.population.api import Patientele
+    from proxisante.population.patientele import Patientele
 
     try:
         reference, span = dt.date.fromisoformat(at), parse_period(period)

@@ -40,11 +40,11 @@ def report(
     if ctx.invoked_subcommand is not None:
         return
     from proxisante.identity.chain import anchored_heads
+    from proxisante.installation import open_installation
     from proxisante.measures.periods import PeriodError, parse_period
     from proxisante.reporting.build import Options, build_report
     from proxisante.reporting.publish import ReportFolderError, check_destination, write_report
     from proxisante.reporting.signing import fingerprint
-    from proxisante.runtime import open_installation
 
     try:
         span = parse_period(period)

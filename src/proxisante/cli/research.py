@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 
 from proxisante.cli.common import console, number, os_error_text, print_row_counts
-from proxisante.research.omop_export import ExportError
+from proxisante.installation import open_installation
+from proxisante.research.export import ExportError
 from proxisante.research.projects import ProjectError, declare, projects
-from proxisante.runtime import open_installation
 from proxisante.settings import get_settings
 
 research_app = typer.Typer(help="Projets de recherche et extraits OMOP k-anonymes, tracés.", no_args_is_help=True)

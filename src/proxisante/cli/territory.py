@@ -69,7 +69,7 @@ def _centre_supply():
     """The installation's own GPs, on today's date."""
     import datetime as dt
 
-    from proxisante.runtime import open_installation
+    from proxisante.installation import open_installation
     from proxisante.territory.supply import warehouse_supply
 
     installation = open_installation()

@@ -19,8 +19,8 @@ users_app = typer.Typer(
 
 
 def _store():
-    from proxisante.api.accounts import AccountStore
     from proxisante.settings import get_settings
+    from proxisante.web.security.accounts import AccountStore
 
     return AccountStore(get_settings().accounts)
 
@@ -36,7 +36,7 @@ def add(
     ] = None,
 ) -> None:
     """Crée un compte ; le mot de passe est demandé (jamais en argument : il resterait dans l'historique)."""
-    from proxisante.api.accounts import AccountError
+    from proxisante.web.security.accounts import AccountError
 
     if password_env:
         password = os.environ.get(password_env, "")
@@ -73,7 +73,7 @@ def list_users() -> None:
 @users_app.command("disable")
 def disable(username: Annotated[str, typer.Argument(help="identifiant")]) -> None:
     """Désactive un compte (il n'est jamais supprimé : le journal d'audit le nomme)."""
-    from proxisante.api.accounts import AccountError
+    from proxisante.web.security.accounts import AccountError
 
     try:
         _store().disable(username)
@@ -99,8 +99,8 @@ def run_server(host: str, port: int, insecure_cookies: bool | None = None) -> No
     else, put a TLS proxy in front and keep them Secure."""
     import uvicorn
 
-    from proxisante.api.app import create_app
     from proxisante.settings import get_settings
+    from proxisante.web.app import create_app
 
     settings = get_settings()
     loopback = host in ("127.0.0.1", "localhost", "::1")

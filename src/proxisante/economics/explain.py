@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 
 from proxisante.economics.catalogue import parameter
-from proxisante.economics.engine import Rates, ancs_points, ipep_quality_share, poverty_share, zip_share
+from proxisante.economics.payments import Rates, ancs_points, ipep_quality_share, poverty_share, zip_share
 from proxisante.economics.profile import Profile
 from proxisante.economics.quality import fmt_from_measures, ipep_score, rosp_from_measures
 from proxisante.formats import decimal

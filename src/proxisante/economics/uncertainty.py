@@ -16,7 +16,7 @@ import numpy as np
 
 from proxisante.economics.catalogue import Parameter, catalogue
 from proxisante.economics.costs import Costs
-from proxisante.economics.engine import MODELS, ModelResult, simulate_year
+from proxisante.economics.payments import MODELS, ModelResult, simulate_year
 from proxisante.economics.profile import Profile
 
 DEFAULT_SEED = 2026

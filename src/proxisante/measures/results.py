@@ -229,7 +229,7 @@ def protect(frame: pd.DataFrame, by: Sequence[str] = (), threshold: int | None =
     nested); a total row masked in any block is masked in the output, since masking more never
     reveals more. ``eligible`` and ``numerator_events`` go with the row's other counts.
     """
-    from proxisante.measures.disclosure import protect_measure_results
+    from proxisante.disclosure import protect_measure_results
 
     out = []
     for _, rows in frame.groupby("measure_id", sort=False):

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from proxisante.disclosure import DisclosureSettings
 from proxisante.measures.definition import Measure, library
-from proxisante.measures.disclosure import DisclosureSettings
 from proxisante.measures.periods import Period, parse_period, rolling
 from proxisante.population.panel import SEXES, band_labels
-from proxisante.reporting import protect, sources
+from proxisante.reporting import counts, protect
 from proxisante.reporting.model import (
     Column,
     Disclosure,
@@ -88,7 +88,7 @@ def build_report(
         economics, note = economics_summary(warehouse, period, excluded, options)
         notes += [note] if note else []
     return Report(
-        structure=sources.structure(warehouse),
+        structure=counts.structure(warehouse),
         period=PeriodInfo(period.label, period.start, period.end),
         previous_periods=[p.label for p in previous],
         generated_at=(now or dt.datetime.now(dt.UTC)).replace(microsecond=0),
@@ -139,7 +139,7 @@ def _before(period: Period) -> Period:
 def panel_tables(
     warehouse: Warehouse, period: Period, excluded: frozenset[int], rules, registry_ids: Sequence[str] | None = None
 ) -> list[Table]:
-    from proxisante.population.api import Patientele
+    from proxisante.population.patientele import Patientele
 
     with Patientele(warehouse, period.end, registry_ids, exclude_person_ids=excluded) as patientele:
         pyramid = patientele.pyramid(by_provider=False)
@@ -198,7 +198,7 @@ def access_table(access: pd.DataFrame, rules) -> Table:
 
 def activity_tables(warehouse: Warehouse, period: Period, excluded: frozenset[int], rules) -> list[Table]:
     professions = mapping("professions", "label_fr")
-    contacts, totals = sources.contacts(warehouse, period, excluded)
+    contacts, totals = counts.contacts(warehouse, period, excluded)
     by_profession = protect.by_one_dimension(
         "activity_professions", f"Contacts et patients par profession — {period.label}", contacts,
         Column("profession", "profession", "text"),
@@ -208,7 +208,7 @@ def activity_tables(warehouse: Warehouse, period: Period, excluded: frozenset[in
     by_profession.note = (
         "Un patient vu par plusieurs professions compte dans chacune ; le total compte les patients distincts."
     )
-    return [by_profession, acts_table(sources.acts(warehouse, period, excluded), period, rules)]
+    return [by_profession, acts_table(counts.acts(warehouse, period, excluded), period, rules)]
 
 
 def act_labels() -> dict[str, str]:
@@ -331,14 +331,14 @@ def economics_summary(
     if not period.label.isdigit():
         return None, "Résumé économique : calculé pour une année civile seulement (--period 2025)."
     from proxisante.economics.costs import load_costs
-    from proxisante.economics.engine import MODELS
+    from proxisante.economics.payments import MODELS
     from proxisante.economics.profile import ProfileError, profile_from_warehouse
     from proxisante.economics.uncertainty import simulate
 
     year = int(period.label)
-    view = sources.WithoutPersons(warehouse, excluded)
+    view = counts.WithoutPersons(warehouse, excluded)
     try:
-        profile = profile_from_warehouse(view, year, centre=sources.structure(warehouse).name)
+        profile = profile_from_warehouse(view, year, centre=counts.structure(warehouse).name)
         costs = load_costs(options.costs)
         simulation = simulate(profile, costs, [year], draws=options.draws, seed=options.seed)
     except (ProfileError, OSError, ValueError) as error:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from proxisante.measures.disclosure import DisclosureSettings, load_settings, suppress
+from proxisante.disclosure import DisclosureSettings, load_settings, suppress
 from proxisante.reporting.model import Column, Masked, Row, Table
 
 TOTAL = "Total"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from proxisante.research.omop_export import parameters
+from proxisante.research.export import parameters
 
 _COMMUNE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 RELEASED = ["year_of_birth", "gender_concept_id", "geography"]

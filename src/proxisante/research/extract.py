@@ -18,10 +18,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from proxisante.installation import Installation
 from proxisante.research.anonymity import anonymise, departement, ladder
-from proxisante.research.omop_export import ExportError, ExportOptions, OmopExport, check_destination, published
+from proxisante.research.export import ExportError, ExportOptions, OmopExport, check_destination, published
 from proxisante.research.projects import Project, append_log, project
-from proxisante.runtime import Installation
 
 
 class ExtractError(ExportError):

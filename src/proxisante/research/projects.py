@@ -18,8 +18,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from proxisante.research.omop_export import parameters, warehouse_cdm_tables
-from proxisante.sources.omop.cdm import VOCABULARY_TABLES
+from proxisante.omop.cdm import VOCABULARY_TABLES
+from proxisante.research.export import parameters, warehouse_cdm_tables
 
 QUASI_IDENTIFIERS = ("age_band", "sex", "commune")
 # A project id names a file under the data home: lower-case letters, digits, - and _, never a path.

@@ -37,7 +37,7 @@ from typing import cast
 import numpy as np
 import pyarrow as pa
 
-from proxisante.sources.pivot_format import TABLES_BY_NAME
+from proxisante.ingest.pivot.format import TABLES_BY_NAME
 from proxisante.synth.chunk import SEXES, Chunk
 from proxisante.synth.codes import nir_key_one
 from proxisante.synth.frames import Cat, Frame, concat, length, numeric, take

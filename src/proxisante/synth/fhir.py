@@ -23,8 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from proxisante.sources.fhir.load import mapping
-from proxisante.sources.pivot_format import PivotTable
+from proxisante.ingest.fhir.load import mapping
+from proxisante.ingest.pivot.format import PivotTable
 from proxisante.synth.frames import Frame, length
 from proxisante.synth.writer import to_parquet_table
 

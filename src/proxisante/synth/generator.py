@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from proxisante.sources.pivot_format import TABLES
+from proxisante.ingest.pivot.format import TABLES
 from proxisante.synth.chunk import Chunk, Context, Vocab
 from proxisante.synth.clinical import lab_results, lab_table, screening, vaccination_table, vaccinations
 from proxisante.synth.defects import Defect, DefectInjector

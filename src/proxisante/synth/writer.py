@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from proxisante.sources.pivot_format import PivotTable
+from proxisante.ingest.pivot.format import PivotTable
 from proxisante.synth.frames import Cat, Column, Frame, length
 from proxisante.synth.timeline import INVALID_BASE, NEVER, day_of
 

