@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from apl_reference import access_2sfca
 from proxisante.settings import get_settings
 from proxisante.territory.apl import compute_apl
 from proxisante.territory.communes import build_reference, load_reference, reference_path
 from proxisante.territory.parameters import decay, value
-from proxisante.territory.reference import access_2sfca
 from proxisante.territory.supply import synthetic_supply
 from proxisante.territory.travel import estimated_pairs
 

@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 from proxisante.installation import Installation, open_installation
 from proxisante.settings import Settings
@@ -28,4 +25,4 @@ def installation(home: Path):
     inst.close()
 
 
-from engines import postgres_url, spark_session  # noqa: E402, F401
+from tests.lib.engines import postgres_url, spark_session  # noqa: E402, F401

@@ -11,7 +11,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+from tests.lib.paths import SRC
+
+SRC = SRC.parent
 PACKAGE = "proxisante"
 
 

@@ -8,11 +8,11 @@ so the table cannot drift from the code unnoticed. Imports only under ``if TYPE_
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-from test_architecture import import_graph
+from tests.lib.paths import ROOT
+from tests.test_architecture import import_graph
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = ROOT
 SRC = ROOT / "src" / "proxisante"
 DOC = ROOT / "docs" / "architecture.md"
 HEADER = re.compile(r"^\|\s*package\s*\|\s*owns\s*\|\s*depends on\s*\|\s*$")

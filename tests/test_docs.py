@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 from proxisante.ingest.pivot.format import TABLES
+from tests.lib.paths import DOCS
 
-DOCS = Path(__file__).parents[1] / "docs"
+DOCS = DOCS
 
 
 def test_pivot_format_page_lists_every_table_and_column_with_its_kind() -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from privacy import warehouse_leaks
 from proxisante.cli import app
 from proxisante.ingest.pivot.load import load_pivot
 from proxisante.installation import open_installation
 from proxisante.settings import Settings
+from tests.lib.privacy import warehouse_leaks
 
 runner = CliRunner()
 

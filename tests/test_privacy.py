@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import pivot_fixture as fx
-from privacy import text_leaks, warehouse_leaks
+import tests.lib.pivot_fixture as fx
 from proxisante.cli import app
 from proxisante.installation import open_installation
 from proxisante.settings import Settings
+from tests.lib.privacy import text_leaks, warehouse_leaks
 
 NUMBERS = [fx.NIR_ALICE, fx.NIR_BRUNO, fx.INS_CHLOE]
 PHONES = [p["phone"] for p in fx.TABLES["patients"]]
@@ -51,7 +51,7 @@ def test_identifiers_reach_neither_warehouse_nor_logs_nor_output(
 
 def test_the_scan_does_find_an_identifier_that_leaked(installation, tmp_path: Path) -> None:
     """The scan must be able to fail: plant a name and a NIR and see them found."""
-    from test_ingest import load
+    from tests.ingest.pivot.test_load import load
 
     load(installation, fx.write(tmp_path / "in"))
     con = installation.warehouse.duckdb

@@ -1,7 +1,7 @@
 """fmt_covid_65: MT patients aged 65+ on 2025-12-31 with a Covid-19 vaccine (ATC J07BN or the former
 J07BX03) in 2025. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 
 def test_memberships() -> None:

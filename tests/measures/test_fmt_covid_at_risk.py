@@ -1,7 +1,7 @@
 """fmt_covid_at_risk: MT patients aged 18-64 with an ALD of the Covid list in force on 2025-12-31 or >= 4
 days of bronchodilator prescriptions in the last 12 months; numerator: a Covid-19 vaccine in 2025. By hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 TIOTROPIUM, COVID = "R03BB04", "J07BN01"
 

@@ -1,7 +1,7 @@
 """fmt_hpv: MT patients aged 16-19 on 2025-12-31, girls and boys, with HPV vaccines (ATC J07BM) on two
 distinct days up to the reference date. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 HPV = "J07BM03"
 

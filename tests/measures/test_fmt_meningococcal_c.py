@@ -1,7 +1,7 @@
 """fmt_meningococcal_c: MT children aged 2 on 2025-12-31 with meningococcal C or ACWY conjugate vaccines
 (J07AH07, J07AH08) on two distinct days up to the reference date. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 MENC, ACWY, MENB = "J07AH07", "J07AH08", "J07AH09"
 

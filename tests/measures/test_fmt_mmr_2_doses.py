@@ -1,7 +1,7 @@
 """fmt_mmr_2_doses: MT children aged 2 (completed years) on 2025-12-31 with MMR or MMRV vaccines on two
 distinct days up to the reference date. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 MMR, MMRV = "J07BD52", "J07BD54"
 

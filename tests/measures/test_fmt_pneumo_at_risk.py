@@ -2,7 +2,7 @@
 days of bronchodilator prescriptions in the last 12 months; numerator: a conjugate pneumococcal vaccine
 (ATC J07AL02) at any date up to 2025-12-31. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 PCV, SALMETEROL_FLUTICASONE = "J07AL02", "R03AK06"
 

@@ -1,7 +1,7 @@
 """has_diabetes_lipid_panel: treated diabetics (ATC A10 in the year) with a lipid panel (NABM 0996 or LDL 2001, LOINC
 LDL or panel) in the year. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 
 def test_memberships() -> None:

@@ -1,7 +1,7 @@
 """has_ppi_long_term: MT adults who initiated a PPI (A02BC) treatment in 2025 (nothing in the 180 days
 before), prescriptions chained within 30 days; numerator: a treatment lasting >= 57 days. By hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 OMEPRAZOLE, ESOMEP = "A02BC01", "A02BC05"
 

@@ -1,11 +1,11 @@
 """rosp_antibiotics_per_100: antibiotic courses (distinct days with an ATC J01 prescription in 2025) per MT
 patient aged 16-65 without an ALD in force on 2025-12-31. Memberships and counts written by hand."""
 
-from measure_fixture import Centre, members
 from proxisante.measures.context import Context
 from proxisante.measures.definition import measure
 from proxisante.measures.periods import parse_period
 from proxisante.measures.results import add_rates, counts, per_person
+from tests.lib.measure_fixture import Centre, members
 
 AMOX, AMOX_CLAV, FOSFO = "J01CA04", "J01CR02", "J01XX01"
 

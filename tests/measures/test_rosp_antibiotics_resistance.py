@@ -2,7 +2,7 @@
 them those who received amoxicillin-clavulanate, a 3rd/4th generation cephalosporin or a fluoroquinolone.
 Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 
 def test_memberships() -> None:

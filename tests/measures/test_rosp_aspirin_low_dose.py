@@ -1,7 +1,7 @@
 """rosp_aspirin_low_dose: patients with an antiplatelet (ATC B01AC) in the year who have antiplatelet aspirin
 (B01AC06) in the year; analgesic aspirin (N02BA01) counts nowhere. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 
 def test_memberships() -> None:

@@ -2,7 +2,7 @@
 treatment in 2025 (no prescription in the 180 days before), prescriptions chained when the next starts
 <= 30 days after the end; numerator: such a treatment lasting >= 85 days. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 ALPRAZOLAM, BROMAZEPAM, DIAZEPAM = "N05BA12", "N05BA08", "N05BA01"
 

@@ -2,7 +2,7 @@
 (no prescription in the 180 days before), prescriptions chained when the next starts <= 30 days after the
 end; numerator: such a treatment lasting >= 29 days. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 ZOLPIDEM, ZOPICLONE, LORMETAZEPAM = "N05CF02", "N05CF01", "N05CD06"
 

@@ -1,7 +1,7 @@
 """rosp_benzo_long_half_life_75: MT patients aged 75+ on 2025-12-31; numerator: a long half-life
 benzodiazepine (atc.csv half_life=long) prescribed in 2025. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 
 def test_memberships() -> None:

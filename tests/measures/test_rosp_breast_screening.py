@@ -1,7 +1,7 @@
 """rosp_breast_screening: MT women aged 50-74 with a mammography (CCAM QEQK004, QEQK001, QEQK005) in the
 two years ending 2025-12-31 (from 2024-01-01). Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 
 def test_memberships() -> None:

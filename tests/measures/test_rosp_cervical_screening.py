@@ -1,7 +1,7 @@
 """rosp_cervical_screening: MT women aged 25-65 with a cervical cytology (NABM 0013 or CCAM JKQX...) since
 2023-01-01 or an HPV test (NABM 4127, 0024) since 2021-01-01, reference date 2025-12-31. By hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 
 def test_memberships() -> None:

@@ -1,7 +1,7 @@
 """rosp_colorectal_screening: MT patients aged 50-74 with a FIT result (LOINC 57905-2...) since 2024-01-01;
 a colonoscopy (HHQE002/005/004/003) since 2021-01-01 excludes. Reference date 2025-12-31. By hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 FIT = "57905-2"
 

@@ -2,7 +2,7 @@
 ALD with a CIM-10 I20-I25 code in force) treated in the year by a statin and an antiplatelet (ATC B01AC).
 Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 STATIN, ASPIRIN = ("C10AA05", "2025-03-01"), ("B01AC06", "2025-03-01")
 

@@ -1,7 +1,7 @@
 """rosp_diabetes_fundus: treated diabetics (ATC A10 in the year) with a fundus exam (CCAM BGQP002, BGQP007,
 BGQP140, BZQK001) in the last 24 months. Memberships below are written by hand."""
 
-from measure_fixture import OTHER_PROVIDER, Centre, members
+from tests.lib.measure_fixture import OTHER_PROVIDER, Centre, members
 
 
 def test_memberships() -> None:

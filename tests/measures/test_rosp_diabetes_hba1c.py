@@ -1,7 +1,7 @@
 """rosp_diabetes_hba1c: treated diabetics (ATC A10 in the year) with >= 2 HbA1c (NABM 1577) in the year;
 >= 2 fructosamine tests (NABM 1576) exclude. Memberships below are written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 
 def test_memberships() -> None:

@@ -1,7 +1,7 @@
 """rosp_diabetes_renal: treated diabetics (ATC A10 in the year) with, in the year, a creatinine or eGFR result
 (NABM 0592/0593/0407, LOINC) and an albuminuria (NABM 1133, LOINC 14959-1/9318-7). Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 
 def test_memberships() -> None:

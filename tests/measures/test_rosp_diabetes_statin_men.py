@@ -1,7 +1,7 @@
 """rosp_diabetes_statin_men: men aged 50 or more on the reference date, treated in the year by antidiabetics and
 antihypertensives, with a statin (C10AA, C10BA, C10BX) in the year. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 TREATED = [("A10BA02", "2025-02-01"), ("C09AA05", "2025-02-01")]
 

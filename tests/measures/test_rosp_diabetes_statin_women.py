@@ -1,7 +1,7 @@
 """rosp_diabetes_statin_women: women aged 60 or more on the reference date, treated in the year by antidiabetics and
 antihypertensives, with a statin in the year. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 
 def test_memberships() -> None:

@@ -1,7 +1,7 @@
 """rosp_flu_65: MT patients aged 65 or more on the reference date with a flu vaccine (ATC J07BB) in the
 period (2025-01-01 to 2025-12-31). Memberships below are written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 
 def test_memberships() -> None:

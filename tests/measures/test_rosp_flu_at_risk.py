@@ -1,7 +1,7 @@
 """rosp_flu_at_risk: MT patients aged 16-64 with an ALD of the flu list (in force on 2025-12-31) or >= 4 days
 of bronchodilator prescriptions in the last 12 months, vaccinated against flu in 2025. By hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 SALBUTAMOL, BECLOMETASONE, FLU = "R03AC02", "R03BA01", "J07BB02"
 

@@ -1,7 +1,7 @@
 """rosp_hypertension_renal: patients with an antihypertensive (ATC C02, C03, C07, C08, C09) in the year and, in the
 year, a creatinine or eGFR result and an albuminuria. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 
 def test_memberships() -> None:

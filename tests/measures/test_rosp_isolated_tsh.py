@@ -1,7 +1,7 @@
 """rosp_isolated_tsh: patients with a thyroid test in the year (TSH or free T4) who had a TSH (NABM 1208/1211, LOINC
 3016-3) and no free T4 (NABM 1207/1211, LOINC 3024-7) in the year. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 
 def test_memberships() -> None:

@@ -1,7 +1,7 @@
 """rosp_metformin_diabetics: patients with an oral antidiabetic (ATC A10B without GLP-1 analogues A10BJ) in the
 year who have metformin (A10BA02 or a fixed combination with metformin) in the year. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 
 def test_memberships() -> None:

@@ -1,7 +1,7 @@
 """rosp_vka_inr: patients with VKA (ATC B01AA) prescribed on at least 3 distinct days in the year, with at least 10
 INR (NABM 0127, LOINC 6301-6) on distinct days in the year. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 VKA = [("B01AA03", "2025-01-05"), ("B01AA03", "2025-04-05"), ("B01AA03", "2025-07-05")]
 

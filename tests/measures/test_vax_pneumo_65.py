@@ -1,7 +1,7 @@
 """vax_pneumo_65: MT patients aged 65+ on 2025-12-31 with a conjugate pneumococcal vaccine (J07AL02) at any
 date up to the reference date. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 PCV = "J07AL02"
 

@@ -1,7 +1,7 @@
 """vax_zoster_65: MT patients aged 65+ on 2025-12-31 with the recombinant zoster vaccine (J07BK03) on two
 distinct days up to the reference date. Memberships written by hand."""
 
-from measure_fixture import Centre, members
+from tests.lib.measure_fixture import Centre, members
 
 SHINGRIX = "J07BK03"
 

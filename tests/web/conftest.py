@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -18,10 +16,11 @@ from proxisante.synth import SynthOptions, generate_centre
 from proxisante.territory.communes import load_reference, reference_path
 from proxisante.web.app import create_app
 from proxisante.web.security.accounts import AccountStore
+from tests.lib.paths import TEST_DATA
+from tests.lib.web import PASSWORD, login, make_app
 
 PATIENTS = 300
-PASSWORD = "Web-tests-2026!"
-COMMUNES = Path(__file__).parent.parent / "data" / "territory" / "communes-23-87.csv"
+COMMUNES = TEST_DATA / "territory" / "communes-23-87.csv"
 
 
 @dataclass
@@ -63,32 +62,11 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Centre:
     return Centre(settings, soignant, other, own, foreign)
 
 
-def make_app(settings: Settings):
-    """An application over an installation the test owns: the server's shutdown (a TestClient or uvicorn
-    leaving) must not close the warehouse under the other tests."""
-    return create_app(settings, open_installation(settings))
-
-
 @pytest.fixture(scope="session")
 def app(centre: Centre):
     application = make_app(centre.settings)
     yield application
     application.state.web.installation.close()
-
-
-def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
-    """Signs in through the form; returns the session's CSRF token (read from the page)."""
-    page = client.get("/connexion")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]  # type: ignore[index]
-    response = client.post(
-        "/connexion",
-        data={"username": username, "password": password, "csrf_token": token, "suite": "/administration"},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text[:500]
-    me = client.get("/api/me")
-    assert me.status_code == 200
-    return me.json()["csrf_token"]
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,10 @@ import pytest
 from fastapi import Depends
 from fastapi.testclient import TestClient
 
-from conftest import login, make_app
 from proxisante.web.security.audit import AuditLog
 from proxisante.web.security.auth import authorize
 from proxisante.web.security.permissions import NOMINATIVE_ROUTES
+from tests.lib.web import login, make_app
 
 
 def _urls(centre) -> dict[str, str]:

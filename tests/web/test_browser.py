@@ -22,11 +22,12 @@ import uvicorn
 
 from proxisante import formats
 from proxisante.web.security.accounts import AccountStore
+from tests.lib.paths import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]  # fmt: skip
-SHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
+SHOTS = ROOT / "test-artifacts" / "screenshots"
 USER, PASSWORD = "navigateur", "Navigateur-2026!"
 
 pytestmark = pytest.mark.skipif(
@@ -202,7 +203,7 @@ def test_pages_figures_drill_down_export_logout(page, app) -> None:
     _shot(page, "qualite-des-donnees")
 
     page.get_by_role("button", name="Se déconnecter").click()
-    from conftest import PASSWORD as ROLE_PASSWORD
+    from tests.lib.web import PASSWORD as ROLE_PASSWORD
 
     _login(page, "admin", ROLE_PASSWORD)
     page.get_by_role("link", name="Administration").click()
@@ -217,7 +218,7 @@ def test_pages_figures_drill_down_export_logout(page, app) -> None:
 
 
 def test_gestionnaire_cannot_reach_a_nominative_page(page) -> None:
-    from conftest import PASSWORD as ROLE_PASSWORD
+    from tests.lib.web import PASSWORD as ROLE_PASSWORD
 
     _login(page, "gestionnaire", ROLE_PASSWORD)
     assert page.get_by_role("link", name="Actions", exact=True).count() == 0

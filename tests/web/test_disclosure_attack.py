@@ -33,12 +33,12 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import login, make_app
 from proxisante.measures.definition import Measure, library
 from proxisante.measures.periods import Period, month_ends
 from proxisante.measures.results import COUNTS, TOTAL, add_rates, with_margins
 from proxisante.population.panel import band_labels
 from proxisante.web.services import Services
+from tests.lib.web import login, make_app
 
 INDICATORS = {"ald": "En ALD", "diabetes": "Diabète", "heart_failure": "Insuffisance cardiaque"}
 LEVELS = ("faible", "modéré", "élevé", "très élevé")

@@ -3,15 +3,14 @@ without a session → redirect to the login form (pages) or 401 (API)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from proxisante.web.security.permissions import PERMISSIONS, PUBLIC, ROLES, allowed
+from tests.lib.paths import DOCS
 
-DOCS = Path(__file__).parents[2] / "docs" / "web.md"
+DOCS = DOCS / "web.md"
 
 
 def _flatten(routes) -> list:
@@ -82,7 +81,7 @@ def test_matrix(app, clients, centre, role: str) -> None:
     assert not failures, "\n".join(failures)
     # logged out: the same client is now refused
     assert client.get("/api/me").status_code == 401
-    from conftest import login
+    from tests.lib.web import login
 
     clients[role] = (client, login(client, role))
 
@@ -117,7 +116,7 @@ def test_a_former_medecin_traitant_cannot_open_the_current_plan(app, centre) -> 
     former médecin traitant does not get it back by choosing a year when they still were."""
     import datetime as dt
 
-    from conftest import PASSWORD, login
+    from tests.lib.web import PASSWORD, login
 
     services = app.state.web.services
     today = services.panel_mt(dt.date.today())

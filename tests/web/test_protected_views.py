@@ -9,8 +9,8 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import login, make_app
 from proxisante.identity.objection import ObjectionRegistry
+from tests.lib.web import login, make_app
 
 REFUSED = [
     "/api/measures/results?period=2025-T3",

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from conftest import login, make_app
 from proxisante.cli import app as cli
 from proxisante.web.security.accounts import AccountError, AccountStore
 from proxisante.web.security.limits import value
+from tests.lib.web import login, make_app
 
 
 @pytest.fixture(scope="module")

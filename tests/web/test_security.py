@@ -7,11 +7,11 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from conftest import PASSWORD, login, make_app
 from proxisante.cli import app as cli
 from proxisante.web.security.accounts import AccountError, AccountStore
 from proxisante.web.security.audit import AuditLog
 from proxisante.web.security.limits import value
+from tests.lib.web import PASSWORD, login, make_app
 
 
 @pytest.fixture(scope="module")
