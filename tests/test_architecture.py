@@ -1,4 +1,4 @@
-"""No import cycle between the modules of ``src/proxisante``.
+"""No import cycle between the modules of ``src/proxisante``, and no import that runs back up the flow.
 
 Every import counts, at any depth (an import inside a function hides an edge from the reader, not from
 this test), relative imports resolved; only the body of ``if TYPE_CHECKING:`` is left out, since it never
@@ -11,9 +11,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.lib.paths import SRC
+from tests.lib.paths import SRC as PACKAGE_DIR
 
-SRC = SRC.parent
+SRC = PACKAGE_DIR.parent
 PACKAGE = "proxisante"
 
 
@@ -159,3 +159,65 @@ def test_the_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
     graph = import_graph(tmp_path)
     assert cycles(graph) == [["proxisante.pkg.a", "proxisante.pkg.b", "proxisante.pkg.c"]]
     assert _path(graph, cycles(graph)[0]) == "proxisante.pkg.a → proxisante.pkg.b → proxisante.pkg.c → proxisante.pkg.a"
+
+
+# The flow, bottom to top: a package may import its own layer and the layers below, never one above.
+# docs/architecture.md draws the same floors. ``disclosure`` depends on nothing of the project, so every
+# release path (measures for protected audiences, reporting, research, web) may call it.
+LAYERS: list[set[str]] = [
+    {"formats", "spreadsheet", "definitions", "parameters", "vocab", "omop", "disclosure"},
+    {"identity"},
+    {"settings"},
+    {"warehouse"},
+    {"installation"},
+    {"ingest"},
+    {"measures"},
+    {"population"},
+    {"economics", "territory"},
+    {"synth", "reporting", "research"},
+    {"main"},
+    {"web"},
+    {"cli"},
+]
+
+
+def top_level(module: str) -> str:
+    """``proxisante.economics.payments`` → ``economics``; ``proxisante.formats`` → ``formats``."""
+    return module.split(".")[1]
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import from a package to one on a higher floor of :data:`LAYERS`, as ``a → b``."""
+    floor = {name: level for level, names in enumerate(LAYERS) for name in names}
+    return sorted(
+        f"{module} → {target}"
+        for module, targets in graph.items()
+        if module != PACKAGE
+        for target in targets
+        if target != PACKAGE and floor[top_level(target)] > floor[top_level(module)]
+    )
+
+
+def test_every_package_has_a_floor() -> None:
+    packages = {top_level(name) for name in modules() if name != PACKAGE}
+    placed = set().union(*LAYERS)
+    assert packages <= placed, f"packages missing from LAYERS: {sorted(packages - placed)}"
+
+
+def test_no_import_runs_back_up_the_flow() -> None:
+    found = upward_imports(import_graph())
+    assert not found, "imports that run back up the flow:\n" + "\n".join(found)
+
+
+def test_an_upward_import_is_seen(tmp_path: Path) -> None:
+    package = tmp_path / PACKAGE
+    (package / "warehouse").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "warehouse" / "__init__.py").write_text("def f():\n    from proxisante.web import app\n")
+    (package / "web").mkdir()
+    (package / "web" / "__init__.py").write_text("")
+    (package / "web" / "app.py").write_text("from proxisante import warehouse\n")
+    assert upward_imports(import_graph(tmp_path)) == [
+        "proxisante.warehouse → proxisante.web",
+        "proxisante.warehouse → proxisante.web.app",
+    ]
