@@ -45,11 +45,10 @@ def simulate(
     zip_file: Annotated[Path | None, typer.Option("--zip", help="CSV des communes en ZIP (colonne commune)")] = None,
 ) -> None:  # fmt: skip
     """Compare le paiement à l'acte, le FMT 2026, le PEPS et l'IPEP : recettes, charges, résultat, point mort."""
-    from proxisante.economics.costs import load_costs
     from proxisante.economics.payments import MODELS
     from proxisante.economics.profile import ProfileError
     from proxisante.economics.profile_files import load_profile
-    from proxisante.economics.uncertainty import simulate as run
+    from proxisante.main import payment_simulation
 
     if tornado_model not in MODELS:
         raise typer.BadParameter(f"modèle {tornado_model!r} : attendu {', '.join(MODELS)}")
@@ -61,12 +60,12 @@ def simulate(
     try:
         profile = load_profile(profile_file) if profile_file else _warehouse_profile(year)
         profile = _with_communes(profile, poverty_file, zip_file)
-        costs = load_costs(costs_file)
-        costs.by_item(profile)
+        simulation = payment_simulation(
+            profile, costs_file, chosen or (), draws=draws, seed=seed, tornado_model=tornado_model
+        )
     except (ProfileError, OSError) as error:
         console.print(f"[red]Profil ou charges refusés :[/red] {error}")
         raise typer.Exit(code=2) from error
-    simulation = run(profile, costs, chosen or [profile.year], draws=draws, seed=seed, tornado_model=tornado_model)
     print_simulation(simulation)
     if xlsx is not None:
         from proxisante.economics.workbook import write_workbook
@@ -119,15 +118,17 @@ def _with_communes(profile, poverty_file: Path | None, zip_file: Path | None):
 
 
 def _warehouse_profile(year: int | None):
-    from proxisante.economics.profile import ProfileError, last_full_year, profile_from_warehouse
+    """The installation's profile (``main.warehouse_profile``); an empty warehouse is refused with the option
+    that does without it."""
+    from proxisante.economics.profile import ProfileError
     from proxisante.installation import open_installation
+    from proxisante.main import NoBilledActs, warehouse_profile
 
     installation = open_installation()
     try:
-        chosen = year or last_full_year(installation.warehouse)
-        if chosen is None:
-            raise ProfileError("l'entrepôt ne contient aucun acte facturé : chargez un export ou donnez --profile")
-        return profile_from_warehouse(installation.warehouse, chosen, centre="Centre (entrepôt)")
+        return warehouse_profile(installation, year)
+    except NoBilledActs as error:
+        raise ProfileError(f"{error} ou donnez --profile") from error
     finally:
         installation.close()
 

@@ -20,7 +20,7 @@ def patientele(
     provider: Annotated[bool, typer.Option("--by-provider", help="détail par médecin traitant")] = False,
 ) -> None:
     """Patientèle médecin traitant : composition, registres, accès aux soins, risque, flux."""
-    from proxisante.population.patientele import Patientele
+    from proxisante.main import patientele as tables_on
 
     try:
         reference, span = dt.date.fromisoformat(at), parse_period(period)
@@ -28,16 +28,13 @@ def patientele(
         raise typer.BadParameter(str(error)) from error
     installation = open_installation()
     try:
-        with Patientele(installation.warehouse, reference) as p:
-            composition = p.composition(by_provider=provider)
-            access, risk = p.access(), p.risk_levels(by_provider=False)
-            flows = p.flows(span, by_provider=provider)
+        tables = tables_on(installation, reference, span, by_provider=provider)
     finally:
         installation.close()
-    _composition(composition, reference, provider)
-    _access(access)
-    _risk(risk)
-    _flows(flows, span.label, provider)
+    _composition(tables["by_provider" if provider else "composition"], reference, provider)
+    _access(tables["access"])
+    _risk(tables["risk"])
+    _flows(tables["flows"], span.label, provider)
 
 
 def _composition(frame: pd.DataFrame, reference: dt.date, provider: bool) -> None:

@@ -15,9 +15,9 @@ from rich.table import Table
 
 from proxisante.cli.common import console, date, decimal, number, percent
 from proxisante.spreadsheet import write_csv
-from proxisante.territory.apl import Accessibility, compute_apl, desert_summary
+from proxisante.territory.apl import Accessibility, desert_summary
 from proxisante.territory.communes import build_reference, load_reference, reference_path
-from proxisante.territory.supply import combined, read_supply, synthetic_supply
+from proxisante.territory.supply import Supply, read_supply
 
 territoire_app = typer.Typer(
     help="Territoire : accessibilité aux médecins généralistes (APL), déserts médicaux, CPTS, implantation.",
@@ -52,29 +52,28 @@ def _reference(path: Path | None) -> pd.DataFrame:
 def _accessibility(reference: Path | None, supply: Path | None, variant: str | None, travel: Path | None,
                    ages: Path | None, communes: pd.DataFrame | None = None,
                    centre: bool = False) -> Accessibility:  # fmt: skip
+    from proxisante.main import accessibility
+
     communes = _reference(reference) if communes is None else communes
     try:
-        offer = read_supply(supply) if supply else synthetic_supply(communes)
-        if centre:
-            offer = combined(offer, _centre_supply())
+        offer = read_supply(supply) if supply else None
+        own = _centre_supply() if centre else None
         age_frame = pd.read_csv(ages, sep=None, engine="python", dtype={"code": "string"}) if ages else None
         with console.status("Calcul de l'APL…"):
-            return compute_apl(communes, offer, variant, matrix=travel, ages=age_frame)
+            return accessibility(communes, offer, variant, travel=travel, ages=age_frame, centre=own)
     except (KeyError, ValueError, FileNotFoundError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(code=2) from error
 
 
-def _centre_supply():
-    """The installation's own GPs, on today's date."""
-    import datetime as dt
-
+def _centre_supply() -> Supply:
+    """The installation's own GPs, on today's date (``main.centre_supply``)."""
     from proxisante.installation import open_installation
-    from proxisante.territory.supply import warehouse_supply
+    from proxisante.main import centre_supply
 
     installation = open_installation()
     try:
-        return warehouse_supply(installation.warehouse, dt.date.today())
+        return centre_supply(installation)
     finally:
         installation.close()
 

@@ -15,6 +15,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 
 from proxisante.measures.definition import library
+from proxisante.territory.cpts import size_cpts
+from proxisante.territory.siting import add_supply, greedy_sites
 from proxisante.web.access import (
     audited,
     check_own_patient,
@@ -291,8 +293,6 @@ def territory_cpts(
     ] = None,
     epci: Annotated[str | None, Query(pattern=r"^\d{9}$", description="SIREN de l'EPCI")] = None,
 ) -> dict[str, Any]:
-    from proxisante.territory.cpts import size_cpts
-
     codes = [c.strip() for c in (communes or "").split(",") if c.strip()]
     if not codes and not epci:
         raise InputError("donnez communes ou epci")
@@ -320,8 +320,6 @@ def territory_siting(
     sites: Annotated[int, Query(ge=1, le=10)] = 3,
     etp: Annotated[float, Query(gt=0, le=50)] = 3.0,
 ) -> dict[str, Any]:
-    from proxisante.territory.siting import add_supply, greedy_sites
-
     result = services(request).accessibility()
     if commune:
         try:
