@@ -184,7 +184,7 @@ def _report_markdown(spec: Project, report: dict[str, Any], rows: dict[str, int]
         f"- groupes : {report['groups']} ; plus petit groupe : {report['smallest_group']}", "",
         "| étape | tranche d'âge (ans) | géographie | personnes diffusées |", "|---|---|---|---|",
     ]  # fmt: skip
-    for n, step in enumerate(report["released_by_step"]):  # type: ignore[arg-type]
+    for n, step in enumerate(report["released_by_step"]):
         lines.append(f"| {n} | {step['age_band_years']} | {step['geography']} | {step['persons']} |")
     lines += ["", "## Tables", "", "| table | lignes |", "|---|---|"]
     lines += [f"| {name} | {count} |" for name, count in rows.items()]

