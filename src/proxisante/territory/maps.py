@@ -23,6 +23,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
+import shapely
+from matplotlib.cm import ScalarMappable
+from matplotlib.collections import PathCollection
+from matplotlib.colors import ListedColormap, Normalize, to_rgb
+from matplotlib.figure import Figure
+from matplotlib.path import Path as MplPath
+from matplotlib.ticker import FixedLocator
 
 from proxisante.formats import NO_BREAK_SPACE, fixed, number
 from proxisante.territory.apl import Accessibility
@@ -73,8 +81,6 @@ class MapData:
 def shapes_of(reference: pd.DataFrame | None, codes: pd.Series, tolerance: float = SIMPLIFY_DEGREES) -> list:
     """The simplified shapely polygon of each commune of ``codes`` from the reference's ``geometry``
     (WKB bytes, or hex text as a CSV would hold it), None where there is none."""
-    import shapely
-
     if reference is None or "geometry" not in reference.columns:
         return [None] * len(codes)
     raw = reference.set_index(reference["code"].astype("string"))["geometry"]
@@ -134,8 +140,6 @@ def map_data(result: Accessibility, mask: np.ndarray, label: str, reference: pd.
 
 def _bounds(data: MapData) -> tuple[float, float, float, float]:
     """(min lon, min lat, max lon, max lat) of the polygons and of the dots."""
-    import shapely
-
     points = data.communes[~data.with_shape]  # a polygon's own bounds, not its town hall (a few are misplaced)
     lon = list(points["lon"].dropna())
     lat = list(points["lat"].dropna())
@@ -156,10 +160,8 @@ def _marker_sizes(population: pd.Series, smallest: float, largest: float) -> np.
 # -- HTML (Plotly) ---------------------------------------------------------------------------------
 
 
-def plotly_figure(data: MapData, width: int = 900, height: int = 820):
+def plotly_figure(data: MapData, width: int = 900, height: int = 820) -> go.Figure:
     """The interactive choropleth: ``Choroplethmap`` for communes with a polygon, ``Scattermap`` dots otherwise."""
-    import plotly.graph_objects as go
-
     frame = data.communes
     has = data.with_shape
     tickvals, ticktext = data.ticks()
@@ -203,8 +205,6 @@ def plotly_figure(data: MapData, width: int = 900, height: int = 820):
 
 
 def _geojson(shapes: list) -> list[str]:
-    import shapely
-
     return list(shapely.to_geojson(np.array(shapes, dtype=object)))
 
 
@@ -236,8 +236,6 @@ def write_html(data: MapData, path: Path) -> Path:
 
 def colormap(data: MapData, samples: int = 1024):
     """The same colour scale as the HTML, as a matplotlib colormap on [0, vmax]."""
-    from matplotlib.colors import ListedColormap, to_rgb
-
     stops = data.colorscale()
     positions = (np.arange(samples) + 0.5) / samples
     colours = np.empty((samples, 3))
@@ -253,8 +251,6 @@ def colormap(data: MapData, samples: int = 1024):
 
 def _path(shape):
     """A matplotlib Path of a (Multi)Polygon with its holes."""
-    from matplotlib.path import Path as MplPath
-
     vertices, codes = [], []
     polygons = shape.geoms if shape.geom_type == "MultiPolygon" else [shape]
     for polygon in polygons:
@@ -269,14 +265,6 @@ def _path(shape):
 
 def write_png(data: MapData, path: Path, dpi: int = 120) -> Path:
     """The same map drawn by matplotlib (no browser): polygons, dots, colour bar with the threshold marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.collections import PathCollection
-    from matplotlib.colors import Normalize
-    from matplotlib.ticker import FixedLocator
-
     frame = data.communes
     has = data.with_shape
     cmap, norm = colormap(data), Normalize(0, data.vmax)
@@ -284,7 +272,9 @@ def write_png(data: MapData, path: Path, dpi: int = 120) -> Path:
     aspect = max(y1 - y0, 0.01) / (max(x1 - x0, 0.01) * math.cos(math.radians((y0 + y1) / 2)))
     map_width = min(7.2, 11.0 / aspect)  # inches: a tall scope gets a narrower figure, not blank margins
     map_height = min(max(map_width * aspect, 4.0), 11.0)
-    figure, axes = plt.subplots(figsize=(max(map_width + 1.8, 7.5), map_height + 1.6 + 0.15 * len(data.notes)))
+    # A Figure of its own, not pyplot's: no global backend to choose, no figure registry to close.
+    figure = Figure(figsize=(max(map_width + 1.8, 7.5), map_height + 1.6 + 0.15 * len(data.notes)))
+    axes = figure.subplots()
     if has.any():
         paths = [_path(s) for s in data.shapes if s is not None]
         collection = PathCollection(paths, cmap=cmap, norm=norm, edgecolor="white",
@@ -302,7 +292,7 @@ def write_png(data: MapData, path: Path, dpi: int = 120) -> Path:
     axes.set_aspect(1 / math.cos(math.radians((y0 + y1) / 2)))
     axes.set_axis_off()
     bar_axes = axes.inset_axes((1.03, 0.15, 0.035, 0.7))  # beside the map itself, whatever its aspect
-    bar = figure.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), cax=bar_axes)
+    bar = figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=bar_axes)
     tickvals, ticktext = data.ticks()
     bar.ax.yaxis.set_major_locator(FixedLocator(tickvals))
     bar.ax.set_yticklabels(ticktext)
@@ -314,7 +304,6 @@ def write_png(data: MapData, path: Path, dpi: int = 120) -> Path:
     figure.tight_layout(rect=(0, 0.04 + 0.012 * len(data.notes), 0.86, 0.96))
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png", dpi=dpi)
-    plt.close(figure)
     return path
 
 
