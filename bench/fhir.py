@@ -53,7 +53,7 @@ def _load(folder: Path, home: Path, queue: mp.Queue) -> None:
         last[:] = [now, cpu_now, step]
 
     start, cpu = time.perf_counter(), _cpu_seconds()
-    report = load_fhir(folder, inst.warehouse, inst.vault, inst.pseudonymiser, source="bench", progress=progress)
+    report = load_fhir(folder, inst, source="bench", progress=progress)
     seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     stages.append((str(last[2]), time.perf_counter() - last[0], _cpu_seconds() - last[1]))
     inst.close()

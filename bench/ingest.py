@@ -59,7 +59,7 @@ def _load(folder: Path, home: Path, queue: mp.Queue) -> None:
         marks[step] = time.perf_counter()
 
     start = time.perf_counter()
-    report = load_pivot(folder, inst.warehouse, inst.vault, inst.pseudonymiser, source="bench", progress=progress)
+    report = load_pivot(folder, inst, source="bench", progress=progress)
     end = time.perf_counter()
     total = end - start
     inst.close()

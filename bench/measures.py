@@ -42,7 +42,7 @@ def _prepare(root: Path, patients: int, seed: int) -> Path:
     if not (folder / "patients.parquet").exists():
         generate_centre(SynthOptions(patients=patients, seed=seed, out=folder, file_format="parquet"))
     inst = open_installation(Settings(home=home))
-    load_pivot(folder, inst.warehouse, inst.vault, inst.pseudonymiser, source="bench")
+    load_pivot(folder, inst, source="bench")
     inst.close()
     (home / "ready").touch()
     return home

@@ -43,7 +43,7 @@ def prepare(home: Path, patients: int) -> None:
     generate_centre(SynthOptions(patients=patients, seed=2026, out=out, file_format="csv"))
     installation = open_installation(settings)
     try:
-        load_pivot(out, installation.warehouse, installation.vault, installation.pseudonymiser, source="bench")
+        load_pivot(out, installation, source="bench")
     finally:
         installation.close()
     AccountStore(settings.accounts).add(USER, PASSWORD, ["coordinateur"])

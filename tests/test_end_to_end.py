@@ -73,7 +73,7 @@ def test_every_injected_defect_and_nothing_else_is_quarantined(home: Path, defec
     assert expected and injected["counts"]["encoding_cp1252"] == 1
     inst = open_installation(Settings())
     try:
-        report = load_pivot(defective_centre, inst.warehouse, inst.vault, inst.pseudonymiser, source="centre")
+        report = load_pivot(defective_centre, inst, source="centre")
         quarantined = set(inst.warehouse.duckdb.execute("SELECT file_name, line FROM etl_quarantine").fetchall())
         assert quarantined == expected
         for f in report.files:
@@ -106,7 +106,7 @@ def test_no_identifier_of_the_synthetic_patients_reaches_the_warehouse(home: Pat
             names += [w for w in row["address"].split() if len(w) > 3 and not w.isdigit()][-1:]
     inst = open_installation(Settings())
     try:
-        load_pivot(defective_centre, inst.warehouse, inst.vault, inst.pseudonymiser, source="centre")
+        load_pivot(defective_centre, inst, source="centre")
         assert inst.vault.count() > 1400
         assert warehouse_leaks(inst.warehouse.duckdb, numbers, phones, set(names)) == []
     finally:

@@ -67,13 +67,16 @@ def synthetic_centre(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     from proxisante.identity.pseudonym import Pseudonymiser
     from proxisante.identity.vault import IdentityVault
     from proxisante.ingest.pivot.load import load_pivot
+    from proxisante.installation import Installation
+    from proxisante.settings import Settings
     from proxisante.synth import SynthOptions, generate_centre
 
     root: Path = tmp_path_factory.mktemp("centre")
     generate_centre(SynthOptions(patients=400, seed=11, out=root / "pivot"))
     warehouse = Warehouse.connect(f"duckdb://{root / 'warehouse.duckdb'}")
     vault = IdentityVault(root / "vault.duckdb")
-    load_pivot(root / "pivot", warehouse, vault, Pseudonymiser(load_or_create_key(root / "key")), source="synth")
+    pseudonymiser = Pseudonymiser(load_or_create_key(root / "key"))
+    load_pivot(root / "pivot", Installation(Settings(home=root), warehouse, vault, pseudonymiser), source="synth")
     return warehouse
 
 

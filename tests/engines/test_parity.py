@@ -100,7 +100,7 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
         vault_path=home / "vault",
     )
     installation = open_installation(settings)
-    report = load_pivot(fx.write(home / "in"), installation.warehouse, installation.vault, installation.pseudonymiser)
+    report = load_pivot(fx.write(home / "in"), installation)
     assert report.committed and report.rows_quarantined == 0
     yield installation.warehouse
     installation.close()

@@ -61,7 +61,7 @@ CHILD = textwrap.dedent(
 
         IdentityVault.promote = wait_instead
     inst = open_installation()
-    load_pivot(folder, inst.warehouse, inst.vault, inst.pseudonymiser, source="ehr")
+    load_pivot(folder, inst, source="ehr")
     """
 )
 

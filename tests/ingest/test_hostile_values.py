@@ -5,6 +5,7 @@ French message that names the file and no value of it."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import errno
 import re
 import tempfile
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tests.lib.pivot_fixture as fx
+from proxisante.ingest import FORMATS
 from proxisante.ingest.batch import LoadReport
 from proxisante.ingest.files import InputFileError, inspect_file
 from proxisante.ingest.pivot.format import TABLES, TABLES_BY_NAME
@@ -32,7 +34,7 @@ Tables = dict[str, list[dict[str, str]]]
 
 
 def load(inst: Installation, folder: Path) -> LoadReport:
-    return load_pivot(folder, inst.warehouse, inst.vault, inst.pseudonymiser, source="ehr")
+    return load_pivot(folder, inst, source="ehr")
 
 
 def quarantine(inst: Installation) -> list[tuple]:
@@ -410,7 +412,6 @@ def test_an_impossible_omop_value_is_quarantined(
     import csv
     import shutil
 
-    from proxisante.identity import load_or_create_key
     from proxisante.ingest.omop import load_omop
 
     folder = tmp_path / "omop"
@@ -425,8 +426,7 @@ def test_an_impossible_omop_value_is_quarantined(
         csv.writer(handle, lineterminator="\n").writerows(rows)
     inst = open_installation(Settings(home=tmp_path / "home"))
     try:
-        key = load_or_create_key(inst.settings.key_path)
-        report = load_omop(folder, inst.warehouse, inst.vault, key, source="synthea")
+        report = load_omop(folder, inst, source="synthea")
         assert report.committed
         rows_q = [r[:4] for r in quarantine(inst) if r[0] == file]
         assert rows_q and rows_q[0][:3] == (file, 3, field) and rows_q[0][3].startswith(reason), rows_q
@@ -436,12 +436,13 @@ def test_an_impossible_omop_value_is_quarantined(
         inst.close()
 
 
+@pytest.mark.parametrize("name", list(FORMATS))
 @pytest.mark.parametrize(
     "failure",
     [OSError(errno.ENOSPC, "No space left on device"), duckdb.IOException("No space left on device")],
 )
 def test_a_full_disk_during_ingest_is_said_in_french(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception, name: str
 ) -> None:
     from typer.testing import CliRunner
 
@@ -450,8 +451,8 @@ def test_a_full_disk_during_ingest_is_said_in_french(
     def full(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise failure
 
-    monkeypatch.setitem(cli.LOADERS, "pivot", full)
-    result = CliRunner().invoke(cli.app, ["ingest", str(fx.write(tmp_path / "in"))])
+    monkeypatch.setitem(FORMATS, name, dataclasses.replace(FORMATS[name], load=full))
+    result = CliRunner().invoke(cli.app, ["ingest", str(fx.write(tmp_path / "in")), "--format", name])
     said = " ".join(result.output.split())
     assert result.exit_code == 2 and "disque plein" in said and "No space" not in said, result.output
 

@@ -152,16 +152,15 @@ def test_a_waiting_line_replaced_by_a_newer_one_never_overwrites_it(installation
 
 
 def test_an_omop_person_file_that_cannot_be_read_refuses_the_batch(installation: Installation, tmp_path: Path) -> None:
-    from proxisante.identity import load_or_create_key
-    from proxisante.ingest.omop import OmopFileError, load_omop
+    from proxisante.ingest.files import InputFileError
+    from proxisante.ingest.omop import load_omop
 
     folder = tmp_path / "omop"
     (folder / "PERSON.csv").mkdir(parents=True)
     (folder / "VISIT_OCCURRENCE.csv").write_text("visit_occurrence_id,person_id\n1,1\n", encoding="utf-8")
     before = snapshot(installation)
-    key = load_or_create_key(installation.settings.key_path)
-    with pytest.raises(OmopFileError, match=r"PERSON\.csv : c'est un dossier"):
-        load_omop(folder, installation.warehouse, installation.vault, key, source="omop")
+    with pytest.raises(InputFileError, match=r"PERSON\.csv : c'est un dossier"):
+        load_omop(folder, installation, source="omop")
     assert snapshot(installation) == before
 
 
@@ -176,7 +175,7 @@ def test_a_fhir_condition_waits_for_its_patient_across_files(installation: Insta
     write_ndjson(folder / "export-1.ndjson", resources)
 
     def fhir(path: Path) -> object:
-        return load_fhir(path, installation.warehouse, installation.vault, installation.pseudonymiser, source="ehr")
+        return load_fhir(path, installation, source="ehr")
 
     fhir(folder)
     rows = quarantined_rows(installation.warehouse)

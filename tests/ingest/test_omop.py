@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from proxisante.identity import load_or_create_key
-from proxisante.ingest.omop import OmopFileError, load_omop, vault_source
+from proxisante.ingest.files import InputFileError
+from proxisante.ingest.omop import load_omop, vault_source
 from proxisante.installation import Installation, open_installation
 from proxisante.omop.cdm import cdm_tables
 from proxisante.settings import Settings
@@ -34,7 +34,7 @@ def _open(home: Path) -> Installation:
 
 
 def _load(inst: Installation, folder: Path, source: str = "synthea"):
-    return load_omop(folder, inst.warehouse, inst.vault, load_or_create_key(inst.settings.key_path), source=source)
+    return load_omop(folder, inst, source=source)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ def test_a_missing_required_column_stops_the_batch(tmp_path: Path) -> None:
         writer.writerows(rows)
     inst = _open(tmp_path / "home")
     try:
-        with pytest.raises(OmopFileError, match=r"person\.csv : ligne 1 : .*year_of_birth"):
+        with pytest.raises(InputFileError, match=r"person\.csv : ligne 1 : .*year_of_birth"):
             _load(inst, folder)
         assert inst.warehouse.counts()["person"] == 0
     finally:

@@ -49,7 +49,7 @@ def written(tmp_path_factory: pytest.TempPathFactory):
             patch.delenv(name, raising=False)
         inst = open_installation(Settings())
         try:
-            load_pivot(root / "centre", inst.warehouse, inst.vault, inst.pseudonymiser, source="centre")
+            load_pivot(root / "centre", inst, source="centre")
             objector, panel = _objector(inst)
         finally:
             inst.close()

@@ -11,7 +11,6 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from proxisante.identity import load_or_create_key
 from proxisante.ingest.omop import load_omop
 from proxisante.installation import Installation, open_installation
 from proxisante.omop.cdm import cdm_tables
@@ -32,7 +31,7 @@ def _open(home: Path) -> Installation:
 
 
 def _load(inst: Installation, folder: Path, source: str) -> None:
-    report = load_omop(folder, inst.warehouse, inst.vault, load_or_create_key(inst.settings.key_path), source=source)
+    report = load_omop(folder, inst, source=source)
     assert report.committed and report.rows_quarantined == 0
 
 

@@ -86,7 +86,7 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
     root = tmp_path_factory.mktemp("research")
     generate_centre(SynthOptions(patients=400, seed=11, out=root / "centre", file_format="csv", defects=False))
     inst = open_installation(Settings(home=root / "home"))
-    load_pivot(root / "centre", inst.warehouse, inst.vault, inst.pseudonymiser, source="demo")
+    load_pivot(root / "centre", inst, source="demo")
     path = root / "project.yaml"
     path.write_text(yaml.safe_dump(PROJECT, allow_unicode=True), encoding="utf-8")
     declare(inst.settings.home_dir, path, by="dpo")

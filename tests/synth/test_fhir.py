@@ -30,7 +30,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Installation, Inst
         summary = generate_centre(SynthOptions(patients=PATIENTS, seed=11, out=out, file_format=fmt))
         inst = open_installation(Settings(home=root / f"home_{fmt}", key_file=key))
         load = load_pivot if fmt == "csv" else load_fhir
-        report = load(out, inst.warehouse, inst.vault, inst.pseudonymiser, source="centre")
+        report = load(out, inst, source="centre")
         assert report.committed and report.rows_quarantined == 0, fmt
         assert report.rows_read == sum(summary.rows.values())
         installs.append(inst)

@@ -41,7 +41,7 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Centre:
     generate_centre(SynthOptions(patients=PATIENTS, seed=7, out=out, file_format="csv", defects=True))
     installation = open_installation(settings)
     try:
-        load_pivot(out, installation.warehouse, installation.vault, installation.pseudonymiser, source="web")
+        load_pivot(out, installation, source="web")
     finally:
         installation.close()
     target = reference_path(settings.home_dir)

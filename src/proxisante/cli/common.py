@@ -1,5 +1,5 @@
-"""What every command shares: the console, the French formats of numbers, rates and dates, and the tables
-that several commands print (rows per table, a load's report)."""
+"""What every command shares: the console, the French formats of numbers, rates and dates, the progress bar,
+and the tables that several commands print (rows per table, a load's report)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from proxisante.formats import NARROW_SPACE, date, decimal, number, percent
@@ -20,8 +21,16 @@ console = Console()
 
 __all__ = [
     "NARROW_SPACE", "console", "date", "decimal", "number", "os_error_text", "percent", "print_load_report",
-    "print_row_counts", "write_error_text",
+    "print_row_counts", "progress_bar", "write_error_text",
 ]  # fmt: skip
+
+
+def progress_bar() -> Progress:
+    """The progress bar of long commands (synthesis, loads): step, bar, done/total, time elapsed."""
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False,
+    )  # fmt: skip
 
 
 def os_error_text(error: OSError) -> str:

@@ -1,4 +1,5 @@
-"""OMOP CDM 5.4 on the command line: ``ingest --format omop`` and ``export omop``."""
+"""``proxisante export omop``: the warehouse as OMOP CDM 5.4 (loading an OMOP dataset is ``ingest --format omop``,
+:mod:`.ingest`)."""
 
 from __future__ import annotations
 
@@ -8,36 +9,14 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import duckdb
 import typer
 
-from proxisante.cli.common import console, number, os_error_text, print_load_report, print_row_counts, write_error_text
-from proxisante.identity import load_or_create_key
-from proxisante.ingest.files import InputFileError
-from proxisante.ingest.omop import load_omop
+from proxisante.cli.common import console, number, os_error_text, print_row_counts
 from proxisante.installation import open_installation
 from proxisante.research.export import ExportError, ExportOptions, export_omop
 from proxisante.research.projects import append_log
 
 export_app = typer.Typer(help="Exports de l'entrepôt dans des formats standard.", no_args_is_help=True)
-
-
-def ingest_omop(path: Path, source: str) -> None:
-    """Load an OMOP CDM 5.4 folder and print what happened to each file."""
-    installation = open_installation()
-    try:
-        key = load_or_create_key(installation.settings.key_path)
-        with console.status("Chargement OMOP…"):
-            report = load_omop(path, installation.warehouse, installation.vault, key, source=source)
-    except InputFileError as error:  # OmopFileError, or a file that cannot be read
-        console.print(f"[red]Jeu OMOP refusé, rien n'a été chargé :[/red] {error}")
-        raise typer.Exit(code=2) from error
-    except (OSError, duckdb.IOException) as error:
-        console.print(f"[red]Écriture impossible, rien n'a été chargé :[/red] {write_error_text(error)}")
-        raise typer.Exit(code=2) from error
-    finally:
-        installation.close()
-    print_load_report(report, "Lot OMOP chargé", "Fichiers non chargés")
 
 
 @export_app.command("omop")

@@ -88,11 +88,10 @@ class LoadReport:
         return sum(f.rows_quarantined for f in self.files)
 
 
-def tables_of_folder(
-    folder: Path, known: set[str], suffixes: tuple[str, ...], error: type[InputFileError]
-) -> tuple[dict[str, Path], list[str]]:
+def tables_of_folder(folder: Path, known: set[str], suffixes: tuple[str, ...]) -> tuple[dict[str, Path], list[str]]:
     """The file of each ``known`` table in ``folder`` (its name before the first dot, any case), and the
-    names of the other files. Raises ``error``, in French, naming every table whose file cannot be read."""
+    names of the other files. Raises :class:`InputFileError`, in French, naming every table whose file cannot
+    be read."""
     found: dict[str, Path] = {}
     ignored: list[str] = []
     unreadable: dict[str, str] = {}
@@ -101,7 +100,7 @@ def tables_of_folder(
         problem = why_unreadable(path, suffixes) if stem in known else "not a table"
         if problem is None:
             if stem in found:
-                raise error(
+                raise InputFileError(
                     f"{path.name} : un deuxième fichier pour la table {stem} ({found[stem].name}) ; n'en gardez qu'un"
                 )
             found[stem] = path
@@ -112,7 +111,7 @@ def tables_of_folder(
             ignored.append(path.name)
     refused = [message for stem, message in unreadable.items() if stem not in found]
     if refused:
-        raise error(
+        raise InputFileError(
             " ; ".join(refused) + " (ce fichier porte le nom d'une table mais ne peut pas être lu : "
             "corrigez-le ou retirez-le du dossier)"
         )

@@ -15,8 +15,8 @@ of ``location``, the serial numbers of ``device_exposure``, and notes (free text
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -26,9 +26,18 @@ from ibis.backends.sql.datatypes import DuckDBType
 
 from proxisante.identity import IdentityVault
 from proxisante.identity.pseudonym import Pseudonymiser
-from proxisante.ingest.batch import FileReport, LoadReport, StagingBatch, pending_files, run_batch, tables_of_folder
+from proxisante.ingest.batch import (
+    FileReport,
+    LoadReport,
+    Progress,
+    StagingBatch,
+    pending_files,
+    run_batch,
+    tables_of_folder,
+)
 from proxisante.ingest.files import LINE, FileInfo, InputFileError, RawFile, stage
 from proxisante.ingest.pivot import mapping as pivot_mapping
+from proxisante.installation import Installation
 from proxisante.omop.cdm import CdmColumn, CdmTable, cdm_tables
 from proxisante.warehouse import schema
 from proxisante.warehouse.connection import Warehouse
@@ -36,7 +45,6 @@ from proxisante.warehouse.load import Bookkeeping, ManifestRow, StagedRows
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int], None]
 SUFFIXES = (".csv", ".parquet")
 MASK = "***"
 
@@ -90,9 +98,10 @@ _UNUSABLE = {
     "timestamp": ("NOT isfinite({p})", "date-heure infinie"),
 }
 INT32 = (-(2**31), 2**31 - 1)
-# Checks beyond the DDL's types: (table, column) -> (SQL over the parsed values ``{column}``, French reason).
+# Checks beyond the DDL's types: (table, column) -> (SQL over the parsed values ``{column}`` and ``{today}``, the
+# day of the load, French reason).
 VALUE_CHECKS: dict[tuple[str, str], tuple[str, str]] = {
-    ("person", "year_of_birth"): ("{year_of_birth} < 1 OR {year_of_birth} > year(current_date)",
+    ("person", "year_of_birth"): ("{year_of_birth} < 1 OR {year_of_birth} > year({today})",
                                   "année de naissance impossible (dans le futur ou avant l'an 1)"),
     ("person", "month_of_birth"): ("{month_of_birth} NOT BETWEEN 1 AND 12", "mois de naissance invalide (1 à 12)"),
     ("person", "day_of_birth"): (
@@ -104,10 +113,6 @@ VALUE_CHECKS: dict[tuple[str, str], tuple[str, str]] = {
 }  # fmt: skip
 
 
-class OmopFileError(InputFileError):
-    """A dataset that cannot be loaded at all (the batch stops, nothing is loaded)."""
-
-
 def loadable_tables() -> list[CdmTable]:
     """CDM tables the warehouse holds, in loading order."""
     tables = [t for t in cdm_tables().values() if t.name in schema.TABLES_BY_NAME and t.name not in NOT_LOADED]
@@ -115,33 +120,39 @@ def loadable_tables() -> list[CdmTable]:
 
 
 def discover(folder: Path) -> tuple[dict[str, Path], list[str]]:
-    """OMOP files of a folder by table name (any case), and the other files with why they are left."""
+    """OMOP files of a folder by table name (any case), and the other files with why they are left.
+
+    A dataset that cannot be loaded at all raises :class:`InputFileError` (the batch stops, nothing is loaded)."""
     if not folder.is_dir():
-        raise OmopFileError(f"{folder.name} : pas un dossier de fichiers OMOP CDM")
-    found, others = tables_of_folder(folder, {t.name for t in loadable_tables()}, SUFFIXES, OmopFileError)
+        raise InputFileError(f"{folder.name} : pas un dossier de fichiers OMOP CDM")
+    found, others = tables_of_folder(folder, {t.name for t in loadable_tables()}, SUFFIXES)
     ignored: list[str] = []
     for name in others:
         stem = name.lower().split(".")[0]
         ignored.append(f"{name} ({NOT_LOADED[stem]})" if stem in NOT_LOADED else name)
     if not found:
-        raise OmopFileError(f"{folder.name} : aucune table OMOP CDM trouvée (PERSON.csv, person.parquet…)")
+        raise InputFileError(f"{folder.name} : aucune table OMOP CDM trouvée (PERSON.csv, person.parquet…)")
     return found, ignored
 
 
 def load_omop(
-    folder: Path,
-    warehouse: Warehouse,
-    vault: IdentityVault,
-    key: bytes,
+    path: Path,
+    installation: Installation,
     source: str = "default",
     progress: Progress | None = None,
+    *,
+    as_of: date | None = None,
 ) -> LoadReport:
-    """Load an OMOP CDM 5.4 folder as one batch; ``key`` is the installation's pseudonymisation key."""
-    files, ignored = discover(folder)
+    """Load an OMOP CDM 5.4 folder as one atomic, idempotent batch (the signature of
+    :class:`proxisante.ingest.Loader`); persons are pseudonymised with the installation's key, and ``as_of``
+    is the day the checks take as today (a year of birth after it is impossible)."""
+    files, ignored = discover(path)
     report = LoadReport(source, None, ignored_files=ignored)
-    pending = pending_files(warehouse, source, files, loadable_tables(), report)
+    pending = pending_files(installation.warehouse, source, files, loadable_tables(), report)
     return run_batch(
-        folder, report, pending, lambda: _Batch(warehouse, vault, key, source, progress),
+        path, report, pending,
+        lambda: _Batch(installation.warehouse, installation.vault, installation.pseudonymiser, source, as_of,
+                       progress),
         lambda batch: batch.run(pending, report),
     )  # fmt: skip
 
@@ -166,10 +177,17 @@ class _Batch(StagingBatch):
     prefix = "stg_omop_"
 
     def __init__(
-        self, warehouse: Warehouse, vault: IdentityVault, key: bytes, source: str, progress: Progress | None
+        self,
+        warehouse: Warehouse,
+        vault: IdentityVault,
+        pseudonymiser: Pseudonymiser,
+        source: str,
+        as_of: date | None,
+        progress: Progress | None,
     ) -> None:
         super().__init__(warehouse, vault, source, progress)
-        self.pseudonymiser = Pseudonymiser(key)
+        self.pseudonymiser = pseudonymiser
+        self.today = f"DATE '{as_of.isoformat()}'" if as_of else "current_date"
         self.namespace = f"omop/{source}"
         self.appended: list[StagedRows] = []
         self.new_links: list[pa.Table] = []
@@ -217,7 +235,7 @@ class _Batch(StagingBatch):
     def _check_header(self, table: CdmTable, raw: RawFile) -> None:
         missing = [c.name for c in table.columns if c.required and c.name not in raw.columns]
         if missing:
-            raise OmopFileError(
+            raise InputFileError(
                 f"{raw.info.path.name} : ligne 1 : colonne(s) obligatoire(s) de {table.name} absente(s) : "
                 f"{', '.join(missing)}"
             )
@@ -238,7 +256,7 @@ class _Batch(StagingBatch):
         parsed = {c.name: _PARSE[c.kind].format(v=_value(c.name)) if c in present else "NULL" for c in table.columns}
         for (name, column), (violated, reason) in VALUE_CHECKS.items():
             if name == table.name and column in reasons:
-                check = f"CASE WHEN {violated.format(**parsed)} THEN {_sql_text(reason)} END"
+                check = f"CASE WHEN {violated.format(**parsed, today=self.today)} THEN {_sql_text(reason)} END"
                 reasons[column] = f"coalesce({reasons[column]}, {check})"
         if table.has_person and table.name != "person":
             v = _person_key()

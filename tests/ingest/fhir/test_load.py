@@ -46,7 +46,7 @@ def write_ndjson(path: Path, lines: list) -> Path:
 
 
 def load(inst: Installation, path: Path):
-    return load_fhir(path, inst.warehouse, inst.vault, inst.pseudonymiser, source="ehr")
+    return load_fhir(path, inst, source="ehr")
 
 
 def test_bundle_with_urn_uuid_references_loads(installation: Installation, tmp_path: Path) -> None:

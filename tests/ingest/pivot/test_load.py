@@ -19,7 +19,7 @@ from proxisante.warehouse.schema import TABLES
 
 
 def load(inst: Installation, folder: Path, source: str = "ehr") -> LoadReport:
-    return load_pivot(folder, inst.warehouse, inst.vault, inst.pseudonymiser, source=source)
+    return load_pivot(folder, inst, source=source)
 
 
 def snapshot(inst: Installation) -> dict[str, list[tuple]]:

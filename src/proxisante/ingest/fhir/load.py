@@ -27,7 +27,6 @@ import duckdb
 import pyarrow as pa
 import yaml
 
-from proxisante.identity import IdentityVault, Pseudonymiser
 from proxisante.ingest.batch import FileReport, LoadReport, Progress, run_batch
 from proxisante.ingest.fhir.reading import (
     FhirFile,
@@ -43,7 +42,7 @@ from proxisante.ingest.files import LINE, FileInfo, RawFile
 from proxisante.ingest.pivot.format import TABLES_BY_NAME, PivotTable
 from proxisante.ingest.pivot.load import Batch
 from proxisante.ingest.pivot.validation import DUPLICATE_LINE, Validated
-from proxisante.warehouse.connection import Warehouse
+from proxisante.installation import Installation
 from proxisante.warehouse.load import ManifestRow, loaded_files
 
 # The RPPS of an event's practitioner: given in the reference, or found from the reference's id.
@@ -75,16 +74,16 @@ def view_definition(name: str) -> dict[str, Any]:
 
 def load_fhir(
     path: Path,
-    warehouse: Warehouse,
-    vault: IdentityVault,
-    pseudonymiser: Pseudonymiser,
+    installation: Installation,
     source: str = "default",
-    as_of: date | None = None,
     progress: Progress | None = None,
+    *,
+    as_of: date | None = None,
 ) -> LoadReport:
-    """Load FHIR NDJSON files and Bundles (a file or a folder) as one atomic, idempotent batch."""
+    """Load FHIR NDJSON files and Bundles (a file or a folder) as one atomic, idempotent batch (the signature
+    of :class:`proxisante.ingest.Loader`); ``as_of`` is the day the checks take as today."""
     report = LoadReport(source, None)
-    done = {sha256 for _, sha256 in loaded_files(warehouse, source)}
+    done = {sha256 for _, sha256 in loaded_files(installation.warehouse, source)}
     pending = []
     for file in discover(path):
         sha256, size, lines = checksum(file)
@@ -103,7 +102,8 @@ def load_fhir(
         batch.run(inputs, report, rejected=rejected, manifest=rows)
 
     def start() -> Batch:
-        return Batch(warehouse, vault, pseudonymiser, source, as_of or date.today(), progress)
+        return Batch(installation.warehouse, installation.vault, installation.pseudonymiser, source,
+                     as_of or date.today(), progress)  # fmt: skip
 
     return run_batch(path, report, pending, start, run)
 

@@ -37,8 +37,9 @@ def compile_view(view: Mapping[str, Any], source: str, fields: Mapping[str, str]
     return build_query(parse_view(view), source, fields)
 
 
-def read_elements(view: Mapping[str, Any]) -> list[str]:
-    """The children of the resource (``subject``, ``code``...) that the query of `view` reads."""
+def read_elements(view: Mapping[str, Any]) -> list[str] | None:
+    """The children of the resource (``subject``, ``code``...) that the query of `view` reads, or None when it
+    reads the resource as a whole."""
     return root_elements(parse_view(view))
 
 

@@ -41,6 +41,7 @@ from proxisante.ingest.files import LINE, FileInfo, InputFileError, RawFile, sta
 from proxisante.ingest.pivot import mapping as pivot_mapping
 from proxisante.ingest.pivot.format import TABLES, TABLES_BY_NAME, PivotTable
 from proxisante.ingest.pivot.validation import Reference, References, Validated, validate
+from proxisante.installation import Installation
 from proxisante.warehouse import schema
 from proxisante.warehouse.connection import Warehouse
 from proxisante.warehouse.load import (
@@ -62,7 +63,11 @@ class BatchInput(Protocol):
     """
 
     spec: PivotTable
-    label: str  # shown in progress messages
+
+    @property
+    def label(self) -> str:
+        """Shown in progress messages."""
+        ...
 
     def stage(self, con: duckdb.DuckDBPyConnection, table: str) -> RawFile: ...
 
@@ -110,26 +115,28 @@ def discover(folder: Path) -> tuple[dict[str, Path], list[str]]:
         what = "dossier introuvable" if not folder.exists() else "ce n'est pas un dossier"
         raise InputFileError(f"{folder} : {what} (donnez le dossier des fichiers exportés)")
     known = {t.name for t in TABLES}
-    found, ignored = tables_of_folder(folder, known, SUFFIXES, InputFileError)
+    found, ignored = tables_of_folder(folder, known, SUFFIXES)
     return found, [name for name in ignored if name != "defects.json"]
 
 
 def load_pivot(
-    folder: Path,
-    warehouse: Warehouse,
-    vault: IdentityVault,
-    pseudonymiser: Pseudonymiser,
+    path: Path,
+    installation: Installation,
     source: str = "default",
-    as_of: date | None = None,
     progress: Progress | None = None,
+    *,
+    as_of: date | None = None,
 ) -> LoadReport:
-    """Load a folder of pivot files as one atomic, idempotent batch."""
-    files, ignored = discover(folder)
+    """Load a folder of pivot files as one atomic, idempotent batch (the signature of
+    :class:`proxisante.ingest.Loader`); ``as_of`` is the day the checks take as today."""
+    files, ignored = discover(path)
     report = LoadReport(source, None, ignored_files=ignored)
-    pending = [PivotFile(table, info) for table, info in pending_files(warehouse, source, files, TABLES, report)]
+    pending_inputs = pending_files(installation.warehouse, source, files, TABLES, report)
+    pending = [PivotFile(table, info) for table, info in pending_inputs]
     return run_batch(
-        folder, report, pending,
-        lambda: Batch(warehouse, vault, pseudonymiser, source, as_of or date.today(), progress),
+        path, report, pending,
+        lambda: Batch(installation.warehouse, installation.vault, installation.pseudonymiser, source,
+                      as_of or date.today(), progress),
         lambda batch: batch.run(pending, report),
     )  # fmt: skip
 
@@ -153,7 +160,7 @@ class Batch(StagingBatch):
 
     def run(
         self,
-        pending: list[BatchInput],
+        pending: Sequence[BatchInput],
         report: LoadReport,
         rejected: list[str] | None = None,
         manifest: list[ManifestRow] | None = None,
@@ -527,7 +534,7 @@ class Waiting:
                          f'SELECT {", ".join(schema.WAITING.columns)} FROM "{self.lines}"')  # fmt: skip
         if not self._count(self.read):
             return [StagedRows(schema.WAITING, rows)], []
-        source = [self.batch.source]
+        source: list[object] = [self.batch.source]
         read = f'EXISTS (SELECT 1 FROM "{self.read}" r WHERE {{}})'
         statements: list[tuple[str, list[object]]] = [
             (f"DELETE FROM etl_quarantine q WHERE q.source = ? AND {read.format(same_line.format(a='r', b='q'))}",

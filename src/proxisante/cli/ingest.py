@@ -1,0 +1,64 @@
+"""``proxisante ingest PATH --format NAME``: every format of :data:`proxisante.ingest.FORMATS`, loaded the same
+way (one signature, one progress bar, one report, one refusal)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import typer
+
+from proxisante.cli.common import console, print_load_report, progress_bar, write_error_text
+from proxisante.ingest import FORMATS
+from proxisante.ingest.batch import LoadReport
+from proxisante.ingest.files import InputFileError
+from proxisante.installation import open_installation
+
+
+def known_format(name: str) -> str:
+    """``--format``: a name of :data:`FORMATS`, or a French refusal listing them."""
+    if name not in FORMATS:
+        raise typer.BadParameter(f"format inconnu: {name} (formats disponibles: {', '.join(FORMATS)})")
+    return name
+
+
+FORMAT_HELP = "format des fichiers — " + " ; ".join(f"{f.name} : {f.label}" for f in FORMATS.values())
+
+
+def ingest(
+    path: Annotated[Path, typer.Argument(help="dossier des fichiers exportés")],
+    file_format: Annotated[
+        str, typer.Option("--format", help=FORMAT_HELP, metavar=f"<{'|'.join(FORMATS)}>", callback=known_format)
+    ] = "pivot",
+    source: Annotated[str, typer.Option(help="nom du logiciel ou du site d'origine")] = "default",
+) -> None:
+    """Charge un export (pivot, FHIR ou OMOP CDM 5.4) dans l'entrepôt, en un lot atomique et idempotent."""
+    print_report(load(path, source, file_format), file_format)
+
+
+def load(path: Path, source: str, file_format: str = "pivot") -> LoadReport:
+    """Load ``path``, in a format of :data:`FORMATS`, into the installation under a progress bar. A refused
+    input, or a store that cannot be written, is said in French and exits with code 2: nothing was loaded."""
+    installation = open_installation()
+    try:
+        with progress_bar() as progress:
+            task = progress.add_task("Chargement", total=None)
+
+            def advance(step: str, rows: int) -> None:
+                progress.update(task, description=step, advance=rows)
+
+            return FORMATS[file_format].load(path, installation, source, advance)
+    except InputFileError as error:
+        console.print(f"[red]Fichier refusé, rien n'a été chargé :[/red] {error}")
+        raise typer.Exit(code=2) from error
+    except (OSError, duckdb.IOException) as error:  # writing the warehouse or the vault: a full disk
+        console.print(f"[red]Écriture impossible, rien n'a été chargé :[/red] {write_error_text(error)}")
+        raise typer.Exit(code=2) from error
+    finally:
+        installation.close()
+
+
+def print_report(report: LoadReport, file_format: str = "pivot") -> None:
+    """What the load did with each file, and the files its format left aside."""
+    print_load_report(report, "Lot chargé", FORMATS[file_format].ignored)

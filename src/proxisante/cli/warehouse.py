@@ -1,0 +1,58 @@
+"""``proxisante status`` and ``proxisante quarantine``: what the warehouse holds, and the lines it refused."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from proxisante.cli.common import console, number
+from proxisante.installation import open_installation
+from proxisante.warehouse.status import quarantined_rows, warehouse_status
+
+
+def status() -> None:
+    """Tables, nombre de lignes, derniers chargements et rejets par motif."""
+    installation = open_installation()
+    try:
+        snapshot = warehouse_status(installation.warehouse)
+    finally:
+        installation.close()
+    table = Table(title=f"Entrepôt ({snapshot.engine})")
+    for column in ("table", "groupe", "lignes"):
+        table.add_column(column, justify="right" if column == "lignes" else "left")
+    for name, (group, rows) in snapshot.counts.items():
+        table.add_row(name, group, number(rows))
+    console.print(table)
+    batches = Table(title="Derniers lots")
+    for column in ("lot", "source", "validé le", "fichiers", "lues", "chargées", "quarantaine"):
+        batches.add_column(column)
+    for row in snapshot.last_batches.itertuples():
+        batches.add_row(row.batch_id, row.source, f"{row.committed_at:%d/%m/%Y %H:%M:%S}", number(row.files),
+                        number(row.rows_read), number(row.rows_loaded), number(row.rows_quarantined))  # fmt: skip
+    console.print(batches)
+    rejects = Table(title="Rejets par motif")
+    for column in ("table", "champ", "motif", "lignes"):
+        rejects.add_column(column)
+    for row in snapshot.rejects_by_reason.itertuples():
+        rejects.add_row(row.pivot_table, row.field or "(ligne)", row.reason, number(row.rows))
+    console.print(rejects)
+
+
+def quarantine(
+    table: Annotated[str | None, typer.Option(help="seulement cette table pivot")] = None,
+    limit: Annotated[int, typer.Option(help="nombre de lignes affichées")] = 50,
+) -> None:
+    """Liste les lignes rejetées : fichier, ligne, champ, motif."""
+    installation = open_installation()
+    try:
+        rows = quarantined_rows(installation.warehouse, table, limit)
+    finally:
+        installation.close()
+    out = Table(title="Quarantaine")
+    for column in ("fichier", "ligne", "champ", "motif", "valeur"):
+        out.add_column(column)
+    for row in rows.itertuples():
+        out.add_row(row.file_name, str(row.line), row.field or "(ligne)", row.reason, row.value)
+    console.print(out)
