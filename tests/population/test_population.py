@@ -401,7 +401,7 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Patientele]:
     )  # fmt: skip
     inst = open_installation(settings)
     try:
-        load_pivot(Path(out), inst.warehouse, inst.vault, inst.pseudonymiser, source="centre")
+        load_pivot(Path(out), inst, source="centre")
         with Patientele(inst.warehouse, REF) as patientele:
             yield patientele
     finally:
