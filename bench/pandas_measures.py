@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from proxisante.measures.context import parameters
+from proxisante.measures.context import PARAMETERS
 from proxisante.measures.definition import Criterion, Measure, Window, minus
 from proxisante.measures.periods import Period
 from proxisante.vocab import mapping
@@ -98,7 +98,7 @@ class Baseline:
         if m.population == "patientele_mt":
             p = p[p.provider_id.notna()]
         elif m.population == "seen":
-            start = pd.Timestamp(Window(**parameters()["seen_window"]).start(ref))
+            start = pd.Timestamp(Window(**PARAMETERS.value("seen_window")).start(ref))
             v = self.tables["visit_occurrence"]
             seen = v.loc[(v.visit_start_date >= start) & (v.visit_start_date <= pd.Timestamp(ref)), "person_id"]
             p = p[p.person_id.isin(seen)]

@@ -21,12 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from apl_reference import access_2sfca
+from proxisante.definitions import ParameterFile
 from proxisante.settings import get_settings
 from proxisante.territory.apl import compute_apl
 from proxisante.territory.communes import build_reference, load_reference, reference_path
-from proxisante.territory.parameters import decay, value
+from proxisante.territory.decay import decay
 from proxisante.territory.supply import synthetic_supply
 from proxisante.territory.travel import estimated_pairs
+
+PARAMETERS = ParameterFile("proxisante.territory")
 
 
 def _peak(fn) -> tuple[object, float]:
@@ -77,14 +80,14 @@ def main() -> None:
     print(f"engine: pairs {t_pairs:.2f} s + 2SFCA {t_apl:.2f} s = {t_total:.2f} s (median of {args.repeat}), "
           f"peak {ours_peak:.2f} GiB")  # fmt: skip
     apl = result.communes["apl"].to_numpy()
-    threshold = float(value("apl_threshold"))
+    threshold = float(PARAMETERS.value("apl_threshold"))
     population = result.communes["population"].to_numpy()
     print(f"mean APL {np.average(apl, weights=population):.2f}; population under {threshold}: "
           f"{population[apl < threshold].sum() / population.sum():.1%} (SYNTHETIC supply)")  # fmt: skip
     if args.no_access:
         return
     demand = result.communes["demand"].to_numpy()
-    consultations = result.communes["fte"].to_numpy() * float(value("consultations_per_fte"))
+    consultations = result.communes["fte"].to_numpy() * float(PARAMETERS.value("consultations_per_fte"))
     t0 = time.perf_counter()
     reference = access_2sfca(communes, demand, consultations, pairs, variant)
     t_access = time.perf_counter() - t0

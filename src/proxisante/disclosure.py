@@ -20,11 +20,12 @@ from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
+
+from proxisante.definitions import DefinitionError, Parameter, load_yaml, read_parameter
 
 SETTINGS_FILE = resources.files(__package__) / "disclosure.yaml"
 SUPPRESSED = "suppressed"
@@ -40,21 +41,9 @@ MEASURE_DIFFERENCES = {
     "denominator - exclusions - numerator": ("denominator", ("exclusions", "numerator")),
 }
 
-T = TypeVar("T")
 
-
-class SettingsError(ValueError):
+class SettingsError(DefinitionError):
     """``disclosure.yaml`` does not have the expected shape."""
-
-
-@dataclass(frozen=True)
-class Dated(Generic[T]):
-    """A rule's value, the date it applies from and the text it comes from."""
-
-    value: T
-    since: dt.date
-    source: str
-    confidence: str
 
 
 @dataclass(frozen=True)
@@ -129,10 +118,11 @@ def _add_months(day: dt.date, months: int) -> dt.date:
 class DisclosureSettings:
     """The rules of ``disclosure.yaml``, typed so that a typo fails on loading, not in a report."""
 
-    threshold: Dated[int]
-    mask_zeros: Dated[bool]
+    # Dated rules (value, since, source, confidence), read by proxisante.definitions.
+    threshold: Parameter
+    mask_zeros: Parameter
     labels: Labels
-    periods: Dated[PeriodPolicy] | None = None
+    periods: Parameter | None = None  # its value is a PeriodPolicy
 
     @property
     def floor(self) -> int:
@@ -143,14 +133,18 @@ class DisclosureSettings:
         """The same rules with the caller's threshold (e.g. 11 for a CASD release)."""
         _check_threshold(value, "threshold")
         source = f"Set by the caller; disclosure.yaml says {self.threshold.value}."
-        return replace(self, threshold=Dated(value, dt.date.today(), source, "U"))
+        rule = Parameter(name="threshold", values=[(dt.date.today(), value)], source=source, confidence="U")
+        return replace(self, threshold=rule)
 
 
 @cache
 def load_settings(path: str | None = None) -> DisclosureSettings:
     """The rules from ``disclosure.yaml`` next to this module (or from ``path``); cached."""
-    text = Path(path).read_text(encoding="utf-8") if path else SETTINGS_FILE.read_text(encoding="utf-8")
-    return parse_settings(yaml.safe_load(text))
+    try:
+        node = load_yaml(Path(path) if path else SETTINGS_FILE)
+    except DefinitionError as exc:
+        raise SettingsError(str(exc)) from exc
+    return parse_settings(node)
 
 
 def parse_settings(node: Any) -> DisclosureSettings:
@@ -168,7 +162,7 @@ def parse_settings(node: Any) -> DisclosureSettings:
     return DisclosureSettings(threshold, mask_zeros, labels, periods)
 
 
-def _period_policy(node: Any) -> Dated[PeriodPolicy]:
+def _period_policy(node: Any) -> Parameter:
     try:
         raw = _dated(node, "protected_periods", dict)
         kinds = tuple(str(k) for k in raw.value["kinds"])
@@ -177,7 +171,7 @@ def _period_policy(node: Any) -> Dated[PeriodPolicy]:
         raise SettingsError(f"disclosure.yaml: protected_periods needs kinds and closed_only ({exc})") from exc
     if not kinds or any(k not in PERIOD_KINDS for k in kinds) or type(closed) is not bool:
         raise SettingsError(f"disclosure.yaml: protected_periods kinds among {PERIOD_KINDS}, closed_only true/false")
-    return Dated(PeriodPolicy(kinds, closed), raw.since, raw.source, raw.confidence)
+    return raw.model_copy(update={"values": [(raw.since, PeriodPolicy(kinds, closed))]})
 
 
 def period_policy(settings: DisclosureSettings | None = None) -> PeriodPolicy:
@@ -188,11 +182,16 @@ def period_policy(settings: DisclosureSettings | None = None) -> PeriodPolicy:
     return rules.periods.value
 
 
-def _dated(node: Any, name: str, kind: type) -> Dated[Any]:
-    value, since, source = node["value"], node["since"], str(node.get("source", "")).strip()
-    if type(value) is not kind or not isinstance(since, dt.date) or not source:
-        raise SettingsError(f"disclosure.yaml: {name} needs a {kind.__name__} value, a 'since' date and a source")
-    return Dated(value, since, source, str(node.get("confidence", "U")))
+def _dated(node: Any, name: str, kind: type) -> Parameter:
+    """One dated rule (confidence U when the file does not say), whose value is exactly a ``kind``."""
+    needs = f"disclosure.yaml: {name} needs a {kind.__name__} value, a 'since' date and a source"
+    try:
+        rule = read_parameter({"confidence": "U", **node}, "disclosure.yaml", name)
+    except DefinitionError as exc:
+        raise SettingsError(f"{needs}\n{exc}") from exc
+    if type(rule.value) is not kind:
+        raise SettingsError(needs)
+    return rule
 
 
 def _check_threshold(value: object, name: str) -> None:

@@ -10,13 +10,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from proxisante.definitions import DefinitionError
 from proxisante.identity.vault import IdentityVault
 from proxisante.measures.definition import Window, library, measure, minus, parse_measure
 from proxisante.measures.gaps import care_gaps, nominative
 from proxisante.measures.periods import PeriodError, month_ends, parse_period
 from proxisante.measures.prevention import calendar, prevention_plan
 from proxisante.measures.results import byar, run, series, wilson
-from proxisante.vocab.valuesets import DefinitionError, parse_value_set, value_sets
+from proxisante.vocab.valuesets import parse_value_set, value_sets
 from tests.lib.measure_fixture import Centre
 
 GOOD = """

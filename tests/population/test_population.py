@@ -18,16 +18,16 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from proxisante.definitions import DefinitionError
 from proxisante.ingest.pivot.load import load_pivot
 from proxisante.installation import open_installation
 from proxisante.measures.context import Context
 from proxisante.measures.periods import parse_period
 from proxisante.population import flows as flows_module
-from proxisante.population import panel, parameters, registries, risk
+from proxisante.population import panel, registries, risk, steps
 from proxisante.population.patientele import Patientele
 from proxisante.settings import Settings
 from proxisante.synth import SynthOptions, generate_centre, load_parameters
-from proxisante.vocab.valuesets import DefinitionError
 from proxisante.warehouse.connection import Warehouse
 from proxisante.warehouse.schema import TABLES_BY_NAME
 from tests.lib.measure_fixture import MT_PROVIDER, OTHER_PROVIDER, RPPS, Centre
@@ -365,10 +365,10 @@ def test_flows_of_a_quarter_observe_its_three_months(flows_centre) -> None:
 
 
 def test_parameters_carry_a_source_and_registries_compile() -> None:
-    for name, entry in parameters.entries().items():
+    for name, entry in steps.PARAMETERS.entries().items():
         assert entry.source and entry.since, name
     assert panel.band_labels()[0] == "0-4" and panel.band_labels()[-1] == "95+"
-    assert parameters.stepped("risk_levels", 4) == "élevé" and parameters.stepped("risk_age_points", 60) is None
+    assert steps.stepped("risk_levels", 4) == "élevé" and steps.stepped("risk_age_points", 60) is None
     assert list(registries.registries()) == [
         "diabetes", "hypertension", "coronary_disease", "copd_asthma", "heart_failure", "depression",
     ]  # fmt: skip

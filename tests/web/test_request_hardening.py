@@ -10,9 +10,11 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from proxisante.cli import app as cli
+from proxisante.definitions import ParameterFile
 from proxisante.web.security.accounts import AccountError, AccountStore
-from proxisante.web.security.limits import value
 from tests.lib.web import login, make_app
+
+SECURITY = ParameterFile("proxisante.web.security", "security.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +83,7 @@ def test_x_forwarded_for_does_not_choose_the_address_by_default(centre) -> None:
     application = make_app(centre.settings)
     try:
         client = TestClient(application, base_url="http://127.0.0.1")
-        failures = value("login_failures_per_ip")["failures"]
+        failures = SECURITY.value("login_failures_per_ip")["failures"]
         codes = _attempts(client, failures + 1, {})
         assert codes[:failures] == [401] * failures and codes[-1] == 429
     finally:
@@ -93,7 +95,7 @@ def test_x_forwarded_for_is_read_from_a_trusted_proxy_only(centre) -> None:
     application = make_app(settings)
     try:
         client = TestClient(application, base_url="http://127.0.0.1")
-        failures = value("login_failures_per_ip")["failures"]
+        failures = SECURITY.value("login_failures_per_ip")["failures"]
         assert 429 not in _attempts(client, failures + 1, {})  # each attempt from another client, behind the proxy
     finally:
         application.state.web.installation.close()
@@ -121,7 +123,7 @@ def test_serve_runs_uvicorn_without_its_proxy_headers(tmp_path, monkeypatch) -> 
 
 def test_a_body_over_the_limit_is_refused_with_413_in_french(clients) -> None:
     client, csrf = clients["gestionnaire"]
-    limit = int(value("max_request_bytes"))
+    limit = int(SECURITY.value("max_request_bytes"))
     big = b'{"draws": 200, "padding": "' + b"x" * (limit + 10) + b'"}'
     headers = {"X-CSRF-Token": csrf, "Content-Type": "application/json"}
     declared = client.post("/api/economics/simulate", content=big, headers=headers)

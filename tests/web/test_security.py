@@ -8,10 +8,12 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from proxisante.cli import app as cli
+from proxisante.definitions import ParameterFile
 from proxisante.web.security.accounts import AccountError, AccountStore
 from proxisante.web.security.audit import AuditLog
-from proxisante.web.security.limits import value
 from tests.lib.web import PASSWORD, login, make_app
+
+SECURITY = ParameterFile("proxisante.web.security", "security.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +96,7 @@ def test_post_without_or_with_a_wrong_csrf_token_is_refused(fresh) -> None:
 
 def test_login_rate_limited_per_account(fresh) -> None:
     client = TestClient(fresh, base_url="http://127.0.0.1")
-    failures = value("login_failures_per_account")["failures"]
+    failures = SECURITY.value("login_failures_per_account")["failures"]
     import re
 
     def attempt(password: str):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from proxisante.definitions import explain, load_yaml
 from proxisante.economics.profile import Profile, ProfileError
-from proxisante.vocab.valuesets import explain, load_yaml
 
 EXAMPLE = resources.files(__package__) / "examples" / "costs_example.yaml"
 OTHER_ITEMS = ("premises", "it", "coordination", "other")

@@ -32,9 +32,9 @@ import ibis
 import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from proxisante.definitions import DefinitionError, explain
 from proxisante.economics.catalogue import parameter, tariff_of_code
 from proxisante.vocab import codes, mapping
-from proxisante.vocab.valuesets import DefinitionError, explain
 
 
 class ProfileError(DefinitionError):

@@ -33,9 +33,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from proxisante.definitions import load_yaml
 from proxisante.economics.profile import Profile, ProfileError, parse_profile
 from proxisante.spreadsheet import save_workbook
-from proxisante.vocab.valuesets import load_yaml
 
 EXAMPLE_PROFILE = resources.files(__package__) / "examples" / "profile_example.yaml"
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from proxisante.measures.context import Context, parameters
+from proxisante.measures.context import PARAMETERS, Context
 from proxisante.measures.definition import Criterion, Episode, Measure, Window
 from proxisante.warehouse.expr import as_int
 
@@ -81,7 +81,7 @@ class MeasureCompiler:
         if m.population == "patientele_mt":
             persons = persons.filter(persons.mt_provider_id.notnull())
         elif m.population == "seen":
-            persons = persons.semi_join(ctx.seen(Window(**parameters()["seen_window"])), "person_id")
+            persons = persons.semi_join(ctx.seen(Window(**PARAMETERS.value("seen_window"))), "person_id")
         earliest, latest = ctx.birth_bounds(m.age.min, m.age.max)
         if latest is not None:
             persons = persons.filter(persons.birth_date <= latest)

@@ -12,29 +12,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
+from proxisante.definitions import ParameterFile
 from proxisante.measures.definition import Window, minus
-from proxisante.parameters import read_parameters
 from proxisante.vocab import mapping
 from proxisante.vocab.valuesets import value_set
 from proxisante.warehouse.connection import Warehouse
 from proxisante.warehouse.expr import age_band, as_int, band_labels
 
-
-@cache
-def parameters() -> dict[str, Any]:
-    """The engine's dated parameters (``measures/parameters.yaml``), by name, values only."""
-    return {name: p.value for name, p in read_parameters(resources.files(__package__) / "parameters.yaml").items()}
+# The engine's dated parameters (``measures/parameters.yaml``).
+PARAMETERS = ParameterFile(__package__)
 
 
 def age_band_labels() -> list[str]:
-    return band_labels(parameters()["age_bands"])
+    return band_labels(PARAMETERS.value("age_bands"))
 
 
 def _gender_ids(sex: str) -> list[int]:
@@ -95,7 +89,7 @@ class Context:
         location = self.table("location").select("location_id", commune=lambda t: t.location_source_value)
         base = base.left_join(location, "location_id").drop("location_id", "location_id_right")
         base = base.mutate(age=self._age(base.birth_date))
-        base = base.mutate(age_band=age_band(base.age, parameters()["age_bands"]))
+        base = base.mutate(age_band=age_band(base.age, PARAMETERS.value("age_bands")))
         mt = self._medecin_traitant()
         base = base.left_join(mt, "person_id").drop("person_id_right")
         return (

@@ -17,7 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from proxisante.vocab.valuesets import DefinitionError, Source, parse_definition, value_sets
+from proxisante.definitions import DefinitionError, Source, parse_definition
+from proxisante.vocab.valuesets import value_sets
 
 LIBRARY = resources.files(__package__) / "library"
 Stratifier = Literal["age_band", "sex", "c2s", "ald", "commune"]

@@ -17,12 +17,12 @@ import ibis
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from proxisante.definitions import DefinitionError, Source, explain, load_yaml
 from proxisante.measures.context import Context
 from proxisante.measures.definition import AgeRange, Criterion, Measure, library
 from proxisante.measures.gaps import due_since
 from proxisante.measures.periods import Period
 from proxisante.measures.results import per_person
-from proxisante.vocab.valuesets import DefinitionError, Source, explain, load_yaml
 from proxisante.warehouse.connection import Warehouse
 
 CALENDAR = resources.files(__package__) / "prevention_calendar.yaml"

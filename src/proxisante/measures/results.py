@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from proxisante.measures.compile import MeasureCompiler
-from proxisante.measures.context import Context, parameters
+from proxisante.measures.context import PARAMETERS, Context
 from proxisante.measures.definition import Measure, library
 from proxisante.measures.periods import Period, month_ends, rolling
 from proxisante.warehouse.connection import Warehouse
@@ -78,7 +78,7 @@ def byar(events: int, total: int, z: float) -> tuple[float, float]:
 
 def add_rates(frame: pd.DataFrame, measure: Measure) -> pd.DataFrame:
     """Rate, interval and objective status of every row of a count table."""
-    z = parameters()["wilson_z"]
+    z = PARAMETERS.value("wilson_z")
     out = frame.copy()
     eligible = out.denominator - out.exclusions
     out["eligible"] = eligible

@@ -20,15 +20,16 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from proxisante.definitions import ParameterFile
 from proxisante.measures.context import Context
-from proxisante.measures.context import parameters as measure_parameters
 from proxisante.measures.definition import Window
 from proxisante.measures.results import TOTAL
 from proxisante.population import registries as reg
-from proxisante.population.parameters import value
 from proxisante.warehouse import expr
 from proxisante.warehouse.expr import count_true
 
+PARAMETERS = ParameterFile(__package__)
+MEASURE_PARAMETERS = ParameterFile("proxisante.measures")
 SEXES = ("F", "M", "I")
 STATUS = {"ald": "En ALD", "c2s": "Bénéficiaires de la C2S"}
 
@@ -38,12 +39,12 @@ STATUS = {"ald": "En ALD", "c2s": "Bénéficiaires de la C2S"}
 
 def band_labels() -> list[str]:
     """Labels of the pyramid bands: ``0-4`` ... ``90-94``, ``95+``."""
-    return expr.band_labels(value("pyramid_bands"))
+    return expr.band_labels(PARAMETERS.value("pyramid_bands"))
 
 
 def band(age: ir.IntegerValue) -> ir.StringValue:
     """The pyramid band of an age column, as one CASE every engine runs."""
-    return expr.age_band(age, value("pyramid_bands"))
+    return expr.age_band(age, PARAMETERS.value("pyramid_bands"))
 
 
 # -- per-person tables -------------------------------------------------------------------------
@@ -91,7 +92,7 @@ def seen_without_mt(context: Context) -> ir.Table:
 
 def seen_window() -> Window:
     """The measure engine's "patients seen" window (24 months), shared so both agree."""
-    return Window(**measure_parameters()["seen_window"])
+    return Window(**MEASURE_PARAMETERS.value("seen_window"))
 
 
 # -- aggregated outputs ------------------------------------------------------------------------

@@ -18,14 +18,14 @@ import ibis.expr.types as ir
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from proxisante.definitions import DefinitionError, ParameterFile, Source, explain, load_yaml
 from proxisante.measures.compile import MeasureCompiler
 from proxisante.measures.context import Context
-from proxisante.measures.context import parameters as measure_parameters
 from proxisante.measures.definition import Criterion, Measure, Window
-from proxisante.population.parameters import window
-from proxisante.vocab.valuesets import DefinitionError, Source, explain, load_yaml
 from proxisante.warehouse.expr import as_int, count_true
 
+PARAMETERS = ParameterFile(__package__)
+MEASURE_PARAMETERS = ParameterFile("proxisante.measures")
 FILE = resources.files(__package__) / "registries.yaml"
 
 
@@ -60,7 +60,7 @@ class Registry(BaseModel):
             group="chronic",
             source=self.source,
             population="all",
-            window=window("registry_default_window"),
+            window=Window(**PARAMETERS.value("registry_default_window")),
             numerator=self.criteria,
             stratifiers=(),
             action=f"Registre: {self.label}",
@@ -142,7 +142,7 @@ def population(context: Context, name: str) -> ir.Table:
     if name == "patientele_mt":
         return persons.filter(persons.mt_provider_id.notnull()).select("person_id")
     if name == "seen":
-        return persons.semi_join(context.seen(Window(**measure_parameters()["seen_window"])), "person_id").select(
+        return persons.semi_join(context.seen(Window(**MEASURE_PARAMETERS.value("seen_window"))), "person_id").select(
             "person_id"
         )
     if name == "all":

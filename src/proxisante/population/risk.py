@@ -21,19 +21,22 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from proxisante.definitions import ParameterFile
 from proxisante.measures.context import Context
+from proxisante.measures.definition import Window
 from proxisante.measures.results import TOTAL
 from proxisante.population import registries as reg
 from proxisante.population.panel import patientele
-from proxisante.population.parameters import steps_case, value, window
+from proxisante.population.steps import steps_case
 from proxisante.warehouse.expr import count_true
 
+PARAMETERS = ParameterFile(__package__)
 FACTORS = ("age", "registries", "polypharmacy", "hospitalisation")
 
 
 def levels() -> list[str]:
     """The level names, lowest first (``faible`` ... ``très élevé``)."""
-    return [name for _, name in value("risk_levels")]
+    return [name for _, name in PARAMETERS.value("risk_levels")]
 
 
 # -- factors -----------------------------------------------------------------------------------
@@ -44,7 +47,7 @@ def substance_concepts(context: Context) -> list[int]:
     concept = context.table("concept")
     rows = concept.filter(concept.vocabulary_id == "ATC").select("concept_id", "concept_code")
     frame = context.warehouse.execute(rows)
-    excluded = tuple(value("polypharmacy_excluded_atc"))
+    excluded = tuple(PARAMETERS.value("polypharmacy_excluded_atc"))
     return sorted(
         int(cid) for cid, code in zip(frame.concept_id, frame.concept_code, strict=True)
         if len(str(code)) == 7 and not str(code).startswith(excluded)
@@ -55,7 +58,7 @@ def polypharmacy(context: Context) -> ir.Table:
     """``person_id`` and ``substances``: distinct ATC substances prescribed on at least
     ``polypharmacy_min_days`` distinct days of the polypharmacy window (persons with one or more)."""
     ref = context.reference_date
-    start = window("polypharmacy_window").start(ref)
+    start = Window(**PARAMETERS.value("polypharmacy_window")).start(ref)
     drug = context.table("drug_exposure")
     recent = drug.filter(
         drug.drug_exposure_start_date >= start,
@@ -65,17 +68,17 @@ def polypharmacy(context: Context) -> ir.Table:
     per_substance = recent.group_by(["person_id", "drug_concept_id"]).agg(
         days=recent.drug_exposure_start_date.nunique()
     )
-    regular = per_substance.filter(per_substance.days >= value("polypharmacy_min_days"))
+    regular = per_substance.filter(per_substance.days >= PARAMETERS.value("polypharmacy_min_days"))
     return regular.group_by("person_id").agg(substances=regular.drug_concept_id.count())
 
 
 def hospital_stays(context: Context) -> ir.Table:
     """``person_id`` and ``last_stay`` of the persons with a hospital stay starting in the window."""
     ref = context.reference_date
-    start = window("hospitalisation_window").start(ref)
+    start = Window(**PARAMETERS.value("hospitalisation_window")).start(ref)
     visit = context.table("visit_occurrence")
     stays = visit.filter(
-        visit.visit_concept_id.isin(value("hospitalisation_visit_concepts")),
+        visit.visit_concept_id.isin(PARAMETERS.value("hospitalisation_visit_concepts")),
         visit.visit_start_date >= start,
         visit.visit_start_date <= ref,
     )
@@ -85,7 +88,7 @@ def hospital_stays(context: Context) -> ir.Table:
 def hospital_stays_recorded(context: Context) -> bool:
     """Whether the warehouse holds any hospital stay at all: without, the factor is unknown, not zero."""
     visit = context.table("visit_occurrence")
-    stays = visit.filter(visit.visit_concept_id.isin(value("hospitalisation_visit_concepts")))
+    stays = visit.filter(visit.visit_concept_id.isin(PARAMETERS.value("hospitalisation_visit_concepts")))
     return int(context.warehouse.execute(stays.count())) > 0
 
 
@@ -116,7 +119,7 @@ def per_person(
         points_age=steps_case(table.age, "risk_age_points", 0),
         points_registries=steps_case(table.n_registries, "risk_registry_points", 0),
         points_polypharmacy=steps_case(table.substances, "risk_polypharmacy_points", 0),
-        points_hospitalisation=ibis.ifelse(table.hospitalised, value("risk_hospitalisation_points"), 0),
+        points_hospitalisation=ibis.ifelse(table.hospitalised, PARAMETERS.value("risk_hospitalisation_points"), 0),
     )
     points = sum((table[f"points_{f}"] for f in FACTORS), ibis.literal(0)).cast("int64")
     table = table.mutate(points=points)

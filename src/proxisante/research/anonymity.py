@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from proxisante.research.export import parameters
+from proxisante.definitions import ParameterFile
 
+PARAMETERS = ParameterFile(__package__)
 _COMMUNE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 RELEASED = ["year_of_birth", "gender_concept_id", "geography"]
 OPEN_END = 999  # upper bound of the top age band (90 and over)
@@ -62,7 +63,7 @@ class Anonymised:
 
 
 def ladder(with_geography: bool = True) -> list[Step]:
-    steps = [Step(int(s["age_band_years"]), str(s["geography"])) for s in parameters()["generalisation_ladder"].value]
+    steps = [Step(int(s["age_band_years"]), str(s["geography"])) for s in PARAMETERS.value("generalisation_ladder")]
     if not with_geography:
         steps = [Step(s.age_band_years, "none") for s in steps]
         steps = [s for i, s in enumerate(steps) if s not in steps[:i]]
@@ -88,7 +89,7 @@ def anonymise(
     if k < 1:
         raise ValueError("k must be at least 1")
     steps = steps or ladder()
-    top = int(top_age if top_age is not None else parameters()["top_age"].value)
+    top = int(top_age if top_age is not None else PARAMETERS.value("top_age"))
     data = persons.copy()
     data["commune"] = data["commune"].astype(object).where(data["commune"].notna(), None)
     if "departement" not in data:

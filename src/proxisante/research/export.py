@@ -29,8 +29,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +38,9 @@ import pyarrow as pa
 from ibis.expr.types import Table
 
 from proxisante import vocab
+from proxisante.definitions import ParameterFile
 from proxisante.identity.keys import make_private
 from proxisante.omop.cdm import VOCABULARY_TABLES, CdmTable, cdm_tables
-from proxisante.parameters import Parameter, read_parameters
 from proxisante.spreadsheet import sql_neutralised
 from proxisante.warehouse import schema
 from proxisante.warehouse.connection import Warehouse
@@ -68,9 +66,8 @@ SPANS: dict[str, tuple[str, str]] = {
 DATE_TEXT = {"measurement": ("measurement_time",)}
 
 
-@cache
-def parameters() -> dict[str, Parameter]:
-    return read_parameters(resources.files(__package__) / "parameters.yaml")
+# The research parameters (``research/parameters.yaml``): date shift, k-anonymity, generalisation ladder.
+PARAMETERS = ParameterFile(__package__)
 
 
 class ExportError(ValueError):
@@ -92,7 +89,7 @@ class ExportOptions:
         return {
             "format": self.file_format,
             "date_shift": self.date_shift,
-            "date_shift_max_days": parameters()["date_shift_max_days"].value if self.date_shift else None,
+            "date_shift_max_days": PARAMETERS.value("date_shift_max_days") if self.date_shift else None,
             "tables": list(self.tables) if self.tables else None,
             "period": [self.period[0].isoformat(), self.period[1].isoformat()] if self.period else None,
             "vocabulary": self.vocabulary,
@@ -237,7 +234,7 @@ class OmopExport:
         self.con.unregister("local_concepts")
 
     def _max_shift(self) -> int:
-        return int(parameters()["date_shift_max_days"].value) if self.options.date_shift else 1
+        return int(PARAMETERS.value("date_shift_max_days")) if self.options.date_shift else 1
 
     def _has(self, name: str) -> bool:
         return any(t.name == name for t in self.tables)

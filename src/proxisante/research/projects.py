@@ -18,9 +18,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from proxisante.definitions import ParameterFile
 from proxisante.omop.cdm import VOCABULARY_TABLES
-from proxisante.research.export import parameters, warehouse_cdm_tables
+from proxisante.research.export import warehouse_cdm_tables
 
+PARAMETERS = ParameterFile(__package__)
 QUASI_IDENTIFIERS = ("age_band", "sex", "commune")
 # A project id names a file under the data home: lower-case letters, digits, - and _, never a path.
 PROJECT_ID = r"^[a-z0-9][a-z0-9_-]{1,63}$"
@@ -59,7 +61,7 @@ class Project(BaseModel):
     tables: list[str] = Field(min_length=1)
     period: Period
     approval: Approval
-    k: int = Field(default_factory=lambda: int(parameters()["k_anonymity"].value), ge=2)
+    k: int = Field(default_factory=lambda: int(PARAMETERS.value("k_anonymity")), ge=2)
     date_shift: bool = False
     quasi_identifiers: list[Literal["age_band", "sex", "commune"]] = Field(
         default_factory=lambda: list(QUASI_IDENTIFIERS)

@@ -4,7 +4,8 @@ Why a typed layer: the generator is vectorised, so it wants ready-to-use numpy t
 looked up for a million patients at once, a tariff looked up by date for ten million acts), and a
 typo in the YAML should fail when the file is loaded, not halfway through a million patients.
 
-Every figure lives in the YAML file with its source; this module only gives it shape. Dates are kept
+Every figure lives in the YAML file with its source; :mod:`proxisante.definitions` reads the file,
+the ``{value, source}`` figures and the dated tariff lists, and this module only gives them shape. Dates are kept
 as day numbers since 1970-01-01 (numpy ``datetime64[D]`` integers) because that is what the
 vectorised code compares.
 """
@@ -21,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
+
+from proxisante.definitions import DefinitionError, dated_values, load_yaml, sourced_value
 
 _HERE = resources.files(__package__)
 DATA = _HERE / "data"
@@ -39,14 +41,8 @@ def day_number(value: date) -> int:
     return (value - EPOCH).days
 
 
-class ParameterError(ValueError):
+class ParameterError(DefinitionError):
     """``parameters.yaml`` does not have the expected shape."""
-
-
-def _value(node: Any, name: str) -> Any:
-    if isinstance(node, dict) and "value" in node:
-        return node["value"]
-    raise ParameterError(f"{name}: expected a mapping with 'value' and 'source', got {node!r}")
 
 
 @dataclass(frozen=True)
@@ -290,7 +286,7 @@ class Parameters:
         node: Any = self.raw
         for key in path:
             node = node[key]
-        return _value(node, ".".join(path))
+        return sourced_value(node, ".".join(path))
 
     def section(self, *path: str) -> Any:
         node: Any = self.raw
@@ -378,10 +374,9 @@ def _tariffs(node: dict[str, Any]) -> dict[str, Tariff]:
     for code, steps in node.items():
         if not isinstance(steps, list):
             continue
-        starts = np.array([day_number(s[0]) for s in steps], dtype=np.int64)
-        amounts = np.array([float(s[1]) for s in steps])
-        if np.any(np.diff(starts) <= 0):
-            raise ParameterError(f"tariffs.{code}: dates must increase")
+        dated = dated_values(steps, f"tariffs.{code}")
+        starts = np.array([day_number(since) for since, _ in dated], dtype=np.int64)
+        amounts = np.array([float(amount) for _, amount in dated])
         out[code] = Tariff(code, starts, amounts)
     return out
 
@@ -452,11 +447,11 @@ def parse(raw: dict[str, Any]) -> Parameters:
     """Build typed parameters from the YAML mapping (and ``data/drugs.csv``)."""
     geo = raw["geography"]
     geography = Geography(
-        radius_km=float(_value(geo["radius_km"], "geography.radius_km")),
-        extract_margin_km=float(_value(geo["extract_margin_km"], "geography.extract_margin_km")),
-        home_commune_weight=float(_value(geo["home_commune_weight"], "geography.home_commune_weight")),
+        radius_km=float(sourced_value(geo["radius_km"], "geography.radius_km")),
+        extract_margin_km=float(sourced_value(geo["extract_margin_km"], "geography.extract_margin_km")),
+        home_commune_weight=float(sourced_value(geo["home_commune_weight"], "geography.home_commune_weight")),
         default_distance_decay_km=float(
-            _value(geo["default_distance_decay_km"], "geography.default_distance_decay_km")
+            sourced_value(geo["default_distance_decay_km"], "geography.default_distance_decay_km")
         ),
         candidates=tuple(
             Candidate(
@@ -532,6 +527,5 @@ def _check_references(params: Parameters) -> None:
 @cache
 def load_parameters(path: str | None = None) -> Parameters:
     """Parameters from ``parameters.yaml`` next to this module (or from ``path``); cached."""
-    text = Path(path).read_text(encoding="utf-8") if path else (_HERE / "parameters.yaml").read_text("utf-8")
     # The C loader when PyYAML has it (10x faster than the pure-Python one, same result).
-    return parse(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    return parse(load_yaml(Path(path) if path else _HERE / "parameters.yaml", fast=True))

@@ -19,10 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from proxisante.territory.parameters import Decay, decay, unconfirmed, value
+from proxisante.definitions import ParameterFile
+from proxisante.territory.decay import Decay, decay
 from proxisante.territory.supply import Supply
 from proxisante.territory.travel import Pairs, estimated_pairs, matrix_pairs
 
+PARAMETERS = ParameterFile(__package__)
 SYNTHETIC_MARK = "offre synthétique"
 
 
@@ -39,14 +41,14 @@ def standardised_demand(communes: pd.DataFrame, ages: pd.DataFrame | None = None
     ``ages`` (optional): one row per commune ``code`` with one column per age band lower bound
     (``"0"``, ``"10"``... as ``age_bands``) holding counts; communes not in it get the national structure.
     """
-    consumption = np.asarray(value("age_consumption"), dtype="float64")
-    national = np.asarray(value("national_age_structure"), dtype="float64")
+    consumption = np.asarray(PARAMETERS.value("age_consumption"), dtype="float64")
+    national = np.asarray(PARAMETERS.value("national_age_structure"), dtype="float64")
     national = national / national.sum()
     mean = float(national @ consumption)
     population = communes["population"].to_numpy(dtype="float64")
     factor = np.full(len(communes), 1.0)
     if ages is not None:
-        bands = [str(b) for b in value("age_bands")]
+        bands = [str(b) for b in PARAMETERS.value("age_bands")]
         counts = ages.set_index(ages["code"].astype("string"))[bands].astype("float64")
         counts = counts.reindex(communes["code"].astype("string").to_numpy())
         totals = counts.sum(axis=1).to_numpy()
@@ -97,7 +99,7 @@ class Accessibility:
         if self.synthetic:
             out.append("Offre SYNTHÉTIQUE générée à partir de la population : ce ne sont pas des médecins réels.")
         out += self.supply.notes
-        weak = unconfirmed(self.parameters + self.supply.parameters)
+        weak = PARAMETERS.unconfirmed(self.parameters + self.supply.parameters)
         if weak:
             out.append(f"Paramètres non confirmés (U) : {', '.join(weak)}")
         return out
@@ -125,13 +127,14 @@ def compute_apl(communes: pd.DataFrame, supply: Supply, variant: str | None = No
     weight = weight[keep]
     demand = standardised_demand(communes, ages)
     fte = supply.on(communes["code"])
-    consultations = fte * float(value("consultations_per_fte"))
+    consultations = fte * float(PARAMETERS.value("consultations_per_fte"))
     access, ratio, reach = two_step(pairs.origin, pairs.dest, weight, demand, consultations)
     frame = communes.drop(columns=["geometry"], errors="ignore").copy()
     frame["demand"] = demand
     frame["fte"] = fte
     frame["apl"] = access
-    return Accessibility(frame, spec, float(value("apl_threshold")), supply, pairs, weight, ratio, reach, parameters)
+    threshold = float(PARAMETERS.value("apl_threshold"))
+    return Accessibility(frame, spec, threshold, supply, pairs, weight, ratio, reach, parameters)
 
 
 def desert_summary(result: Accessibility, by: str = "departement") -> pd.DataFrame:

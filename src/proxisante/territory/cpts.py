@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from proxisante.territory.parameters import entries, value
+from proxisante.definitions import ParameterFile
+
+PARAMETERS = ParameterFile(__package__)
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 def tier_of(population: int) -> dict:
     """The tier row of ``cpts_tiers`` for a population."""
-    tiers = sorted(value("cpts_tiers"), key=lambda t: t["from_population"])
+    tiers = sorted(PARAMETERS.value("cpts_tiers"), key=lambda t: t["from_population"])
     return [t for t in tiers if population >= t["from_population"]][-1]
 
 
@@ -69,17 +71,17 @@ def size_cpts(reference: pd.DataFrame, codes: list[str] | None = None, epci: str
     population = int(communes["population"].sum())
     tier = tier_of(population)
     missions = []
-    for m in value("cpts_missions"):
+    for m in PARAMETERS.value("cpts_missions"):
         start = add_months(contract, m["start_months"]) if contract and m["start_months"] is not None else None
         full = add_months(contract, m["full_months"]) if contract and m["full_months"] is not None else None
         missions.append(Mission(m["name"], m["kind"], m["start_months"], m["full_months"], start, full))
-    top = max(t["tier"] for t in value("cpts_tiers"))
-    sources = {name: f"{entries()[name].source.split('.')[0]} ({entries()[name].confidence})"
-               for name in ("cpts_tiers", "cpts_max_funding_avenant2_t4", "cpts_missions")}  # fmt: skip
+    top = max(t["tier"] for t in PARAMETERS.value("cpts_tiers"))
+    cited = {n: PARAMETERS.parameter(n) for n in ("cpts_tiers", "cpts_max_funding_avenant2_t4", "cpts_missions")}
+    sources = {name: f"{p.source.split('.')[0]} ({p.confidence})" for name, p in cited.items()}
     return CptsSizing(
         communes=communes, unknown_codes=unknown, population=population, tier=tier["tier"],
         max_funding_2019=tier["max_funding_2019"],
-        max_funding_avenant2=value("cpts_max_funding_avenant2_t4") if tier["tier"] == top else None,
+        max_funding_avenant2=PARAMETERS.value("cpts_max_funding_avenant2_t4") if tier["tier"] == top else None,
         running_costs=tier["running_costs"], early_running_costs=tier["early_running_costs"],
         missions=missions, sources=sources,
     )  # fmt: skip

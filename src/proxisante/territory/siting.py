@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from proxisante.definitions import ParameterFile
 from proxisante.territory.apl import Accessibility
-from proxisante.territory.parameters import value
+
+PARAMETERS = ParameterFile(__package__)
 
 
 @dataclass
@@ -47,7 +49,7 @@ class Step:
 
 def _pair_gain(result: Accessibility, fte: float) -> np.ndarray:
     """APL gained by each pair's origin if ``fte`` were added at its destination."""
-    supply = fte * float(value("consultations_per_fte"))
+    supply = fte * float(PARAMETERS.value("consultations_per_fte"))
     per_site = np.divide(supply, result.reach, out=np.zeros_like(result.reach), where=result.reach > 0)
     return result.weight * per_site[result.pairs.dest]
 

@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from proxisante.territory.parameters import value
+from proxisante.definitions import ParameterFile
 
 if TYPE_CHECKING:
     from proxisante.warehouse.connection import Warehouse
+
+PARAMETERS = ParameterFile(__package__)
 
 RPPS_ID = "Identifiant PP"
 RPPS_PROFESSION = "Code profession"
@@ -57,8 +59,8 @@ class Supply:
 def acts_to_fte(acts: pd.Series) -> pd.Series:
     """The DREES conversion of yearly acts to FTE (``fte_min_acts``, ``consultations_per_fte``, ``fte_cap``)."""
     acts = pd.to_numeric(acts).astype("float64")
-    fte = (acts / float(value("consultations_per_fte"))).clip(upper=float(value("fte_cap")))
-    return fte.where(acts >= float(value("fte_min_acts")), 0.0)
+    fte = (acts / float(PARAMETERS.value("consultations_per_fte"))).clip(upper=float(PARAMETERS.value("fte_cap")))
+    return fte.where(acts >= float(PARAMETERS.value("fte_min_acts")), 0.0)
 
 
 def read_supply_csv(path: Path) -> Supply:
@@ -69,7 +71,7 @@ def read_supply_csv(path: Path) -> Supply:
         raise ValueError(f"{path}: il faut une colonne commune et une colonne etp ou actes")
     notes, parameters = [], []
     if "age" in frame.columns:
-        limit = int(value("max_practitioner_age"))
+        limit = int(PARAMETERS.value("max_practitioner_age"))
         frame = frame[pd.to_numeric(frame["age"]).fillna(0) <= limit]
         parameters.append("max_practitioner_age")
     else:
@@ -110,11 +112,11 @@ def synthetic_supply(communes: pd.DataFrame, seed: int = SYNTHETIC_SEED) -> Supp
     population ** ``synthetic_attraction`` × a seeded log-normal noise, totalling
     ``synthetic_gp_fte_per_100k`` per 100,000 inhabitants of the communes given. Rounded to 0.1 FTE."""
     population = communes["population"].to_numpy(dtype="float64")
-    eligible = population >= float(value("synthetic_min_population"))
+    eligible = population >= float(PARAMETERS.value("synthetic_min_population"))
     rng = np.random.default_rng(seed)
-    noise = rng.lognormal(0.0, float(value("synthetic_noise_sigma")), size=len(population))
-    weight = np.where(eligible, population ** float(value("synthetic_attraction")) * noise, 0.0)
-    total = population.sum() * float(value("synthetic_gp_fte_per_100k")) / 100_000
+    noise = rng.lognormal(0.0, float(PARAMETERS.value("synthetic_noise_sigma")), size=len(population))
+    weight = np.where(eligible, population ** float(PARAMETERS.value("synthetic_attraction")) * noise, 0.0)
+    total = population.sum() * float(PARAMETERS.value("synthetic_gp_fte_per_100k")) / 100_000
     fte = np.round(total * weight / weight.sum(), 1) if weight.sum() > 0 else np.zeros(len(population))
     series = pd.Series(fte, index=communes["code"].astype("string").to_numpy())
     parameters = ["synthetic_gp_fte_per_100k", "synthetic_min_population", "synthetic_attraction",

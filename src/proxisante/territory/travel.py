@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from proxisante.territory.parameters import value
+from proxisante.definitions import ParameterFile
 
+PARAMETERS = ParameterFile(__package__)
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG), a physical constant, not a policy parameter
 KM_PER_DEGREE = np.pi * EARTH_RADIUS_KM / 180
 
@@ -42,7 +43,7 @@ class Pairs:
 
 def minutes_per_km() -> float:
     """Minutes of road per km of great-circle distance: detour factor ÷ speed × 60."""
-    return float(value("travel_detour_factor")) / float(value("travel_speed_kmh")) * 60
+    return float(PARAMETERS.value("travel_detour_factor")) / float(PARAMETERS.value("travel_speed_kmh")) * 60
 
 
 def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:

@@ -15,34 +15,18 @@ Example::
 
 from __future__ import annotations
 
-import datetime as dt
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-M = TypeVar("M", bound=BaseModel)
+from proxisante.definitions import DefinitionError, Source, parse_definition
+
 VOCABULARIES = ("CIM10", "ATC", "CIP13", "NABM", "LOINC", "CCAM", "NGAP")
 HIERARCHICAL = frozenset({"CIM10", "ATC"})
 _DIRECTORY = resources.files(__package__) / "valuesets"
-
-
-class DefinitionError(ValueError):
-    """A definition file (value set, measure, registry) is invalid; the message names file and field."""
-
-
-class Source(BaseModel):
-    """Where a definition comes from: text, date and how sure we are (C confirmed, P probable, U unconfirmed)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    text: str = Field(min_length=3)
-    date: dt.date
-    url: str | None = None
-    confidence: Literal["C", "P", "U"] = "C"
 
 
 class ValueSet(BaseModel):
@@ -81,40 +65,7 @@ def _listed(listed: tuple[str, ...], vocabulary: str, code: str) -> bool:
     return code in listed
 
 
-def load_yaml(path: Path | resources.abc.Traversable) -> dict:
-    """A YAML mapping from a definition file, or a DefinitionError naming the file."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise DefinitionError(f"{path}: not valid YAML: {error}") from error
-    if not isinstance(data, dict):
-        raise DefinitionError(f"{path}: expected a mapping at the top level")
-    return data
-
-
-def explain(path: object, error: ValidationError) -> DefinitionError:
-    """Turn pydantic's error into one message naming the file and each bad field."""
-    lines = [f"{path}: invalid definition"]
-    for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        lines.append(f"  field {field}: {item['msg']}")
-    return DefinitionError("\n".join(lines))
-
-
-def parse_definition(path: Path | resources.abc.Traversable, model: type[M]) -> M:
-    """A definition file validated into ``model``, whose ``id`` must be the file name."""
-    try:
-        definition = model.model_validate(load_yaml(path))
-    except ValidationError as error:
-        raise explain(path, error) from error
-    stem = Path(str(path)).stem
-    identifier = getattr(definition, "id", stem)
-    if identifier != stem:
-        raise DefinitionError(f"{path}: field id: {identifier!r} differs from the file name")
-    return definition
-
-
-def parse_value_set(path: Path | resources.abc.Traversable) -> ValueSet:
+def parse_value_set(path: Path | Traversable) -> ValueSet:
     return parse_definition(path, ValueSet)
 
 

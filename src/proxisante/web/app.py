@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from proxisante.definitions import ParameterFile
 from proxisante.installation import Installation, open_installation
 from proxisante.settings import Settings, get_settings
 from proxisante.web.security.accounts import Account, AccountStore
@@ -34,10 +35,10 @@ from proxisante.web.security.auth import (
     Sessions,
     load_or_create_secret,
 )
-from proxisante.web.security.limits import value
 from proxisante.web.services import InputError, Services, Unavailable
 
 log = logging.getLogger(__name__)
+SECURITY = ParameterFile("proxisante.web.security", "security.yaml")
 ACCOUNT_TTL_SECONDS = 2.0  # a disabled account is refused within this delay, even mid-session
 CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
@@ -156,7 +157,7 @@ def create_app(settings: Settings | None = None, installation: Installation | No
 
     app.include_router(api_router)
     mount_pages(app)
-    app.add_middleware(BodyLimit, limit=int(value("max_request_bytes")))  # inside the headers below
+    app.add_middleware(BodyLimit, limit=int(SECURITY.value("max_request_bytes")))  # inside the headers below
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:

@@ -19,11 +19,12 @@ from typing import Any, TypeVar
 import duckdb
 import pandas as pd
 
+from proxisante.definitions import ParameterFile
 from proxisante.installation import Installation
 from proxisante.measures.definition import Measure, library
 from proxisante.measures.periods import Period, PeriodError, parse_period
-from proxisante.web.security.limits import value
 
+SECURITY = ParameterFile("proxisante.web.security", "security.yaml")
 T = TypeVar("T")
 BATCH_TTL_SECONDS = 2.0  # how long the last batch id is trusted before asking the warehouse again
 
@@ -63,7 +64,7 @@ class Services:
         self.lock = threading.RLock()
         self.figure_lock = threading.RLock()
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
-        self._entries = entries or int(value("cache_entries"))
+        self._entries = entries or int(SECURITY.value("cache_entries"))
         self._batch: tuple[float, str] = (0.0, "")
         self._objections: tuple[float, frozenset[int]] = (0.0, frozenset())
         self.closed = False

@@ -19,9 +19,10 @@ import duckdb
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from proxisante.web.security.limits import value
+from proxisante.definitions import ParameterFile
 from proxisante.web.security.permissions import check_roles
 
+SECURITY = ParameterFile(__package__, "security.yaml")
 _DDL = """
 CREATE TABLE IF NOT EXISTS account (
     username VARCHAR PRIMARY KEY, display_name VARCHAR NOT NULL, password_hash VARCHAR NOT NULL,
@@ -151,7 +152,7 @@ class AccountStore:
 def _check(username: str, password: str, roles: list[str], rpps: str | None) -> list[str]:
     if not USERNAME.match(username):
         raise AccountError("identifiant : 2 à 40 caractères, minuscules, chiffres, « . », « _ » ou « - »")
-    minimum = int(value("password_min_length"))
+    minimum = int(SECURITY.value("password_min_length"))
     if len(password) < minimum:
         raise AccountError(f"mot de passe trop court : {minimum} caractères au moins (recommandation CNIL)")
     if not (

@@ -20,10 +20,11 @@ from pathlib import Path
 from fastapi import Request
 from itsdangerous import BadSignature, Signer
 
+from proxisante.definitions import ParameterFile
 from proxisante.web.security.accounts import Account
-from proxisante.web.security.limits import value
 from proxisante.web.security.permissions import NOMINATIVE_ROUTES, PUBLIC, allowed
 
+SECURITY = ParameterFile(__package__, "security.yaml")
 SESSION_COOKIE = "proxisante_session"
 LOGIN_COOKIE = "proxisante_login"
 CSRF_HEADER = "x-csrf-token"
@@ -111,7 +112,7 @@ class Sessions:
     """Server-side sessions: id → (account, CSRF token, expiry)."""
 
     secret: bytes
-    hours: float = field(default_factory=lambda: float(value("session_hours")))
+    hours: float = field(default_factory=lambda: float(SECURITY.value("session_hours")))
     _items: dict[str, Session] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -174,7 +175,7 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def _limits(self, kind: str) -> tuple[int, float]:
-        rule = value(f"login_failures_per_{kind}")
+        rule = SECURITY.value(f"login_failures_per_{kind}")
         return int(rule["failures"]), float(rule["minutes"]) * 60
 
     def blocked_for(self, username: str, address: str) -> float:
