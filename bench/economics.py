@@ -29,7 +29,7 @@ def main() -> None:
 
     from proxisante.economics.costs import load_costs
     from proxisante.economics.payments import MODELS, simulate_year
-    from proxisante.economics.profile import profile_from_warehouse
+    from proxisante.economics.profile_warehouse import profile_from_warehouse
     from proxisante.economics.uncertainty import draw, monte_carlo
     from proxisante.warehouse.connection import Warehouse
 

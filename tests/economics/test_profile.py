@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import ibis
 import pyarrow as pa
 
 from proxisante.economics.costs import load_costs
-from proxisante.economics.profile import profile_from_warehouse
+from proxisante.economics.profile_files import EXAMPLE_PROFILE, load_profile
+from proxisante.economics.profile_warehouse import count_false, profile_from_warehouse, quality_measures
 from proxisante.warehouse.schema import TABLES_BY_NAME
 from tests.lib.measure_fixture import MT_PROVIDER, OTHER_PROVIDER, Centre
 
@@ -63,8 +65,6 @@ def test_profile_from_a_hand_written_warehouse() -> None:
     ami = acts_by_code[("AMI", "IDE")]
     assert (ami.acts_mt, ami.acts_other) == (1, 0)
     assert [(s.profession, s.fte) for s in profile.staff] == [("MG", 0.8)]  # the nurse left in June
-    from proxisante.economics.profile import quality_measures
-
     # every ROSP and FMT measure of the library was run on 2025: the diabetic has no antidiabetic drug
     assert [m.id for m in profile.measures] == [m.id for m in quality_measures()]
     hba1c = next(m for m in profile.measures if m.id == "rosp_diabetes_hba1c")
@@ -73,8 +73,16 @@ def test_profile_from_a_hand_written_warehouse() -> None:
     assert load_costs().example  # the shipped cost file says it is an example
 
 
-def test_the_shipped_example_profile_loads() -> None:
-    from proxisante.economics.profile_files import EXAMPLE_PROFILE, load_profile
+def test_count_false_counts_a_null_as_not_holding() -> None:
+    """``unseen`` and ``acts_other`` were ``ifelse(flag, 0, 1)``, which counts a null flag: count_false still does."""
+    table = ibis.memtable({"flag": [True, False, None, False]}, schema={"flag": "boolean"})
+    con = ibis.duckdb.connect()
+    assert int(con.execute(count_false(table.flag))) == 3
+    assert int(con.execute(ibis.ifelse(table.flag, 0, 1).sum())) == 3  # the expression it replaces
+    grouped = table.group_by(g=table.flag.isnull()).agg(n=count_false(table.flag)).order_by("g")
+    assert con.execute(grouped).n.tolist() == [2, 1]  # the null row counts one
 
+
+def test_the_shipped_example_profile_loads() -> None:
     profile = load_profile(EXAMPLE_PROFILE)
     assert profile.patients == 10872 and "EXEMPLE" in profile.centre

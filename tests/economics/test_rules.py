@@ -164,7 +164,7 @@ def test_ipep_payment_after_the_quality_score() -> None:
 def test_the_warehouse_profile_reads_ame_communes_gp_sites_and_previous_rates() -> None:
     from decimal import Decimal
 
-    from proxisante.economics.profile import profile_from_warehouse
+    from proxisante.economics.profile_warehouse import profile_from_warehouse
     from tests.economics.test_profile import insert
     from tests.lib.measure_fixture import MT_PROVIDER, Centre
 

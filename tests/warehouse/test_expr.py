@@ -19,10 +19,6 @@ from tests.lib.paths import SRC
 SRC = SRC
 RAW_COUNT = re.compile(r"ifelse\((?:[^()]|\([^()]*\))*,\s*(?:1,\s*0|0,\s*1)\)")
 RAW_BAND = re.compile(r"age\s*>=\s*lo\b")
-# Modules still spelling them out, each with its reason; remove a line when its module uses the helpers.
-PENDING = {
-    "economics/profile.py": "economics is reorganised by another step of issue 14 (its _band keeps a null else)",
-}
 
 
 def test_age_band_labels_and_case_agree() -> None:
@@ -49,7 +45,7 @@ def test_no_module_spells_out_bands_or_counts_again() -> None:
     found = []
     for path in sorted(SRC.rglob("*.py")):
         name = path.relative_to(SRC).as_posix()
-        if name in {"warehouse/expr.py", *PENDING}:
+        if name == "warehouse/expr.py":
             continue
         text = path.read_text(encoding="utf-8")
         found += [f"{name}: {m.group(0)}" for pattern in (RAW_COUNT, RAW_BAND) for m in pattern.finditer(text)]

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from proxisante.economics.profile import MeasureLine, Profile
+from proxisante.measures.definition import Measure, library
 
 
 @dataclass
@@ -105,9 +106,7 @@ def progression_share(rate: float, previous: float | None, objectives: Any, prog
     return float(progression["weight"]) * min(max(covered, 0.0), 1.0)
 
 
-def _lines(profile: Profile, programme: str) -> list[tuple[MeasureLine, Any]]:
-    from proxisante.measures.definition import library
-
+def _lines(profile: Profile, programme: str) -> list[tuple[MeasureLine, Measure]]:
     return [(line, library()[line.id]) for line in profile.measures if programme in library()[line.id].programme]
 
 
@@ -186,8 +185,8 @@ def ipep_score(profile: Profile, indicators: dict[str, Any], scoring: dict[str, 
     found = []
     for key, spec in indicators.items():
         line = measured.get(spec.get("measure") or "")
-        if line is not None:
-            value, previous, source = float(line.rate), line.previous_rate, "mesure"  # type: ignore[arg-type]
+        if line is not None and line.rate is not None:  # measured holds rated lines only: the test narrows the type
+            value, previous, source = float(line.rate), line.previous_rate, "mesure"
         elif key in given:
             value, previous, source = given[key].value, given[key].previous, "profil"
         else:

@@ -48,7 +48,9 @@ def bounds(p: Parameter, year: int) -> tuple[float, float, float]:
     """(low, mode, high) of the draw: in the value's unit, or as a relative change."""
     if p.range_relative is not None:
         return p.range_relative[0], 0.0, p.range_relative[1]
-    low, high = p.range  # type: ignore[misc]
+    if p.range is None:
+        raise ValueError(f"{p.name}: no range, not an uncertain parameter")
+    low, high = p.range
     base = _numeric(p, year)
     mode = low if base is None else min(max(base, low), high)
     return low, mode, high

@@ -26,7 +26,8 @@ class WithoutPersons:
 
     Every table with a ``person_id`` column is filtered; the rest (providers, sites, concepts) is
     unchanged. Only ``table`` differs from the wrapped warehouse, so any engine reading the warehouse
-    through ``table`` and ``execute`` (the economic profile does) sees the objecting patients nowhere.
+    through ``table`` and ``execute`` (a :class:`~proxisante.warehouse.tables.Tables`, as the economic
+    profile does) sees the objecting patients nowhere.
     """
 
     def __init__(self, warehouse: Warehouse, person_ids: Iterable[int]) -> None:
@@ -38,6 +39,9 @@ class WithoutPersons:
         if self._excluded and "person_id" in table.columns:
             return table.filter(~table.person_id.isin(self._excluded))
         return table
+
+    def execute(self, expr: ir.Expr) -> Any:
+        return self._warehouse.execute(expr)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._warehouse, name)

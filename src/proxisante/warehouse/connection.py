@@ -26,7 +26,7 @@ import ibis.expr.datatypes as dt
 import pyarrow as pa
 from ibis.backends import BaseBackend
 from ibis.expr.schema import Schema
-from ibis.expr.types import Table
+from ibis.expr.types import Expr, Table
 
 from proxisante.identity.keys import make_private, owner_only_umask
 from proxisante.warehouse.schema import TABLES, TABLES_BY_NAME
@@ -43,7 +43,8 @@ class Warehouse:
     """The analytic store: OMOP tables, French extension and load bookkeeping, behind Ibis.
 
     ``owns_backend`` says whether :meth:`close` disconnects the backend: a warehouse built around a
-    connection or a Spark session that someone else opened leaves it open for them.
+    connection or a Spark session that someone else opened leaves it open for them. Its ``table`` and
+    ``execute`` make it a :class:`~proxisante.warehouse.tables.Tables`, which is all that readers need.
     """
 
     def __init__(self, backend: BaseBackend, url: str, *, owns_backend: bool = True) -> None:
@@ -87,7 +88,7 @@ class Warehouse:
         """The raw DuckDB connection, for staging files next to the warehouse."""
         if self.engine != "duckdb":
             raise WarehouseError(f"the {self.engine} engine has no embedded DuckDB connection")
-        con: duckdb.DuckDBPyConnection = self.backend.con  # type: ignore[attr-defined]
+        con: duckdb.DuckDBPyConnection = self.backend.con
         return con
 
     @property
@@ -95,7 +96,7 @@ class Warehouse:
         """The Spark session of a Spark warehouse, for the little that Ibis cannot do on Spark."""
         if self.engine != "pyspark":
             raise WarehouseError(f"the {self.engine} engine has no Spark session")
-        session: SparkSession = self.backend._session  # type: ignore[attr-defined]
+        session: SparkSession = self.backend._session
         return session
 
     def _ensure_tables(self) -> None:
@@ -129,7 +130,7 @@ class Warehouse:
         """All or nothing: a batch either commits whole or leaves the warehouse as it was."""
         if self.engine == "postgres":
             # Ibis runs each statement in ``con.transaction()``: inside this one they become savepoints.
-            with self.backend.con.transaction():  # type: ignore[attr-defined]
+            with self.backend.con.transaction():
                 yield
             return
         if self.engine != "duckdb":
@@ -147,7 +148,8 @@ class Warehouse:
         """Row count of every warehouse table."""
         return {t.name: int(self.table(t.name).count().execute()) for t in TABLES}
 
-    def execute(self, expr: Table) -> Any:
+    def execute(self, expr: Expr) -> Any:
+        """The result of an Ibis expression: a pandas DataFrame for a table, a scalar for a scalar."""
         return self.backend.execute(expr)
 
     def to_pyarrow(self, expr: Table) -> pa.Table:
@@ -158,8 +160,8 @@ class Warehouse:
         above 2**53 (keyed hashes, stable ids) comes back rounded. Spark 4 gives Arrow directly.
         """
         if self.engine == "pyspark":
-            self.backend._run_pre_execute_hooks(expr)  # type: ignore[attr-defined]  # registers memtables
-            data = self.spark.sql(self.backend.compile(expr)).toArrow()  # type: ignore[attr-defined]
+            self.backend._run_pre_execute_hooks(expr)  # registers memtables
+            data = self.spark.sql(self.backend.compile(expr)).toArrow()
         else:
             data = self.backend.to_pyarrow(expr)
         return data.cast(expr.schema().to_pyarrow())
@@ -195,7 +197,7 @@ def spark_session(url: str) -> SparkSession:
     A process has one Spark session: when one is already running it is reused, unless the URL asks for
     another warehouse directory than the session's, which is an error rather than a silent surprise.
     """
-    from pyspark.sql import SparkSession
+    from pyspark.sql import SparkSession  # here, not at the top: pyspark is the optional ``spark`` extra
 
     parts = urlsplit(url)
     if parts.netloc not in ("", "local"):
