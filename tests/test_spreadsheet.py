@@ -19,11 +19,20 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
+from openpyxl.styles import PatternFill
 from typer.testing import CliRunner
 
 from proxisante.cli import app
 from proxisante.cli.common import console
-from proxisante.spreadsheet import is_hostile, neutralise, save_workbook, sql_neutralised, write_csv
+from proxisante.spreadsheet import (
+    is_hostile,
+    neutralise,
+    save_workbook,
+    set_widths,
+    sql_neutralised,
+    write_csv,
+    write_header,
+)
 from tests.lib.paths import TEST_DATA
 
 HOSTILE = [
@@ -90,6 +99,28 @@ def test_a_formula_the_product_did_not_write_is_saved_as_text(tmp_path: Path) ->
     assert cells["A1"].data_type == "s" and cells["A1"].value == "=1+1" and cells["A1"].quotePrefix
     assert cells["C1"].value == -3 and cells["C1"].data_type == "n"
     assert cells["D1"].data_type == "f"
+
+
+def test_the_shared_layout_bold_header_widths_and_frozen_panes(tmp_path: Path) -> None:
+    """The layout the three workbooks share: the header (hostile labels neutralised too), widths, frozen panes."""
+    book = Workbook()
+    plain, report = book.active, book.create_sheet("rapport")
+    write_header(plain, ["nom", "=1+1"], freeze="B2")
+    plain.append(["a", 1])
+    set_widths(plain, [48, 16])
+    report["A1"] = "titre"
+    write_header(report, ["id", "taux"], 3, freeze="A4", fill=PatternFill("solid", fgColor="DDE6F0"), wrap=True)
+    save_workbook(book, tmp_path / "b.xlsx")
+    plain, report = load_workbook(tmp_path / "b.xlsx").worksheets
+    assert [[c.value for c in row] for row in plain.iter_rows()] == [["nom", "=1+1"], ["a", 1]]
+    assert [c.font.b for c in plain[1]] == [True, True] and not plain["A2"].font.b and plain["B1"].quotePrefix
+    widths = [plain.column_dimensions[c].width for c in "AB"]
+    assert (plain.freeze_panes, widths) == ("B2", [48, 16])
+    assert not plain["A1"].alignment.wrap_text and plain["A1"].fill.fill_type is None
+    header = report[3]
+    assert [c.value for c in header] == ["id", "taux"] and all(c.font.b for c in header)
+    assert all(c.fill.fgColor.rgb == "00DDE6F0" and c.alignment.wrap_text for c in header)
+    assert header[0].alignment.vertical == "center" and report.freeze_panes == "A4" and not report["A1"].font.b
 
 
 # -- the command line ----------------------------------------------------------------------------

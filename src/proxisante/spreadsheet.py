@@ -18,19 +18,26 @@ from an export could then run a command or send the sheet's contents elsewhere w
   changed: they are typed data for programs, not read by spreadsheets as text.
 
 The same rule is written twice (Python and SQL); a test checks they agree on generated strings.
+
+The product's workbooks (the economic workbook, the profile file, the report) also share their layout
+here: a bold header row (:func:`write_header`, with the frozen panes below it) and column widths
+(:func:`set_widths`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
 
 if TYPE_CHECKING:
     from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
@@ -38,6 +45,7 @@ _NUMBER = re.compile(r"[+-]?[0-9]+([.,][0-9]+)?")
 # The same two tests in DuckDB's regular expressions (RE2): the prefix, and a plain signed number.
 _SQL_PREFIX = r"^[=+\-@\t\r]"
 _SQL_NUMBER = r"^[+-]?[0-9]+([.,][0-9]+)?$"
+BOLD = Font(bold=True)
 
 
 def is_hostile(text: str) -> bool:
@@ -99,3 +107,32 @@ def save_workbook(book: Workbook, target: str | Path | IO[bytes], formulas: Iter
     """Save ``book`` after :func:`safe_workbook`: the one way the product writes a workbook."""
     safe_workbook(book, formulas)
     book.save(target)
+
+
+def write_header(
+    sheet: Worksheet,
+    labels: Sequence[str],
+    row: int = 1,
+    *,
+    freeze: str | None = None,
+    fill: PatternFill | None = None,
+    wrap: bool = False,
+) -> None:
+    """Write ``labels`` in bold across ``row`` from column A, and freeze the panes at ``freeze`` (``"B2"``:
+    the header and the first column stay in view). ``fill`` colours the header cells; ``wrap`` wraps their
+    text, centred vertically."""
+    for column, label in enumerate(labels, start=1):
+        cell = sheet.cell(row, column, label)
+        cell.font = BOLD
+        if fill is not None:
+            cell.fill = fill
+        if wrap:
+            cell.alignment = Alignment(wrap_text=True, vertical="center")
+    if freeze is not None:
+        sheet.freeze_panes = freeze
+
+
+def set_widths(sheet: Worksheet, widths: Sequence[float]) -> None:
+    """The widths of the first columns (A, B, ...), in characters."""
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width

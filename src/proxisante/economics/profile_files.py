@@ -31,11 +31,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from openpyxl import Workbook, load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import ValidationError
 
 from proxisante.definitions import load_yaml
 from proxisante.economics.profile import Profile, ProfileError, parse_profile
-from proxisante.spreadsheet import save_workbook
+from proxisante.spreadsheet import save_workbook, set_widths, write_header
 
 EXAMPLE_PROFILE = resources.files(__package__) / "examples" / "profile_example.yaml"
 
@@ -78,8 +80,6 @@ def load_profile(path: Path | resources.abc.Traversable) -> Profile:
 
 def load_profile_xlsx(path: Path) -> Profile:
     """A profile from a workbook in the layout above; refused with the sheet, row and field named."""
-    from openpyxl import load_workbook
-
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises several kinds for a file that is not a workbook
@@ -109,7 +109,7 @@ def load_profile_xlsx(path: Path) -> Profile:
             continue
         rows = book[section].iter_rows(values_only=True)
         header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
-        records = []
+        records: list[dict[str, Any]] = []
         for number, row in enumerate(rows, start=2):
             if row is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
                 continue
@@ -166,33 +166,30 @@ def _place(loc: tuple, message: str, where: dict[tuple, str]) -> str:
 
 def write_profile_xlsx(profile: Profile, path: Path) -> None:
     """Write ``profile`` as a workbook that :func:`load_profile_xlsx` reads back."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
     book = Workbook()
-    bold = Font(bold=True)
     ws = book.active
     ws.title = "centre"
-    ws.append(["field", "value"])
+    _header(ws, ["field", "value"])
     for field in SCALARS:
         ws.append([field, getattr(profile, field)])
     for note in profile.notes:
         ws.append(["notes", note])
     for section, columns in SECTIONS.items():
         sheet = book.create_sheet(section)
-        sheet.append(columns)
+        _header(sheet, columns)
         for item in getattr(profile, section):
             values = [getattr(item, c) for c in columns]
             sheet.append(["oui" if v is True else "non" if v is False else v for v in values])
     if profile.ancs_engagements is not None:
         sheet = book.create_sheet(ANCS[0])
-        sheet.append(ANCS[1])
+        _header(sheet, ANCS[1])
         for name, count in profile.ancs_engagements.items():
             sheet.append([name, count])
-    for sheet in book.worksheets:
-        for cell in sheet[1]:
-            cell.font = bold
-        sheet.column_dimensions["A"].width = 24
-        sheet.freeze_panes = "A2"
     path.parent.mkdir(parents=True, exist_ok=True)
     save_workbook(book, path)
+
+
+def _header(sheet: Worksheet, columns: list[str]) -> None:
+    """The field names in bold on row 1, kept in view; column A wide enough for them."""
+    write_header(sheet, columns, freeze="A2")
+    set_widths(sheet, [24])

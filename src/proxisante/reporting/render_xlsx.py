@@ -13,24 +13,19 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.drawing.image import Image
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from proxisante.reporting import charts, formats
 from proxisante.reporting.model import Column, Indicator, Report, Table
-from proxisante.spreadsheet import save_workbook
+from proxisante.spreadsheet import BOLD, save_workbook, set_widths, write_header
 
-BOLD = Font(bold=True)
 HEADER = PatternFill("solid", fgColor="DDE6F0")
 MASKED = PatternFill("solid", fgColor="EEEEEE")
 FORMATS = {"count": "#,##0", "share": "0.0 %", "rate": "0.0", "amount": "#,##0 €", "number": "0.0"}
 
 
-def _header(sheet: Worksheet, row: int, labels: list[str]) -> None:
-    for column, label in enumerate(labels, start=1):
-        cell = sheet.cell(row, column, label)
-        cell.font, cell.fill = BOLD, HEADER
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
+def _header(sheet: Worksheet, row: int, labels: list[str], freeze: str | None = None) -> None:
+    write_header(sheet, labels, row, freeze=freeze, fill=HEADER, wrap=True)
 
 
 def _put(sheet: Worksheet, row: int, column: int, value: Any, kind: str = "text", masked: str = "") -> None:
@@ -42,23 +37,17 @@ def _put(sheet: Worksheet, row: int, column: int, value: Any, kind: str = "text"
         cell.number_format = FORMATS[kind]
 
 
-def _widths(sheet: Worksheet, widths: list[int]) -> None:
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-
-
 def _table_sheet(book: Workbook, report: Report, table: Table, name: str) -> None:
     sheet = book.create_sheet(name)
     sheet.cell(1, 1, table.title).font = Font(bold=True, size=12)
-    _header(sheet, 3, [c.label for c in table.columns])
+    _header(sheet, 3, [c.label for c in table.columns], freeze="A4")
     for r, row in enumerate(table.rows, start=4):
         for c, column in enumerate(table.columns, start=1):
             masked = report.mask_label(row.masked[column.key]) if column.key in row.masked else ""
             _put(sheet, r, c, row.values.get(column.key), column.kind, masked)
     if table.note:
         sheet.cell(len(table.rows) + 5, 1, table.note).font = Font(italic=True)
-    _widths(sheet, [max(12, min(48, len(c.label) + 4)) if c.kind != "text" else 34 for c in table.columns])
-    sheet.freeze_panes = "A4"
+    set_widths(sheet, [max(12, min(48, len(c.label) + 4)) if c.kind != "text" else 34 for c in table.columns])
 
 
 def _summary(book: Workbook, report: Report) -> None:
@@ -80,7 +69,7 @@ def _summary(book: Workbook, report: Report) -> None:
     for row, (label, text) in enumerate(lines, start=3):
         sheet.cell(row, 1, label).font = BOLD
         sheet.cell(row, 2, text).alignment = Alignment(wrap_text=True)
-    _widths(sheet, [24, 110])
+    set_widths(sheet, [24, 110])
 
 
 def _indicator_values(report: Report, i: Indicator) -> list[tuple[Any, str, str]]:
@@ -102,14 +91,13 @@ def _indicators(book: Workbook, report: Report) -> None:
     labels = ["id", "indicateur", "groupe", "programme", "sens", "dénominateur", "exclusions", "numérateur",
               "éligibles", "taux", "IC bas", "IC haut", "objectif intermédiaire", "cible", "statut",
               "évolution"]  # fmt: skip
-    _header(sheet, 3, labels)
+    _header(sheet, 3, labels, freeze="C4")
     for r, indicator in enumerate(report.indicators, start=4):
         for c, (value, kind, masked) in enumerate(_indicator_values(report, indicator), start=1):
             _put(sheet, r, c, value, kind, masked)
     note = "Taux en % (proportions) ou pour 100 patients (événements) ; n.s. : dénominateur sous le minimum."
     sheet.cell(len(report.indicators) + 5, 1, note).font = Font(italic=True)
-    _widths(sheet, [30, 44, 22, 12, 10, *([12] * 9), 18, 16])
-    sheet.freeze_panes = "C4"
+    set_widths(sheet, [30, 44, 22, 12, 10, *([12] * 9), 18, 16])
     _trend(book, report)
 
 
@@ -123,7 +111,7 @@ def _trend(book: Workbook, report: Report) -> None:
         for c, point in enumerate(i.trend, start=3):
             masked = report.disclosure.secondary_label if point.masked else ("" if point.reportable else "n.s.")
             _put(sheet, r, c, point.rate, "number" if i.scoring == "events_per_100" else "share", masked)
-    _widths(sheet, [30, 44, *([12] * len(periods))])
+    set_widths(sheet, [30, 44, *([12] * len(periods))])
 
 
 def _economics(book: Workbook, report: Report) -> None:
@@ -142,7 +130,7 @@ def _economics(book: Workbook, report: Report) -> None:
         for c, column in enumerate(columns, start=1):
             _put(sheet, r, c, getattr(model, column.key), column.kind)
     sheet.cell(len(e.models) + 5, 1, e.note).font = Font(italic=True)
-    _widths(sheet, [32, *([15] * 7)])
+    set_widths(sheet, [32, *([15] * 7)])
 
 
 def _charts(book: Workbook, report: Report) -> None:
