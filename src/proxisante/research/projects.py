@@ -23,7 +23,8 @@ from proxisante.omop.cdm import VOCABULARY_TABLES
 from proxisante.research.export import warehouse_cdm_tables
 
 PARAMETERS = ParameterFile(__package__)
-QUASI_IDENTIFIERS = ("age_band", "sex", "commune")
+QuasiIdentifier = Literal["age_band", "sex", "commune"]
+QUASI_IDENTIFIERS: tuple[QuasiIdentifier, ...] = ("age_band", "sex", "commune")
 # A project id names a file under the data home: lower-case letters, digits, - and _, never a path.
 PROJECT_ID = r"^[a-z0-9][a-z0-9_-]{1,63}$"
 
@@ -63,9 +64,7 @@ class Project(BaseModel):
     approval: Approval
     k: int = Field(default_factory=lambda: int(PARAMETERS.value("k_anonymity")), ge=2)
     date_shift: bool = False
-    quasi_identifiers: list[Literal["age_band", "sex", "commune"]] = Field(
-        default_factory=lambda: list(QUASI_IDENTIFIERS)
-    )
+    quasi_identifiers: list[QuasiIdentifier] = Field(default_factory=lambda: list(QUASI_IDENTIFIERS))
     format: Literal["csv", "parquet"] = "csv"
     vocabulary: bool = True
 

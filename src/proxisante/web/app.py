@@ -25,6 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from proxisante.definitions import ParameterFile
 from proxisante.installation import Installation, open_installation
 from proxisante.settings import Settings, get_settings
+from proxisante.web.api import router as api_router
+from proxisante.web.pages import error_page, mount_pages
 from proxisante.web.security.accounts import Account, AccountStore
 from proxisante.web.security.audit import AuditLog
 from proxisante.web.security.auth import (
@@ -151,10 +153,6 @@ def create_app(settings: Settings | None = None, installation: Installation | No
     )
     app.state.web = web
     _handlers(app)
-
-    from proxisante.web.api import router as api_router
-    from proxisante.web.pages import mount_pages
-
     app.include_router(api_router)
     mount_pages(app)
     app.add_middleware(BodyLimit, limit=int(SECURITY.value("max_request_bytes")))  # inside the headers below
@@ -183,8 +181,6 @@ def unaudited_read_withheld(request: Request, response: Response) -> Response:
     message = "Lecture nominative non journalisée : la réponse n'a pas été envoyée."
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=500)
-    from proxisante.web.pages import error_page
-
     return error_page(request, 500, "Erreur", message)
 
 
@@ -193,8 +189,6 @@ def _wants_json(request: Request) -> bool:
 
 
 def _handlers(app: FastAPI) -> None:
-    from proxisante.web.pages import error_page
-
     @app.exception_handler(NotAuthenticated)
     async def not_authenticated(request: Request, _: NotAuthenticated) -> Response:
         if _wants_json(request):

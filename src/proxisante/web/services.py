@@ -4,7 +4,9 @@ The warehouse connection of an installation is not safe for concurrent queries, 
 take seconds on a real centre while a page must answer in milliseconds. So every engine call goes
 through :meth:`Services.cached`: the result is kept under the key (last committed batch of the
 warehouse, call, parameters) and computed once, under a lock; a new load (new batch id) makes every
-old entry unreachable. Nothing here knows about HTTP or roles: routes decide who sees what.
+old entry unreachable. Nothing here knows about HTTP or roles: routes decide who sees what. A use case
+the command line has too (the warehouse profile, the APL with the centre's GPs, ...) is called from
+:mod:`proxisante.main`, where it is written once for both.
 """
 
 from __future__ import annotations
@@ -19,10 +21,23 @@ from typing import Any, TypeVar
 import duckdb
 import pandas as pd
 
+from proxisante import main
 from proxisante.definitions import ParameterFile
+from proxisante.economics.profile import Profile, ProfileError
+from proxisante.economics.profile_warehouse import last_full_year
+from proxisante.economics.uncertainty import Simulation
+from proxisante.identity.objection import ObjectionRegistry
 from proxisante.installation import Installation
 from proxisante.measures.definition import Measure, library
+from proxisante.measures.gaps import care_gaps
 from proxisante.measures.periods import Period, PeriodError, parse_period
+from proxisante.measures.prevention import prevention_plan
+from proxisante.measures.results import protect, run, series
+from proxisante.population.patientele import Patientele
+from proxisante.territory.apl import Accessibility
+from proxisante.territory.communes import load_reference, reference_path
+from proxisante.warehouse.completeness import completeness_by_month
+from proxisante.warehouse.status import Status, quarantined_rows, warehouse_status
 
 SECURITY = ParameterFile("proxisante.web.security", "security.yaml")
 T = TypeVar("T")
@@ -94,8 +109,6 @@ class Services:
         seen_at, ids = self._objections
         if seen_at and time.monotonic() - seen_at < BATCH_TTL_SECONDS:
             return ids
-        from proxisante.identity.objection import ObjectionRegistry
-
         registry = ObjectionRegistry(self.installation.vault, self.installation.pseudonymiser)
         try:
             with self.lock:
@@ -169,25 +182,17 @@ class Services:
 
     # -- warehouse -----------------------------------------------------------------------------
 
-    def status(self):
-        from proxisante.warehouse.status import warehouse_status
-
+    def status(self) -> Status:
         return self.cached("status", (), lambda: warehouse_status(self.warehouse, batches=10))
 
     def quarantine(self, limit: int = 100) -> pd.DataFrame:
-        from proxisante.warehouse.status import quarantined_rows
-
         return self.cached("quarantine", limit, lambda: quarantined_rows(self.warehouse, None, limit))
 
     def completeness(self) -> pd.DataFrame:
-        from proxisante.warehouse.completeness import completeness_by_month
-
         return self.cached("completeness", (), lambda: completeness_by_month(self.warehouse))
 
     def default_year(self) -> int:
         """The last full calendar year of the centre's data (the year before today's without data)."""
-        from proxisante.economics.profile import last_full_year
-
         year = self.cached("default_year", (), lambda: last_full_year(self.warehouse))
         return int(year) if year else dt.date.today().year - 1
 
@@ -195,7 +200,6 @@ class Services:
 
     def results(self, period: Period, by: str | None = None, excluded: frozenset[int] = frozenset()) -> pd.DataFrame:
         """Every measure on a period; ``excluded``: persons left out of every population (objectors)."""
-        from proxisante.measures.results import run
 
         def compute() -> pd.DataFrame:
             return run(self.warehouse, period, by=[by] if by else [], exclude_person_ids=excluded).table
@@ -206,8 +210,6 @@ class Services:
         self, period: Period, by: str | None = None, excluded: frozenset[int] = frozenset()
     ) -> pd.DataFrame:
         """The results without ``excluded`` persons, through disclosure control (``results.protect``)."""
-        from proxisante.measures.results import protect
-
         return self.cached(
             "protected",
             (period, by, excluded),
@@ -217,8 +219,6 @@ class Services:
     def series(
         self, measure: Measure, first: dt.date, last: dt.date, excluded: frozenset[int] = frozenset()
     ) -> pd.DataFrame:
-        from proxisante.measures.results import series
-
         return self.cached(
             "series",
             (measure.id, first, last, excluded),
@@ -228,7 +228,6 @@ class Services:
     def protected_year_point(self, measure: Measure, year: int, excluded: frozenset[int]) -> pd.DataFrame:
         """One calendar year of a measure (12 months to 31/12), protected as the year's total row is in the
         results of that year (``results.protect``, no ``by``): the same figure, masked the same way."""
-        from proxisante.measures.results import protect
 
         def compute() -> pd.DataFrame:
             december = dt.date(year, 12, 1)
@@ -239,8 +238,6 @@ class Services:
 
     def gaps(self, period: Period, measure_ids: tuple[str, ...] = (), provider: str | None = None) -> pd.DataFrame:
         """Care gaps of the period (pseudonymised); cached, since the names are joined per request."""
-        from proxisante.measures.gaps import care_gaps
-
         chosen = [measure_of(m) for m in measure_ids] or None
         return self.cached(
             "gaps",
@@ -249,8 +246,6 @@ class Services:
         )
 
     def plan(self, period: Period, person_id: int) -> pd.DataFrame:
-        from proxisante.measures.prevention import prevention_plan
-
         return self.cached("plan", (period, person_id), lambda: prevention_plan(self.warehouse, period, [person_id]))
 
     def médecin_traitant(self, person_id: int, on: dt.date) -> str | None:
@@ -258,8 +253,6 @@ class Services:
         return self.panel_mt(on).get(int(person_id))
 
     def panel_mt(self, on: dt.date) -> dict[int, str]:
-        from proxisante.population.patientele import Patientele
-
         def compute() -> dict[int, str]:
             with Patientele(self.warehouse, on, registry_ids=[]) as p:
                 table = p.patients()
@@ -291,37 +284,26 @@ class Services:
     def patientele(
         self, on: dt.date, period: Period, excluded: frozenset[int] = frozenset()
     ) -> dict[str, pd.DataFrame]:
-        """The patientèle tables on a date; ``excluded`` persons (objectors) are left out of all but flows."""
-        from proxisante.population.patientele import Patientele
-
-        def compute() -> dict[str, pd.DataFrame]:
-            with Patientele(self.warehouse, on, exclude_person_ids=excluded) as p:
-                return {
-                    "pyramid": p.pyramid(by_provider=False),
-                    "composition": p.composition(by_provider=False),
-                    "by_provider": p.composition(by_provider=True),
-                    "access": p.access(),
-                    "risk": p.risk_levels(by_provider=False),
-                    "flows": p.flows(period, by_provider=False),
-                }
-
-        return self.cached("patientele", (on, period, excluded), compute)
+        """The patientèle tables on a date (``main.patientele``); ``excluded`` persons (objectors) are left out
+        of all but flows."""
+        return self.cached(
+            "patientele",
+            (on, period, excluded),
+            lambda: main.patientele(self.installation, on, period, excluded=excluded),
+        )
 
     # -- economics -----------------------------------------------------------------------------
 
-    def profile(self, year: int | None, excluded: frozenset[int] = frozenset()):
-        """The centre's economic profile for a year, read from the warehouse once (it runs the ROSP measures);
-        ``excluded`` persons (objectors, for a protected audience) are in none of its tables."""
-        from proxisante.economics.profile import ProfileError, last_full_year, profile_from_warehouse
-        from proxisante.reporting.counts import WithoutPersons
+    def profile(self, year: int | None, excluded: frozenset[int] = frozenset()) -> Profile:
+        """The centre's economic profile for a year (``main.warehouse_profile``), read from the warehouse once
+        (it runs the ROSP measures); ``excluded`` persons (objectors, for a protected audience) are in none
+        of its tables."""
 
-        def compute():
-            chosen = year or last_full_year(self.warehouse)
-            if chosen is None:
-                raise Unavailable("l'entrepôt ne contient aucun acte facturé : chargez un export d'abord")
+        def compute() -> Profile:
             try:
-                view = WithoutPersons(self.warehouse, excluded) if excluded else self.warehouse
-                return profile_from_warehouse(view, chosen, centre="Centre (entrepôt)")  # type: ignore[arg-type]
+                return main.warehouse_profile(self.installation, year, excluded)
+            except main.NoBilledActs as error:
+                raise Unavailable(f"{error} d'abord") from error
             except ProfileError as error:
                 raise InputError(str(error)) from error
 
@@ -335,30 +317,23 @@ class Services:
         tornado_model: str,
         profile_year: int | None,
         excluded: frozenset[int] = frozenset(),
-    ):
-        from proxisante.economics.costs import load_costs
-        from proxisante.economics.profile import ProfileError
-        from proxisante.economics.uncertainty import simulate
-
+    ) -> Simulation:
+        """The payment models on the warehouse's profile and the EXAMPLE costs (``main.payment_simulation``)."""
         profile = self.profile(profile_year, excluded)
 
-        def compute():
+        def compute() -> Simulation:
             try:
-                costs = load_costs(None)
-                costs.by_item(profile)
+                return main.payment_simulation(
+                    profile, None, years, draws=draws, seed=seed, tornado_model=tornado_model
+                )
             except ProfileError as error:
                 raise InputError(str(error)) from error
-            return simulate(
-                profile, costs, list(years) or [profile.year], draws=draws, seed=seed, tornado_model=tornado_model
-            )
 
         return self.cached("simulation", (years, draws, seed, tornado_model, profile_year, excluded), compute)
 
     # -- territory -----------------------------------------------------------------------------
 
     def communes(self) -> pd.DataFrame:
-        from proxisante.territory.communes import load_reference, reference_path
-
         path = reference_path(self.installation.settings.home_dir)
         if not path.exists():
             raise Unavailable(
@@ -367,18 +342,13 @@ class Services:
             )
         return self.cached("communes", path.stat().st_mtime, lambda: load_reference(path))
 
-    def accessibility(self):
-        """APL of every commune with the synthetic national supply and the centre's own GPs."""
-        from proxisante.territory.apl import compute_apl
-        from proxisante.territory.supply import combined, synthetic_supply, warehouse_supply
-
+    def accessibility(self) -> Accessibility:
+        """APL of every commune with the synthetic national supply and the centre's own GPs
+        (``main.centre_accessibility``)."""
         communes = self.communes()
-
-        def compute():
-            centre = warehouse_supply(self.warehouse, dt.date.today())
-            return compute_apl(communes, combined(synthetic_supply(communes), centre))
-
-        return self.cached("accessibility", id(communes), compute)
+        return self.cached(
+            "accessibility", id(communes), lambda: main.centre_accessibility(self.installation, communes)
+        )
 
     def centre_departement(self) -> str | None:
         """The département where most patients of the centre live (the territory page opens on it)."""
