@@ -28,6 +28,22 @@ SHEET_NAMES = {
     "ipep": "IPEP",
 }
 
+SUMMARY_HEADER = [
+    "modèle",
+    "année",
+    "recettes",
+    "charges",
+    "résultat",
+    "marge",
+    "résultat P5",
+    "résultat P50",
+    "résultat P95",
+    "probabilité résultat > 0",
+    "point mort (patients MT / ETP MG)",
+    "point mort P5",
+    "point mort P95",
+]
+
 
 def _unconfirmed_note(simulation: Simulation) -> str:
     names = ", ".join(p.name for p in simulation.unconfirmed())
@@ -72,43 +88,8 @@ def _sheet(
 def _summary_sheet(book: Workbook, simulation: Simulation) -> None:
     """Synthèse: every model and year with its bands and break-even, then the profile, the draws and the sources."""
     profile, costs = simulation.profile, simulation.costs
-    rows = []
-    for year in simulation.years:
-        for key, label in MODELS.items():
-            r, b = simulation.results[year][key], simulation.bands[year][key]
-            rows.append(
-                [
-                    label,
-                    year,
-                    float(r.revenue),
-                    float(r.cost),
-                    float(r.result),
-                    float(r.margin),
-                    b.result[5],
-                    b.result[50],
-                    b.result[95],
-                    b.probability_positive,
-                    float(r.break_even_per_gp_fte),
-                    b.break_even_per_gp_fte[5],
-                    b.break_even_per_gp_fte[95],
-                ]
-            )
-    header = [
-        "modèle",
-        "année",
-        "recettes",
-        "charges",
-        "résultat",
-        "marge",
-        "résultat P5",
-        "résultat P50",
-        "résultat P95",
-        "probabilité résultat > 0",
-        "point mort (patients MT / ETP MG)",
-        "point mort P5",
-        "point mort P95",
-    ]
-    ws = _sheet(book, "Synthèse", header, rows, money={3, 4, 5, 7, 8, 9}, first=True)
+    rows = [_summary_row(simulation, year, key) for year in simulation.years for key in MODELS]
+    ws = _sheet(book, "Synthèse", SUMMARY_HEADER, rows, money={3, 4, 5, 7, 8, 9}, first=True)
     for (cell,) in ws.iter_rows(min_row=2, min_col=6, max_col=6):
         cell.number_format = "0.0 %"
     for (cell,) in ws.iter_rows(min_row=2, min_col=10, max_col=10):
@@ -133,6 +114,14 @@ def _summary_sheet(book: Workbook, simulation: Simulation) -> None:
         ws.append([f"ATTENTION : {costs.label}."])
     for note in profile.notes:
         ws.append([note])
+
+
+def _summary_row(simulation: Simulation, year: int, key: str) -> list:
+    """One model in one year: revenue, cost, result and margin, the result's bands, the break-even and its bands."""
+    r, b = simulation.results[year][key], simulation.bands[year][key]
+    money = [float(r.revenue), float(r.cost), float(r.result), float(r.margin), b.result[5], b.result[50], b.result[95]]
+    even = [float(r.break_even_per_gp_fte), b.break_even_per_gp_fte[5], b.break_even_per_gp_fte[95]]
+    return [MODELS[key], year, *money, b.probability_positive, *even]
 
 
 def _model_sheet(book: Workbook, simulation: Simulation, key: str, title: str) -> None:
