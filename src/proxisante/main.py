@@ -38,12 +38,6 @@ from proxisante.reporting.counts import WithoutPersons
 from proxisante.territory.apl import Accessibility, compute_apl
 from proxisante.territory.supply import Supply, combined, synthetic_supply, warehouse_supply
 
-__all__ = [
-    "NoBilledActs", "accessibility", "centre_accessibility", "centre_supply", "patientele", "payment_simulation",
-    "warehouse_profile",
-]  # fmt: skip
-
-
 # -- economics ----------------------------------------------------------------------------------------------
 
 
