@@ -7,6 +7,7 @@ attack (least squares) on the table's equations.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import datetime as dt
 import itertools
@@ -19,18 +20,26 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from proxisante import disclosure
 from proxisante.disclosure import (
     MEASURE_COUNTS,
     SETTINGS_FILE,
+    PeriodRefused,
     SettingsError,
     disclosure_violations,
     load_settings,
     measure_differences,
     measure_violations,
     parse_settings,
+    period_policy,
     protect_measure_results,
     suppress,
 )
+from proxisante.measures import results as measure_results
+from proxisante.population import flows, panel, risk
+from proxisante.reporting import build, protect
+from proxisante.web import access
+from tests.lib.paths import SRC
 
 TOTAL = "Total"
 THRESHOLD = 10
@@ -482,8 +491,6 @@ def test_a_part_of_a_whole_is_masked_when_it_or_everybody_but_it_is_small() -> N
 
 
 def test_the_published_periods_are_closed_calendar_years() -> None:
-    from proxisante.disclosure import PeriodRefused, period_policy
-
     policy = period_policy()
     today = dt.date(2026, 12, 5)
     assert policy.kinds == ("year",) and policy.closed_only
@@ -504,3 +511,57 @@ def test_a_policy_with_an_unknown_period_kind_is_refused() -> None:
     quarters = {**node["protected_periods"], "value": {"kinds": ["year", "quarter"], "closed_only": False}}
     policy = parse_settings({**node, "protected_periods": quarters}).periods.value
     assert policy.allowed(dt.date(2025, 10, 1), dt.date(2025, 12, 31), dt.date(2025, 1, 1))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Margins: one home, one label
+
+
+def test_margins_are_every_subset_of_the_dimensions_labelled_with_the_settings_total() -> None:
+    cells = pd.DataFrame({"sex": ["F", "F", "M"], "age": ["0-9", "10-19", "0-9"], "n": [3, 4, 5]})
+    out = disclosure.with_margins(cells, ["sex", "age"], ["n"])
+    total = disclosure.TOTAL
+    assert total == load_settings().labels.total == yaml.safe_load(SETTINGS_FILE.read_text())["labels"]["total"]
+    assert list(zip(out.sex, out.age, out.n, strict=True)) == [
+        ("F", "0-9", 3), ("F", "10-19", 4), ("M", "0-9", 5),  # the cells as given
+        ("F", total, 7), ("M", total, 5),  # summed over age
+        (total, "0-9", 8), (total, "10-19", 4),  # summed over sex
+        (total, total, 12),  # the grand total
+    ]  # fmt: skip
+    assert out.n.dtype == "int64"
+    one = disclosure.with_margins(cells[["sex", "n"]], ["sex"], ["n"], total="Ensemble")
+    assert one.sex.tolist() == ["F", "F", "M", "Ensemble"] and one.n.tolist() == [3, 4, 5, 12]
+    with pytest.raises(ValueError, match="dims"):
+        disclosure.with_margins(cells, [], ["n"])
+
+
+# The marker is compared, assigned or used as a key; a French heading that happens to read "Total" is the
+# value of a label mapping (``{TOTAL: "Total"}``), which is allowed.
+def _total_literals(path: Path, total: str) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    headings = {id(v) for node in ast.walk(tree) if isinstance(node, ast.Dict) for v in node.values}
+    return [
+        f"{path.relative_to(SRC).as_posix()}:{node.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and node.value == total and id(node) not in headings
+    ]
+
+
+def test_margins_and_their_label_are_defined_in_disclosure_only() -> None:
+    """``disclosure.with_margins`` and ``disclosure.TOTAL`` (labels.total of disclosure.yaml), nowhere else."""
+    total = load_settings().labels.total
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        if path == SRC / "disclosure.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found += [f"{path.relative_to(SRC)}: def {n.name}" for n in ast.walk(tree)
+                  if isinstance(n, ast.FunctionDef) and n.name == "with_margins"]  # fmt: skip
+        found += [f"{where}: the literal {total!r}" for where in _total_literals(path, total)]
+    assert not found, "use proxisante.disclosure (with_margins, TOTAL):\n" + "\n".join(found)
+
+
+def test_every_margin_label_in_use_is_the_settings_one() -> None:
+    for module in (measure_results, flows, panel, risk, build, protect, access):
+        assert module.TOTAL is disclosure.TOTAL, module.__name__
+    assert measure_results.with_margins is protect.with_margins is disclosure.with_margins

@@ -15,6 +15,7 @@ plain pandas and numpy in memory, and nothing here touches the warehouse.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
@@ -199,7 +200,9 @@ def _check_threshold(value: object, name: str) -> None:
         raise SettingsError(f"{name} must be a whole number of persons >= 1, got {value!r}")
 
 
-def _rules(settings: DisclosureSettings | None, threshold: int | None) -> DisclosureSettings:
+def settings_for(threshold: int | None = None, settings: DisclosureSettings | None = None) -> DisclosureSettings:
+    """The rules a table is protected with: ``settings`` (default ``disclosure.yaml``), with the caller's
+    threshold if given."""
     rules = settings if settings is not None else load_settings()
     return rules if threshold is None else rules.with_threshold(threshold)
 
@@ -226,7 +229,7 @@ def suppress(
     counts become ``pd.NA`` (nullable ``Int64``); ``suppressed`` is "", "primary" or "secondary".
     The input is not modified.
     """
-    rules = _rules(settings, threshold)
+    rules = settings_for(threshold, settings)
     _check_table(frame, dims, counts)
     values = _known_counts(frame, counts)
     primary, masked = _mask(values, _groups(frame, dims, total or rules.labels.total), rules)
@@ -248,7 +251,7 @@ def protect_measure_results(
     row loses its counts, rate and interval; secondary suppression runs over all those counts, which
     add up across siblings into the margin rows.
     """
-    rules = _rules(settings, threshold)
+    rules = settings_for(threshold, settings)
     _check_table(frame, dims, (*MEASURE_COUNTS, *MEASURE_VALUES))
     counts = pd.DataFrame(_known_counts(frame, MEASURE_COUNTS), columns=list(MEASURE_COUNTS))
     values = np.column_stack([counts.to_numpy(), measure_differences(counts).to_numpy(dtype=np.int64)])
@@ -275,7 +278,7 @@ def protect_parts(
     ``derived`` columns (a share: share x whole gives the count back); ``whole`` is published elsewhere
     (the panel) and stays. Rows may overlap (a diabetic may be in ALD): they are not added up.
     """
-    rules = _rules(settings, threshold)
+    rules = settings_for(threshold, settings)
     _known_counts(frame, [part, whole])
     masked = np.zeros(len(frame), dtype=bool)
     primary = np.zeros(len(frame), dtype=bool)
@@ -323,7 +326,7 @@ def disclosure_violations(
     the table's margins. The sentences name cells, never the values they would reveal, so that
     they can be logged.
     """
-    rules = _rules(settings, threshold)
+    rules = settings_for(threshold, settings)
     _check_table(frame, dims, counts)
     groups = _groups(frame, dims, total or rules.labels.total)
     names = [", ".join(f"{d}={v}" for d, v in zip(dims, cell, strict=True)) for cell in _cells(frame, dims)]
@@ -347,6 +350,38 @@ def measure_violations(
     checked = pd.concat([frame[list(dims)], counts, measure_differences(counts)], axis=1)
     columns = [*MEASURE_COUNTS, *MEASURE_DIFFERENCES]
     return disclosure_violations(checked, dims, columns, threshold, total=total, settings=settings)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Margins
+
+# The label of a margin row in every table the project publishes: labels.total of disclosure.yaml.
+TOTAL: str = load_settings().labels.total
+
+
+def with_margins(frame: pd.DataFrame, dims: Sequence[str], counts: Sequence[str], total: str = TOTAL) -> pd.DataFrame:
+    """The cells of ``frame`` (its ``dims`` and ``counts`` columns) and every margin: ``counts`` summed
+    over each subset of ``dims``, the dimensions summed over labelled ``total``.
+
+    Rows: the cells, then the margins from the finest (one dimension summed over) to the grand total
+    (every dimension ``total``), subsets in the order of ``itertools.combinations``. Counts are ``int64``.
+    """
+    if not dims:
+        raise ValueError("dims: name at least one dimension column")
+    parts = [frame[[*dims, *counts]]]
+    for size in range(len(dims) - 1, -1, -1):
+        for kept in itertools.combinations(dims, size):
+            if kept:
+                summed = frame.groupby(list(kept), dropna=False)[list(counts)].sum().reset_index()
+            else:
+                summed = frame[list(counts)].sum().to_frame().T
+            for dim in dims:
+                if dim not in kept:
+                    summed[dim] = total
+            parts.append(summed[[*dims, *counts]])
+    out = pd.concat(parts, ignore_index=True)
+    out[list(counts)] = out[list(counts)].astype("int64")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -433,7 +468,7 @@ def _publish(
 
 def _mask(values: np.ndarray, groups: list[_Group], rules: DisclosureSettings) -> tuple[np.ndarray, np.ndarray]:
     """Primary cells, and every masked cell once no group and no combination of margins exposes one."""
-    primary = _small(values, rules).any(axis=1)
+    primary = np.asarray(_small(values, rules).any(axis=1))
     masked = primary.copy()
     while _protect_groups(values, groups, masked, rules) or _protect_combined(values, groups, masked):
         pass
@@ -503,7 +538,7 @@ def _determined(groups: list[_Group], masked: np.ndarray) -> list[int]:
     space of the equations, i.e. every vector of their null space is zero there.
     """
     hidden = np.flatnonzero(masked)
-    column = {row: j for j, row in enumerate(hidden)}
+    column = {int(row): j for j, row in enumerate(hidden)}
     equations = []
     for group in groups:
         equation = np.zeros(hidden.size)

@@ -19,7 +19,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxisante.disclosure import disclosure_violations, load_settings
+from proxisante.disclosure import disclosure_violations, load_settings, settings_for
 from proxisante.measures.definition import measure
 from proxisante.measures.periods import parse_period
 from proxisante.reporting import protect
@@ -168,7 +168,7 @@ def test_the_checks_see_a_small_count() -> None:
 
 def test_a_trait_held_by_all_but_a_few_is_masked() -> None:
     """'Everybody but k' reveals k: the complement is protected as surely as the count."""
-    rules = protect.settings()
+    rules = settings_for()
     table = protect.parts_of_a_whole(
         "t", "t", ("patientèle", 120), [("ald", "ALD", 115), ("c2s", "C2S", 3), ("diab", "Diabète", 60)], rules
     )

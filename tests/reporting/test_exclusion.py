@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow as pa
+
+from proxisante.economics.profile_warehouse import profile_from_warehouse
 from proxisante.measures.context import Context
 from proxisante.measures.definition import measure
 from proxisante.measures.periods import parse_period
 from proxisante.measures.results import run, series
 from proxisante.population.patientele import Patientele
+from proxisante.reporting.build import Options, build_report, evolution, previous_periods
+from proxisante.reporting.counts import WithoutPersons
+from proxisante.reporting.model import TrendPoint
+from proxisante.warehouse.schema import TABLES_BY_NAME
 from tests.lib.measure_fixture import Centre
 
 HBA1C = [("1577", "2025-02-01"), ("1577", "2025-08-01")]
@@ -81,11 +88,6 @@ def test_an_objecting_patient_leaves_the_patientele() -> None:
 
 def test_the_report_leaves_the_objecting_patient_out_of_every_count() -> None:
     """Threshold 1 (everything published), so that the hand-written counts can be read exactly."""
-    import pyarrow as pa
-
-    from proxisante.reporting.build import Options, build_report
-    from proxisante.warehouse.schema import TABLES_BY_NAME
-
     c = Centre()
     c.patient("controlled", born="1950-01-01", sex="F", drugs=METFORMIN, labs=HBA1C, visits=[("G", "2025-03-01")])
     c.patient("objector", born="1955-01-01", sex="M", drugs=METFORMIN, labs=HBA1C,
@@ -117,12 +119,6 @@ def test_the_report_leaves_the_objecting_patient_out_of_every_count() -> None:
 
 def test_the_economic_profile_sees_no_objecting_patient() -> None:
     """The economic engine takes no exclusion: it reads a view of the warehouse without the objector."""
-    import pyarrow as pa
-
-    from proxisante.economics.profile import profile_from_warehouse
-    from proxisante.reporting.counts import WithoutPersons
-    from proxisante.warehouse.schema import TABLES_BY_NAME
-
     c = centre()
     warehouse = c.warehouse()
     schema = TABLES_BY_NAME["fr_provider_activity"].schema.to_pyarrow()
@@ -139,9 +135,6 @@ def test_the_economic_profile_sees_no_objecting_patient() -> None:
 
 
 def test_previous_periods_and_evolution() -> None:
-    from proxisante.reporting.build import evolution, previous_periods
-    from proxisante.reporting.model import TrendPoint
-
     assert [p.label for p in previous_periods(parse_period("2025"), 2)] == ["2023", "2024"]
     assert [p.label for p in previous_periods(parse_period("2025-T1"), 2)] == ["2024-T3", "2024-T4"]
     rolling = previous_periods(parse_period("12M:2025-06-30"), 1)[0]

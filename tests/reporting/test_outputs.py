@@ -16,6 +16,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
+import jsonschema
 import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,6 +26,7 @@ from typer.testing import CliRunner
 from proxisante.cli import app
 from proxisante.ingest.pivot.load import load_pivot
 from proxisante.installation import open_installation
+from proxisante.measures.context import Context
 from proxisante.measures.periods import parse_period
 from proxisante.reporting.build import Options, build_report
 from proxisante.reporting.render_json import schema, schema_errors
@@ -64,8 +66,6 @@ def _objector(inst) -> tuple[int, int]:
     period = parse_period("2025")
     before = build_report(inst.warehouse, period, (), Options(trend_periods=0, measures=[], economics=False))
     panel = next(t for t in before.panel if t.id == "panel_composition").rows[0].values["patients"]
-    from proxisante.measures.context import Context
-
     persons = inst.warehouse.execute(Context(inst.warehouse, period.end, cache_tables=False).persons)
     candidates = set(persons[persons.mt_provider_id.notnull()].person_id.astype(int))
     with inst.vault.connect() as con:
@@ -137,8 +137,6 @@ def test_the_json_follows_its_schema_and_a_broken_one_does_not(written) -> None:
     document = json.loads(_files(folder)["json"].read_text())
     assert document["schema_version"] == schema()["properties"]["schema_version"]["const"]
     assert schema_errors(document) == []
-    import jsonschema
-
     jsonschema.validate(document, json.loads((ROOT / "docs" / "report-schema.json").read_text()))
     first = next(i for i in document["indicators"] if i["rate"] is not None)
     broken = [

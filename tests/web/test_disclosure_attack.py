@@ -33,9 +33,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from proxisante.disclosure import TOTAL, with_margins
 from proxisante.measures.definition import Measure, library
 from proxisante.measures.periods import Period, month_ends
-from proxisante.measures.results import COUNTS, TOTAL, add_rates, with_margins
+from proxisante.measures.results import COUNTS, add_rates
 from proxisante.population.panel import band_labels
 from proxisante.web.services import Services
 from tests.lib.web import login, make_app
@@ -172,7 +173,7 @@ class FakeServices(Services):
         fine[by] = panel.mt.to_numpy() if by == "provider" else panel.site.to_numpy()
         known = sorted(panel.mt.unique()) if by == "provider" else list(SITES)
         grouped = fine.groupby(by)[list(COUNTS)].sum().reindex(known, fill_value=0).reset_index()
-        return with_margins(grouped, [by])
+        return with_margins(grouped, [by], COUNTS)
 
     def results(self, period: Period, by: str | None = None, excluded: frozenset[int] = frozenset()) -> pd.DataFrame:
         rows = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from typing import Annotated
@@ -12,7 +13,7 @@ from rich.table import Table
 
 from proxisante.cli.common import console, date, decimal, number, percent
 from proxisante.installation import open_installation
-from proxisante.measures.definition import Measure, library
+from proxisante.measures.definition import GROUPS, Measure, library
 from proxisante.measures.periods import PeriodError, parse_period
 from proxisante.spreadsheet import write_csv
 
@@ -20,7 +21,6 @@ measures_app = typer.Typer(help="Indicateurs de qualité et de pertinence (ROSP,
 
 PeriodOption = Annotated[str, typer.Option(help="2025, 2025-T3 ou 12M:2025-06-30")]
 FORMATS = ("table", "json", "csv")
-GROUP_ORDER = ("chronic", "prevention", "efficiency", "pertinence")  # the order a care team reads them
 
 
 def _period(text: str):
@@ -109,7 +109,7 @@ def print_measure_table(frame: pd.DataFrame, measures: list[Measure], title: str
     for column in columns:
         table.add_column(column, justify="left" if column in ("indicateur", "médecin", "statut") else "right")
     rows = frame[frame.stratifier == ""] if "stratifier" in frame else frame
-    order = {group: rank for rank, group in enumerate(GROUP_ORDER)}
+    order = {group: rank for rank, group in enumerate(GROUPS)}  # the order a care team reads them
     rows = rows.assign(_rank=rows.measure_id.map(lambda i: (order[by_id[i].group], i))).sort_values(
         "_rank", kind="stable"
     )
@@ -190,8 +190,6 @@ def series_command(
     last: Annotated[str, typer.Option("--to", help="dernier mois (AAAA-MM)")] = "2025-12",
 ) -> None:
     """Série mensuelle d'un indicateur : 12 mois glissants à la fin de chaque mois."""
-    import datetime as dt
-
     from proxisante.measures.results import series
 
     (chosen,) = _selected([measure])

@@ -21,6 +21,15 @@ from proxisante.definitions import DefinitionError, Source, parse_definition
 from proxisante.vocab.valuesets import value_sets
 
 LIBRARY = resources.files(__package__) / "library"
+# The groups of measures, in the order a care team reads them, and their French label (CLI tables, report
+# order, web pages). The Literal types ``Measure.group``; tests/measures/test_groups.py checks they agree.
+Group = Literal["chronic", "prevention", "efficiency", "pertinence"]
+GROUPS: dict[Group, str] = {
+    "chronic": "Maladies chroniques",
+    "prevention": "Prévention",
+    "efficiency": "Efficience",
+    "pertinence": "Pertinence",
+}
 Stratifier = Literal["age_band", "sex", "c2s", "ald", "commune"]
 STRATIFIERS: tuple[Stratifier, ...] = ("age_band", "sex", "c2s", "ald", "commune")
 EVENT_KINDS = ("condition", "drug", "lab", "procedure", "visit")
@@ -153,7 +162,7 @@ class Measure(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
     short_label: str = Field(max_length=60)
-    group: Literal["prevention", "chronic", "efficiency", "pertinence"]
+    group: Group
     programme: tuple[Literal["ROSP", "FMT", "IPEP", "HAS", "CAPI"], ...] = ()
     source: Source
     scoring: Literal["proportion", "events_per_100"] = "proportion"

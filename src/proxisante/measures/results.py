@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from proxisante.disclosure import TOTAL, protect_measure_results, with_margins
 from proxisante.measures.compile import MeasureCompiler
 from proxisante.measures.context import PARAMETERS, Context
 from proxisante.measures.definition import Measure, library
@@ -23,7 +24,6 @@ from proxisante.warehouse.connection import Warehouse
 from proxisante.warehouse.expr import count_true
 
 COUNTS = ("initial_population", "denominator", "exclusions", "numerator", "numerator_events")
-TOTAL = "Total"
 GROUPINGS = {"provider": "mt_rpps", "care_site": "care_site_id"}
 DIMENSIONS = (*GROUPINGS, "age_band", "sex", "c2s", "ald", "commune")
 
@@ -113,28 +113,6 @@ def objective_status(measure: Measure, rate: float, reportable: bool) -> str:
     return "sous l'objectif"
 
 
-def with_margins(frame: pd.DataFrame, dims: Sequence[str]) -> pd.DataFrame:
-    """Add the total row and, with two dims or more, the margin of each dim (labelled ``Total``)."""
-    if not dims:
-        return frame
-    parts = [frame]
-    for kept in _margin_sets(dims):
-        summed = frame.groupby(list(kept), dropna=False)[list(COUNTS)].sum().reset_index() if kept else (
-            frame[list(COUNTS)].sum().to_frame().T
-        )  # fmt: skip
-        for dim in dims:
-            if dim not in kept:
-                summed[dim] = TOTAL
-        parts.append(summed[list(dims) + list(COUNTS)])
-    return pd.concat(parts, ignore_index=True)
-
-
-def _margin_sets(dims: Sequence[str]) -> list[tuple[str, ...]]:
-    from itertools import combinations
-
-    return [kept for size in range(len(dims) - 1, -1, -1) for kept in combinations(dims, size)]
-
-
 @dataclass
 class MeasureRun:
     """The results of a run: one row per measure and group, with the period and reference date."""
@@ -186,7 +164,7 @@ def _measure_rows(measure: Measure, context: Context, period: Period, by: Sequen
 def _summary(fine: pd.DataFrame, dims: list[str], measure: Measure, stratifier: str) -> pd.DataFrame:
     if dims:
         grouped = fine.groupby(dims, dropna=False)[list(COUNTS)].sum().reset_index()
-        frame = with_margins(grouped, dims[:1]) if len(dims) == 1 else _nested(grouped, dims)
+        frame = with_margins(grouped, dims[:1], COUNTS) if len(dims) == 1 else _nested(grouped, dims)
     else:
         frame = fine[list(COUNTS)].sum().to_frame().T.astype("int64")
     frame = add_rates(frame, measure)
@@ -229,8 +207,6 @@ def protect(frame: pd.DataFrame, by: Sequence[str] = (), threshold: int | None =
     nested); a total row masked in any block is masked in the output, since masking more never
     reveals more. ``eligible`` and ``numerator_events`` go with the row's other counts.
     """
-    from proxisante.disclosure import protect_measure_results
-
     out = []
     for _, rows in frame.groupby("measure_id", sort=False):
         overall = rows[rows.stratifier == ""].assign(stratum=TOTAL).reset_index(drop=True)

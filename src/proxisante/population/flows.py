@@ -25,9 +25,9 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from proxisante.disclosure import TOTAL
 from proxisante.measures.context import Context
 from proxisante.measures.periods import Period, month_ends
-from proxisante.measures.results import TOTAL
 from proxisante.warehouse.connection import Warehouse
 
 MOVEMENTS = ("arrival", "departure", "death", "change")

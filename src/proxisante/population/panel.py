@@ -21,9 +21,9 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from proxisante.definitions import ParameterFile
+from proxisante.disclosure import TOTAL
 from proxisante.measures.context import Context
 from proxisante.measures.definition import Window
-from proxisante.measures.results import TOTAL
 from proxisante.population import registries as reg
 from proxisante.warehouse import expr
 from proxisante.warehouse.expr import count_true

@@ -22,9 +22,9 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from proxisante.definitions import ParameterFile
+from proxisante.disclosure import TOTAL
 from proxisante.measures.context import Context
 from proxisante.measures.definition import Window
-from proxisante.measures.results import TOTAL
 from proxisante.population import registries as reg
 from proxisante.population.panel import patientele
 from proxisante.population.steps import steps_case

@@ -18,10 +18,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from proxisante.disclosure import DisclosureSettings
-from proxisante.measures.definition import Measure, library
+from proxisante.disclosure import TOTAL, DisclosureSettings, settings_for, with_margins
+from proxisante.economics.costs import load_costs
+from proxisante.economics.payments import MODELS
+from proxisante.economics.profile import ProfileError
+from proxisante.economics.profile_warehouse import profile_from_warehouse
+from proxisante.economics.uncertainty import simulate
+from proxisante.measures.definition import GROUPS, Measure, library
 from proxisante.measures.periods import Period, parse_period, rolling
+from proxisante.measures.results import protect as protect_run
+from proxisante.measures.results import run
 from proxisante.population.panel import SEXES, band_labels
+from proxisante.population.patientele import Patientele
 from proxisante.reporting import counts, protect
 from proxisante.reporting.model import (
     Column,
@@ -40,9 +48,7 @@ from proxisante.reporting.model import (
 from proxisante.vocab import mapping
 from proxisante.warehouse.connection import Warehouse
 
-TOTAL = protect.TOTAL
 SEX_LABELS = {"F": "Femmes", "M": "Hommes", "I": "Indéterminé", TOTAL: "Total"}
-GROUP_ORDER = ("chronic", "prevention", "efficiency", "pertinence")
 INDICATOR_COUNTS = ("denominator", "exclusions", "numerator", "eligible")
 
 
@@ -72,7 +78,7 @@ def build_report(
     """The whole report of one period: every count without ``excluded`` persons, every cell protected."""
     options = options or Options()
     excluded = frozenset(excluded)
-    rules = protect.settings(options.threshold)
+    rules = settings_for(options.threshold)
     step = progress or (lambda _: None)
     step("Patientèle")
     panel = panel_tables(warehouse, period, excluded, rules, options.registries)
@@ -139,8 +145,6 @@ def _before(period: Period) -> Period:
 def panel_tables(
     warehouse: Warehouse, period: Period, excluded: frozenset[int], rules, registry_ids: Sequence[str] | None = None
 ) -> list[Table]:
-    from proxisante.population.patientele import Patientele
-
     with Patientele(warehouse, period.end, registry_ids, exclude_person_ids=excluded) as patientele:
         pyramid = patientele.pyramid(by_provider=False)
         composition = patientele.composition(by_provider=False)
@@ -218,7 +222,7 @@ def act_labels() -> dict[str, str]:
 def acts_table(frame: pd.DataFrame, period: Period, rules) -> Table:
     """Acts by profession and code, with each profession's subtotal and the total (one table, protected)."""
     professions, labels = mapping("professions", "label_fr"), act_labels()
-    long = protect.protected(protect.with_margins(frame, ["profession", "code"], ["acts"]),
+    long = protect.protected(with_margins(frame, ["profession", "code"], ["acts"]),
                              ["profession", "code"], ["acts"], rules)  # fmt: skip
     found = protect.cells(long, ["profession", "code"], "acts")
     rows: list[Row] = []
@@ -247,9 +251,6 @@ def protected_run(
     warehouse: Warehouse, period: Period, measures: list[Measure], excluded: frozenset[int], rules
 ) -> pd.DataFrame:
     """The structure's row of every measure on ``period``, protected (``measures run --protect``)."""
-    from proxisante.measures.results import protect as protect_run
-    from proxisante.measures.results import run
-
     table = run(warehouse, period, measures, exclude_person_ids=excluded).table
     protected = protect_run(table, threshold=rules.threshold.value).set_index("measure_id")
     return protected.assign(**{f"raw_{k}": table.set_index("measure_id")[k] for k in INDICATOR_COUNTS})
@@ -265,7 +266,7 @@ def indicator_rows(
 ) -> list[Indicator]:
     current = protected_run(warehouse, period, measures, excluded, rules)
     history = [(p.label, protected_run(warehouse, p, measures, excluded, rules)) for p in previous]
-    order = {g: i for i, g in enumerate(GROUP_ORDER)}
+    order = {g: i for i, g in enumerate(GROUPS)}  # the groups' reading order
     rows = []
     for m in sorted(measures, key=lambda m: (order.get(m.group, 9), m.id)):
         r = current.loc[m.id]
@@ -330,11 +331,6 @@ def economics_summary(
     """The payment models of the year side by side (``economics`` public functions), or why not."""
     if not period.label.isdigit():
         return None, "Résumé économique : calculé pour une année civile seulement (--period 2025)."
-    from proxisante.economics.costs import load_costs
-    from proxisante.economics.payments import MODELS
-    from proxisante.economics.profile import ProfileError, profile_from_warehouse
-    from proxisante.economics.uncertainty import simulate
-
     year = int(period.label)
     view = counts.WithoutPersons(warehouse, excluded)
     try:

@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from proxisante.disclosure import TOTAL
 from proxisante.reporting.model import Indicator, Report, Table
 
 BLUE, ORANGE, GREY, GREEN = "#1f5f9e", "#d9822b", "#8c8c8c", "#2e7d32"
@@ -34,7 +35,7 @@ def pyramid(report: Report) -> bytes | None:
     table = _table(report, "panel_pyramid")
     if table is None:
         return None
-    rows = [r for r in table.rows if r.values["age_band"] != "Total"]
+    rows = [r for r in table.rows if r.values["age_band"] != TOTAL]
     bands = [r.values["age_band"] for r in rows]
     women = [-(r.values["sex_F"] or 0) for r in rows]
     men = [r.values["sex_M"] or 0 for r in rows]
@@ -81,7 +82,7 @@ def activity(report: Report) -> bytes | None:
     table = _table(report, "activity_professions")
     if table is None:
         return None
-    rows = [r for r in table.rows if r.values["profession"] != "Total"]
+    rows = [r for r in table.rows if r.values["profession"] != TOTAL]
     if not rows:
         return None
     figure, axis = plt.subplots(figsize=(7, 0.4 * len(rows) + 1.2))

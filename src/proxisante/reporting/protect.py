@@ -1,48 +1,22 @@
-"""Disclosure control of every table of the report, with ``measures/disclosure.py``.
+"""Disclosure control of every table of the report, with ``disclosure.py``.
 
-Each table is written long (one row per cell, dimension columns, ``Total`` on the margin rows), passed
-to ``disclosure.suppress`` (threshold, then secondary suppression) and only then laid out for the
-reader. A value computed from a count (a share) is masked with it. Counts that do not add up across
-siblings (distinct patients of several professions) are protected without their margin row, which
-``suppress`` treats as if it were published: the safe side.
+Each table is written long (one row per cell, dimension columns, ``Total`` on the margin rows:
+``disclosure.with_margins``), passed to ``disclosure.suppress`` (threshold, then secondary
+suppression) and only then laid out for the reader. A value computed from a count (a share) is
+masked with it. Counts that do not add up across siblings (distinct patients of several
+professions) are protected without their margin row, which ``suppress`` treats as if it were
+published: the safe side.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
-from proxisante.disclosure import DisclosureSettings, load_settings, suppress
+from proxisante.disclosure import TOTAL, DisclosureSettings, suppress, with_margins
 from proxisante.reporting.model import Column, Masked, Row, Table
-
-TOTAL = "Total"
-
-
-def settings(threshold: int | None = None) -> DisclosureSettings:
-    """The rules of ``disclosure.yaml``, with the caller's threshold if given."""
-    rules = load_settings()
-    return rules if threshold is None else rules.with_threshold(threshold)
-
-
-def with_margins(frame: pd.DataFrame, dims: Sequence[str], counts: Sequence[str]) -> pd.DataFrame:
-    """The cells of ``frame`` and every margin (``Total`` over any subset of the dimensions)."""
-    parts = [frame[[*dims, *counts]]]
-    for size in range(len(dims) - 1, -1, -1):
-        for kept in itertools.combinations(dims, size):
-            if kept:
-                summed = frame.groupby(list(kept), dropna=False)[list(counts)].sum().reset_index()
-            else:
-                summed = frame[list(counts)].sum().to_frame().T
-            for dim in dims:
-                if dim not in kept:
-                    summed[dim] = TOTAL
-            parts.append(summed[[*dims, *counts]])
-    out = pd.concat(parts, ignore_index=True)
-    out[list(counts)] = out[list(counts)].astype("int64")
-    return out
 
 
 def protected(
@@ -71,7 +45,7 @@ def cells(frame: pd.DataFrame, dims: Sequence[str], count: str) -> dict[tuple, t
 
 def share(part: int | None, whole: int | None) -> float | None:
     """A share shown only when both counts are published and the whole is not empty."""
-    return None if part is None or whole in (None, 0) else part / whole  # type: ignore[operator]
+    return None if part is None or whole in (None, 0) else part / whole
 
 
 def row(values: dict[str, Any], masked: dict[str, Masked | None]) -> Row:
@@ -118,7 +92,8 @@ def parts_of_a_whole(
     """
     label, total = whole
     trait_rows = []
-    whole_value, whole_masked = total, None
+    whole_value: int | None = total
+    whole_masked: Masked | None = None
     for key, trait_label, count in parts:
         frame = pd.DataFrame({"status": ["with", "without", TOTAL], "patients": [count, total - count, total]})
         found = cells(protected(frame, ["status"], ["patients"], rules), ["status"], "patients")

@@ -24,14 +24,13 @@ from collections.abc import Sequence
 import pandas as pd
 from fastapi import Request
 
-from proxisante.disclosure import PeriodRefused, mask_derived, period_policy, protect_parts, suppress
+from proxisante.disclosure import TOTAL, PeriodRefused, mask_derived, period_policy, protect_parts, suppress
 from proxisante.measures.definition import Measure
 from proxisante.measures.periods import Period
 from proxisante.web.security.auth import Forbidden, User, route_name
 from proxisante.web.security.permissions import protected_audience
 from proxisante.web.services import InputError, Services, period_of
 
-TOTAL = "Total"
 SHARES = ("share",)
 
 

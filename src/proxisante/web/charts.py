@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from proxisante.disclosure import TOTAL
+
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 BLUE, RED, GREY = "#1d4f91", "#b3261e", "#5f6368"
 
@@ -59,7 +61,7 @@ def pyramid(frame: pd.DataFrame) -> str:
 def panel_trend(flows: pd.DataFrame) -> str:
     import plotly.graph_objects as go
 
-    months = flows[flows.month != "Total"]
+    months = flows[flows.month != TOTAL]
     figure = go.Figure(
         go.Scatter(
             x=list(months.month),

@@ -14,6 +14,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import pandas as pd
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
@@ -23,10 +24,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from proxisante import formats, spreadsheet
-from proxisante.measures.definition import Measure, library
+from proxisante.disclosure import TOTAL
+from proxisante.economics.payments import MODELS
+from proxisante.economics.workbook import write_workbook
+from proxisante.measures.definition import GROUPS, Measure, library
+from proxisante.territory.maps import map_data, plotly_figure
+from proxisante.territory.siting import add_supply
 from proxisante.web import charts
 from proxisante.web.access import (
-    TOTAL,
     audited,
     check_own_patient,
     excluded,
@@ -50,12 +55,6 @@ from proxisante.web.services import InputError, Services, Unavailable, measure_o
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-GROUPS = {
-    "chronic": "Maladies chroniques",
-    "prevention": "Prévention",
-    "efficiency": "Efficience",
-    "pertinence": "Pertinence",
-}
 NAV = (
     ("page_dashboard", "/", "Tableau de bord"),
     ("page_patientele", "/patientele", "Patientèle"),
@@ -151,7 +150,7 @@ def login(
     if account is None:
         web.limiter.failed(username, address)
         cookie, token = web.sessions.login_token()
-        response = render(
+        response: Response = render(
             request,
             "login.html",
             status_code=401,
@@ -286,8 +285,8 @@ def indicator(
     span = published_period(user, svc, periode)
     frame = results_for(user, svc, span, "provider")
     rows = frame[(frame.measure_id == measure.id) & (frame.stratifier == "")]
-    total = rows[rows.provider == "Total"].iloc[0]
-    providers = rows[rows.provider != "Total"]
+    total = rows[rows.provider == TOTAL].iloc[0]
+    providers = rows[rows.provider != TOTAL]
     last = span.end.replace(day=1)
     if protected(user):  # published years only: the last three
         first = dt.date(last.year - 2, 1, 1)
@@ -350,7 +349,7 @@ def indicator_patients(
         rows=shown,
         total=len(gaps),
         provider=provider,
-        provider_name=services(request).provider_names().get(provider, provider),
+        provider_name=None if provider is None else services(request).provider_names().get(provider, provider),
     )
 
 
@@ -469,7 +468,7 @@ def prevention_plan(
 def _scenario(years: str, draws: int, seed: int, tornado: str):
     try:
         chosen = [int(y) for y in years.replace(" ", "").split(",") if y] if years else []
-        return ScenarioIn(years=chosen, draws=draws, seed=seed, tornado_model=tornado)  # type: ignore[arg-type]
+        return ScenarioIn(years=chosen, draws=draws, seed=seed, tornado_model=tornado)
     except ValueError as error:
         raise InputError(
             f"scénario invalide : années séparées par des virgules (2025,2026), tirages 100 à 20 000 "
@@ -493,8 +492,6 @@ def _economics_chart(request: Request, scenario, summary: dict) -> str:
 
 @router.get("/economie", name="page_economics")
 def economics_page(request: Request) -> HTMLResponse:
-    from proxisante.economics.payments import MODELS
-
     scenario = _scenario("", 2_000, 2026, "acte")
     _, summary = _simulate(request, scenario)
     return render(
@@ -535,8 +532,6 @@ def economics_workbook(
     seed: Annotated[int, Query()] = 2026,
     tornado: Annotated[str, Query(max_length=20)] = "acte",
 ) -> Response:
-    from proxisante.economics.workbook import write_workbook
-
     simulation, _ = _simulate(request, _scenario(years, draws, seed, tornado))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "modele-economique.xlsx"
@@ -563,7 +558,7 @@ def territory(
         return render(request, "territory.html", title="Territoire", missing=str(error))
     codes = sorted(result.communes.departement.dropna().unique())
     chosen = departement or svc.centre_departement()
-    if chosen not in codes:
+    if chosen is None or chosen not in codes:
         chosen = codes[0]
     mask = (result.communes.departement == chosen).to_numpy()
     scoped = result.communes[mask].sort_values(["apl", "code"], ignore_index=True)
@@ -585,8 +580,6 @@ def territory(
 
 
 def _map_json(svc: Services, result, mask, departement: str) -> str:
-    from proxisante.territory.maps import map_data, plotly_figure
-
     names = result.communes.loc[mask, "departement_name"]
     label = f"{names.iloc[0]} ({departement})" if len(names) else departement
     data = map_data(result, mask, label, svc.communes())
@@ -599,8 +592,6 @@ def territory_whatif(
     commune: Annotated[str, Form(pattern=r"^[0-9][0-9AB][0-9]{3}$")],
     etp: Annotated[float, Form(gt=0, le=50)] = 3.0,
 ) -> HTMLResponse:
-    from proxisante.territory.siting import add_supply
-
     svc = services(request)
     result = svc.accessibility()
     try:
@@ -689,8 +680,6 @@ def disable_account(request: Request, username: Annotated[str, PathParam(max_len
 
 
 def _q(text: str) -> str:
-    from urllib.parse import quote
-
     return quote(text)
 
 
