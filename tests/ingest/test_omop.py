@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -152,6 +153,25 @@ def test_a_missing_required_column_stops_the_batch(tmp_path: Path) -> None:
         with pytest.raises(InputFileError, match=r"person\.csv : ligne 1 : .*year_of_birth"):
             _load(inst, folder)
         assert inst.warehouse.counts()["person"] == 0
+    finally:
+        inst.close()
+
+
+def test_a_birth_after_the_day_of_the_load_is_quarantined(tmp_path: Path) -> None:
+    """``as_of`` is the day the checks take as today, as for the other formats: a birth in 2014 loaded as of
+    2010 cannot be, an earlier one loads."""
+    folder = tmp_path / "cdm"
+    folder.mkdir()
+    shutil.copyfile(SYNTHEA / "PERSON.csv", folder / "PERSON.csv")
+    later = sum(int(row["year_of_birth"]) > 2010 for row in csv.DictReader((folder / "PERSON.csv").open()))
+    inst = _open(tmp_path / "home")
+    try:
+        report = load_omop(folder, inst, source="synthea", as_of=date(2010, 6, 1))
+        reasons = inst.warehouse.duckdb.execute(
+            "SELECT reason FROM etl_quarantine WHERE field = 'year_of_birth'"
+        ).fetchall()
+        assert 0 < later < report.rows_read and len(reasons) == later == report.rows_quarantined
+        assert all(r.startswith("année de naissance impossible") for (r,) in reasons)
     finally:
         inst.close()
 
