@@ -18,10 +18,7 @@ from typing import Protocol
 
 from proxisante.ingest.batch import LoadReport, Progress
 from proxisante.ingest.fhir.load import load_fhir
-from proxisante.ingest.fhir.reading import SUFFIXES as FHIR_SUFFIXES
-from proxisante.ingest.omop import SUFFIXES as OMOP_SUFFIXES
 from proxisante.ingest.omop import load_omop
-from proxisante.ingest.pivot.load import SUFFIXES as PIVOT_SUFFIXES
 from proxisante.ingest.pivot.load import load_pivot
 from proxisante.installation import Installation
 
@@ -45,23 +42,25 @@ class Loader(Protocol):
 
 @dataclass(frozen=True)
 class Format:
-    """An input format: its name (``--format``), what it is in French, its loader, the file suffixes it reads,
-    and how a load report introduces the files it leaves aside (French)."""
+    """An input format: its name (``--format``), what it is in French, its loader, and how a load report
+    introduces the files it leaves aside (French)."""
 
     name: str
     label: str
     load: Loader
-    suffixes: tuple[str, ...]
     ignored: str
 
 
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("pivot", "format pivot, CSV ou Parquet", load_pivot, PIVOT_SUFFIXES,
-               "Fichiers ignorés (pas une table du format pivot)"),
-        Format("fhir", "FHIR R4, NDJSON ou Bundles", load_fhir, FHIR_SUFFIXES,
-               "Fichiers ignorés (pas une ressource FHIR)"),
-        Format("omop", "OMOP CDM 5.4, CSV ou Parquet", load_omop, OMOP_SUFFIXES, "Fichiers non chargés"),
+        Format(
+            "pivot",
+            "format pivot, CSV ou Parquet",
+            load_pivot,
+            ignored="Fichiers ignorés (pas une table du format pivot)",
+        ),
+        Format("fhir", "FHIR R4, NDJSON ou Bundles", load_fhir, ignored="Fichiers ignorés (pas une ressource FHIR)"),
+        Format("omop", "OMOP CDM 5.4, CSV ou Parquet", load_omop, ignored="Fichiers non chargés"),
     )
-}  # fmt: skip
+}
