@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import re
 
-from tests.lib.paths import ROOT
-from tests.test_architecture import import_graph
+from tests.lib.paths import DOCS, SRC
+from tests.test_architecture import LAYERS, import_graph
 
-ROOT = ROOT
-SRC = ROOT / "src" / "proxisante"
-DOC = ROOT / "docs" / "architecture.md"
+DOC = DOCS / "architecture.md"
 HEADER = re.compile(r"^\|\s*package\s*\|\s*owns\s*\|\s*depends on\s*\|\s*$")
 
 
@@ -88,3 +86,14 @@ def test_package_table_lists_every_package_and_its_real_dependencies() -> None:
                 f"should read: {', '.join(sorted(real[unit])) or '—'}"
             )
     assert not problems, "docs/architecture.md package table vs imports:\n" + "\n".join(problems)
+
+
+def test_package_table_goes_bottom_to_top() -> None:
+    """The rows follow the floors of ``LAYERS`` (the order the doc promises: a row imports only rows above it)."""
+    documented, _ = documented_dependencies()
+    floor = {name: level for level, names in enumerate(LAYERS) for name in names}
+    order = [floor.get(name, -1) for name in documented]
+    misplaced = [
+        name for name, before, level in zip(list(documented)[1:], order, order[1:], strict=False) if level < before
+    ]
+    assert not misplaced, f"rows placed above a lower floor: {misplaced}"

@@ -33,7 +33,7 @@ SUPPRESSED = "suppressed"
 # Denominator first: the complement chosen is the smallest stratum, the one whose loss costs least.
 MEASURE_COUNTS = ("denominator", "numerator", "initial_population", "exclusions")
 MEASURE_VALUES = ("rate", "ci_low", "ci_high")
-# The measure engine nests its counts (exclusions within the denominator, the numerator within the
+# The measures nest their counts (exclusions within the denominator, the numerator within the
 # denominator minus exclusions), so a reader can subtract them: each difference is a count too.
 MEASURE_DIFFERENCES = {
     "initial_population - denominator": ("initial_population", ("denominator",)),

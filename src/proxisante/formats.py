@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import SupportsFloat, SupportsInt, cast
 
 import pandas as pd
 
@@ -26,7 +27,7 @@ def number(value: object) -> str:
     """French thousands separator (narrow no-break space): 12 345."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return ""
-    return french(f"{int(value):,}")  # type: ignore[call-overload]
+    return french(f"{int(cast(SupportsInt, value)):,}")
 
 
 def decimal(value: float | None, digits: int = 1) -> str:
@@ -43,7 +44,7 @@ def percent(value: float | None, digits: int = 1) -> str:
 
 def keuros(value: object, unit: bool = True) -> str:
     """Thousands of euros: −248 k€."""
-    return decimal(float(value) / 1000, 0) + (f"{NO_BREAK_SPACE}k€" if unit else "")  # type: ignore[arg-type]
+    return decimal(float(cast(SupportsFloat, value)) / 1000, 0) + (f"{NO_BREAK_SPACE}k€" if unit else "")
 
 
 def date(value: dt.date | None) -> str:

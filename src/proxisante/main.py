@@ -10,11 +10,11 @@ question.
 What belongs here: a use case that both sides need and that takes more than one call to a domain
 package (a default, a combination, a check before a long computation). A use case only one side has
 (the signed report, research extracts, the care-gap lists with names) stays with its caller, and so
-does a single call to one engine (``warehouse_status``, ``results.run``), which would gain nothing from
+does a single call to one domain package (``warehouse_status``, ``results.run``), which would gain nothing from
 a wrapper.
 
 The functions take the :class:`~proxisante.installation.Installation` (or what they compute on) and
-return the engines' own objects. They print nothing, know nothing of HTTP or roles, cache nothing,
+return the domain packages' own objects. They print nothing, know nothing of HTTP or roles, cache nothing,
 and their errors are the domain packages' errors (French messages), for each caller to present.
 This module sits above the domain packages and below ``cli/`` and ``web/``: it imports neither.
 """

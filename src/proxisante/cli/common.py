@@ -20,17 +20,30 @@ if TYPE_CHECKING:
 console = Console()
 
 __all__ = [
-    "NARROW_SPACE", "console", "date", "decimal", "number", "os_error_text", "percent", "print_load_report",
-    "print_row_counts", "progress_bar", "write_error_text",
-]  # fmt: skip
+    "NARROW_SPACE",
+    "console",
+    "date",
+    "decimal",
+    "number",
+    "os_error_text",
+    "percent",
+    "print_load_report",
+    "print_row_counts",
+    "progress_bar",
+    "write_error_text",
+]
 
 
 def progress_bar() -> Progress:
     """The progress bar of long commands (synthesis, loads): step, bar, done/total, time elapsed."""
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
-    )  # fmt: skip
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 def os_error_text(error: OSError) -> str:
@@ -62,8 +75,14 @@ def print_load_report(report: LoadReport, title: str, ignored: str) -> None:
     for column in ("table", "fichier", "lues", "chargées", "en quarantaine", ""):
         table.add_column(column, justify="right" if column in ("lues", "chargées", "en quarantaine") else "left")
     for f in report.files:
-        table.add_row(f.pivot_table, f.file_name, number(f.rows_read), number(f.rows_loaded),
-                      number(f.rows_quarantined), "déjà chargé" if f.skipped else "")  # fmt: skip
+        table.add_row(
+            f.pivot_table,
+            f.file_name,
+            number(f.rows_read),
+            number(f.rows_loaded),
+            number(f.rows_quarantined),
+            "déjà chargé" if f.skipped else "",
+        )
     console.print(table)
     if report.ignored_files:
         console.print(f"{ignored} : {', '.join(report.ignored_files)}")

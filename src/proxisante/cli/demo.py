@@ -73,8 +73,10 @@ def _demo_login(port: int) -> None:
     store = AccountStore(get_settings().accounts)
     if store.get(DEMO_USER) is None:
         store.add(DEMO_USER, DEMO_PASSWORD, ["coordinateur", "gestionnaire"], display_name="Démonstration")
-    console.print(f"Tableau de bord : [bold]http://127.0.0.1:{port}/[/bold] — identifiant [bold]{DEMO_USER}[/bold], "
-                  f"mot de passe [bold]{DEMO_PASSWORD}[/bold] (centre synthétique ; ne pas réutiliser)")  # fmt: skip
+    console.print(
+        f"Tableau de bord : [bold]http://127.0.0.1:{port}/[/bold] — identifiant [bold]{DEMO_USER}[/bold], "
+        f"mot de passe [bold]{DEMO_PASSWORD}[/bold] (centre synthétique ; ne pas réutiliser)"
+    )
 
 
 def _demo_indicators() -> None:

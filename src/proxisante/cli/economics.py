@@ -11,8 +11,14 @@ from rich.table import Table
 from proxisante.cli.common import console, decimal, number, percent
 from proxisante.formats import keuros
 
-SHORT = {"acte": "acte", "fmt": "FMT 2026", "peps_all": "PEPS tous", "peps_65": "PEPS ≥ 65",
-         "peps_diabetics": "PEPS diab.", "ipep": "IPEP"}  # fmt: skip
+SHORT = {
+    "acte": "acte",
+    "fmt": "FMT 2026",
+    "peps_all": "PEPS tous",
+    "peps_65": "PEPS ≥ 65",
+    "peps_diabetics": "PEPS diab.",
+    "ipep": "IPEP",
+}
 economie_app = typer.Typer(help="Modèle économique du centre : acte, forfaits, PEPS, IPEP.", no_args_is_help=True)
 
 
@@ -43,7 +49,7 @@ def simulate(
     tornado_model: Annotated[str, typer.Option("--tornado", help="modèle de l'analyse de sensibilité")] = "acte",
     poverty_file: Annotated[Path | None, typer.Option("--pauvrete", help="CSV commune;taux_pauvrete")] = None,
     zip_file: Annotated[Path | None, typer.Option("--zip", help="CSV des communes en ZIP (colonne commune)")] = None,
-) -> None:  # fmt: skip
+) -> None:
     """Compare le paiement à l'acte, le FMT 2026, le PEPS et l'IPEP : recettes, charges, résultat, point mort."""
     from proxisante.economics.payments import MODELS
     from proxisante.economics.profile import ProfileError
@@ -146,8 +152,10 @@ def print_simulation(simulation) -> None:
         from proxisante.economics.payments import Rates, Volume, fee_for_service
 
         valued = sum(fee_for_service(profile, Rates(profile.year), Volume()).values())
-        console.print(f"Actes {profile.year} : {keuros(observed)} facturés (tous payeurs), {keuros(valued)} "
-                      f"valorisés aux tarifs des paramètres {profile.year}.")  # fmt: skip
+        console.print(
+            f"Actes {profile.year} : {keuros(observed)} facturés (tous payeurs), {keuros(valued)} "
+            f"valorisés aux tarifs des paramètres {profile.year}."
+        )
     if costs.example:
         console.print(f"[yellow]Charges : {costs.label}. Donnez les vôtres avec --costs.[/yellow]")
     from proxisante.economics.explain import describe, describe_centre
@@ -159,18 +167,28 @@ def print_simulation(simulation) -> None:
             title=f"Modèles de paiement — {year} "
             f"(bandes P5–P95 : {number(simulation.draws)} tirages, graine {simulation.seed})"
         )
-        for column in ("modèle", "recettes", "charges", "résultat [P5 ; P95]", "marge", "P(>0)",
-                       "point mort¹ [P5 ; P95]"):  # fmt: skip
+        for column in (
+            "modèle",
+            "recettes",
+            "charges",
+            "résultat [P5 ; P95]",
+            "marge",
+            "P(>0)",
+            "point mort¹ [P5 ; P95]",
+        ):
             table.add_column(column, justify="left" if column == "modèle" else "right")
         for key, label in MODELS.items():
             r, b = simulation.results[year][key], simulation.bands[year][key]
             table.add_row(
-                label, keuros(r.revenue), keuros(r.cost),
+                label,
+                keuros(r.revenue),
+                keuros(r.cost),
                 f"{keuros(r.result)} [{keuros(b.result[5], unit=False)} ; {keuros(b.result[95], unit=False)}]",
-                percent(float(r.margin)), percent(b.probability_positive, 0),
+                percent(float(r.margin)),
+                percent(b.probability_positive, 0),
                 f"{_patients(float(r.break_even_per_gp_fte))} "
                 f"[{_patients(b.break_even_per_gp_fte[5])} ; {_patients(b.break_even_per_gp_fte[95])}]",
-            )  # fmt: skip
+            )
         console.print(table)
     console.print(
         f"¹ Point mort : patients médecin traitant par ETP de généraliste pour un résultat nul, à activité par "
@@ -212,13 +230,21 @@ def _tornado(simulation, top: int = 10) -> None:
     from proxisante.economics.catalogue import CONFIDENCE_LABELS
     from proxisante.economics.payments import MODELS
 
-    table = Table(title=f"Sensibilité du résultat — {MODELS[simulation.tornado_model]}, {simulation.years[0]} "
-                        f"(résultat central {keuros(simulation.tornado_base)})")  # fmt: skip
+    table = Table(
+        title=f"Sensibilité du résultat — {MODELS[simulation.tornado_model]}, {simulation.years[0]} "
+        f"(résultat central {keuros(simulation.tornado_base)})"
+    )
     for column in ("paramètre", "plage", "résultat au bas", "résultat au haut", "écart", "confiance"):
         table.add_column(column, justify="left" if column in ("paramètre", "plage", "confiance") else "right")
     from proxisante.economics.catalogue import parameter
 
     for row in simulation.tornado[:top]:
-        table.add_row(row.label, parameter(row.name).display_range(), keuros(row.result_low),
-                      keuros(row.result_high), keuros(row.swing), CONFIDENCE_LABELS[row.confidence])  # fmt: skip
+        table.add_row(
+            row.label,
+            parameter(row.name).display_range(),
+            keuros(row.result_low),
+            keuros(row.result_high),
+            keuros(row.swing),
+            CONFIDENCE_LABELS[row.confidence],
+        )
     console.print(table)

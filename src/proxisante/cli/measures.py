@@ -50,9 +50,14 @@ def list_measures() -> None:
     for m in library().values():
         goals = " / ".join(_goal(m, v) for v in (m.objectives.intermediate, m.objectives.target) if v is not None)
         table.add_row(
-            m.id, m.short_label, m.group, ", ".join(m.programme), "↑" if m.direction == "higher" else "↓", goals,
+            m.id,
+            m.short_label,
+            m.group,
+            ", ".join(m.programme),
+            "↑" if m.direction == "higher" else "↓",
+            goals,
             f"{m.source.text[:70]}… ({m.source.date:%Y}, {m.source.confidence})",
-        )  # fmt: skip
+        )
     console.print(table)
 
 
@@ -121,8 +126,16 @@ def print_measure_table(frame: pd.DataFrame, measures: list[Measure], title: str
             shown = _rate_text(m, row.rate, row.ci_low, row.ci_high) if row.reportable else ("n.s.", "")
         goals = " / ".join(_goal(m, v) for v in (m.objectives.intermediate, m.objectives.target) if v is not None)
         arrow = "↑" if m.direction == "higher" else "↓"
-        cells = [f"{m.short_label} {arrow}", *([str(getattr(row, by))] if by else []), number(row.denominator),
-                 number(row.exclusions), number(row.numerator), *shown, goals, row.objective]  # fmt: skip
+        cells = [
+            f"{m.short_label} {arrow}",
+            *([str(getattr(row, by))] if by else []),
+            number(row.denominator),
+            number(row.exclusions),
+            number(row.numerator),
+            *shown,
+            goals,
+            row.objective,
+        ]
         table.add_row(*cells)
     console.print(table)
     console.print(

@@ -80,7 +80,12 @@ def list_objections(
         table.add_column(column)
     for row in rows:
         table.add_row(
-            row["ins"] or "(patient pas encore chargé)", row["family_name"] or "", row["given_names"] or "",
-            str(row["person_id"]), f"{row['recorded_at']:%d/%m/%Y %H:%M}", row["recorded_by"], row["note"] or "",
-        )  # fmt: skip
+            row["ins"] or "(patient pas encore chargé)",
+            row["family_name"] or "",
+            row["given_names"] or "",
+            str(row["person_id"]),
+            f"{row['recorded_at']:%d/%m/%Y %H:%M}",
+            row["recorded_by"],
+            row["note"] or "",
+        )
     console.print(table)

@@ -36,18 +36,28 @@ def export_omop_command(
     except ValueError as error:
         raise typer.BadParameter(f"date invalide : {error}") from error
     options = ExportOptions(
-        file_format=file_format, date_shift=date_shift, vocabulary=vocabulary,
+        file_format=file_format,
+        date_shift=date_shift,
+        vocabulary=vocabulary,
         tables=tuple(t.strip() for t in tables.split(",")) if tables else None,
         period=period if (start or end) else None,
-    )  # fmt: skip
+    )
     installation = open_installation()
     try:
         result = export_omop(installation.warehouse, out, options, installation.objections.person_ids())
         try:
-            append_log(installation.settings.home_dir, {
-                "event": "export omop", "by": by or getpass.getuser(), "out": str(out), "tables": sorted(result.rows),
-                "rows": result.rows, "manifest_sha256": result.manifest_sha256, "options": options.described(),
-            })  # fmt: skip
+            append_log(
+                installation.settings.home_dir,
+                {
+                    "event": "export omop",
+                    "by": by or getpass.getuser(),
+                    "out": str(out),
+                    "tables": sorted(result.rows),
+                    "rows": result.rows,
+                    "manifest_sha256": result.manifest_sha256,
+                    "options": options.described(),
+                },
+            )
         except BaseException:
             shutil.rmtree(out, ignore_errors=True)  # an export is logged or not delivered
             raise

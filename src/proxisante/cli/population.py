@@ -68,13 +68,31 @@ def _risk(frame: pd.DataFrame) -> None:
 
 def _flows(frame: pd.DataFrame, label: str, provider: bool) -> None:
     table = Table(title=f"Flux de déclarations médecin traitant — {label}")
-    columns = (*(["médecin"] if provider else []), "mois", "début", "arrivées", "d'un confrère", "départs",
-               "vers un confrère", "décès", "solde", "fin")  # fmt: skip
+    columns = (
+        *(["médecin"] if provider else []),
+        "mois",
+        "début",
+        "arrivées",
+        "d'un confrère",
+        "départs",
+        "vers un confrère",
+        "décès",
+        "solde",
+        "fin",
+    )
     for column in columns:
         table.add_column(column, justify="left" if column in ("médecin", "mois") else "right")
     for row in frame.itertuples():
-        cells = [str(row.month), number(row.panel_start), number(row.arrivals), number(row.arrivals_from_colleague),
-                 number(row.departures), number(row.departures_to_colleague), number(row.deaths),
-                 f"{int(row.net_change):+d}", number(row.panel_end)]  # fmt: skip
+        cells = [
+            str(row.month),
+            number(row.panel_start),
+            number(row.arrivals),
+            number(row.arrivals_from_colleague),
+            number(row.departures),
+            number(row.departures_to_colleague),
+            number(row.deaths),
+            f"{int(row.net_change):+d}",
+            number(row.panel_end),
+        ]
         table.add_row(*([str(row.mt_rpps)] if provider else []), *cells)
     console.print(table)

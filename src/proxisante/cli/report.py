@@ -34,7 +34,7 @@ def report(
     costs: Annotated[Path | None, typer.Option(help="charges de la structure (YAML, CSV) ; défaut : EXEMPLE")] = None,
     economics: Annotated[bool, typer.Option(help="inclure le résumé économique")] = True,
     trend: Annotated[int, typer.Option(help="nombre de périodes précédentes pour la tendance")] = 2,
-) -> None:  # fmt: skip
+) -> None:
     """Produit le rapport d'une période : patientèle, activité, indicateurs, économie ; secret statistique
     appliqué à chaque case, patients opposés exclus, manifeste signé (Ed25519)."""
     if ctx.invoked_subcommand is not None:
@@ -59,8 +59,13 @@ def report(
         check_destination(target, replace)
         options = Options(trend_periods=trend, economics=economics, costs=costs)
         with console.status("Calcul du rapport…") as status:
-            built = build_report(installation.warehouse, span, excluded, options,
-                                 progress=lambda step: status.update(f"Calcul du rapport : {step}…"))  # fmt: skip
+            built = build_report(
+                installation.warehouse,
+                span,
+                excluded,
+                options,
+                progress=lambda step: status.update(f"Calcul du rapport : {step}…"),
+            )
         key = _key()
         heads = anchored_heads(installation.settings.audit)
         names = write_report(built, target, key, formats or ("pdf", "xlsx", "json"), replace=replace, audit_heads=heads)
@@ -105,8 +110,10 @@ def verify(
         raise typer.Exit(code=1)
     for name in result.files:
         console.print(f"[green]✓[/green] {name}")
-    console.print(f"[green bold]Rapport vérifié[/green bold] : signature valide, {len(result.files)} fichiers intacts "
-                  f"(clé {result.fingerprint}).")  # fmt: skip
+    console.print(
+        f"[green bold]Rapport vérifié[/green bold] : signature valide, {len(result.files)} fichiers intacts "
+        f"(clé {result.fingerprint})."
+    )
 
 
 @report_app.command("public-key")

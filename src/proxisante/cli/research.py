@@ -43,10 +43,14 @@ def list_projects() -> None:
         table.add_column(column)
     for p in projects(get_settings().home_dir):
         table.add_row(
-            p.id, p.title, f"{p.approval.body} {p.approval.reference}",
-            f"{p.period.start:%d/%m/%Y} – {p.period.end:%d/%m/%Y}", ", ".join(p.tables), str(p.k),
+            p.id,
+            p.title,
+            f"{p.approval.body} {p.approval.reference}",
+            f"{p.period.start:%d/%m/%Y} – {p.period.end:%d/%m/%Y}",
+            ", ".join(p.tables),
+            str(p.k),
             "oui" if p.date_shift else "non",
-        )  # fmt: skip
+        )
     console.print(table)
 
 

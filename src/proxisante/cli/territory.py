@@ -49,9 +49,15 @@ def _reference(path: Path | None) -> pd.DataFrame:
         raise typer.Exit(code=2) from error
 
 
-def _accessibility(reference: Path | None, supply: Path | None, variant: str | None, travel: Path | None,
-                   ages: Path | None, communes: pd.DataFrame | None = None,
-                   centre: bool = False) -> Accessibility:  # fmt: skip
+def _accessibility(
+    reference: Path | None,
+    supply: Path | None,
+    variant: str | None,
+    travel: Path | None,
+    ages: Path | None,
+    communes: pd.DataFrame | None = None,
+    centre: bool = False,
+) -> Accessibility:
     from proxisante.main import accessibility
 
     communes = _reference(reference) if communes is None else communes
@@ -114,8 +120,9 @@ def _summary(result: Accessibility, communes: pd.DataFrame, label: str) -> None:
     )
 
 
-def _write_map(result: Accessibility, mask: np.ndarray, label: str, reference: pd.DataFrame, out: Path,
-               to_stderr: bool = False) -> None:  # fmt: skip
+def _write_map(
+    result: Accessibility, mask: np.ndarray, label: str, reference: pd.DataFrame, out: Path, to_stderr: bool = False
+) -> None:
     from proxisante.territory.maps import map_data, write_map
 
     with console.status("Carte de l'APL…"):
@@ -184,8 +191,14 @@ def apl(
     for column in ("commune", "nom", "habitants", "ETP dans la commune", "APL", "sous le seuil"):
         table.add_column(column, justify="right" if column in ("habitants", "ETP dans la commune", "APL") else "left")
     for row in shown.itertuples():
-        table.add_row(row.code, row.name, number(row.population), decimal(row.fte), decimal(row.apl, 2),
-                      "oui" if row.apl < result.threshold else "")  # fmt: skip
+        table.add_row(
+            row.code,
+            row.name,
+            number(row.population),
+            decimal(row.fte),
+            decimal(row.apl, 2),
+            "oui" if row.apl < result.threshold else "",
+        )
     console.print(table)
     if len(shown) < len(communes):
         console.print(f"({number(len(shown))} communes sur {number(len(communes))} ; --limite 0 pour toutes)")
@@ -208,20 +221,44 @@ def deserts(
         raise typer.BadParameter("--par : departement, region ou epci")
     result = _accessibility(referentiel, offre, variante, temps, None)
     mask, label = _scope(result, departement, region)
-    scoped = Accessibility(result.communes[mask], result.variant, result.threshold, result.supply, result.pairs,
-                           result.weight, result.ratio, result.reach, result.parameters)  # fmt: skip
+    scoped = Accessibility(
+        result.communes[mask],
+        result.variant,
+        result.threshold,
+        result.supply,
+        result.pairs,
+        result.weight,
+        result.ratio,
+        result.reach,
+        result.parameters,
+    )
     _summary(result, scoped.communes, f"Déserts médicaux — {label}")
     summary = desert_summary(scoped, par)
     shown = summary if limite <= 0 else summary.head(limite)
     table = Table(title=result.title(f"Population sous le seuil d'APL de {decimal(result.threshold)} — {label}"))
-    for column in (par, "nom", "communes", "habitants", "communes sous le seuil", "habitants sous le seuil", "part",
-                   "APL moyenne"):  # fmt: skip
+    for column in (
+        par,
+        "nom",
+        "communes",
+        "habitants",
+        "communes sous le seuil",
+        "habitants sous le seuil",
+        "part",
+        "APL moyenne",
+    ):
         table.add_column(column, justify="left" if column in (par, "nom") else "right")
     name_column = {"departement": "departement_name", "region": "region_name", "epci": "epci_name"}[par]
     for row in shown.itertuples():
-        table.add_row(str(getattr(row, par)), str(getattr(row, name_column)), number(row.communes),
-                      number(row.population), number(row.communes_under), number(row.population_under),
-                      percent(row.share_under), decimal(row.mean_apl, 2))  # fmt: skip
+        table.add_row(
+            str(getattr(row, par)),
+            str(getattr(row, name_column)),
+            number(row.communes),
+            number(row.population),
+            number(row.communes_under),
+            number(row.population_under),
+            percent(row.share_under),
+            decimal(row.mean_apl, 2),
+        )
     console.print(table)
     _notes(result)
 
@@ -290,17 +327,25 @@ def siting(
         except KeyError as error:
             console.print(f"[red]{error.args[0]}[/red]")
             raise typer.Exit(code=2) from error
-        console.print(result.title(
-            f"[bold]{decimal(etp)} ETP à {what_if.name} ({commune})[/bold] : {number(what_if.population_lifted)} "
-            f"habitants passent au-dessus du seuil ; population sous le seuil {number(what_if.population_under_before)}"
-            f" → {number(what_if.population_under_after)}"
-        ))  # fmt: skip
+        console.print(
+            result.title(
+                f"[bold]{decimal(etp)} ETP à {what_if.name} ({commune})[/bold] : {number(what_if.population_lifted)} "
+                f"habitants passent au-dessus du seuil ; population sous le seuil "
+                f"{number(what_if.population_under_before)} → {number(what_if.population_under_after)}"
+            )
+        )
         table = Table(title=result.title(f"Communes dont l'APL change — {decimal(etp)} ETP à {what_if.name}"))
         for column in ("commune", "nom", "habitants", "APL avant", "APL après", "sort du désert"):
             table.add_column(column, justify="right" if column in ("habitants", "APL avant", "APL après") else "left")
         for row in what_if.communes.head(40).itertuples():
-            table.add_row(row.code, row.name, number(row.population), decimal(row.apl, 2), decimal(row.apl_after, 2),
-                          "oui" if row.lifted else "")  # fmt: skip
+            table.add_row(
+                row.code,
+                row.name,
+                number(row.population),
+                decimal(row.apl, 2),
+                decimal(row.apl_after, 2),
+                "oui" if row.lifted else "",
+            )
         console.print(table)
         _notes(result)
         return
@@ -311,8 +356,14 @@ def siting(
     for column in ("rang", "commune", "nom", "habitants sortis du désert", "cumul", "restent sous le seuil (France)"):
         table.add_column(column, justify="left" if column in ("commune", "nom") else "right")
     for s in steps:
-        table.add_row(str(s.rank), s.code, s.name, number(s.population_lifted), number(s.cumulative_lifted),
-                      number(s.population_under_after))  # fmt: skip
+        table.add_row(
+            str(s.rank),
+            s.code,
+            s.name,
+            number(s.population_lifted),
+            number(s.cumulative_lifted),
+            number(s.population_under_after),
+        )
     console.print(table)
     if len(steps) < sites:
         console.print(f"Aucun autre site ne fait passer d'habitants au-dessus du seuil après le rang {len(steps)}.")

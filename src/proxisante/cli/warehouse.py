@@ -29,8 +29,15 @@ def status() -> None:
     for column in ("lot", "source", "validé le", "fichiers", "lues", "chargées", "quarantaine"):
         batches.add_column(column)
     for row in snapshot.last_batches.itertuples():
-        batches.add_row(row.batch_id, row.source, f"{row.committed_at:%d/%m/%Y %H:%M:%S}", number(row.files),
-                        number(row.rows_read), number(row.rows_loaded), number(row.rows_quarantined))  # fmt: skip
+        batches.add_row(
+            row.batch_id,
+            row.source,
+            f"{row.committed_at:%d/%m/%Y %H:%M:%S}",
+            number(row.files),
+            number(row.rows_read),
+            number(row.rows_loaded),
+            number(row.rows_quarantined),
+        )
     console.print(batches)
     rejects = Table(title="Rejets par motif")
     for column in ("table", "champ", "motif", "lignes"):

@@ -73,8 +73,10 @@ def unconfirmed(names: Iterable[str] | None = None) -> list[Parameter]:
 
 def markdown_table() -> str:
     """The catalogue as the table of ``docs/parameters.md`` (kept in sync by a test)."""
-    lines = ["| parameter | what | values (from) | unit | range | confidence | source |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| parameter | what | values (from) | unit | range | confidence | source |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, p in catalogue().items():
         source = " ".join(p.source.split()).replace("|", "/")
         lines.append(

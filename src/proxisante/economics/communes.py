@@ -10,7 +10,7 @@ or ``,`` separated, UTF-8, with a header row:
 
 A bad row is refused with the file, the row and the field named. :func:`with_poverty_rates` and
 :func:`with_zip_communes` return a copy of the profile with the rates put on its ``communes`` and the
-ZIP flag put on its ``gp_sites``, and a note for the communes the file does not cover; the engine
+ZIP flag put on its ``gp_sites``, and a note for the communes the file does not cover; the payment model
 then computes the shares (the poverty threshold is a parameter, drawn in the Monte Carlo).
 """
 
@@ -88,8 +88,10 @@ def with_poverty_rates(profile: Profile, rates: dict[str, float], origin: str = 
     missing = profile.patients - sum(c.patients for c in communes if c.poverty_rate is not None)
     notes = list(profile.notes)
     if missing:
-        notes.append(f"taux de pauvreté ({origin}) : {missing} patients MT dans des communes absentes du fichier "
-                     "(ou de commune inconnue), comptés hors communes pauvres")  # fmt: skip
+        notes.append(
+            f"taux de pauvreté ({origin}) : {missing} patients MT dans des communes absentes du fichier "
+            "(ou de commune inconnue), comptés hors communes pauvres"
+        )
     return profile.model_copy(update={"communes": communes, "notes": notes, "poverty_source": origin})
 
 
@@ -101,6 +103,8 @@ def with_zip_communes(profile: Profile, zips: set[str], origin: str = "fichier")
     notes = list(profile.notes)
     unknown = [s.commune for s in sites if not COMMUNE.match(s.commune)]
     if unknown:
-        notes.append(f"zones ZIP ({origin}) : commune d'exercice inconnue pour "
-                     f"{sum(s.fte for s in sites if s.commune in unknown):g} ETP de généraliste")  # fmt: skip
+        notes.append(
+            f"zones ZIP ({origin}) : commune d'exercice inconnue pour "
+            f"{sum(s.fte for s in sites if s.commune in unknown):g} ETP de généraliste"
+        )
     return profile.model_copy(update={"gp_sites": sites, "notes": notes})

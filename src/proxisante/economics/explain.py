@@ -35,8 +35,10 @@ def describe(profile: Profile, year: int | None = None) -> list[str]:
         scored = ", ".join(f"{i.id} {i.rate:.0%} → {i.earned:g}/{i.points:g} pts" for i in rosp.scored) or "aucun"
     else:
         progressed = sum(i.progression for i in rosp.scored)
-        scored = (f"{len(rosp.scored)} indicateurs, {rosp.points_earned:.0f}/{rosp.points_covered:g} pts, "
-                  f"dont {progressed} payés pour leur progression depuis l'année précédente")  # fmt: skip
+        scored = (
+            f"{len(rosp.scored)} indicateurs, {rosp.points_earned:.0f}/{rosp.points_covered:g} pts, "
+            f"dont {progressed} payés pour leur progression depuis l'année précédente"
+        )
     lines = [
         f"ROSP ({profile.year}) : {rosp.points_covered:g} points sur {total} calculés depuis les mesures du centre "
         f"({scored}) ; les {total - rosp.points_covered:g} autres au paramètre rosp.achievement "
@@ -57,8 +59,9 @@ def describe(profile: Profile, year: int | None = None) -> list[str]:
 def describe_centre(profile: Profile, year: int) -> list[str]:
     """Where the IPEP quality score, the PEPS poverty share, the ZIP share and the ANCS forfait come from."""
     rates = Rates(year)
-    score = ipep_score(profile, rates("ipep.quality_indicators"), rates("ipep.quality_scoring"),
-                       rates("ipep.quality_unscored"))  # fmt: skip
+    score = ipep_score(
+        profile, rates("ipep.quality_indicators"), rates("ipep.quality_scoring"), rates("ipep.quality_unscored")
+    )
     count = {s: sum(i.source == s for i in score.indicators) for s in ("mesure", "profil", "sans donnée")}
     lines = [
         f"IPEP qualité : score {float(score.score):.0f} (dont {score.experience:g} points d'expérience patient) → "
@@ -67,17 +70,23 @@ def describe_centre(profile: Profile, year: int) -> list[str]:
         f"(à ipep.quality_unscored) ; indicateurs et déciles non confirmés.".replace("%", " %")
     ]
     if profile.poverty_source is not None or any(c.poverty_rate is not None for c in profile.communes):
-        lines.append(f"PEPS pauvreté : {float(poverty_share(profile, rates)):.1%} des patients MT dans une commune au "
-                     f"taux de pauvreté ≥ {rates('peps.poverty_threshold'):.0%} (taux : "
-                     f"{profile.poverty_source or 'profil'} ; seuil non confirmé).".replace("%", " %"))  # fmt: skip
+        lines.append(
+            f"PEPS pauvreté : {float(poverty_share(profile, rates)):.1%} des patients MT dans une commune au "
+            f"taux de pauvreté ≥ {rates('peps.poverty_threshold'):.0%} (taux : "
+            f"{profile.poverty_source or 'profil'} ; seuil non confirmé).".replace("%", " %")
+        )
     else:
-        lines.append(f"PEPS pauvreté : part déclarée du profil ({profile.poverty_share:.0%}) — donnez --pauvrete "
-                     "FICHIER pour la calculer par commune.".replace("%", " %"))  # fmt: skip
+        lines.append(
+            f"PEPS pauvreté : part déclarée du profil ({profile.poverty_share:.0%}) — donnez --pauvrete "
+            "FICHIER pour la calculer par commune.".replace("%", " %")
+        )
     source = "sites des généralistes" if profile.gp_sites else "part déclarée du profil"
     zips = sum(s.zip for s in profile.gp_sites)
     sites = f", {zips} site(s) en ZIP" if profile.gp_sites else ""
-    lines.append(f"FMT ZIP/67 ans : {zip_share(profile):.0%} des ETP de généraliste ({source}{sites}) : majoration "
-                 "de 10% du socle sur cette part.".replace("%", " %"))  # fmt: skip
+    lines.append(
+        f"FMT ZIP/67 ans : {zip_share(profile):.0%} des ETP de généraliste ({source}{sites}) : majoration "
+        "de 10% du socle sur cette part.".replace("%", " %")
+    )
     if profile.ancs_forfait:
         lines.append(f"ANCS : montant notifié du profil ({decimal(profile.ancs_forfait, 0)} €).")
     elif profile.ancs_engagements is not None:
@@ -85,8 +94,9 @@ def describe_centre(profile: Profile, year: int) -> list[str]:
         lines.append(
             f"ANCS : {fixed:.0f} points fixes + {float(variable):.0f} points variables × "
             f"{rates('centre.ancs_point_value'):g} € (engagements du profil ; barème non confirmé)"
-            if socle else "ANCS : un engagement socle manque, aucun point versé."
-        )  # fmt: skip
+            if socle
+            else "ANCS : un engagement socle manque, aucun point versé."
+        )
     else:
         lines.append("ANCS : ni montant notifié ni engagements dans le profil : pas de forfait.")
     return lines

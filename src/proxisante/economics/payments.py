@@ -207,8 +207,9 @@ def fpmt(profile: Profile, rates: Rates, counts: list[Any]) -> Any:
 def rosp_points(profile: Profile, rates: Rates) -> Any:
     """Points reached: the indicators scored from the centre's measures, the others at ``rosp.achievement``."""
     if profile.measures:
-        scored = rosp_from_measures(profile, rates("rosp.measure_points"), rates("rosp.level_scoring"),
-                                    rates("rosp.progression_scoring"))  # fmt: skip
+        scored = rosp_from_measures(
+            profile, rates("rosp.measure_points"), rates("rosp.level_scoring"), rates("rosp.progression_scoring")
+        )
         earned, covered = scored.points_earned, scored.points_covered
     else:
         earned, covered = 0.0, 0.0
@@ -283,8 +284,10 @@ def poverty_share(profile: Profile, rates: Rates) -> Any:
     if profile.poverty_source is None and not any(c.poverty_rate is not None for c in profile.communes):
         return profile.poverty_share
     threshold = rates("peps.poverty_threshold")
-    poor = sum((np.where(c.poverty_rate >= threshold, c.patients, 0) for c in profile.communes
-                if c.poverty_rate is not None), 0.0)  # fmt: skip
+    poor = sum(
+        (np.where(c.poverty_rate >= threshold, c.patients, 0) for c in profile.communes if c.poverty_rate is not None),
+        0.0,
+    )
     return poor / max(profile.patients, 1)
 
 
@@ -331,8 +334,9 @@ def capitated(profile: Profile, variant: str, rates: Rates) -> tuple[list[float]
 
 def ipep_quality_share(profile: Profile, rates: Rates) -> Any:
     """Share of the IPEP savings part paid after the quality score (:func:`.quality.ipep_score`)."""
-    score = ipep_score(profile, rates("ipep.quality_indicators"), rates("ipep.quality_scoring"),
-                       rates("ipep.quality_unscored"))  # fmt: skip
+    score = ipep_score(
+        profile, rates("ipep.quality_indicators"), rates("ipep.quality_scoring"), rates("ipep.quality_unscored")
+    )
     return score.share_paid
 
 
@@ -411,8 +415,17 @@ def model(key: str, profile: Profile, costs: Costs, rates: Rates, volume: Volume
         lines.update(variable)
         cost_items = {ITEM_LABELS[k]: v * volume.costs for k, v in costs.by_item(profile).items()}
     fixed_revenue = sum(fixed.values(), 0.0)
-    return ModelResult(key, MODELS[key], rates.year, lines, cost_items, used, fixed_revenue,
-                       profile.patients * volume.panel, profile.fte("MG"))  # fmt: skip
+    return ModelResult(
+        key,
+        MODELS[key],
+        rates.year,
+        lines,
+        cost_items,
+        used,
+        fixed_revenue,
+        profile.patients * volume.panel,
+        profile.fte("MG"),
+    )
 
 
 def _peps(profile: Profile, rates: Rates, volume: Volume, variant: str) -> dict[str, Any]:

@@ -227,9 +227,11 @@ class Profile(BaseModel):
         return self
 
     def _check_optional_parts(self) -> None:
-        for name, items in (("communes", [c.commune for c in self.communes]),
-                            ("gp_sites", [s.commune for s in self.gp_sites]),
-                            ("ipep_indicators", [i.id for i in self.ipep_indicators])):  # fmt: skip
+        for name, items in (
+            ("communes", [c.commune for c in self.communes]),
+            ("gp_sites", [s.commune for s in self.gp_sites]),
+            ("ipep_indicators", [i.id for i in self.ipep_indicators]),
+        ):
             if len(set(items)) != len(items):
                 raise ValueError(f"{name}: an entry is given twice")
         if sum(c.patients for c in self.communes) > self.patients:
@@ -241,8 +243,9 @@ class Profile(BaseModel):
             known = latest("centre.ancs_engagements")
             unknown = [e for e in self.ancs_engagements if e not in known]
             if unknown:
-                raise ValueError(f"ancs_engagements: {', '.join(unknown)} unknown (centre.ancs_engagements: "
-                                 f"{', '.join(known)})")  # fmt: skip
+                raise ValueError(
+                    f"ancs_engagements: {', '.join(unknown)} unknown (centre.ancs_engagements: {', '.join(known)})"
+                )
             if any(n < 0 for n in self.ancs_engagements.values()):
                 raise ValueError("ancs_engagements: a count cannot be negative")
             if self.ancs_forfait:

@@ -51,8 +51,16 @@ SECTIONS = {
     "ipep_indicators": ["id", "value", "previous"],
 }
 ANCS = ("ancs_engagements", ["engagement", "count"])
-SCALARS = ["centre", "year", "source", "poverty_share", "zip_share", "ancs_forfait", "ipep_patient_experience",
-           "poverty_source"]  # fmt: skip
+SCALARS = [
+    "centre",
+    "year",
+    "source",
+    "poverty_share",
+    "zip_share",
+    "ancs_forfait",
+    "ipep_patient_experience",
+    "poverty_source",
+]
 BOOLEANS = {"ald", "c2s", "reportable", "zip"}
 YES, NO = {"oui", "o", "true", "vrai", "yes", "1"}, {"non", "n", "false", "faux", "no", "0"}
 

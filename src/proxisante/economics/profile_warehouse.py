@@ -35,8 +35,7 @@ def profile_from_warehouse(
     (:func:`measure_lines`): the ROSP points and FMT prevention criteria then come from them.
     """
     reference = dt.date(year, 12, 31)
-    # Context and run are typed with Warehouse but read only ``table`` and ``execute``: a Tables is enough.
-    context = Context(warehouse, reference)  # type: ignore[arg-type]
+    context = Context(warehouse, reference)
     try:
         mt = _mt_patients(warehouse, context)
         panel = warehouse.execute(_panel(mt))
@@ -158,9 +157,8 @@ def measure_lines(warehouse: Tables, year: int) -> list[dict]:
     The previous rate (ROSP progression, IPEP progress) is kept only when reportable that year.
     """
     chosen = quality_measures()
-    # run is typed with Warehouse but reads only ``table`` and ``execute``: a Tables is enough.
-    table = run(warehouse, parse_period(str(year)), chosen).table  # type: ignore[arg-type]
-    before = run(warehouse, parse_period(str(year - 1)), chosen).table  # type: ignore[arg-type]
+    table = run(warehouse, parse_period(str(year)), chosen).table
+    before = run(warehouse, parse_period(str(year - 1)), chosen).table
     previous = {r.measure_id: float(r.rate) for r in before.itertuples() if r.reportable and r.rate == r.rate}
     return [
         {

@@ -90,8 +90,9 @@ def level_share(rate: float, intermediate: float, target: float, scoring: dict[s
     return float(scoring["at_intermediate"] + progress * (scoring["at_target"] - scoring["at_intermediate"]))
 
 
-def progression_share(rate: float, previous: float | None, objectives: Any, progression: dict | None,
-                      lower: bool) -> float:  # fmt: skip
+def progression_share(
+    rate: float, previous: float | None, objectives: Any, progression: dict | None, lower: bool
+) -> float:
     """Share of an indicator's points for the progression from ``previous`` toward the target (0 if none)."""
     if previous is None or not progression:
         return 0.0

@@ -4,7 +4,7 @@ An uncertain parameter has a ``range`` (low, high in its unit) or a ``range_rela
 every number of a table). A parameter with one dated value is replaced by the drawn value; a
 parameter with several dated values (a tariff that changes) is multiplied by the drawn value over
 its value in the profile's year, so that its date changes are kept. Monte Carlo draws come from a
-triangular law (low, value, high) with a fixed seed, all at once: the engine runs once on arrays.
+triangular law (low, value, high) with a fixed seed, all at once: the payment model runs once on arrays.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class Bands:
 def monte_carlo(
     profile: Profile, costs: Costs, year: int, draws: int = DEFAULT_DRAWS, seed: int = DEFAULT_SEED
 ) -> dict[str, Bands]:
-    """Bands of every model for one year: the engine runs once on arrays of ``draws`` values."""
+    """Bands of every model for one year: the payment model runs once on arrays of ``draws`` values."""
     values, factors = draw(profile.year, draws, seed)
     results = simulate_year(profile, costs, year, values, factors)
     return {key: _bands(r, draws) for key, r in results.items()}

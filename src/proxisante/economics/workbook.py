@@ -290,12 +290,17 @@ def write_chart(simulation: Simulation, path: Path) -> None:
         right.barh(i, hi, left=base, color="#e9c46a", label="paramètre au haut de sa plage" if i == 0 else None)
     right.legend(loc="lower right", fontsize=8)
     right.axvline(base, color="black", linewidth=0.8)
-    right.set_yticks(range(len(rows)), [_short(r.label) + (" *" if r.confidence == "U" else "") for r in rows],
-                     fontsize=8)  # fmt: skip
+    right.set_yticks(
+        range(len(rows)), [_short(r.label) + (" *" if r.confidence == "U" else "") for r in rows], fontsize=8
+    )
     right.set_xlabel("résultat annuel (k€)")
     right.set_title(f"Sensibilité — {MODELS[simulation.tornado_model]}, {year}")
-    figure.text(0.01, 0.01, "* paramètre non confirmé" + (" — charges : fichier d'EXEMPLE" if simulation.costs.example
-                else ""), fontsize=8)  # fmt: skip
+    figure.text(
+        0.01,
+        0.01,
+        "* paramètre non confirmé" + (" — charges : fichier d'EXEMPLE" if simulation.costs.example else ""),
+        fontsize=8,
+    )
     figure.tight_layout(rect=(0, 0.03, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format=path.suffix.lower().lstrip("."), dpi=120)

@@ -4,7 +4,7 @@ A patient may object to research and to reports that leave the structure (RGPD a
 L.1461-1 for the SNDS and its child systems). An objecting patient disappears from research extracts
 and external reports, but stays in the care team's own lists: care is not a secondary use.
 
-The registry lives in the identity vault, because it is keyed by the patient's INS; what the engines
+The registry lives in the identity vault, because it is keyed by the patient's INS; what the domain packages
 receive is only the set of ``person_id`` values (pseudonyms) to leave out. Every change is appended to
 ``objection_log``, and listing the objections with their INS is a nominative read, audited like any
 other.
@@ -26,10 +26,15 @@ _INS = re.compile(r"^[12378][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{8}$")
 
 _LIST_SCHEMA = pa.schema(
     [
-        ("person_id", pa.int64()), ("ins", pa.string()), ("family_name", pa.string()), ("given_names", pa.string()),
-        ("recorded_at", pa.timestamp("us")), ("recorded_by", pa.string()), ("note", pa.string()),
+        ("person_id", pa.int64()),
+        ("ins", pa.string()),
+        ("family_name", pa.string()),
+        ("given_names", pa.string()),
+        ("recorded_at", pa.timestamp("us")),
+        ("recorded_by", pa.string()),
+        ("note", pa.string()),
     ]
-)  # fmt: skip
+)
 
 
 class InvalidINS(ValueError):
@@ -64,7 +69,7 @@ class Objection:
 
 
 class ObjectionRegistry:
-    """Objections recorded in the vault, by INS; the engines only ever see :meth:`person_ids`."""
+    """Objections recorded in the vault, by INS; the domain packages only ever see :meth:`person_ids`."""
 
     def __init__(self, vault: IdentityVault, pseudonymiser: Pseudonymiser) -> None:
         self.vault = vault

@@ -183,8 +183,10 @@ class StagingBatch:
             self.vault.promote(self.batch_id)
         except Exception:
             self.vault.release(self.batch_id)
-            log.exception("batch %s committed; its identities stay pending in the vault until the installation "
-                          "next opens", self.batch_id)  # fmt: skip
+            log.exception(
+                "batch %s committed; its identities stay pending in the vault until the installation next opens",
+                self.batch_id,
+            )
 
     def _settle(self) -> None:
         """After a failed warehouse commit: discard the pending vault rows (or promote them, if the commit
@@ -196,13 +198,15 @@ class StagingBatch:
                 self.vault.discard(self.batch_id)
         except Exception:
             self.vault.release(self.batch_id)
-            log.exception("batch %s failed; its pending vault rows are settled when the installation next opens",
-                          self.batch_id)  # fmt: skip
+            log.exception(
+                "batch %s failed; its pending vault rows are settled when the installation next opens", self.batch_id
+            )
 
     def drop_staging(self) -> None:
         """Free every staging object; views first, since they depend on the tables."""
-        views = {name for (name,) in self.con.execute("SELECT view_name FROM duckdb_views() WHERE temporary")
-                 .fetchall()}  # fmt: skip
+        views = {
+            name for (name,) in self.con.execute("SELECT view_name FROM duckdb_views() WHERE temporary").fetchall()
+        }
         for name in sorted(self.staging, key=lambda n: n not in views):
             try:
                 self.con.unregister(name)

@@ -275,13 +275,12 @@ def _read_csv_fast(info: FileInfo, columns: list[str]) -> pa.Table:
     """Multi-threaded Arrow reader; any malformed line raises, and the exact reader takes over."""
     arrow = pacsv.read_csv(
         info.path,
-        read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1, encoding=info.encoding,
-                                       block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(delimiter=info.delimiter, quote_char='"', double_quote=True,
-                                         newlines_in_values=False),
-        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns},
-                                             strings_can_be_null=False),
-    )  # fmt: skip
+        read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1, encoding=info.encoding, block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(
+            delimiter=info.delimiter, quote_char='"', double_quote=True, newlines_in_values=False
+        ),
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}, strings_can_be_null=False),
+    )
     lines = pa.array(np.arange(2, arrow.num_rows + 2, dtype=np.int64))
     return arrow.add_column(0, LINE, lines)
 

@@ -75,8 +75,17 @@ NOT_LOADED: dict[str, str] = {
 # would get one person_id).
 UNIQUE: dict[str, tuple[str, ...]] = {"person": ("person_source_value",)}
 # Loading order: what others point to first.
-FIRST = ("vocabulary", "domain", "concept_class", "relationship", "concept", "location", "care_site", "provider",
-         "person")  # fmt: skip
+FIRST = (
+    "vocabulary",
+    "domain",
+    "concept_class",
+    "relationship",
+    "concept",
+    "location",
+    "care_site",
+    "provider",
+    "person",
+)
 
 _PARSE = {
     "integer": "CASE WHEN TRY_CAST({v} AS DOUBLE) = TRY_CAST({v} AS BIGINT) THEN TRY_CAST({v} AS BIGINT) END",
@@ -101,8 +110,10 @@ INT32 = (-(2**31), 2**31 - 1)
 # Checks beyond the DDL's types: (table, column) -> (SQL over the parsed values ``{column}`` and ``{today}``, the
 # day of the load, French reason).
 VALUE_CHECKS: dict[tuple[str, str], tuple[str, str]] = {
-    ("person", "year_of_birth"): ("{year_of_birth} < 1 OR {year_of_birth} > year({today})",
-                                  "année de naissance impossible (dans le futur ou avant l'an 1)"),
+    ("person", "year_of_birth"): (
+        "{year_of_birth} < 1 OR {year_of_birth} > year({today})",
+        "année de naissance impossible (dans le futur ou avant l'an 1)",
+    ),
     ("person", "month_of_birth"): ("{month_of_birth} NOT BETWEEN 1 AND 12", "mois de naissance invalide (1 à 12)"),
     ("person", "day_of_birth"): (
         "{day_of_birth} NOT BETWEEN 1 AND 31 OR ({year_of_birth} BETWEEN 1 AND 9999 AND {month_of_birth} BETWEEN 1 "
@@ -110,7 +121,7 @@ VALUE_CHECKS: dict[tuple[str, str], tuple[str, str]] = {
         "IS NULL)",
         "jour de naissance invalide (pas un jour de ce mois)",
     ),
-}  # fmt: skip
+}
 
 
 def loadable_tables() -> list[CdmTable]:
@@ -150,11 +161,12 @@ def load_omop(
     report = LoadReport(source, None, ignored_files=ignored)
     pending = pending_files(installation.warehouse, source, files, loadable_tables(), report)
     return run_batch(
-        path, report, pending,
-        lambda: _Batch(installation.warehouse, installation.vault, installation.pseudonymiser, source, as_of,
-                       progress),
+        path,
+        report,
+        pending,
+        lambda: _Batch(installation.warehouse, installation.vault, installation.pseudonymiser, source, as_of, progress),
         lambda batch: batch.run(pending, report),
-    )  # fmt: skip
+    )
 
 
 def vault_source(source: str) -> str:
@@ -208,8 +220,17 @@ class _Batch(StagingBatch):
             for done in (raw.table, checked.valid):  # the file's rows are staged: free them
                 self.con.unregister(done)
                 self.con.execute(f'DROP TABLE IF EXISTS "{done}"')
-            row = ManifestRow(table.name, info.path.name, info.sha256, info.size_bytes, info.encoding,
-                              info.delimiter, checked.rows_read, checked.rows_valid, checked.rows_rejected)  # fmt: skip
+            row = ManifestRow(
+                table.name,
+                info.path.name,
+                info.sha256,
+                info.size_bytes,
+                info.encoding,
+                info.delimiter,
+                checked.rows_read,
+                checked.rows_valid,
+                checked.rows_rejected,
+            )
             books.files.append(row)
             report.files.append(FileReport.of(row))
             self.progress(f"validé {info.path.name}", checked.rows_read)
@@ -217,8 +238,13 @@ class _Batch(StagingBatch):
         links = pa.concat_tables(self.new_links).rename_columns(["patient_id", "person_id"]) if self.new_links else None
         self.commit(self.staged, self.appended + books.staged(), links, vault_source(self.source))
         report.batch_id = self.batch_id
-        log.info("OMOP batch %s committed: %d rows read, %d loaded, %d quarantined", self.batch_id,
-                 report.rows_read, report.rows_loaded, report.rows_quarantined)  # fmt: skip
+        log.info(
+            "OMOP batch %s committed: %d rows read, %d loaded, %d quarantined",
+            self.batch_id,
+            report.rows_read,
+            report.rows_loaded,
+            report.rows_quarantined,
+        )
 
     def _known_persons(self) -> str:
         """``src_person_id -> person_id`` of the persons of this source already in the warehouse."""
@@ -283,11 +309,16 @@ class _Batch(StagingBatch):
                 f"QUALIFY row_number() OVER (PARTITION BY {v} ORDER BY {LINE}) > 1"
             )
         malformed = self._temp(f"malformed_{table.name}")
-        self.con.register(malformed, pa.table({
-            "line": pa.array([m[0] for m in raw.malformed], pa.int64()),
-            "field": pa.array([m[1] for m in raw.malformed], pa.string()),
-            "reason": pa.array([m[2] for m in raw.malformed], pa.string()),
-        }))  # fmt: skip
+        self.con.register(
+            malformed,
+            pa.table(
+                {
+                    "line": pa.array([m[0] for m in raw.malformed], pa.int64()),
+                    "field": pa.array([m[1] for m in raw.malformed], pa.string()),
+                    "reason": pa.array([m[2] for m in raw.malformed], pa.string()),
+                }
+            ),
+        )
         checks.append(f'SELECT line, field, reason, NULL::VARCHAR AS value FROM "{malformed}"')
         errors = self._temp(f"errors_{table.name}")
         self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{errors}" AS {" UNION ALL ".join(checks)}')
@@ -308,10 +339,12 @@ class _Batch(StagingBatch):
             else f'SELECT {_person_key()}, NULL FROM "{valid}"'
         ).fetchall()
         person_ids = [self.pseudonymiser.omop_person_id(self.source, r[1], r[0]) for r in rows]
-        links = pa.table({
-            "src_person_id": pa.array([r[0] for r in rows], pa.string()),
-            "person_id": pa.array(person_ids, pa.int64()),
-        })  # fmt: skip
+        links = pa.table(
+            {
+                "src_person_id": pa.array([r[0] for r in rows], pa.string()),
+                "person_id": pa.array(person_ids, pa.int64()),
+            }
+        )
         self.con.register("omop_new_persons", links)
         self.con.execute(
             f'DELETE FROM "{persons}" WHERE src_person_id IN (SELECT src_person_id FROM omop_new_persons);'

@@ -36,18 +36,23 @@ EVENT_SOURCES = {
         "condition_occurrence", "condition_start_date", {"CIM10": ("condition_source_concept_id",)}
     ),
     "drug": EventSource(
-        "drug_exposure", "drug_exposure_start_date",
+        "drug_exposure",
+        "drug_exposure_start_date",
         {"ATC": ("drug_concept_id", "drug_source_concept_id"), "CIP13": ("drug_source_concept_id",)},
-        end_date="drug_exposure_end_date", key="drug_exposure_id",
+        end_date="drug_exposure_end_date",
+        key="drug_exposure_id",
     ),
     "lab": EventSource(
-        "measurement", "measurement_date",
-        {"NABM": ("measurement_source_concept_id",),
-         "LOINC": ("measurement_concept_id", "measurement_source_concept_id")},
+        "measurement",
+        "measurement_date",
+        {
+            "NABM": ("measurement_source_concept_id",),
+            "LOINC": ("measurement_concept_id", "measurement_source_concept_id"),
+        },
     ),
     "procedure": EventSource("procedure_occurrence", "procedure_date", {"CCAM": ("procedure_source_concept_id",)}),
     "visit": EventSource("visit_occurrence", "visit_start_date", {"NGAP": ("visit_source_concept_id",)}),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,9 @@ class MeasureCompiler:
         if history:
             unbounded = [
                 leaf.criterion.model_copy(update={"within": None, "ever": True, "min_count": 1, "negate": False})
-                for leaf in _positive_leaves(numerator) if leaf.criterion.kind in EVENT_SOURCES
-            ]  # fmt: skip
+                for leaf in _positive_leaves(numerator)
+                if leaf.criterion.kind in EVENT_SOURCES
+            ]
             evidence_node = self._any(tuple(unbounded)) if unbounded else numerator
         table = self.initial_population()
         for name, leaf in self._leaves:
@@ -123,10 +129,13 @@ class MeasureCompiler:
             in_denominator=in_denominator,
             in_exclusions=in_exclusions,
             in_numerator=in_numerator,
-            numerator_events=(ibis.ifelse(in_denominator & ~in_exclusions, events, 0).cast("int64")
-                              if events is not None else as_int(in_numerator)),
+            numerator_events=(
+                ibis.ifelse(in_denominator & ~in_exclusions, events, 0).cast("int64")
+                if events is not None
+                else as_int(in_numerator)
+            ),
             evidence_date=evidence,
-        )  # fmt: skip
+        )
 
     # -- criteria tree ------------------------------------------------------------------------
 

@@ -20,10 +20,10 @@ from proxisante.definitions import ParameterFile
 from proxisante.measures.definition import Window, minus
 from proxisante.vocab import mapping
 from proxisante.vocab.valuesets import value_set
-from proxisante.warehouse.connection import Warehouse
 from proxisante.warehouse.expr import age_band, as_int, band_labels
+from proxisante.warehouse.tables import Tables
 
-# The engine's dated parameters (``measures/parameters.yaml``).
+# The measures' dated parameters (``measures/parameters.yaml``).
 PARAMETERS = ParameterFile(__package__)
 
 
@@ -43,7 +43,7 @@ def _sex_of(code: str) -> str:
 class Context:
     """Persons and their status on ``reference_date``, for one warehouse."""
 
-    warehouse: Warehouse
+    warehouse: Tables
     reference_date: dt.date
     cache_tables: bool = True
     # Pseudonyms left out of every population (patients who objected, for an external report).
@@ -112,9 +112,10 @@ class Context:
         ranked = active.mutate(rank=ibis.row_number().over(order))
         latest = ranked.filter(ranked.rank == 0).select("person_id", mt_provider_id=ranked.provider_id)
         provider = self.table("provider").select(
-            mt_provider_id=lambda t: t.provider_id, mt_rpps=lambda t: t.provider_source_value,
+            mt_provider_id=lambda t: t.provider_id,
+            mt_rpps=lambda t: t.provider_source_value,
             care_site_id=lambda t: t.care_site_id,
-        )  # fmt: skip
+        )
         return latest.left_join(provider, "mt_provider_id").drop("mt_provider_id_right")
 
     def _status(self) -> ir.Table:

@@ -76,11 +76,24 @@ def item_measures() -> list[tuple[CalendarItem, Measure]]:
             continue
         if item.evidence is None:
             raise DefinitionError(f"{CALENDAR}: item {item.id}: no evidence")
-        pairs.append((item, Measure(
-            id=item.id, label=item.label, short_label=(item.label or item.id)[:60], group="prevention",
-            source=cal.source, population="all", age=item.age or AgeRange(), sex=item.sex,
-            numerator=(item.evidence,), action=item.label or item.id, stratifiers=(),
-        )))  # fmt: skip
+        pairs.append(
+            (
+                item,
+                Measure(
+                    id=item.id,
+                    label=item.label,
+                    short_label=(item.label or item.id)[:60],
+                    group="prevention",
+                    source=cal.source,
+                    population="all",
+                    age=item.age or AgeRange(),
+                    sex=item.sex,
+                    numerator=(item.evidence,),
+                    action=item.label or item.id,
+                    stratifiers=(),
+                ),
+            )
+        )
     return pairs
 
 
@@ -94,9 +107,14 @@ def prevention_plan(warehouse: Warehouse, period: Period, person_ids: Iterable[i
     for item, measure in pairs:
         table = per_person(measure, context, period, history=True)
         table = table.filter(table.person_id.isin(ids), table.in_denominator & ~table.in_exclusions)
-        tables.append(table.select(
-            "person_id", item_id=ibis.literal(item.id), done=table.in_numerator, last_done=table.evidence_date,
-        ))  # fmt: skip
+        tables.append(
+            table.select(
+                "person_id",
+                item_id=ibis.literal(item.id),
+                done=table.in_numerator,
+                last_done=table.evidence_date,
+            )
+        )
     try:
         frame = warehouse.execute(ibis.union(*tables) if len(tables) > 1 else tables[0])
     finally:

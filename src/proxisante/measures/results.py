@@ -20,8 +20,8 @@ from proxisante.measures.compile import MeasureCompiler
 from proxisante.measures.context import PARAMETERS, Context
 from proxisante.measures.definition import Measure, library
 from proxisante.measures.periods import Period, month_ends, rolling
-from proxisante.warehouse.connection import Warehouse
 from proxisante.warehouse.expr import count_true
+from proxisante.warehouse.tables import Tables
 
 COUNTS = ("initial_population", "denominator", "exclusions", "numerator", "numerator_events")
 GROUPINGS = {"provider": "mt_rpps", "care_site": "care_site_id"}
@@ -103,9 +103,9 @@ def objective_status(measure: Measure, rate: float, reportable: bool) -> str:
     target, middle = measure.objectives.target, measure.objectives.intermediate
     if not reportable or math.isnan(rate) or (target is None and middle is None):
         return ""
-    better: Callable[[float, float], bool] = (lambda a, b: a >= b) if measure.direction == "higher" else (
-        lambda a, b: a <= b
-    )  # fmt: skip
+    better: Callable[[float, float], bool] = (
+        (lambda a, b: a >= b) if measure.direction == "higher" else (lambda a, b: a <= b)
+    )
     if target is not None and better(rate, target):
         return "cible atteinte"
     if middle is not None and better(rate, middle):
@@ -122,7 +122,7 @@ class MeasureRun:
 
 
 def run(
-    warehouse: Warehouse,
+    warehouse: Tables,
     period: Period,
     measures: Iterable[Measure] | None = None,
     *,
@@ -185,7 +185,7 @@ def _nested(grouped: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
 
 
 def series(
-    warehouse: Warehouse, measure: Measure, first: dt.date, last: dt.date, exclude_person_ids: Iterable[int] = ()
+    warehouse: Tables, measure: Measure, first: dt.date, last: dt.date, exclude_person_ids: Iterable[int] = ()
 ) -> pd.DataFrame:
     """Monthly time series: the measure on 12 rolling months ending on each month's last day."""
     rows, excluded = [], frozenset(exclude_person_ids)

@@ -18,10 +18,20 @@ _TABLE = re.compile(r"CREATE TABLE (\w+) \((.*?)\);", re.DOTALL)
 _COLUMN = re.compile(r'"?(\w+)"?\s+(\w+(?:\(\d+\))?)\s+(NOT NULL|NULL)', re.IGNORECASE)
 
 # Tables whose rows describe concepts, not persons or events: their ids are concepts, never re-keyed.
-VOCABULARY_TABLES = frozenset({
-    "concept", "vocabulary", "domain", "concept_class", "concept_relationship", "relationship", "concept_synonym",
-    "concept_ancestor", "source_to_concept_map", "drug_strength",
-})  # fmt: skip
+VOCABULARY_TABLES = frozenset(
+    {
+        "concept",
+        "vocabulary",
+        "domain",
+        "concept_class",
+        "concept_relationship",
+        "relationship",
+        "concept_synonym",
+        "concept_ancestor",
+        "source_to_concept_map",
+        "drug_strength",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -39,9 +49,12 @@ class CdmColumn:
     @property
     def arrow_type(self) -> pa.DataType:
         return {
-            "integer": pa.int32(), "numeric": pa.float64(), "date": pa.date32(), "timestamp": pa.timestamp("us"),
+            "integer": pa.int32(),
+            "numeric": pa.float64(),
+            "date": pa.date32(),
+            "timestamp": pa.timestamp("us"),
             "text": pa.string(),
-        }[self.kind]  # fmt: skip
+        }[self.kind]
 
     @property
     def is_concept(self) -> bool:

@@ -32,9 +32,15 @@ from proxisante.warehouse.connection import Warehouse
 
 MOVEMENTS = ("arrival", "departure", "death", "change")
 FLOW_COLUMNS = (
-    "panel_start", "arrivals", "arrivals_from_colleague", "departures", "departures_to_colleague", "deaths",
-    "net_change", "panel_end",
-)  # fmt: skip
+    "panel_start",
+    "arrivals",
+    "arrivals_from_colleague",
+    "departures",
+    "departures_to_colleague",
+    "deaths",
+    "net_change",
+    "panel_end",
+)
 
 
 def observation_days(period: Period) -> list[dt.date]:

@@ -1,10 +1,10 @@
 """The patientèle médecin traitant and the patients seen: who they are, by age, sex, status and disease.
 
 The patientèle médecin traitant of the structure on a reference date is the persons alive that day
-whose médecin traitant declaration (``fr_mt_declaration``) is in force, as the measure engine's
+whose médecin traitant declaration (``fr_mt_declaration``) is in force, as the measures'
 ``Context`` defines it (the latest declaration when several overlap); a médecin traitant's own
 patientèle is the part declared to him or her. The patients seen are the persons with at least one
-contact in the measure engine's ``seen_window``, with or without a médecin traitant in the structure:
+contact in the measures' ``seen_window``, with or without a médecin traitant in the structure:
 those without one are the concern of the CPTS mission "accès aux soins".
 
 The warehouse returns counts grouped at the finest level asked (médecin traitant × band × sex);
@@ -91,7 +91,7 @@ def seen_without_mt(context: Context) -> ir.Table:
 
 
 def seen_window() -> Window:
-    """The measure engine's "patients seen" window (24 months), shared so both agree."""
+    """The measures' "patients seen" window (24 months), shared so both agree."""
     return Window(**MEASURE_PARAMETERS.value("seen_window"))
 
 

@@ -63,7 +63,7 @@ class Patientele:
 
     @cached_property
     def registry_flags(self) -> ir.Table:
-        """Registry memberships of every person alive (cached once in the warehouse's engine)."""
+        """Registry memberships of every person alive (cached once in the warehouse)."""
         return registries.flags(self.context, self.registry_ids).cache()
 
     @cached_property

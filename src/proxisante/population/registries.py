@@ -3,7 +3,7 @@
 A registry is data (``population/registries.yaml``): an id, a French label, its source and criteria
 in the measure criterion syntax (``docs/measures.md``), e.g. diabetes = a diagnosis ever, or
 antidiabetics in the last 12 months, or an ALD for diabetes. Each registry is compiled by the
-measure engine as a measure whose numerator is its criteria over every person alive on the date, so
+measures compiler as a measure whose numerator is its criteria over every person alive on the date, so
 a registry and an indicator never disagree on what "a diabetic" is. Codes live in value sets.
 """
 
@@ -136,7 +136,7 @@ POPULATIONS = ("patientele_mt", "seen", "all")
 
 
 def population(context: Context, name: str) -> ir.Table:
-    """``person_id`` of a population, in the measure engine's words: ``patientele_mt`` (a médecin
+    """``person_id`` of a population, in the measures' words: ``patientele_mt`` (a médecin
     traitant declaration in force), ``seen`` (a contact in the seen window) or ``all`` (alive)."""
     persons = context.persons
     if name == "patientele_mt":

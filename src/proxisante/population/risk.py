@@ -49,9 +49,10 @@ def substance_concepts(context: Context) -> list[int]:
     frame = context.warehouse.execute(rows)
     excluded = tuple(PARAMETERS.value("polypharmacy_excluded_atc"))
     return sorted(
-        int(cid) for cid, code in zip(frame.concept_id, frame.concept_code, strict=True)
+        int(cid)
+        for cid, code in zip(frame.concept_id, frame.concept_code, strict=True)
         if len(str(code)) == 7 and not str(code).startswith(excluded)
-    )  # fmt: skip
+    )
 
 
 def polypharmacy(context: Context) -> ir.Table:

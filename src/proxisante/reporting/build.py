@@ -160,8 +160,12 @@ def panel_tables(
 def pyramid_table(pyramid: pd.DataFrame, day: str, rules) -> Table:
     frame = pyramid[pyramid.mt_rpps == TOTAL][["age_band", "sex", "patients"]]
     columns = [(sex, Column(f"sex_{sex}", SEX_LABELS[sex], "count")) for sex in (*SEXES, TOTAL)]
-    spec = ("panel_pyramid", f"Patientèle médecin traitant au {day} par âge et sexe",
-            Column("age_band", "âge", "text"), columns)  # fmt: skip
+    spec = (
+        "panel_pyramid",
+        f"Patientèle médecin traitant au {day} par âge et sexe",
+        Column("age_band", "âge", "text"),
+        columns,
+    )
     return protect.crossed(frame, "age_band", "sex", "patients", spec, rules)
 
 
@@ -170,23 +174,35 @@ def composition_table(composition: pd.DataFrame, day: str, rules) -> Table:
     whole = int(rows.panel.iloc[0]) if len(rows) else 0
     parts = [(r.indicator, r.label, int(r.patients)) for r in rows.itertuples()]
     return protect.parts_of_a_whole(
-        "panel_composition", f"Composition de la patientèle médecin traitant au {day}",
-        ("Patientèle médecin traitant", whole), parts, rules,
-    )  # fmt: skip
+        "panel_composition",
+        f"Composition de la patientèle médecin traitant au {day}",
+        ("Patientèle médecin traitant", whole),
+        parts,
+        rules,
+    )
 
 
 def access_table(access: pd.DataFrame, rules) -> Table:
     bands = access[access.age_band != TOTAL]
     long = pd.concat(
-        [bands[["age_band"]].assign(mt="with_mt", patients=bands.with_mt),
-         bands[["age_band"]].assign(mt="without_mt", patients=bands.without_mt)], ignore_index=True,
-    )  # fmt: skip
+        [
+            bands[["age_band"]].assign(mt="with_mt", patients=bands.with_mt),
+            bands[["age_band"]].assign(mt="without_mt", patients=bands.without_mt),
+        ],
+        ignore_index=True,
+    )
     long = long.set_index("age_band").loc[band_labels()].reset_index()
-    columns = [("with_mt", Column("with_mt", "avec médecin traitant de la structure", "count")),
-               ("without_mt", Column("without_mt", "sans médecin traitant de la structure", "count")),
-               (TOTAL, Column("seen", "patients vus", "count"))]  # fmt: skip
-    spec = ("panel_access", "Patients vus en 24 mois, avec ou sans médecin traitant de la structure",
-            Column("age_band", "âge", "text"), columns)  # fmt: skip
+    columns = [
+        ("with_mt", Column("with_mt", "avec médecin traitant de la structure", "count")),
+        ("without_mt", Column("without_mt", "sans médecin traitant de la structure", "count")),
+        (TOTAL, Column("seen", "patients vus", "count")),
+    ]
+    spec = (
+        "panel_access",
+        "Patients vus en 24 mois, avec ou sans médecin traitant de la structure",
+        Column("age_band", "âge", "text"),
+        columns,
+    )
     table = protect.crossed(long, "age_band", "mt", "patients", spec, rules)
     table.columns.append(Column("share_without_mt", "part sans médecin traitant", "share"))
     for r in table.rows:
@@ -204,11 +220,15 @@ def activity_tables(warehouse: Warehouse, period: Period, excluded: frozenset[in
     professions = mapping("professions", "label_fr")
     contacts, totals = counts.contacts(warehouse, period, excluded)
     by_profession = protect.by_one_dimension(
-        "activity_professions", f"Contacts et patients par profession — {period.label}", contacts,
+        "activity_professions",
+        f"Contacts et patients par profession — {period.label}",
+        contacts,
         Column("profession", "profession", "text"),
         [Column("contacts", "contacts", "count"), Column("patients", "patients distincts", "count")],
-        totals, rules, labels=professions,
-    )  # fmt: skip
+        totals,
+        rules,
+        labels=professions,
+    )
     by_profession.note = (
         "Un patient vu par plusieurs professions compte dans chacune ; le total compte les patients distincts."
     )
@@ -222,24 +242,36 @@ def act_labels() -> dict[str, str]:
 def acts_table(frame: pd.DataFrame, period: Period, rules) -> Table:
     """Acts by profession and code, with each profession's subtotal and the total (one table, protected)."""
     professions, labels = mapping("professions", "label_fr"), act_labels()
-    long = protect.protected(with_margins(frame, ["profession", "code"], ["acts"]),
-                             ["profession", "code"], ["acts"], rules)  # fmt: skip
+    long = protect.protected(
+        with_margins(frame, ["profession", "code"], ["acts"]), ["profession", "code"], ["acts"], rules
+    )
     found = protect.cells(long, ["profession", "code"], "acts")
     rows: list[Row] = []
     for profession in dict.fromkeys(frame.profession.tolist()):
         name = professions.get(profession, profession)
         for code in frame[frame.profession == profession].code:
             count, why = found[(profession, code)]
-            rows.append(protect.row({"profession": name, "code": code, "label": labels.get(code, ""), "acts": count},
-                                    {"acts": why}))  # fmt: skip
+            rows.append(
+                protect.row(
+                    {"profession": name, "code": code, "label": labels.get(code, ""), "acts": count}, {"acts": why}
+                )
+            )
         count, why = found[(profession, TOTAL)]
-        rows.append(protect.row({"profession": name, "code": TOTAL, "label": f"Total {name}", "acts": count},
-                                {"acts": why}))  # fmt: skip
+        rows.append(
+            protect.row({"profession": name, "code": TOTAL, "label": f"Total {name}", "acts": count}, {"acts": why})
+        )
     count, why = found.get((TOTAL, TOTAL), (0, None))
-    rows.append(protect.row({"profession": TOTAL, "code": TOTAL, "label": "Total de la structure", "acts": count},
-                            {"acts": why}))  # fmt: skip
-    columns = [Column("profession", "profession", "text"), Column("code", "code", "text"),
-               Column("label", "acte", "text"), Column("acts", "actes", "count")]  # fmt: skip
+    rows.append(
+        protect.row(
+            {"profession": TOTAL, "code": TOTAL, "label": "Total de la structure", "acts": count}, {"acts": why}
+        )
+    )
+    columns = [
+        Column("profession", "profession", "text"),
+        Column("code", "code", "text"),
+        Column("label", "acte", "text"),
+        Column("acts", "actes", "count"),
+    ]
     note = "Un acte : les lignes de facturation (AMO, AMC...) d'un code pour un patient lors d'un contact."
     return Table("activity_acts", f"Actes facturés par profession et par type — {period.label}", columns, rows, note)
 
@@ -274,16 +306,30 @@ def indicator_rows(
         now = _point(period.label, r)
         rows.append(
             Indicator(
-                id=m.id, label=m.label, short_label=m.short_label, group=m.group, programme=list(m.programme),
-                scoring=m.scoring, direction=m.direction, denominator=_count(r.denominator),
-                exclusions=_count(r.exclusions), numerator=_count(r.numerator), eligible=now.eligible,
-                rate=now.rate, ci_low=now.ci_low, ci_high=now.ci_high, reportable=now.reportable, masked=now.masked,
+                id=m.id,
+                label=m.label,
+                short_label=m.short_label,
+                group=m.group,
+                programme=list(m.programme),
+                scoring=m.scoring,
+                direction=m.direction,
+                denominator=_count(r.denominator),
+                exclusions=_count(r.exclusions),
+                numerator=_count(r.numerator),
+                eligible=now.eligible,
+                rate=now.rate,
+                ci_low=now.ci_low,
+                ci_high=now.ci_high,
+                reportable=now.reportable,
+                masked=now.masked,
                 masked_counts=_masked_counts(r, now.masked, rules),
-                objective_intermediate=m.objectives.intermediate, objective_target=m.objectives.target,
-                status=str(r.objective or ""), evolution=evolution(m, trend[-1] if trend else None, now),
+                objective_intermediate=m.objectives.intermediate,
+                objective_target=m.objectives.target,
+                status=str(r.objective or ""),
+                evolution=evolution(m, trend[-1] if trend else None, now),
                 trend=[*trend, now],
             )
-        )  # fmt: skip
+        )
     return rows
 
 
@@ -314,9 +360,12 @@ def _point(label: str, r: pd.Series) -> TrendPoint:
 def evolution(measure: Measure, before: TrendPoint | None, now: TrendPoint) -> str:
     """Better, worse or stable against the previous period: a change counts when the 95 % intervals
     do not overlap; "non calculable" when either period is masked or under the minimum denominator."""
-    if before is None or before.rate is None or now.rate is None or None in (before.ci_low, now.ci_low):
+    if before is None or before.rate is None or now.rate is None:
         return "non calculable"
-    if now.ci_low > before.ci_high or now.ci_high < before.ci_low:  # type: ignore[operator]
+    low_before, high_before, low_now, high_now = before.ci_low, before.ci_high, now.ci_low, now.ci_high
+    if low_before is None or high_before is None or low_now is None or high_now is None:
+        return "non calculable"
+    if low_now > high_before or high_now < low_before:
         up = now.rate > before.rate
         return "en amélioration" if up == (measure.direction == "higher") else "en dégradation"
     return "stable"
@@ -344,13 +393,22 @@ def economics_summary(
         r, b = simulation.results[year][key], simulation.bands[year][key]
         revenue = float(r.revenue)
         models.append(
-            EconomicModel(key, label, round(revenue), round(float(r.cost)), round(float(r.result)),
-                          None if revenue == 0 or math.isnan(revenue) else float(r.margin),
-                          round(b.result[5]), round(b.result[95]), float(b.probability_positive))
-        )  # fmt: skip
+            EconomicModel(
+                key,
+                label,
+                round(revenue),
+                round(float(r.cost)),
+                round(float(r.result)),
+                None if revenue == 0 or math.isnan(revenue) else float(r.margin),
+                round(b.result[5]),
+                round(b.result[95]),
+                float(b.probability_positive),
+            )
+        )
     note = (
         "Montants annuels en euros, tous payeurs, aux paramètres datés de l'année ; bandes P5–P95 sur les "
-        "paramètres incertains. Charges : " + costs.label + (" (exemple, à remplacer par les charges réelles)."
-        if costs.example else ".")
-    )  # fmt: skip
+        "paramètres incertains. Charges : "
+        + costs.label
+        + (" (exemple, à remplacer par les charges réelles)." if costs.example else ".")
+    )
     return Economics(year, costs.label, costs.example, options.draws, options.seed, models, note), ""

@@ -45,8 +45,15 @@ def pyramid(report: Report) -> bytes | None:
     for index, r in enumerate(rows):
         for key, side in (("sex_F", -1), ("sex_M", 1)):
             if key in r.masked:
-                axis.text(side * 2, index, report.mask_label(r.masked[key]), va="center",
-                          ha="right" if side < 0 else "left", fontsize=7, color=GREY)  # fmt: skip
+                axis.text(
+                    side * 2,
+                    index,
+                    report.mask_label(r.masked[key]),
+                    va="center",
+                    ha="right" if side < 0 else "left",
+                    fontsize=7,
+                    color=GREY,
+                )
     axis.axvline(0, color="black", linewidth=0.6)
     axis.set_xticks(axis.get_xticks(), [f"{abs(int(x))}" for x in axis.get_xticks()])
     axis.set_xlabel("patients")

@@ -1,4 +1,4 @@
-"""What the report reads from the warehouse besides the measure and patientèle engines: the structure,
+"""What the report reads from the warehouse besides the measures and the patientèle: the structure,
 its activity (acts, contacts) over the period, and a view of the warehouse without some persons.
 
 Every query is Ibis and returns counts only; patients who objected are left out of every count by an
@@ -22,7 +22,7 @@ UNKNOWN_PROFESSION = "(inconnue)"
 
 
 class WithoutPersons:
-    """A warehouse whose tables hold no row of the given persons: for engines that take no exclusion.
+    """A warehouse whose tables hold no row of the given persons: for domain functions that take no exclusion.
 
     Every table with a ``person_id`` column is filtered; the rest (providers, sites, concepts) is
     unchanged. Only ``table`` differs from the wrapped warehouse, so any engine reading the warehouse

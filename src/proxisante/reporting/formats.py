@@ -68,5 +68,9 @@ def objectives(indicator: Indicator) -> str:
     return " / ".join(goals)
 
 
-GROUP_LABELS = {"chronic": "Suivi des pathologies chroniques", "prevention": "Prévention",
-                "efficiency": "Efficience", "pertinence": "Pertinence"}  # fmt: skip
+GROUP_LABELS = {
+    "chronic": "Suivi des pathologies chroniques",
+    "prevention": "Prévention",
+    "efficiency": "Efficience",
+    "pertinence": "Pertinence",
+}

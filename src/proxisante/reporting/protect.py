@@ -99,18 +99,30 @@ def parts_of_a_whole(
         found = cells(protected(frame, ["status"], ["patients"], rules), ["status"], "patients")
         published, why = found[("with",)]
         whole_value, whole_masked = found[(TOTAL,)]
-        trait_rows.append(row({"indicator": key, "label": trait_label, "patients": published,
-                               "share": share(published, whole_value)}, {"patients": why, "share": why}))  # fmt: skip
+        trait_rows.append(
+            row(
+                {"indicator": key, "label": trait_label, "patients": published, "share": share(published, whole_value)},
+                {"patients": why, "share": why},
+            )
+        )
     if not parts:
         frame = pd.DataFrame({"status": [TOTAL], "patients": [total]})
         whole_value, whole_masked = cells(protected(frame, ["status"], ["patients"], rules), ["status"], "patients")[
             (TOTAL,)
         ]
-    whole_values = {"indicator": "panel", "label": label, "patients": whole_value,
-                    "share": share(whole_value, whole_value)}  # fmt: skip
+    whole_values = {
+        "indicator": "panel",
+        "label": label,
+        "patients": whole_value,
+        "share": share(whole_value, whole_value),
+    }
     first = row(whole_values, {"patients": whole_masked, "share": whole_masked})
-    columns = [Column("indicator", "code", "text"), Column("label", "indicateur", "text"),
-               Column("patients", "patients", "count"), Column("share", "part", "share")]  # fmt: skip
+    columns = [
+        Column("indicator", "code", "text"),
+        Column("label", "indicateur", "text"),
+        Column("patients", "patients", "count"),
+        Column("share", "part", "share"),
+    ]
     return Table(table_id, title, columns, [first, *trait_rows])
 
 

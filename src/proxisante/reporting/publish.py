@@ -100,9 +100,15 @@ def write_report(
             names.append(name)
         document = to_document(report)
         signing.sign_folder(
-            staging, names, key, period=document["period"], structure=document["structure"],
-            generated_at=report.generated_at, schema_version=report.schema_version, audit_heads=audit_heads,
-        )  # fmt: skip
+            staging,
+            names,
+            key,
+            period=document["period"],
+            structure=document["structure"],
+            generated_at=report.generated_at,
+            schema_version=report.schema_version,
+            audit_heads=audit_heads,
+        )
         make_private(staging)  # 0600 files in a 0700 folder, whatever the umask
         check_destination(out, replace)
         if out.exists() and any(out.iterdir()):

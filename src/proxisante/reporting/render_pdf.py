@@ -138,10 +138,12 @@ def _title_page(report: Report) -> list:
         Spacer(1, 1 * cm),
         _p(_disclosure_text(report)),
         _p(report.objection.text),
-        _p("Ce rapport est accompagné d'un manifeste (empreintes SHA-256 de chaque fichier) signé par la clé Ed25519 "
-           "de la structure : « proxisante report verify DOSSIER » vérifie qu'aucun fichier n'a été modifié."),
+        _p(
+            "Ce rapport est accompagné d'un manifeste (empreintes SHA-256 de chaque fichier) signé par la clé Ed25519 "
+            "de la structure : « proxisante report verify DOSSIER » vérifie qu'aucun fichier n'a été modifié."
+        ),
         PageBreak(),
-    ]  # fmt: skip
+    ]
     return lines
 
 
@@ -167,13 +169,23 @@ def _indicators(report: Report) -> list:
         for index, i in enumerate(chosen):
             arrow = "↑" if i.direction == "higher" else "↓"
             shown, interval = formats.indicator_rate(report, i)
-            rows.append([f"{i.short_label} {arrow}", *(formats.indicator_count(report, i, k) for k in
-                         ("denominator", "exclusions", "numerator")), shown, interval, formats.objectives(i),
-                         i.status, i.evolution])  # fmt: skip
+            rows.append(
+                [
+                    f"{i.short_label} {arrow}",
+                    *(formats.indicator_count(report, i, k) for k in ("denominator", "exclusions", "numerator")),
+                    shown,
+                    interval,
+                    formats.objectives(i),
+                    i.status,
+                    i.evolution,
+                ]
+            )
             masked += [(index, c) for c in (1, 2, 3, 4)] if i.masked else []
         flow += [_p(label, "h2"), _grid(header, rows, masked, widths), Spacer(1, 0.3 * cm)]
-    legend = ("↑ plus haut est mieux, ↓ plus bas est mieux ; n.s. : dénominateur sous le minimum de l'indicateur ; "
-              "évolution : intervalles à 95 % disjoints de ceux de la période précédente.")  # fmt: skip
+    legend = (
+        "↑ plus haut est mieux, ↓ plus bas est mieux ; n.s. : dénominateur sous le minimum de l'indicateur ; "
+        "évolution : intervalles à 95 % disjoints de ceux de la période précédente."
+    )
     flow.append(_p(legend, "small"))
     return [*flow, *_trend(report)]
 
@@ -201,9 +213,19 @@ def _economics(report: Report) -> list:
     if e is None:
         return []
     header = ["modèle de paiement", "recettes", "charges", "résultat", "P5", "P95", "marge", "P(résultat > 0)"]
-    rows = [[m.label, formats.euros(m.revenue), formats.euros(m.cost), formats.euros(m.result),
-             formats.euros(m.result_p5), formats.euros(m.result_p95), formats.percent(m.margin),
-             formats.percent(m.probability_positive, 0)] for m in e.models]  # fmt: skip
+    rows = [
+        [
+            m.label,
+            formats.euros(m.revenue),
+            formats.euros(m.cost),
+            formats.euros(m.result),
+            formats.euros(m.result_p5),
+            formats.euros(m.result_p95),
+            formats.percent(m.margin),
+            formats.percent(m.probability_positive, 0),
+        ]
+        for m in e.models
+    ]
     return [PageBreak(), _p(f"Résumé économique — {e.year}", "h1"), _grid(header, rows, []), _p(e.note, "small")]
 
 
@@ -212,10 +234,17 @@ def render_pdf(report: Report) -> bytes:
     _fonts()
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
-        buffer, pagesize=A4, leftMargin=1.5 * cm, rightMargin=1.5 * cm, topMargin=1.5 * cm, bottomMargin=1.8 * cm,
-        title=report.title, author=report.structure.name, subject="Rapport d'activité et de qualité",
+        buffer,
+        pagesize=A4,
+        leftMargin=1.5 * cm,
+        rightMargin=1.5 * cm,
+        topMargin=1.5 * cm,
+        bottomMargin=1.8 * cm,
+        title=report.title,
+        author=report.structure.name,
+        subject="Rapport d'activité et de qualité",
         creator="proxisante",
-    )  # fmt: skip
+    )
     by_id = {t.id: t for t in report.tables()}
     story = _title_page(report)
     story += [_p("Patientèle", "h1")]

@@ -61,11 +61,14 @@ def _summary(book: Workbook, report: Report) -> None:
         ("Périodes de tendance", ", ".join(report.previous_periods) or "aucune"),
         ("Généré le (UTC)", f"{report.generated_at:%d/%m/%Y %H:%M}"),
         ("Version du schéma", report.schema_version),
-        ("Secret statistique", f"seuil {report.disclosure.threshold} : « {report.disclosure.primary_label} » petit "
-                               f"effectif, « {report.disclosure.secondary_label} » suppression secondaire"),
+        (
+            "Secret statistique",
+            f"seuil {report.disclosure.threshold} : « {report.disclosure.primary_label} » petit "
+            f"effectif, « {report.disclosure.secondary_label} » suppression secondaire",
+        ),
         ("Opposition", report.objection.text),
         *(("Note", note) for note in report.notes),
-    ]  # fmt: skip
+    ]
     for row, (label, text) in enumerate(lines, start=3):
         sheet.cell(row, 1, label).font = BOLD
         sheet.cell(row, 2, text).alignment = Alignment(wrap_text=True)
@@ -78,19 +81,45 @@ def _indicator_values(report: Report, i: Indicator) -> list[tuple[Any, str, str]
     shown = i.reportable and not i.masked
     rate = [(v if shown else None, kind, mask or ("" if shown else "n.s.")) for v in (i.rate, i.ci_low, i.ci_high)]
     goals = [(v, kind, "") for v in (i.objective_intermediate, i.objective_target)]
-    counts = [(getattr(i, k), "count", report.mask_label(i.masked_counts[k]) if k in i.masked_counts else "")
-              for k in ("denominator", "exclusions", "numerator", "eligible")]  # fmt: skip
-    return [(i.id, "text", ""), (i.short_label, "text", ""), (formats.GROUP_LABELS.get(i.group, i.group), "text", ""),
-            (", ".join(i.programme), "text", ""), ("plus haut" if i.direction == "higher" else "plus bas", "text", ""),
-            *counts, *rate, *goals, (i.status, "text", ""), (i.evolution, "text", "")]  # fmt: skip
+    counts = [
+        (getattr(i, k), "count", report.mask_label(i.masked_counts[k]) if k in i.masked_counts else "")
+        for k in ("denominator", "exclusions", "numerator", "eligible")
+    ]
+    return [
+        (i.id, "text", ""),
+        (i.short_label, "text", ""),
+        (formats.GROUP_LABELS.get(i.group, i.group), "text", ""),
+        (", ".join(i.programme), "text", ""),
+        ("plus haut" if i.direction == "higher" else "plus bas", "text", ""),
+        *counts,
+        *rate,
+        *goals,
+        (i.status, "text", ""),
+        (i.evolution, "text", ""),
+    ]
 
 
 def _indicators(book: Workbook, report: Report) -> None:
     sheet = book.create_sheet("Indicateurs")
     sheet.cell(1, 1, f"Indicateurs — {report.period.label}").font = Font(bold=True, size=12)
-    labels = ["id", "indicateur", "groupe", "programme", "sens", "dénominateur", "exclusions", "numérateur",
-              "éligibles", "taux", "IC bas", "IC haut", "objectif intermédiaire", "cible", "statut",
-              "évolution"]  # fmt: skip
+    labels = [
+        "id",
+        "indicateur",
+        "groupe",
+        "programme",
+        "sens",
+        "dénominateur",
+        "exclusions",
+        "numérateur",
+        "éligibles",
+        "taux",
+        "IC bas",
+        "IC haut",
+        "objectif intermédiaire",
+        "cible",
+        "statut",
+        "évolution",
+    ]
     _header(sheet, 3, labels, freeze="C4")
     for r, indicator in enumerate(report.indicators, start=4):
         for c, (value, kind, masked) in enumerate(_indicator_values(report, indicator), start=1):
@@ -120,11 +149,16 @@ def _economics(book: Workbook, report: Report) -> None:
         return
     sheet = book.create_sheet("Économie")
     sheet.cell(1, 1, f"Résumé économique — {e.year}").font = Font(bold=True, size=12)
-    columns = [Column("label", "modèle de paiement", "text"), Column("revenue", "recettes", "amount"),
-               Column("cost", "charges", "amount"), Column("result", "résultat", "amount"),
-               Column("result_p5", "résultat P5", "amount"), Column("result_p95", "résultat P95", "amount"),
-               Column("margin", "marge", "share"),
-               Column("probability_positive", "P(résultat > 0)", "share")]  # fmt: skip
+    columns = [
+        Column("label", "modèle de paiement", "text"),
+        Column("revenue", "recettes", "amount"),
+        Column("cost", "charges", "amount"),
+        Column("result", "résultat", "amount"),
+        Column("result_p5", "résultat P5", "amount"),
+        Column("result_p95", "résultat P95", "amount"),
+        Column("margin", "marge", "share"),
+        Column("probability_positive", "P(résultat > 0)", "share"),
+    ]
     _header(sheet, 3, [c.label for c in columns])
     for r, model in enumerate(e.models, start=4):
         for c, column in enumerate(columns, start=1):
@@ -148,8 +182,13 @@ def _charts(book: Workbook, report: Report) -> None:
         row += int(image.height / 20) + 4
 
 
-SHEET_NAMES = {"panel_pyramid": "Pyramide", "panel_composition": "Composition", "panel_access": "Accès aux soins",
-               "activity_professions": "Professions", "activity_acts": "Actes"}  # fmt: skip
+SHEET_NAMES = {
+    "panel_pyramid": "Pyramide",
+    "panel_composition": "Composition",
+    "panel_access": "Accès aux soins",
+    "activity_professions": "Professions",
+    "activity_acts": "Actes",
+}
 
 
 def render_xlsx(report: Report) -> bytes:

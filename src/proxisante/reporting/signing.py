@@ -77,9 +77,16 @@ def sha256_file(path: Path) -> str:
 
 
 def manifest_bytes(
-    folder: Path, files: list[str], key: Ed25519PrivateKey, *, period: dict, structure: dict,
-    generated_at: dt.datetime, schema_version: str, audit_heads: dict | None = None,
-) -> bytes:  # fmt: skip
+    folder: Path,
+    files: list[str],
+    key: Ed25519PrivateKey,
+    *,
+    period: dict,
+    structure: dict,
+    generated_at: dt.datetime,
+    schema_version: str,
+    audit_heads: dict | None = None,
+) -> bytes:
     """The manifest of ``files`` (names inside ``folder``), as the exact bytes that get signed.
 
     ``audit_heads`` (length and head hash of each audit log when the report was made) make every report

@@ -122,15 +122,17 @@ def _generalise(data: pd.DataFrame, step: Step, reference_year: int, top: int) -
     geography = {"commune": data["commune"], "departement": data["departement"]}.get(step.geography)
     if geography is None:
         geography = pd.Series(None, index=data.index, dtype=object)
-    out = pd.DataFrame({
-        "person_id": data["person_id"],
-        "year_of_birth": (reference_year - middle).astype("int64"),
-        "age_low": low.astype("int64"),
-        "age_high": high.astype("int64"),
-        "gender_concept_id": data["gender_concept_id"].astype("int64"),
-        "geography": geography.fillna(""),
-        "geo_level": step.geography,
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "person_id": data["person_id"],
+            "year_of_birth": (reference_year - middle).astype("int64"),
+            "age_low": low.astype("int64"),
+            "age_high": high.astype("int64"),
+            "gender_concept_id": data["gender_concept_id"].astype("int64"),
+            "geography": geography.fillna(""),
+            "geo_level": step.geography,
+        }
+    )
     return out
 
 

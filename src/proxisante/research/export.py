@@ -51,13 +51,19 @@ CDM_VERSION_CONCEPT_ID = 756265  # "OMOP CDM Version 5.4" in the CDM vocabulary
 
 # The date that places a row in a period (start of the fact); spans use both ends.
 EVENT_DATES: dict[str, str] = {
-    "visit_occurrence": "visit_start_date", "visit_detail": "visit_detail_start_date",
-    "condition_occurrence": "condition_start_date", "drug_exposure": "drug_exposure_start_date",
-    "procedure_occurrence": "procedure_date", "device_exposure": "device_exposure_start_date",
-    "measurement": "measurement_date", "observation": "observation_date", "death": "death_date",
-    "condition_era": "condition_era_start_date", "drug_era": "drug_era_start_date",
+    "visit_occurrence": "visit_start_date",
+    "visit_detail": "visit_detail_start_date",
+    "condition_occurrence": "condition_start_date",
+    "drug_exposure": "drug_exposure_start_date",
+    "procedure_occurrence": "procedure_date",
+    "device_exposure": "device_exposure_start_date",
+    "measurement": "measurement_date",
+    "observation": "observation_date",
+    "death": "death_date",
+    "condition_era": "condition_era_start_date",
+    "drug_era": "drug_era_start_date",
     "dose_era": "dose_era_start_date",
-}  # fmt: skip
+}
 SPANS: dict[str, tuple[str, str]] = {
     "observation_period": ("observation_period_start_date", "observation_period_end_date"),
     "payer_plan_period": ("payer_plan_period_start_date", "payer_plan_period_end_date"),
@@ -182,8 +188,10 @@ class OmopExport:
             first, last = (expr[c] for c in SPANS[name])
             expr = expr.filter((first <= end) & (last >= start))
             if name == "observation_period":  # clipped to the period: nothing is known outside it
-                clipped = {first.get_name(): ibis.greatest(first, ibis.literal(start)),
-                           last.get_name(): ibis.least(last, ibis.literal(end))}  # fmt: skip
+                clipped = {
+                    first.get_name(): ibis.greatest(first, ibis.literal(start)),
+                    last.get_name(): ibis.least(last, ibis.literal(end)),
+                }
                 expr = expr.mutate(**clipped)
             return expr
         return expr
@@ -308,7 +316,7 @@ class OmopExport:
         files: dict[str, dict[str, Any]] = {}
         for table in self.tables:
             path = out / f"{table.name}.{self.options.file_format}"
-            before = self.con.execute(f'SELECT count(*) FROM "src_{table.name}"').fetchone()[0]  # type: ignore[index]
+            before = self._count(f'SELECT count(*) FROM "src_{table.name}"')
             rows[table.name] = self._copy(self._select(table), path)
             if before - rows[table.name]:  # rows whose required reference is outside the export
                 self.dropped[table.name] = before - rows[table.name]
@@ -343,7 +351,13 @@ class OmopExport:
         self.con.execute(f"COPY ({sql}) TO '{_path_literal(path)}' ({options})")
         reader = "read_parquet" if self.options.file_format == "parquet" else "read_csv"
         extra = "" if self.options.file_format == "parquet" else ", all_varchar=true, header=true"
-        return int(self.con.execute(f"SELECT count(*) FROM {reader}('{_path_literal(path)}'{extra})").fetchone()[0])  # type: ignore[index]
+        return self._count(f"SELECT count(*) FROM {reader}('{_path_literal(path)}'{extra})")
+
+    def _count(self, sql: str) -> int:
+        """The one value of a ``SELECT count(*)`` (DuckDB always returns its row)."""
+        row = self.con.execute(sql).fetchone()
+        assert row is not None
+        return int(row[0])
 
     def _formula_safe(self, sql: str) -> str:
         """``sql`` with every VARCHAR column neutralised for spreadsheets, the other columns as they are."""
@@ -363,14 +377,19 @@ class OmopExport:
             ).fetchone()
             version = (found[0] if found and found[0] else version)[:20]
         values = {
-            "cdm_source_name": "proxisante export", "cdm_source_abbreviation": "proxisante",
+            "cdm_source_name": "proxisante export",
+            "cdm_source_abbreviation": "proxisante",
             "cdm_holder": "structure de soins (export proxisante)",
             "source_description": "Pseudonymised OMOP CDM 5.4 export of a proxisante warehouse (ids re-keyed "
-                                  "for this export)",
-            "source_documentation_reference": "docs/omop.md", "cdm_etl_reference": "proxisante.research.export",
-            "source_release_date": today, "cdm_release_date": today, "cdm_version": "5.4",
-            "cdm_version_concept_id": str(CDM_VERSION_CONCEPT_ID), "vocabulary_version": version,
-        }  # fmt: skip
+            "for this export)",
+            "source_documentation_reference": "docs/omop.md",
+            "cdm_etl_reference": "proxisante.research.export",
+            "source_release_date": today,
+            "cdm_release_date": today,
+            "cdm_version": "5.4",
+            "cdm_version_concept_id": str(CDM_VERSION_CONCEPT_ID),
+            "vocabulary_version": version,
+        }
         columns = cdm_tables()["cdm_source"].columns
         exprs = [f"CAST({_sql_text(values[c.name])} AS {_duckdb_type(c.kind)}) AS {c.name}" for c in columns]
         return f"SELECT {', '.join(exprs)}"
@@ -455,8 +474,13 @@ def _version() -> str:
 def _write_dictionary(out: Path, tables: list[CdmTable]) -> None:
     """``data_dictionary.csv`` and ``DATA_DICTIONARY.md``: every table and column with type and notes."""
     lines = ["table,column,type,required,note"]
-    md = ["# Data dictionary", "", "OMOP CDM 5.4 (official column names and types). Notes say what this export",
-          "changed: ids re-keyed for this export, dates shifted per person when asked.", ""]  # fmt: skip
+    md = [
+        "# Data dictionary",
+        "",
+        "OMOP CDM 5.4 (official column names and types). Notes say what this export",
+        "changed: ids re-keyed for this export, dates shifted per person when asked.",
+        "",
+    ]
     for table in tables:
         description = (
             schema.TABLES_BY_NAME[table.name].description

@@ -52,8 +52,13 @@ def extract(installation: Installation, project_id: str, out: Path, by: str) -> 
     check_destination(out)
     with_geography = "commune" in spec.quasi_identifiers
     tables = tuple(dict.fromkeys([*spec.tables, *(("location",) if with_geography else ())]))
-    options = ExportOptions(file_format=spec.format, date_shift=spec.date_shift, tables=tables,
-                            period=(spec.period.start, spec.period.end), vocabulary=spec.vocabulary)  # fmt: skip
+    options = ExportOptions(
+        file_format=spec.format,
+        date_shift=spec.date_shift,
+        tables=tables,
+        period=(spec.period.start, spec.period.end),
+        vocabulary=spec.vocabulary,
+    )
     export = OmopExport(installation.warehouse, options, excluded=installation.objections.person_ids())
     try:
         export.read()
@@ -72,12 +77,24 @@ def extract(installation: Installation, project_id: str, out: Path, by: str) -> 
     finally:
         export.close()
     try:
-        append_log(home, {
-            "event": "extract", "by": by, "project": spec.id, "approval": spec.approval.reference, "out": str(out),
-            "tables": sorted(written.rows), "rows": written.rows, "manifest_sha256": written.manifest_sha256,
-            "k": spec.k, "date_shift": spec.date_shift, "persons_released": report["persons_released"],
-            "persons_generalised": report["persons_generalised"], "persons_suppressed": report["persons_suppressed"],
-        })  # fmt: skip
+        append_log(
+            home,
+            {
+                "event": "extract",
+                "by": by,
+                "project": spec.id,
+                "approval": spec.approval.reference,
+                "out": str(out),
+                "tables": sorted(written.rows),
+                "rows": written.rows,
+                "manifest_sha256": written.manifest_sha256,
+                "k": spec.k,
+                "date_shift": spec.date_shift,
+                "persons_released": report["persons_released"],
+                "persons_generalised": report["persons_generalised"],
+                "persons_suppressed": report["persons_suppressed"],
+            },
+        )
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)  # not logged: not delivered
         raise
@@ -173,17 +190,22 @@ def _described(spec: Project) -> dict[str, Any]:
 
 def _report_markdown(spec: Project, report: dict[str, Any], rows: dict[str, int]) -> str:
     lines = [
-        f"# Extrait de recherche — {spec.title}", "",
+        f"# Extrait de recherche — {spec.title}",
+        "",
         f"Projet `{spec.id}`, autorisation {spec.approval.body} {spec.approval.reference}, période "
-        f"{spec.period.start:%d/%m/%Y} – {spec.period.end:%d/%m/%Y}.", "",
-        "## k-anonymat (tranche d'âge × sexe × commune)", "",
+        f"{spec.period.start:%d/%m/%Y} – {spec.period.end:%d/%m/%Y}.",
+        "",
+        "## k-anonymat (tranche d'âge × sexe × commune)",
+        "",
         f"- k = {report['k']} ; personnes sélectionnées : {report['persons_in']}",
         f"- diffusées : {report['persons_released']} ; dont généralisées : {report['persons_generalised']} ; "
         f"supprimées : {report['persons_suppressed']}",
         f"- patients opposés exclus : {report['excluded_objections']}",
-        f"- groupes : {report['groups']} ; plus petit groupe : {report['smallest_group']}", "",
-        "| étape | tranche d'âge (ans) | géographie | personnes diffusées |", "|---|---|---|---|",
-    ]  # fmt: skip
+        f"- groupes : {report['groups']} ; plus petit groupe : {report['smallest_group']}",
+        "",
+        "| étape | tranche d'âge (ans) | géographie | personnes diffusées |",
+        "|---|---|---|---|",
+    ]
     for n, step in enumerate(report["released_by_step"]):
         lines.append(f"| {n} | {step['age_band_years']} | {step['geography']} | {step['persons']} |")
     lines += ["", "## Tables", "", "| table | lignes |", "|---|---|"]

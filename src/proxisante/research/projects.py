@@ -116,8 +116,15 @@ def declare(home: Path, path: Path, by: str, replace: bool = False) -> tuple[Pro
             raise ProjectError(f"le projet {project.id} est déjà déclaré avec un autre contenu (--replace)")
         state = "replaced"
     target.write_text(text, encoding="utf-8")
-    append_log(home, {"event": f"project {state}", "by": by, "project": project.id,
-                      "approval": project.approval.model_dump(mode="json")})  # fmt: skip
+    append_log(
+        home,
+        {
+            "event": f"project {state}",
+            "by": by,
+            "project": project.id,
+            "approval": project.approval.model_dump(mode="json"),
+        },
+    )
     return project, state
 
 

@@ -186,8 +186,9 @@ class Chunk:
         r = self.rng("gp_holder")
         has_mt = self.cohort("has_mt")[patients] & (days >= self.cohort("mt_start")[patients])
         own = has_mt & (r.random(len(days)) < own_share)
-        mine = np.where(days < self.cohort("mt_switch")[patients], self.cohort("slot0")[patients],
-                        self.cohort("slot1")[patients])  # fmt: skip
+        mine = np.where(
+            days < self.cohort("mt_switch")[patients], self.cohort("slot0")[patients], self.cohort("slot1")[patients]
+        )
         slot = np.where(own, mine, gp.draw(r, len(days)))
         return gp.holder_at(slot, days)
 

@@ -189,16 +189,30 @@ def screening(chunk: Chunk) -> tuple[Arrays, Arrays, tuple[np.ndarray, np.ndarra
 
     def procedure(p: np.ndarray, days: np.ndarray, ccam: np.ndarray) -> None:
         n = len(p)
-        procedures.append({"p": p, "date": days, "ccam": ccam, "pro": np.full(n, -1, dtype=np.int64),
-                           "encounter": np.full(n, -1, dtype=np.int64)})  # fmt: skip
+        procedures.append(
+            {
+                "p": p,
+                "date": days,
+                "ccam": ccam,
+                "pro": np.full(n, -1, dtype=np.int64),
+                "encounter": np.full(n, -1, dtype=np.int64),
+            }
+        )
 
     def result(p: np.ndarray, days: np.ndarray, test: str, outcomes: dict[str, float]) -> np.ndarray:
         options = list(outcomes)
         weights = np.array([outcomes[o] for o in options], dtype=np.float64)
         pick = np.minimum(np.searchsorted(np.cumsum(weights / weights.sum()), rng.random(len(p))), len(options) - 1)
         text = np.array([codes.texts.index(o) for o in options])[pick]
-        labs.append({"p": p, "date": days, "test": np.full(len(p), test_index[test]),
-                     "value": np.full(len(p), np.nan), "text": text})  # fmt: skip
+        labs.append(
+            {
+                "p": p,
+                "date": days,
+                "test": np.full(len(p), test_index[test]),
+                "value": np.full(len(p), np.nan),
+                "text": text,
+            }
+        )
         return np.array(options, dtype=object)[pick]
 
     regular = chunk.regular
@@ -240,8 +254,11 @@ def screening(chunk: Chunk) -> tuple[Arrays, Arrays, tuple[np.ndarray, np.ndarra
 
     procedure(p[keep], later[keep], colonoscopy_code(int(keep.sum())))
     lo, hi = _age_window(chunk, r["other_colonoscopy_min_age"])
-    count = np.where(regular & (lo < hi), rng.poisson(r["other_colonoscopy_rate_per_year"] * np.maximum(hi - lo, 0)
-                                                      / DAYS_PER_YEAR), 0)  # fmt: skip
+    count = np.where(
+        regular & (lo < hi),
+        rng.poisson(r["other_colonoscopy_rate_per_year"] * np.maximum(hi - lo, 0) / DAYS_PER_YEAR),
+        0,
+    )
     owner, _ = expand(count)
     procedure(owner, uniform_days(rng, lo[owner], hi[owner]), colonoscopy_code(len(owner)))
 
@@ -252,8 +269,9 @@ def screening(chunk: Chunk) -> tuple[Arrays, Arrays, tuple[np.ndarray, np.ndarra
     patients = np.flatnonzero(examined)
     options = [int(k) for k in f["intervals"]]
     weights_f = np.array(list(f["intervals"].values()), dtype=np.float64)
-    pick = np.minimum(np.searchsorted(np.cumsum(weights_f / weights_f.sum()), rng.random(len(patients))),
-                      len(options) - 1)  # fmt: skip
+    pick = np.minimum(
+        np.searchsorted(np.cumsum(weights_f / weights_f.sum()), rng.random(len(patients))), len(options) - 1
+    )
     interval = np.array(options, dtype=np.int64)[pick]
     start = first[patients] + np.floor(rng.random(len(patients)) * interval).astype(np.int64)
     series, days = periodic(rng, start, chunk.exit[patients], interval, params.value("screening", "cycle_jitter"))

@@ -59,8 +59,16 @@ KINDS = (
     "encoding_cp1252",
 )
 # Tables no other table refers to: a quarantined row there never orphans another row.
-LEAVES = ("coverage", "mt_declarations", "diagnoses", "prescriptions", "lab_results", "vaccinations", "procedures",
-          "acts")  # fmt: skip
+LEAVES = (
+    "coverage",
+    "mt_declarations",
+    "diagnoses",
+    "prescriptions",
+    "lab_results",
+    "vaccinations",
+    "procedures",
+    "acts",
+)
 DUPLICABLE = (*LEAVES, "encounters", "patients")
 MALFORMED_COLUMNS = {"diagnoses": "cim10", "prescriptions": "atc"}
 
@@ -173,8 +181,9 @@ class DefectInjector:
             if "wrong_nir_key" in self.kinds:
                 appended["patients"].extend(self._bad_patients(chunk))
             if "encoding_cp1252" in self.kinds:
-                self.records.append(Defect("encoding_cp1252", self.cp1252_table, self._file(self.cp1252_table),
-                                           None, value="cp1252"))  # fmt: skip
+                self.records.append(
+                    Defect("encoding_cp1252", self.cp1252_table, self._file(self.cp1252_table), None, value="cp1252")
+                )
 
         for table, extra in appended.items():
             if not extra:
@@ -205,8 +214,9 @@ class DefectInjector:
         file = self._file(table)
         if kind == "duplicate_row":
             copy = take(frame, np.array([row]))
-            copy["_defect"] = self._record(Defect(kind, table, file, None, key=key_of(table, row),
-                                                  original_line=line(table, row)))  # fmt: skip
+            copy["_defect"] = self._record(
+                Defect(kind, table, file, None, key=key_of(table, row), original_line=line(table, row))
+            )
             appended[table].append(copy)
             return
         # Every other kind hits a table of LEAVES (or a subset), all of which have an event date.
@@ -217,8 +227,11 @@ class DefectInjector:
             births = self._births(chunk, numeric(copy, "patient_id"))
             shifted = numeric(copy, date_column) - self.rng.integers(1, 31)
             copy[date_column] = np.maximum(shifted, births)
-            copy["_defect"] = self._record(Defect(kind, table, file, None, column=date_column,
-                                                  key=key_of(table, row), original_line=line(table, row)))  # fmt: skip
+            copy["_defect"] = self._record(
+                Defect(
+                    kind, table, file, None, column=date_column, key=key_of(table, row), original_line=line(table, row)
+                )
+            )
             appended[table].append(copy)
             return
         record = Defect(kind, table, file, line(table, row), key=key_of(table, row))
@@ -247,8 +260,11 @@ class DefectInjector:
             self._set_code(frame, column, row, value)
             record.column, record.value = column, value
         elif kind == "missing_required":
-            columns = [c.name for c in spec.columns if c.required and c.kind != "key" and c.name != "patient_id"
-                       and c.name in frame]  # fmt: skip
+            columns = [
+                c.name
+                for c in spec.columns
+                if c.required and c.kind != "key" and c.name != "patient_id" and c.name in frame
+            ]
             column = columns[int(self.rng.integers(0, len(columns)))]
             self._empty(frame, column, row, spec.column(column).kind)
             record.column = column
@@ -315,24 +331,27 @@ class DefectInjector:
         centre = chunk.ctx.area.centre
         frames = []
         for i in range(count):
-            record = self._record(Defect("wrong_nir_key", "patients", self._file("patients"), None, column="nir",
-                                         key=str(ids[i])))  # fmt: skip
-            frames.append({
-                "patient_id": ids[i : i + 1],
-                "ins": pa.nulls(1, pa.string()),
-                "nir": pa.array([bad[i]]),
-                "family_name": pa.array([names[i][0]]),
-                "birth_name": pa.array([names[i][0]]),
-                "given_names": pa.array([names[i][1]]),
-                "birth_date": birth[i : i + 1],
-                "sex": Cat.of(np.array([int(female[i])]), SEXES),
-                "address": pa.array([f"{i + 1} rue de la Mairie"]),
-                "postcode": pa.array([str(communes.postcode[centre]) or None], type=pa.string()),
-                "commune_insee": pa.array([str(communes.insee[centre])]),
-                "phone": pa.nulls(1, pa.string()),
-                "death_date": np.array([NEVER], dtype=np.int64),
-                "_defect": record,
-            })  # fmt: skip
+            record = self._record(
+                Defect("wrong_nir_key", "patients", self._file("patients"), None, column="nir", key=str(ids[i]))
+            )
+            frames.append(
+                {
+                    "patient_id": ids[i : i + 1],
+                    "ins": pa.nulls(1, pa.string()),
+                    "nir": pa.array([bad[i]]),
+                    "family_name": pa.array([names[i][0]]),
+                    "birth_name": pa.array([names[i][0]]),
+                    "given_names": pa.array([names[i][1]]),
+                    "birth_date": birth[i : i + 1],
+                    "sex": Cat.of(np.array([int(female[i])]), SEXES),
+                    "address": pa.array([f"{i + 1} rue de la Mairie"]),
+                    "postcode": pa.array([str(communes.postcode[centre]) or None], type=pa.string()),
+                    "commune_insee": pa.array([str(communes.insee[centre])]),
+                    "phone": pa.nulls(1, pa.string()),
+                    "death_date": np.array([NEVER], dtype=np.int64),
+                    "_defect": record,
+                }
+            )
         return frames
 
     def counts(self) -> dict[str, int]:

@@ -390,9 +390,12 @@ def _acts(chunk: Chunk, enc: Arrays, extra: Arrays, ald_first: np.ndarray, first
     payer_rest = np.where(
         ame & reimbursed,
         PAYERS.index("AME"),
-        np.where(c2s & reimbursed, PAYERS.index("C2S"),
-                 np.where(chunk.cohort("amc")[p], PAYERS.index("AMC"), PAYERS.index("PATIENT"))),
-    )  # fmt: skip
+        np.where(
+            c2s & reimbursed,
+            PAYERS.index("C2S"),
+            np.where(chunk.cohort("amc")[p], PAYERS.index("AMC"), PAYERS.index("PATIENT")),
+        ),
+    )
     has_amo, has_rest = amo > 0, rest > 0.004
     which = np.concatenate([np.flatnonzero(has_amo), np.flatnonzero(has_rest)])
     part = np.concatenate([np.zeros(has_amo.sum(), np.int64), np.ones(has_rest.sum(), np.int64)])
@@ -486,8 +489,13 @@ def _prescriptions(chunk: Chunk, enc: Arrays, problem: np.ndarray, lines: np.nda
     acute = np.flatnonzero(problem >= 0)
     analgesic = acute[rng.random(len(acute)) < params.value("diagnoses", "paracetamol_share")]
     paracetamol = params.drug_index("paracetamol")
-    parts.append({"e": analgesic, "drug": np.full(len(analgesic), paracetamol),
-                  "duration": np.full(len(analgesic), acute_duration[paracetamol])})  # fmt: skip
+    parts.append(
+        {
+            "e": analgesic,
+            "drug": np.full(len(analgesic), paracetamol),
+            "duration": np.full(len(analgesic), acute_duration[paracetamol]),
+        }
+    )
     rows_ = concat(parts)
     order = np.lexsort((rows_["drug"], rows_["e"]))
     e, drug, duration = rows_["e"][order], rows_["drug"][order], rows_["duration"][order]

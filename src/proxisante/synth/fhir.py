@@ -30,11 +30,19 @@ from proxisante.synth.writer import to_parquet_table
 
 # Pivot table -> resource type (and file name, as a bulk export names them).
 RESOURCE_TYPES = {
-    "sites": "Organization", "professionals": "Practitioner", "patients": "Patient", "coverage": "Coverage",
-    "mt_declarations": "EpisodeOfCare", "encounters": "Encounter", "diagnoses": "Condition",
-    "prescriptions": "MedicationRequest", "lab_results": "Observation", "vaccinations": "Immunization",
-    "procedures": "Procedure", "acts": "ChargeItem",
-}  # fmt: skip
+    "sites": "Organization",
+    "professionals": "Practitioner",
+    "patients": "Patient",
+    "coverage": "Coverage",
+    "mt_declarations": "EpisodeOfCare",
+    "encounters": "Encounter",
+    "diagnoses": "Condition",
+    "prescriptions": "MedicationRequest",
+    "lab_results": "Observation",
+    "vaccinations": "Immunization",
+    "procedures": "Procedure",
+    "acts": "ChargeItem",
+}
 
 
 @cache
@@ -89,12 +97,14 @@ def _identifier(key: str, column: str) -> str:
 def _address(with_line: bool = True) -> str:
     ext = mapping()["extensions"]["insee_code"]
     insee = mapping()["writer"]["insee_code_system"]
-    parts = ", ".join([
-        "',\"line\":[' || to_json(address)::VARCHAR || ']'" if with_line else "NULL",
-        "',\"postalCode\":' || to_json(postcode)::VARCHAR",
-        f"',\"extension\":[{{\"url\":\"{ext}\",\"valueCoding\":{{\"system\":\"{insee}\",\"code\":' "
-        "|| to_json(commune_insee)::VARCHAR || '}}]'",
-    ])  # fmt: skip
+    parts = ", ".join(
+        [
+            "',\"line\":[' || to_json(address)::VARCHAR || ']'" if with_line else "NULL",
+            "',\"postalCode\":' || to_json(postcode)::VARCHAR",
+            f'\',"extension":[{{"url":"{ext}","valueCoding":{{"system":"{insee}","code":\' '
+            "|| to_json(commune_insee)::VARCHAR || '}}]'",
+        ]
+    )
     return f"'[{{' || nullif(ltrim(concat({parts}), ','), '') || '}}]'"
 
 
@@ -111,8 +121,10 @@ def _templates() -> dict[str, str]:
     sex = " ".join(f"WHEN '{k}' THEN '\"{v}\"'" for k, v in gender.items())
     classes = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in encounter_class["by_ngap"].items())
     official = "'{\"use\":\"official\",\"family\":' || to_json(birth_name)::VARCHAR || coalesce(',\"given\":[' || to_json(given_names)::VARCHAR || ']', '') || '}'"
-    usual = ("'{\"use\":\"usual\",\"family\":' || to_json(family_name)::VARCHAR || CASE WHEN birth_name IS NULL "
-             "THEN coalesce(',\"given\":[' || to_json(given_names)::VARCHAR || ']', '') ELSE '' END || '}'")  # fmt: skip
+    usual = (
+        '\'{"use":"usual","family":\' || to_json(family_name)::VARCHAR || CASE WHEN birth_name IS NULL '
+        "THEN coalesce(',\"given\":[' || to_json(given_names)::VARCHAR || ']', '') ELSE '' END || '}'"
+    )
     period = (
         "'{' || ltrim(concat(" + _opt("start", _d("start_date")) + ", " + _opt("end", _d("end_date")) + "), ',') || '}'"
     )
@@ -143,17 +155,17 @@ def _templates() -> dict[str, str]:
         + " || '}' END"
     )
     return {
-        "sites": "'{\"resourceType\":\"Organization\",\"id\":' || to_json(site_id)::VARCHAR"
+        "sites": '\'{"resourceType":"Organization","id":\' || to_json(site_id)::VARCHAR'
         f" || coalesce(',\"identifier\":[' || {_identifier('finess', 'finess')} || ']', '')"
         f" || coalesce(',\"type\":[' || {_codings(('STRUCTURE_TYPE', 'structure_type'))} || ']', '')"
         f" || ',\"name\":' || to_json(name)::VARCHAR || {_opt('address', _address(False))} || '}}'",
-        "professionals": "'{\"resourceType\":\"Practitioner\",\"id\":' || to_json(rpps)::VARCHAR"
+        "professionals": '\'{"resourceType":"Practitioner","id":\' || to_json(rpps)::VARCHAR'
         f" || ',\"identifier\":[' || {_identifier('rpps', 'rpps')} || ']'"
         " || ',\"name\":[{\"family\":' || to_json(family_name)::VARCHAR || coalesce(',\"given\":[' || to_json(given_name)::VARCHAR || ']', '') || '}]'"
         f" || {birth_year}"
         f" || ',\"qualification\":[{{\"code\":' || {_codings(('PROFESSION', 'profession'))} || '}}]'"
         f" || ',\"extension\":[' || concat_ws(',', {fte}, {site_ext}, {period_ext}) || ']}}'",
-        "patients": "'{\"resourceType\":\"Patient\",\"id\":' || to_json(patient_id)::VARCHAR"
+        "patients": '\'{"resourceType":"Patient","id":\' || to_json(patient_id)::VARCHAR'
         f" || coalesce(',\"identifier\":[' || nullif(concat_ws(',', CASE WHEN ins IS NOT NULL THEN {_identifier('ins_nir', 'ins')} END,"
         f" CASE WHEN nir IS NOT NULL THEN {_identifier('nir', 'nir')} END), '') || ']', '')"
         f" || coalesce(',\"name\":[' || nullif(concat_ws(',', CASE WHEN birth_name IS NOT NULL THEN {official} END,"
@@ -162,31 +174,31 @@ def _templates() -> dict[str, str]:
         f" || ',\"gender\":' || CASE sex {sex} END"
         f" || ',\"birthDate\":' || {_d('birth_date')} || {_opt('deceasedDateTime', _d('death_date'))}"
         f" || {_opt('address', _address())} || '}}'",
-        "coverage": "'{\"resourceType\":\"Coverage\",\"id\":' || to_json(coverage_id)::VARCHAR || ',\"status\":\"active\"'"
+        "coverage": '\'{"resourceType":"Coverage","id":\' || to_json(coverage_id)::VARCHAR || \',"status":"active"\''
         f" || ',\"type\":' || {_codings(('COVERAGE_TYPE', 'coverage_type'))}"
         f" || ',\"beneficiary\":' || {_ref('Patient', 'patient_id')}"
         f" || ',\"period\":' || {period}"
         f" || ',\"payor\":[' || {_ref('Patient', 'patient_id')} || ']'"
         f" || {ald_class}"
-        f" || coalesce(',\"extension\":[{{\"url\":\"{ext['ald_condition']}\",\"valueCodeableConcept\":' || {_codings(('CIM10', 'cim10'))} || '}}]', '')"
+        f' || coalesce(\',"extension":[{{"url":"{ext["ald_condition"]}","valueCodeableConcept":\' || {_codings(("CIM10", "cim10"))} || \'}}]\', \'\')'
         " || '}'",
-        "mt_declarations": "'{\"resourceType\":\"EpisodeOfCare\",\"id\":' || to_json(declaration_id)::VARCHAR || ',\"status\":\"active\"'"
-        f" || ',\"type\":[{{\"coding\":[{{\"system\":\"{writer['episode_type_system']}\",\"code\":\"{writer['episode_type_code']}\"}}]}}]'"
+        "mt_declarations": '\'{"resourceType":"EpisodeOfCare","id":\' || to_json(declaration_id)::VARCHAR || \',"status":"active"\''
+        f' || \',"type":[{{"coding":[{{"system":"{writer["episode_type_system"]}","code":"{writer["episode_type_code"]}"}}]}}]\''
         f" || ',\"patient\":' || {_ref('Patient', 'patient_id')} || ',\"careManager\":' || {_ref('Practitioner', 'rpps')}"
         f" || ',\"period\":' || {period} || '}}'",
-        "encounters": "'{\"resourceType\":\"Encounter\",\"id\":' || to_json(encounter_id)::VARCHAR || ',\"status\":\"finished\"'"
-        f" || ',\"class\":{{\"system\":\"{encounter_class['system']}\",\"code\":\"' || CASE encounter_type {classes} ELSE '{encounter_class['default']}' END || '\"}}'"
+        "encounters": '\'{"resourceType":"Encounter","id":\' || to_json(encounter_id)::VARCHAR || \',"status":"finished"\''
+        f' || \',"class":{{"system":"{encounter_class["system"]}","code":"\' || CASE encounter_type {classes} ELSE \'{encounter_class["default"]}\' END || \'"}}\''
         f" || ',\"type\":[' || {_codings(('NGAP', 'encounter_type'))} || ']'"
         f" || ',\"subject\":' || {_ref('Patient', 'patient_id')}"
         f" || ',\"participant\":[{{\"individual\":' || {_ref('Practitioner', 'rpps')} || '}}]'"
         f" || ',\"period\":{{\"start\":' || {_d('date')} || ',\"end\":' || {_d('date')} || '}}'"
         f" || {_opt('serviceProvider', site)} || '}}'",
-        "diagnoses": "'{\"resourceType\":\"Condition\",\"id\":' || to_json(diagnosis_id)::VARCHAR"
+        "diagnoses": '\'{"resourceType":"Condition","id":\' || to_json(diagnosis_id)::VARCHAR'
         f" || ',\"code\":' || {_codings(('CIM10', 'cim10'))} || ',\"subject\":' || {_ref('Patient', 'patient_id')}"
         f" || {_opt('encounter', encounter)}"
         f" || ',\"recordedDate\":' || {_d('date')} || {_opt('recorder', _practitioner())} || '}}'",
-        "prescriptions": "'{\"resourceType\":\"MedicationRequest\",\"id\":' || to_json(prescription_id)::VARCHAR"
-        " || ',\"status\":\"active\",\"intent\":\"order\"'"
+        "prescriptions": '\'{"resourceType":"MedicationRequest","id":\' || to_json(prescription_id)::VARCHAR'
+        ' || \',"status":"active","intent":"order"\''
         f" || ',\"medicationCodeableConcept\":' || rtrim({_codings(('CIP13', 'cip13'), ('ATC', 'atc'))}, '}}') || {_opt('text', _j('label'))} || '}}'"
         f" || ',\"subject\":' || {_ref('Patient', 'patient_id')}"
         f" || {_opt('encounter', encounter)}"
@@ -194,34 +206,37 @@ def _templates() -> dict[str, str]:
         " || coalesce(',\"dispenseRequest\":{' || nullif(ltrim(concat("
         + _opt("quantity", "'{\"value\":' || CAST(quantity AS VARCHAR) || '}'")
         + ", "
-        + _opt("expectedSupplyDuration", f"'{{\"value\":' || CAST(duration_days AS VARCHAR) || ',\"unit\":\"d\",\"system\":\"{writer['ucum']}\",\"code\":\"d\"}}'")
+        + _opt(
+            "expectedSupplyDuration",
+            f'\'{{"value":\' || CAST(duration_days AS VARCHAR) || \',"unit":"d","system":"{writer["ucum"]}","code":"d"}}\'',
+        )
         + "), ','), '') || '}', '') || '}'",
-        "lab_results": "'{\"resourceType\":\"Observation\",\"id\":' || to_json(result_id)::VARCHAR || ',\"status\":\"final\"'"
-        f" || ',\"category\":[{{\"coding\":[{{\"system\":\"{writer['observation_category_system']}\",\"code\":\"laboratory\"}}]}}]'"
+        "lab_results": '\'{"resourceType":"Observation","id":\' || to_json(result_id)::VARCHAR || \',"status":"final"\''
+        f' || \',"category":[{{"coding":[{{"system":"{writer["observation_category_system"]}","code":"laboratory"}}]}}]\''
         f" || ',\"code\":' || {_codings(('NABM', 'nabm'), ('LOINC', 'loinc'))} || ',\"subject\":' || {_ref('Patient', 'patient_id')}"
         f" || ',\"effectiveDateTime\":' || {_d('date')}"
         " || coalesce(',\"valueQuantity\":{\"value\":' || CAST(value AS VARCHAR) || coalesce(',\"unit\":' || to_json(unit)::VARCHAR, '') || '}',"
         " ',\"valueString\":' || to_json(value_text)::VARCHAR, '') || '}'",
-        "vaccinations": "'{\"resourceType\":\"Immunization\",\"id\":' || to_json(vaccination_id)::VARCHAR || ',\"status\":\"completed\"'"
+        "vaccinations": '\'{"resourceType":"Immunization","id":\' || to_json(vaccination_id)::VARCHAR || \',"status":"completed"\''
         f" || ',\"vaccineCode\":' || {_codings(('ATC', 'atc'), ('CIP13', 'cip13'))} || ',\"patient\":' || {_ref('Patient', 'patient_id')}"
         f" || ',\"occurrenceDateTime\":' || {_d('date')}"
         f" || coalesce(',\"performer\":[{{\"actor\":' || {_practitioner()} || '}}]', '') || '}}'",
-        "procedures": "'{\"resourceType\":\"Procedure\",\"id\":' || to_json(procedure_id)::VARCHAR || ',\"status\":\"completed\"'"
+        "procedures": '\'{"resourceType":"Procedure","id":\' || to_json(procedure_id)::VARCHAR || \',"status":"completed"\''
         f" || ',\"code\":' || {_codings(('CCAM', 'ccam'))} || ',\"subject\":' || {_ref('Patient', 'patient_id')}"
         f" || {_opt('encounter', encounter)}"
         f" || ',\"performedDateTime\":' || {_d('date')}"
         f" || coalesce(',\"performer\":[{{\"actor\":' || {_practitioner()} || '}}]', '') || '}}'",
-        "acts": "'{\"resourceType\":\"ChargeItem\",\"id\":' || to_json(act_id)::VARCHAR || ',\"status\":\"billable\"'"
+        "acts": '\'{"resourceType":"ChargeItem","id":\' || to_json(act_id)::VARCHAR || \',"status":"billable"\''
         " || ',\"code\":' || CASE WHEN regexp_full_match(code, '[A-Z]{4}[0-9]{3}') THEN "
         f"{_codings(('CCAM', 'code'))} ELSE {_codings(('NGAP', 'code'))} END"
         f" || ',\"subject\":' || {_ref('Patient', 'patient_id')}"
         f" || {_opt('context', encounter)}"
         f" || ',\"occurrenceDateTime\":' || {_d('date')}"
         f" || ',\"performer\":[{{\"actor\":' || {_ref('Practitioner', 'rpps')} || '}}]'"
-        f" || ',\"priceOverride\":{{\"value\":' || CAST(amount AS VARCHAR) || ',\"currency\":\"{writer['currency']}\"}}'"
-        f" || ',\"extension\":[{{\"url\":\"{ext['payer']}\",\"valueCoding\":' || {_coding('PAYER', 'payer')} || '}}]'"
+        f' || \',"priceOverride":{{"value":\' || CAST(amount AS VARCHAR) || \',"currency":"{writer["currency"]}"}}\''
+        f' || \',"extension":[{{"url":"{ext["payer"]}","valueCoding":\' || {_coding("PAYER", "payer")} || \'}}]\''
         " || '}'",
-    }  # fmt: skip
+    }
 
 
 class FhirTableWriter:

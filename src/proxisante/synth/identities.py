@@ -201,8 +201,11 @@ def patient_identities(
     street = names.street_type.draw(rng, n) + " " + names.street.draw(rng, n)
     address = number.astype(str).astype(object) + " " + street
     complement = rng.random(n) < v["address_complement_share"]
-    flat = np.where(rng.random(n) < 0.5, "Apt " + rng.integers(1, 60, n).astype(str).astype(object),
-                    "Bât. " + np.array(list("ABCDEF"), dtype=object)[rng.integers(0, 6, n)])  # fmt: skip
+    flat = np.where(
+        rng.random(n) < 0.5,
+        "Apt " + rng.integers(1, 60, n).astype(str).astype(object),
+        "Bât. " + np.array(list("ABCDEF"), dtype=object)[rng.integers(0, 6, n)],
+    )
     address = np.where(complement, address + ", " + flat, address)
 
     phone = _phones(params, rng, department)

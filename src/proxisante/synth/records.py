@@ -149,9 +149,14 @@ def mt_declarations_table(chunk: Chunk, first_id: int) -> Frame:
     exit_ = chunk.exit[p]
     segments = [
         (p, chunk.cohort("slot0")[p], start, np.where(switched, switch, exit_), np.where(switched, _SWITCH, _EXIT)),
-        (p[switched], chunk.cohort("slot1")[p][switched], switch[switched], exit_[switched],
-         np.full(switched.sum(), _EXIT)),
-    ]  # fmt: skip
+        (
+            p[switched],
+            chunk.cohort("slot1")[p][switched],
+            switch[switched],
+            exit_[switched],
+            np.full(switched.sum(), _EXIT),
+        ),
+    ]
     pieces = []
     for who, slot, x, y, ends in segments:
         h = gp.change[slot]

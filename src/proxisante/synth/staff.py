@@ -159,8 +159,9 @@ def build_staff(
             rows["start"].append(int(change[j]))
             rows["end"].append(int(NEVER))
             rows["birth_year"].append(int(birth_b[j]))
-        slots[profession] = Slots(profession, fte, holder_a, holder_b, change.astype(np.int64),
-                                  first_start.astype(np.int64))  # fmt: skip
+        slots[profession] = Slots(
+            profession, fte, holder_a, holder_b, change.astype(np.int64), first_start.astype(np.int64)
+        )
 
     total = len(rows["profession"])
     birth_year = np.array(rows["birth_year"])

@@ -58,8 +58,9 @@ def standardised_demand(communes: pd.DataFrame, ages: pd.DataFrame | None = None
     return population * factor
 
 
-def two_step(origin: np.ndarray, dest: np.ndarray, weight: np.ndarray, demand: np.ndarray,
-             supply: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def two_step(
+    origin: np.ndarray, dest: np.ndarray, weight: np.ndarray, demand: np.ndarray, supply: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The 2SFCA over sparse pairs (origin = where demand lives, dest = where supply sits).
 
     Returns (access per commune, supply-to-demand ratio per commune, demand reaching each commune).
@@ -109,9 +110,15 @@ class Accessibility:
         return self.communes[self.communes["apl"] < self.threshold]
 
 
-def compute_apl(communes: pd.DataFrame, supply: Supply, variant: str | None = None, *,
-                pairs: Pairs | None = None, matrix: Path | None = None,
-                ages: pd.DataFrame | None = None) -> Accessibility:  # fmt: skip
+def compute_apl(
+    communes: pd.DataFrame,
+    supply: Supply,
+    variant: str | None = None,
+    *,
+    pairs: Pairs | None = None,
+    matrix: Path | None = None,
+    ages: pd.DataFrame | None = None,
+) -> Accessibility:
     """APL of every commune of ``communes`` (the whole reference: catchments cross department borders)."""
     spec = decay(variant)
     parameters = [spec.name, "apl_threshold", "consultations_per_fte", "age_consumption", "national_age_structure"]
@@ -147,10 +154,17 @@ def desert_summary(result: Accessibility, by: str = "departement") -> pd.DataFra
     frame["population_under"] = frame["population"].where(frame["under"], 0)
     names = {"departement": "departement_name", "region": "region_name", "epci": "epci_name"}
     keys = [by, names[by]] if by in names else [by]
-    out = frame.groupby(keys, dropna=False).agg(
-        communes=("code", "size"), population=("population", "sum"), communes_under=("under", "sum"),
-        population_under=("population_under", "sum"), weighted=("weighted", "sum"),
-    ).reset_index()  # fmt: skip
+    out = (
+        frame.groupby(keys, dropna=False)
+        .agg(
+            communes=("code", "size"),
+            population=("population", "sum"),
+            communes_under=("under", "sum"),
+            population_under=("population_under", "sum"),
+            weighted=("weighted", "sum"),
+        )
+        .reset_index()
+    )
     out["share_under"] = out["population_under"] / out["population"].where(out["population"] > 0)
     out["mean_apl"] = out["weighted"] / out["population"].where(out["population"] > 0)
     return out.drop(columns="weighted").sort_values("share_under", ascending=False, ignore_index=True)

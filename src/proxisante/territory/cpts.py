@@ -60,8 +60,9 @@ def tier_of(population: int) -> dict:
     return [t for t in tiers if population >= t["from_population"]][-1]
 
 
-def size_cpts(reference: pd.DataFrame, codes: list[str] | None = None, epci: str | None = None,
-              contract: dt.date | None = None) -> CptsSizing:  # fmt: skip
+def size_cpts(
+    reference: pd.DataFrame, codes: list[str] | None = None, epci: str | None = None, contract: dt.date | None = None
+) -> CptsSizing:
     """Size the CPTS of the given communes (INSEE codes) and/or EPCI (SIREN code)."""
     wanted = reference["code"].isin(codes or [])
     if epci:
@@ -79,9 +80,14 @@ def size_cpts(reference: pd.DataFrame, codes: list[str] | None = None, epci: str
     cited = {n: PARAMETERS.parameter(n) for n in ("cpts_tiers", "cpts_max_funding_avenant2_t4", "cpts_missions")}
     sources = {name: f"{p.source.split('.')[0]} ({p.confidence})" for name, p in cited.items()}
     return CptsSizing(
-        communes=communes, unknown_codes=unknown, population=population, tier=tier["tier"],
+        communes=communes,
+        unknown_codes=unknown,
+        population=population,
+        tier=tier["tier"],
         max_funding_2019=tier["max_funding_2019"],
         max_funding_avenant2=PARAMETERS.value("cpts_max_funding_avenant2_t4") if tier["tier"] == top else None,
-        running_costs=tier["running_costs"], early_running_costs=tier["early_running_costs"],
-        missions=missions, sources=sources,
-    )  # fmt: skip
+        running_costs=tier["running_costs"],
+        early_running_costs=tier["early_running_costs"],
+        missions=missions,
+        sources=sources,
+    )

@@ -104,8 +104,13 @@ def shapes_of(reference: pd.DataFrame | None, codes: pd.Series, tolerance: float
     return out
 
 
-def map_data(result: Accessibility, mask: np.ndarray, label: str, reference: pd.DataFrame | None = None,
-             tolerance: float = SIMPLIFY_DEGREES) -> MapData:  # fmt: skip
+def map_data(
+    result: Accessibility,
+    mask: np.ndarray,
+    label: str,
+    reference: pd.DataFrame | None = None,
+    tolerance: float = SIMPLIFY_DEGREES,
+) -> MapData:
     """The communes of ``mask`` (over ``result.communes``) with their APL and shape, titles and colour domain.
 
     ``reference``: the communes reference with its ``geometry`` column (``compute_apl`` drops it);
@@ -173,34 +178,75 @@ def plotly_figure(data: MapData, width: int = 900, height: int = 820) -> go.Figu
                 frame.loc[has, "code"], _geojson([s for s in data.shapes if s is not None]), strict=True
             )
         ]
-        figure.add_trace(go.Choroplethmap(
-            geojson={"type": "FeatureCollection", "features": features}, locations=list(frame.loc[has, "code"]),
-            z=frame.loc[has, "apl"].round(3), coloraxis="coloraxis", text=list(frame.loc[has, "hover"]),
-            hovertemplate="%{text}<extra></extra>", marker={"line": {"width": 0.3, "color": "white"}},
-            name="communes",
-        ))  # fmt: skip
+        figure.add_trace(
+            go.Choroplethmap(
+                geojson={"type": "FeatureCollection", "features": features},
+                locations=list(frame.loc[has, "code"]),
+                z=frame.loc[has, "apl"].round(3),
+                coloraxis="coloraxis",
+                text=list(frame.loc[has, "hover"]),
+                hovertemplate="%{text}<extra></extra>",
+                marker={"line": {"width": 0.3, "color": "white"}},
+                name="communes",
+            )
+        )
     if (~has).any():
         points = frame[~has]
-        figure.add_trace(go.Scattermap(
-            lon=points["lon"], lat=points["lat"], mode="markers", text=list(points["hover"]),
-            customdata=list(points["code"]), hovertemplate="%{text}<extra></extra>", name="communes (points)",
-            marker={"color": points["apl"].round(3), "coloraxis": "coloraxis",
-                    "size": _marker_sizes(points["population"], 5, 22)},
-        ))  # fmt: skip
+        figure.add_trace(
+            go.Scattermap(
+                lon=points["lon"],
+                lat=points["lat"],
+                mode="markers",
+                text=list(points["hover"]),
+                customdata=list(points["code"]),
+                hovertemplate="%{text}<extra></extra>",
+                name="communes (points)",
+                marker={
+                    "color": points["apl"].round(3),
+                    "coloraxis": "coloraxis",
+                    "size": _marker_sizes(points["population"], 5, 22),
+                },
+            )
+        )
     x0, y0, x1, y1 = _bounds(data)
     figure.update_layout(
-        title={"text": "<br>".join(textwrap.wrap(data.title, 90)), "subtitle": {"text": data.subtitle},
-               "x": 0.02, "xanchor": "left"},
-        map={"style": "white-bg", "center": {"lon": (x0 + x1) / 2, "lat": (y0 + y1) / 2},
-             "zoom": _zoom(x0, y0, x1, y1, width, height - 160)},
-        coloraxis={"cmin": 0, "cmax": data.vmax, "colorscale": data.colorscale(),
-                   "colorbar": {"title": {"text": "APL"}, "tickvals": tickvals, "ticktext": ticktext}},
-        width=width, height=height, margin={"l": 10, "r": 10, "t": 90, "b": 60}, showlegend=False,
-        annotations=[{"text": "<br>".join(html.escape(n) for n in data.notes), "showarrow": False, "xref": "paper",
-                      "yref": "paper", "x": 0, "y": -0.01, "xanchor": "left", "yanchor": "top",
-                      "align": "left", "font": {"size": 10}}],
+        title={
+            "text": "<br>".join(textwrap.wrap(data.title, 90)),
+            "subtitle": {"text": data.subtitle},
+            "x": 0.02,
+            "xanchor": "left",
+        },
+        map={
+            "style": "white-bg",
+            "center": {"lon": (x0 + x1) / 2, "lat": (y0 + y1) / 2},
+            "zoom": _zoom(x0, y0, x1, y1, width, height - 160),
+        },
+        coloraxis={
+            "cmin": 0,
+            "cmax": data.vmax,
+            "colorscale": data.colorscale(),
+            "colorbar": {"title": {"text": "APL"}, "tickvals": tickvals, "ticktext": ticktext},
+        },
+        width=width,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 90, "b": 60},
+        showlegend=False,
+        annotations=[
+            {
+                "text": "<br>".join(html.escape(n) for n in data.notes),
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": -0.01,
+                "xanchor": "left",
+                "yanchor": "top",
+                "align": "left",
+                "font": {"size": 10},
+            }
+        ],
         separators=", ",
-    )  # fmt: skip
+    )
     return figure
 
 
@@ -223,8 +269,9 @@ def _zoom(x0: float, y0: float, x1: float, y1: float, width: int, height: int) -
 def write_html(data: MapData, path: Path) -> Path:
     """The map as a standalone HTML page with plotly.js inline (no CDN, works offline)."""
     figure = plotly_figure(data)
-    page = figure.to_html(include_plotlyjs=True, include_mathjax=False, full_html=True,
-                          config={"displaylogo": False, "responsive": True})  # fmt: skip
+    page = figure.to_html(
+        include_plotlyjs=True, include_mathjax=False, full_html=True, config={"displaylogo": False, "responsive": True}
+    )
     page = page.replace("<head>", f"<head><title>{html.escape(data.title)}</title>", 1)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
@@ -277,15 +324,24 @@ def write_png(data: MapData, path: Path, dpi: int = 120) -> Path:
     axes = figure.subplots()
     if has.any():
         paths = [_path(s) for s in data.shapes if s is not None]
-        collection = PathCollection(paths, cmap=cmap, norm=norm, edgecolor="white",
-                                    linewidth=0.25 if has.sum() < 1000 else 0.08)  # fmt: skip
+        collection = PathCollection(
+            paths, cmap=cmap, norm=norm, edgecolor="white", linewidth=0.25 if has.sum() < 1000 else 0.08
+        )
         collection.set_array(frame.loc[has, "apl"].to_numpy())
         axes.add_collection(collection)
     if (~has).any():
         points = frame[~has]
         sizes = _marker_sizes(points["population"], 4, 18) ** 2 / 2
-        axes.scatter(points["lon"], points["lat"], c=points["apl"], cmap=cmap, norm=norm, s=sizes,
-                     edgecolors="#555555", linewidths=0.3)  # fmt: skip
+        axes.scatter(
+            points["lon"],
+            points["lat"],
+            c=points["apl"],
+            cmap=cmap,
+            norm=norm,
+            s=sizes,
+            edgecolors="#555555",
+            linewidths=0.3,
+        )
     pad_x, pad_y = 0.03 * max(x1 - x0, 0.01), 0.03 * max(y1 - y0, 0.01)
     axes.set_xlim(x0 - pad_x, x1 + pad_x)
     axes.set_ylim(y0 - pad_y, y1 + pad_y)

@@ -73,12 +73,14 @@ def add_supply(result: Accessibility, code: str, fte: float) -> WhatIf:
     changed["apl_after"] = after[gain > 0]
     changed["lifted"] = lifted[gain > 0]
     return WhatIf(
-        code=code, name=str(frame["name"].iloc[site]), fte=fte,
+        code=code,
+        name=str(frame["name"].iloc[site]),
+        fte=fte,
         communes=changed.sort_values("apl_after", ignore_index=True),
         population_lifted=int(population[lifted].sum()),
         population_under_before=int(population[before < t].sum()),
         population_under_after=int(population[after < t].sum()),
-    )  # fmt: skip
+    )
 
 
 def greedy_sites(result: Accessibility, sites: int, fte: float, candidates: np.ndarray | None = None) -> list[Step]:
@@ -106,7 +108,15 @@ def greedy_sites(result: Accessibility, sites: int, fte: float, candidates: np.n
         at_site = dest == best
         np.add.at(apl, origin[at_site], gain[at_site])
         cumulative += int(score[best])
-        steps.append(Step(rank, str(frame["code"].iloc[best]), str(frame["name"].iloc[best]),
-                          str(frame["departement"].iloc[best]), int(score[best]), cumulative,
-                          int(population[apl < t].sum())))  # fmt: skip
+        steps.append(
+            Step(
+                rank,
+                str(frame["code"].iloc[best]),
+                str(frame["name"].iloc[best]),
+                str(frame["departement"].iloc[best]),
+                int(score[best]),
+                cumulative,
+                int(population[apl < t].sum()),
+            )
+        )
     return steps

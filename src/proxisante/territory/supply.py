@@ -87,8 +87,14 @@ def read_supply_csv(path: Path) -> Supply:
 
 def read_rpps_extract(path: Path) -> Supply:
     """GPs of the public annuaire santé extract, one FTE per practitioner split between his sites."""
-    frame = pd.read_csv(path, sep="|", dtype="string", encoding="utf-8", keep_default_na=False,
-                        usecols=lambda c: c in (RPPS_ID, RPPS_PROFESSION, RPPS_SKILL, RPPS_COMMUNE))  # fmt: skip
+    frame = pd.read_csv(
+        path,
+        sep="|",
+        dtype="string",
+        encoding="utf-8",
+        keep_default_na=False,
+        usecols=lambda c: c in (RPPS_ID, RPPS_PROFESSION, RPPS_SKILL, RPPS_COMMUNE),
+    )
     missing = {RPPS_ID, RPPS_PROFESSION, RPPS_SKILL, RPPS_COMMUNE} - set(frame.columns)
     if missing:
         raise ValueError(f"{path}: colonnes de l'extraction RPPS manquantes: {', '.join(sorted(missing))}")
@@ -119,8 +125,12 @@ def synthetic_supply(communes: pd.DataFrame, seed: int = SYNTHETIC_SEED) -> Supp
     total = population.sum() * float(PARAMETERS.value("synthetic_gp_fte_per_100k")) / 100_000
     fte = np.round(total * weight / weight.sum(), 1) if weight.sum() > 0 else np.zeros(len(population))
     series = pd.Series(fte, index=communes["code"].astype("string").to_numpy())
-    parameters = ["synthetic_gp_fte_per_100k", "synthetic_min_population", "synthetic_attraction",
-                  "synthetic_noise_sigma"]  # fmt: skip
+    parameters = [
+        "synthetic_gp_fte_per_100k",
+        "synthetic_min_population",
+        "synthetic_attraction",
+        "synthetic_noise_sigma",
+    ]
     return Supply(series[series > 0], "offre synthétique", synthetic=True, parameters=parameters)
 
 
@@ -145,5 +155,10 @@ def warehouse_supply(warehouse: Warehouse, on: dt.date) -> Supply:
 def combined(first: Supply, second: Supply) -> Supply:
     """Two supplies added commune by commune (a supply file and the centre's own GPs)."""
     fte = first.fte.add(second.fte, fill_value=0.0)
-    return Supply(fte, f"{first.label} + {second.label}", synthetic=first.synthetic or second.synthetic,
-                  notes=[*first.notes, *second.notes], parameters=[*first.parameters, *second.parameters])  # fmt: skip
+    return Supply(
+        fte,
+        f"{first.label} + {second.label}",
+        synthetic=first.synthetic or second.synthetic,
+        notes=[*first.notes, *second.notes],
+        parameters=[*first.parameters, *second.parameters],
+    )

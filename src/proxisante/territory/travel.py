@@ -132,8 +132,13 @@ def matrix_pairs(communes: pd.DataFrame, path: Path, max_minutes: float) -> Pair
     j = index[frame["dest"]].to_numpy()
     m = pd.to_numeric(frame["minutes"]).to_numpy(dtype="float64")
     n = len(communes)
-    both = pd.DataFrame({"i": np.concatenate([i, j, np.arange(n)]), "j": np.concatenate([j, i, np.arange(n)]),
-                         "m": np.concatenate([m, m, np.zeros(n)])})  # fmt: skip
+    both = pd.DataFrame(
+        {
+            "i": np.concatenate([i, j, np.arange(n)]),
+            "j": np.concatenate([j, i, np.arange(n)]),
+            "m": np.concatenate([m, m, np.zeros(n)]),
+        }
+    )
     both = both.drop_duplicates(["i", "j"], keep="first")  # a given direction wins over the mirrored one
     both.loc[both["i"] == both["j"], "m"] = 0.0
     return Pairs(both["i"].to_numpy(), both["j"].to_numpy(), both["m"].to_numpy(), max_minutes, str(path))

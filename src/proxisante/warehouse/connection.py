@@ -1,7 +1,7 @@
 """Connecting the warehouse: an Ibis backend chosen by URL, its tables created on first use.
 
 ``duckdb://<file>`` is the embedded default. The URL is all that changes for PostgreSQL or PySpark,
-because every query of the engines above is an Ibis expression:
+because every query of the domain packages above is an Ibis expression:
 
 - ``duckdb://<path>`` (``duckdb://`` alone: in memory);
 - ``postgres://user[:password]@host[:port]/database`` (or ``postgresql://``), a PostgreSQL server;

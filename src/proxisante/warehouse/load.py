@@ -95,10 +95,22 @@ class Bookkeeping:
         """The quarantine, the manifest (one row per file) and the batch row, ready for :func:`commit_batch`."""
         now = datetime.now(UTC).replace(tzinfo=None)
         rows = [
-            (self.batch_id, self.source, m.pivot_table, m.file_name, m.sha256, m.size_bytes, m.encoding,
-             m.delimiter, m.rows_read, m.rows_loaded, m.rows_quarantined, now)
+            (
+                self.batch_id,
+                self.source,
+                m.pivot_table,
+                m.file_name,
+                m.sha256,
+                m.size_bytes,
+                m.encoding,
+                m.delimiter,
+                m.rows_read,
+                m.rows_loaded,
+                m.rows_quarantined,
+                now,
+            )
             for m in self.files
-        ]  # fmt: skip
+        ]
         names = list(schema.LOAD_MANIFEST.columns)
         files = self._temp("manifest")
         self.con.register("manifest_rows", pa.table({n: [row[i] for row in rows] for i, n in enumerate(names)}))

@@ -1,11 +1,11 @@
-"""What a role may see of the engines' outputs, decided here once for the JSON API and the pages.
+"""What a role may see of the domain packages' outputs, decided here once for the JSON API and the pages.
 
 Two audiences see aggregates:
 
-- the **care team** (an account with a ``soignant`` or ``coordinateur`` role): the engines' figures as
+- the **care team** (an account with a ``soignant`` or ``coordinateur`` role): the domain packages' figures as
   they are, every period and date;
 - everyone else, a **protected audience** (``chercheur``, and ``gestionnaire`` or ``admin`` without a
-  care role): every aggregate leaves the engines through this module only, which (1) refuses the
+  care role): every aggregate leaves the domain packages through this module only, which (1) refuses the
   periods and dates outside the published set (``protected_periods`` of ``measures/disclosure.yaml``:
   closed calendar years), against differencing; (2) leaves out the patients who objected to any use of
   their data outside the care team (``identity.objection``), in every count, so that no figure
@@ -112,10 +112,12 @@ def _protect_patientele(svc: Services, on: dt.date, period: Period, gone: frozen
     composition = protect_parts(data["composition"], part="patients", whole="panel", derived=SHARES)
     risk = data["risk"]
     margin = pd.DataFrame({"level": [TOTAL], "patients": [int(risk.panel.iloc[0]) if len(risk) else 0]})
-    levels = suppress(pd.concat([risk[["level", "patients"]], margin], ignore_index=True), dims=["level"],
-                      counts=["patients"])  # fmt: skip
-    risk = risk.assign(patients=levels.patients.iloc[: len(risk)].to_numpy(),
-                       suppressed=levels.suppressed.iloc[: len(risk)].to_numpy())  # fmt: skip
+    levels = suppress(
+        pd.concat([risk[["level", "patients"]], margin], ignore_index=True), dims=["level"], counts=["patients"]
+    )
+    risk = risk.assign(
+        patients=levels.patients.iloc[: len(risk)].to_numpy(), suppressed=levels.suppressed.iloc[: len(risk)].to_numpy()
+    )
     risk = mask_derived(risk, SHARES)
     if pd.isna(panel):  # a share would give the masked panel back (patients / share): nothing of it
         composition = _all_masked(composition, "patients", SHARES)

@@ -1,4 +1,4 @@
-"""The JSON API (``/api``): one route per engine output, each named in the permission table.
+"""The JSON API (``/api``): one route per output of a domain package, each named in the permission table.
 
 Answers are JSON records (dates in ISO 8601, missing values as null). Malformed parameters get a
 422 with the field and the reason; an unknown indicator a 404; a reference not built yet a 503.
@@ -323,7 +323,7 @@ def territory_siting(
     result = services(request).accessibility()
     if commune:
         try:
-            what_if = services(request).engine(lambda: add_supply(result, commune, etp))
+            what_if = services(request).call(lambda: add_supply(result, commune, etp))
         except KeyError as error:
             raise HTTPException(404, str(error.args[0])) from error
         return {
@@ -340,7 +340,7 @@ def territory_siting(
     mask = (result.communes.departement == departement).to_numpy()
     if not mask.any():
         raise HTTPException(404, f"aucune commune pour le département {departement}")
-    steps = services(request).engine(lambda: greedy_sites(result, sites, etp, mask))
+    steps = services(request).call(lambda: greedy_sites(result, sites, etp, mask))
     return {
         "departement": departement,
         "etp": etp,

@@ -91,7 +91,7 @@ class BodyLimit:
 
 @dataclass
 class WebApp:
-    """What the routes share: settings, engines, accounts, audit, sessions, rate limiter."""
+    """What the routes share: settings, services, accounts, audit, sessions, rate limiter."""
 
     settings: Settings
     installation: Installation

@@ -1,6 +1,6 @@
 """The French pages: one route per page (named in the permission table), Jinja2 templates, htmx forms.
 
-Pages read the same cached engine results as the JSON API (``api.services``) and apply the same
+Pages read the same cached results as the JSON API (``web.services``) and apply the same
 role rules (``api.access``): researchers see aggregates after disclosure control, clinicians the
 names of their own patients only, and every nominative page or export is written to the audit log
 before it is sent.
@@ -535,7 +535,7 @@ def economics_workbook(
     simulation, _ = _simulate(request, _scenario(years, draws, seed, tornado))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "modele-economique.xlsx"
-        services(request).engine(lambda: write_workbook(simulation, path))
+        services(request).call(lambda: write_workbook(simulation, path))
         data = path.read_bytes()
     return Response(
         data,
@@ -595,7 +595,7 @@ def territory_whatif(
     svc = services(request)
     result = svc.accessibility()
     try:
-        what_if = svc.engine(lambda: add_supply(result, commune, etp))
+        what_if = svc.call(lambda: add_supply(result, commune, etp))
     except KeyError as error:
         raise InputError(str(error.args[0])) from error
     return render(request, "territory_whatif.html", what_if=what_if, etp=etp, commune=commune)

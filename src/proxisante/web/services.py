@@ -1,7 +1,7 @@
-"""The engines as the web application calls them: one lock, one cache, French errors.
+"""The domain packages as the web application calls them: one lock, one cache, French errors.
 
-The warehouse connection of an installation is not safe for concurrent queries, and the engines
-take seconds on a real centre while a page must answer in milliseconds. So every engine call goes
+The warehouse connection of an installation is not safe for concurrent queries, and the domain packages
+take seconds on a real centre while a page must answer in milliseconds. So every call goes
 through :meth:`Services.cached`: the result is kept under the key (last committed batch of the
 warehouse, call, parameters) and computed once, under a lock; a new load (new batch id) makes every
 old entry unreachable. Nothing here knows about HTTP or roles: routes decide who sees what. A use case
@@ -45,7 +45,7 @@ BATCH_TTL_SECONDS = 2.0  # how long the last batch id is trusted before asking t
 
 
 class InputError(ValueError):
-    """A parameter the engines cannot take (message in French): the API answers 422."""
+    """A parameter the domain packages cannot take (message in French): the API answers 422."""
 
 
 class Unavailable(RuntimeError):
@@ -71,7 +71,7 @@ def measure_of(measure_id: str) -> Measure:
 
 
 class Services:
-    """Cached, serialised access to the engines of one installation."""
+    """Cached, serialised access to the domain packages of one installation."""
 
     def __init__(self, installation: Installation, entries: int | None = None) -> None:
         self.installation = installation
@@ -91,7 +91,7 @@ class Services:
         seen_at, batch = self._batch
         if time.monotonic() - seen_at < BATCH_TTL_SECONDS and seen_at:
             return batch
-        # While an engine computes, the id read a moment ago is good enough: pages never wait for it.
+        # While a computation runs, the id read a moment ago is good enough: pages never wait for it.
         if not self.lock.acquire(blocking=not seen_at):
             return batch
         try:
@@ -124,7 +124,7 @@ class Services:
         self, name: str, params: Hashable, compute: Callable[[], T], *, lock: threading.RLock | None = None
     ) -> T:
         """``compute()`` once per (last batch, name, params). ``lock``: another lock than the warehouse's,
-        for computations that do not query it (figures), so that they do not queue behind the engines."""
+        for computations that do not query it (figures), so that they do not queue behind the warehouse queries."""
         key = (self.batch_id(), name, params)
         if key in self._cache:
             return self._cache[key]
@@ -138,16 +138,16 @@ class Services:
         return result
 
     def figure(self, name: str, params: Hashable, compute: Callable[[], str]) -> str:
-        """A chart's JSON, cached like engine results but built outside the warehouse lock."""
+        """A chart's JSON, cached like other results but built outside the warehouse lock."""
         return self.cached(name, params, compute, lock=self.figure_lock)
 
-    def engine(self, call: Callable[[], T]) -> T:
-        """An uncached engine call, serialised with the others (nominative lists are not kept)."""
+    def call(self, call: Callable[[], T]) -> T:
+        """An uncached call, serialised with the others (nominative lists are not kept)."""
         with self.lock:
             return call()
 
     def warm(self) -> None:
-        """Compute what the dashboard pages need, so that the first visitor does not wait for the engines.
+        """Compute what the dashboard pages need, so that the first visitor does not wait for the computations.
 
         Runs in a background thread of ``serve``; stops quietly when the server shuts down meanwhile."""
         year = self.default_year()
@@ -175,7 +175,7 @@ class Services:
                 raise
 
     def close(self) -> None:
-        """Close the installation once the engine call under way (if any) has finished."""
+        """Close the installation once the call under way (if any) has finished."""
         self.closed = True
         with self.lock:
             self.installation.close()

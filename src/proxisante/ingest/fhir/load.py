@@ -62,9 +62,15 @@ def view_definition(name: str) -> dict[str, Any]:
     ``mapping.yaml`` take the YAML value (one source of truth for systems)."""
     view = json.loads((resources.files(__package__) / "views" / name).read_text(encoding="utf-8"))
     systems = {**{k: v["system"] for k, v in mapping()["identifiers"].items()}, **mapping()["extensions"]}
-    aliases = {"insNir": "ins_nir", "insNirTest": "ins_nir_test", "insNirDemo": "ins_nir_demo",
-               "insee": "insee_code", "site": "practitioner_site", "period": "practitioner_period",
-               "ald": "ald_condition"}  # fmt: skip
+    aliases = {
+        "insNir": "ins_nir",
+        "insNirTest": "ins_nir_test",
+        "insNirDemo": "ins_nir_demo",
+        "insee": "insee_code",
+        "site": "practitioner_site",
+        "period": "practitioner_period",
+        "ald": "ald_condition",
+    }
     for constant in view.get("constant", []):
         key = aliases.get(constant["name"], constant["name"])
         if key in systems:
@@ -102,8 +108,14 @@ def load_fhir(
         batch.run(inputs, report, rejected=rejected, manifest=rows)
 
     def start() -> Batch:
-        return Batch(installation.warehouse, installation.vault, installation.pseudonymiser, source,
-                     as_of or date.today(), progress)  # fmt: skip
+        return Batch(
+            installation.warehouse,
+            installation.vault,
+            installation.pseudonymiser,
+            source,
+            as_of or date.today(),
+            progress,
+        )
 
     return run_batch(path, report, pending, start, run)
 
@@ -182,8 +194,9 @@ class FhirTable:
 
 
 def _manifest(pivot_table: str, file: FhirFile, read: int, loaded: int, rejected: int) -> ManifestRow:
-    return ManifestRow(pivot_table, file.path.name, file.sha256, file.size_bytes, f"fhir-{file.kind}", "",
-                       read, loaded, rejected)  # fmt: skip
+    return ManifestRow(
+        pivot_table, file.path.name, file.sha256, file.size_bytes, f"fhir-{file.kind}", "", read, loaded, rejected
+    )
 
 
 def _read_rejects(batch: Batch, staged: Staged, inputs: list[FhirTable]) -> tuple[list[str], list[ManifestRow]]:
@@ -240,8 +253,9 @@ def _pivot_inputs(batch: Batch, staged: Staged) -> list[FhirTable]:
         _check_every_resource_mapped(con, staged, source, names["main"], main)
         columns = _columns(con, names["main"])
         if spec.name == "professionals":
-            con.execute(f'INSERT INTO "{practitioners}" SELECT practitioner_key, {_rpps_expr(columns)} '
-                        f'FROM "{names["main"]}" m')  # fmt: skip
+            con.execute(
+                f'INSERT INTO "{practitioners}" SELECT practitioner_key, {_rpps_expr(columns)} FROM "{names["main"]}" m'
+            )
         picks = _picks(con, entry, source, names)
         _rows_and_rejects(con, spec, entry, names, columns, picks, practitioners)
         inputs.append(FhirTable(spec, main["resource"], names["rows"], names["rejects"], staged))
@@ -250,11 +264,16 @@ def _pivot_inputs(batch: Batch, staged: Staged) -> list[FhirTable]:
 
 def _register_systems(con: duckdb.DuckDBPyConnection) -> None:
     entries = mapping()["code_systems"]
-    con.register("fhir_code_systems_arrow", pa.table({
-        "system": pa.array([e["system"] for e in entries], pa.string()),
-        "vocabulary": pa.array([e.get("vocabulary") for e in entries], pa.string()),
-        "pattern": pa.array([e.get("pattern") for e in entries], pa.string()),
-    }))  # fmt: skip
+    con.register(
+        "fhir_code_systems_arrow",
+        pa.table(
+            {
+                "system": pa.array([e["system"] for e in entries], pa.string()),
+                "vocabulary": pa.array([e.get("vocabulary") for e in entries], pa.string()),
+                "pattern": pa.array([e.get("pattern") for e in entries], pa.string()),
+            }
+        ),
+    )
     con.execute("CREATE OR REPLACE TEMP TABLE fhir_code_systems AS SELECT * FROM fhir_code_systems_arrow")
     con.unregister("fhir_code_systems_arrow")
 
@@ -306,8 +325,9 @@ def _picks(con: duckdb.DuckDBPyConnection, entry: dict[str, Any], source: str, n
     for column, (element, vocabularies) in _targets(entry).items():
         accepted = ", ".join(f"'{v}'" for v in vocabularies)
         # arg_min, not first(... ORDER BY): an ordered aggregate sorts every group.
-        selects.append(f"arg_min(code, pos) FILTER (WHERE element = '{element}' AND vocabulary IN ({accepted})) "
-                       f'AS "{column}"')  # fmt: skip
+        selects.append(
+            f"arg_min(code, pos) FILTER (WHERE element = '{element}' AND vocabulary IN ({accepted})) AS \"{column}\""
+        )
     for element, vocabularies in (entry.get("elements") or {}).items():
         accepted = ", ".join(f"'{v}'" for v in vocabularies)
         mine = f"element = '{element}'"
@@ -394,12 +414,16 @@ def _rows_and_rejects(
     checks = []
     for element, vocabularies in (entry.get("elements") or {}).items():
         field = next(iter(vocabularies.values()))
-        checks.append(f"SELECT m.fhir_row AS line, '{field}' AS field, p.\"err__{element}\" AS reason, "
-                      f"p.\"val__{element}\" AS value FROM m {joins} "
-                      f"WHERE p.\"err__{element}\" IS NOT NULL")  # fmt: skip
+        checks.append(
+            f"SELECT m.fhir_row AS line, '{field}' AS field, p.\"err__{element}\" AS reason, "
+            f'p."val__{element}" AS value FROM m {joins} '
+            f'WHERE p."err__{element}" IS NOT NULL'
+        )
     if "patient_id" in columns and spec.column("patient_id").required:
-        checks.append(f"SELECT m.fhir_row, 'patient_id', 'sujet absent (aucune référence à un Patient)', NULL "
-                      f"FROM m {joins} WHERE m.patient_id IS NULL")  # fmt: skip
+        checks.append(
+            f"SELECT m.fhir_row, 'patient_id', 'sujet absent (aucune référence à un Patient)', NULL "
+            f"FROM m {joins} WHERE m.patient_id IS NULL"
+        )
     if "practitioner_ref" in columns:
         checks.append(
             "SELECT m.fhir_row, 'rpps', 'practitioner reference not resolved (no Practitioner with an RPPS "

@@ -40,9 +40,20 @@ SUFFIXES = (".ndjson", ".jsonl", ".json")
 ROW_KEY = "proxisanteRow"
 # Types the views map; anything else is quarantined as unsupported.
 SUPPORTED = (
-    "Organization", "Practitioner", "Patient", "Coverage", "EpisodeOfCare", "Encounter", "Condition",
-    "MedicationRequest", "MedicationStatement", "Observation", "Immunization", "Procedure", "ChargeItem",
-)  # fmt: skip
+    "Organization",
+    "Practitioner",
+    "Patient",
+    "Coverage",
+    "EpisodeOfCare",
+    "Encounter",
+    "Condition",
+    "MedicationRequest",
+    "MedicationStatement",
+    "Observation",
+    "Immunization",
+    "Procedure",
+    "ChargeItem",
+)
 ENTERED_IN_ERROR = "entered-in-error"  # the status a source gives a resource it recorded by mistake
 CHUNK_LINES = 2_000_000  # lines handed to DuckDB at once: bounds the Arrow copy of a large file
 
@@ -122,8 +133,9 @@ def stage_files(
     views read the whole resource, whose text is then kept). They are extracted here, in the one
     parse of each resource, so that the views do not parse it again."""
     staged = Staged()
-    con.execute(f'CREATE OR REPLACE TEMP TABLE "{staged.rejects}" '
-                "(fhir_row BIGINT, resource_type VARCHAR, reason VARCHAR)")  # fmt: skip
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE "{staged.rejects}" (fhir_row BIGINT, resource_type VARCHAR, reason VARCHAR)'
+    )
     base = 1
     for info in files:
         try:
@@ -138,11 +150,16 @@ def stage_files(
         staged.files.append(FhirFile(info.path, info.sha256, info.size_bytes, info.kind, base, count, info.lines))
         base += count
     names = [f.path.name for f in staged.files]
-    con.register("fhir_files_arrow", pa.table({
-        "file_name": pa.array(names, pa.string()),
-        "base": pa.array([f.base for f in staged.files], pa.int64()),
-        "count": pa.array([f.count for f in staged.files], pa.int64()),
-    }))  # fmt: skip
+    con.register(
+        "fhir_files_arrow",
+        pa.table(
+            {
+                "file_name": pa.array(names, pa.string()),
+                "base": pa.array([f.base for f in staged.files], pa.int64()),
+                "count": pa.array([f.count for f in staged.files], pa.int64()),
+            }
+        ),
+    )
     con.execute(f'CREATE OR REPLACE TEMP TABLE "{staged.files_table}" AS SELECT * FROM fhir_files_arrow')
     con.unregister("fhir_files_arrow")
     return staged
@@ -174,8 +191,10 @@ def _read_ndjson(
     wanted = sorted({n for v in elements.values() for n in v or () if n != ROW_KEY})
     columns = "{" + ", ".join(f"{_literal(n)}: 'JSON'" for n in sorted({*wanted, "resourceType", "status"})) + "}"
     children = "".join(f', "{n}" AS "{element_column(n)}"' for n in wanted)
-    source = f"read_json({_literal(str(info.path))}, format='newline_delimited', records=true, columns={columns}, " \
-        f"ignore_errors=true, maximum_object_size={MAX_OBJECT_BYTES})"  # fmt: skip
+    source = (
+        f"read_json({_literal(str(info.path))}, format='newline_delimited', records=true, columns={columns}, "
+        f"ignore_errors=true, maximum_object_size={MAX_OBJECT_BYTES})"
+    )
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE fhir_json AS SELECT "
@@ -184,8 +203,9 @@ def _read_ndjson(
         )
     except duckdb.Error:
         return None
-    untyped = [r for (r,) in con.execute(
-        "SELECT fhir_row FROM fhir_json WHERE __type IS NULL ORDER BY fhir_row").fetchall()]  # fmt: skip
+    untyped = [
+        r for (r,) in con.execute("SELECT fhir_row FROM fhir_json WHERE __type IS NULL ORDER BY fhir_row").fetchall()
+    ]
     counted = con.execute("SELECT count(*) FROM fhir_json").fetchone()
     invalid = _invalid_lines(info.path, [r - base for r in untyped])
     if not counted or counted[0] != info.lines or invalid is None:
@@ -209,8 +229,10 @@ def _read_ndjson(
     con.execute(
         f'INSERT INTO "{staged.rejects}" SELECT fhir_row, rtype, reason FROM fhir_block WHERE reason IS NOT NULL'
     )
-    present = [r for (r,) in con.execute(
-        "SELECT DISTINCT rtype FROM fhir_block WHERE reason IS NULL ORDER BY rtype").fetchall()]  # fmt: skip
+    present = [
+        r
+        for (r,) in con.execute("SELECT DISTINCT rtype FROM fhir_block WHERE reason IS NULL ORDER BY rtype").fetchall()
+    ]
     rejected = con.execute("SELECT count(*) FROM fhir_block WHERE reason IS NOT NULL").fetchone()
     if len(present) == 1 and rejected and not rejected[0] and present[0] not in staged.tables:
         # The usual bulk export, one type per file and nothing set aside: the table is the staged one,
@@ -332,8 +354,10 @@ def _insert(
     con.execute(
         f'INSERT INTO "{staged.rejects}" SELECT fhir_row, rtype, reason FROM fhir_block WHERE reason IS NOT NULL'
     )
-    present = [r for (r,) in con.execute(
-        "SELECT DISTINCT rtype FROM fhir_block WHERE reason IS NULL ORDER BY rtype").fetchall()]  # fmt: skip
+    present = [
+        r
+        for (r,) in con.execute("SELECT DISTINCT rtype FROM fhir_block WHERE reason IS NULL ORDER BY rtype").fetchall()
+    ]
     for rtype in present:
         _append(con, staged, rtype, _typed_select(rtype, elements.get(rtype)))
     con.unregister("fhir_lines")

@@ -102,8 +102,19 @@ class PivotFile:
 
     def manifest_rows(self, con: duckdb.DuckDBPyConnection, result: Validated) -> list[ManifestRow]:
         info = self.info
-        return [ManifestRow(self.spec.name, info.path.name, info.sha256, info.size_bytes, info.encoding,
-                            info.delimiter, result.rows_read, result.rows_valid, result.lines_rejected)]  # fmt: skip
+        return [
+            ManifestRow(
+                self.spec.name,
+                info.path.name,
+                info.sha256,
+                info.size_bytes,
+                info.encoding,
+                info.delimiter,
+                result.rows_read,
+                result.rows_valid,
+                result.lines_rejected,
+            )
+        ]
 
 
 def discover(folder: Path) -> tuple[dict[str, Path], list[str]]:
@@ -134,11 +145,19 @@ def load_pivot(
     pending_inputs = pending_files(installation.warehouse, source, files, TABLES, report)
     pending = [PivotFile(table, info) for table, info in pending_inputs]
     return run_batch(
-        path, report, pending,
-        lambda: Batch(installation.warehouse, installation.vault, installation.pseudonymiser, source,
-                      as_of or date.today(), progress),
+        path,
+        report,
+        pending,
+        lambda: Batch(
+            installation.warehouse,
+            installation.vault,
+            installation.pseudonymiser,
+            source,
+            as_of or date.today(),
+            progress,
+        ),
         lambda batch: batch.run(pending, report),
-    )  # fmt: skip
+    )
 
 
 class Batch(StagingBatch):
@@ -204,8 +223,11 @@ class Batch(StagingBatch):
         report.batch_id = self.batch_id
         log.info(
             "batch %s committed: %d rows read, %d loaded, %d quarantined",
-            self.batch_id, report.rows_read, report.rows_loaded, report.rows_quarantined,
-        )  # fmt: skip
+            self.batch_id,
+            report.rows_read,
+            report.rows_loaded,
+            report.rows_quarantined,
+        )
 
     def _references(self) -> References:
         """Known patients, professionals, encounters and sites: in the warehouse or in this batch."""
@@ -301,13 +323,24 @@ class Batch(StagingBatch):
         for row in vocab.code_list("vocabularies"):
             if row["code_list"]:
                 for entry in vocab.code_list(row["code_list"]):
-                    listed.append((row["code"], entry["code"], entry.get("label_fr") or entry["code"],
-                                   row["domain_id"], row["concept_class_id"]))  # fmt: skip
+                    listed.append(
+                        (
+                            row["code"],
+                            entry["code"],
+                            entry.get("label_fr") or entry["code"],
+                            row["domain_id"],
+                            row["concept_class_id"],
+                        )
+                    )
         self.con.register(
             "listed_codes",
-            pa.table({k: pa.array([r[i] for r in listed], pa.string()) for i, k in
-                      enumerate(("vocabulary_id", "concept_code", "concept_name", "domain_id", "class_id"))}),
-        )  # fmt: skip
+            pa.table(
+                {
+                    k: pa.array([r[i] for r in listed], pa.string())
+                    for i, k in enumerate(("vocabulary_id", "concept_code", "concept_name", "domain_id", "class_id"))
+                }
+            ),
+        )
         seen = [
             f"SELECT DISTINCT '{vocabulary}' AS vocabulary_id, {column} AS concept_code FROM \"{valid}\" "
             f"WHERE {column} IS NOT NULL"
@@ -339,11 +372,14 @@ class Batch(StagingBatch):
         vocabulary_rows = self._temp("vocabularies")
         self.con.register(
             "vocabulary_list",
-            pa.table({
-                "vocabulary_id": list(vocabularies), "vocabulary_name": [v["name"] for v in vocabularies.values()],
-                "vocabulary_reference": [v["reference"] for v in vocabularies.values()],
-            }),
-        )  # fmt: skip
+            pa.table(
+                {
+                    "vocabulary_id": list(vocabularies),
+                    "vocabulary_name": [v["name"] for v in vocabularies.values()],
+                    "vocabulary_reference": [v["reference"] for v in vocabularies.values()],
+                }
+            ),
+        )
         self.con.execute(
             f'CREATE OR REPLACE TEMP TABLE "{vocabulary_rows}" AS SELECT vocabulary_id, vocabulary_name, '
             "vocabulary_reference, NULL::VARCHAR AS vocabulary_version, 0::BIGINT AS vocabulary_concept_id "
@@ -382,9 +418,12 @@ class WaitingInput:
 
     def stage(self, con: duckdb.DuckDBPyConnection, table: str) -> RawFile:
         where, parameters = self.where
-        keys = {k for (k,) in con.execute(
-            f"SELECT DISTINCT unnest(json_keys(record::JSON)) FROM etl_waiting WHERE {where}", parameters
-        ).fetchall()}  # fmt: skip
+        keys = {
+            k
+            for (k,) in con.execute(
+                f"SELECT DISTINCT unnest(json_keys(record::JSON)) FROM etl_waiting WHERE {where}", parameters
+            ).fetchall()
+        }
         columns = [c for c in self.spec.column_names if c in keys]
         values = ", ".join(f"json_extract_string(record, '$.{c}') AS \"{c}\"" for c in columns)
         con.execute(
@@ -419,11 +458,15 @@ class Waiting:
             f'CREATE OR REPLACE TEMP TABLE "{self.lines}" AS SELECT *, NULL::VARCHAR AS key FROM etl_waiting LIMIT 0'
         )
         self.read = batch._temp("waiting_read")  # the earlier lines read again
-        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{self.read}" AS '
-                         "SELECT batch_id, pivot_table, file_name, line FROM etl_waiting LIMIT 0")  # fmt: skip
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{self.read}" AS '
+            "SELECT batch_id, pivot_table, file_name, line FROM etl_waiting LIMIT 0"
+        )
         self.loaded = batch._temp("waiting_loaded")  # per earlier file: how many of its lines now load
-        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{self.loaded}" '
-                         "(batch_id VARCHAR, pivot_table VARCHAR, file_name VARCHAR, n BIGINT)")  # fmt: skip
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{self.loaded}" '
+            "(batch_id VARCHAR, pivot_table VARCHAR, file_name VARCHAR, n BIGINT)"
+        )
         self.from_files: dict[str, list[str]] = {}  # pivot table -> valid rows of the batch's files
 
     def inputs(self, pending: Sequence[BatchInput]) -> list[BatchInput]:
@@ -434,8 +477,9 @@ class Waiting:
             "ORDER BY batch_id, file_name, pivot_table",
             [self.batch.source],
         ).fetchall()
-        earlier = [WaitingInput(TABLES_BY_NAME[t], b, f, self.batch.source) for t, b, f in groups
-                   if t in TABLES_BY_NAME]  # fmt: skip
+        earlier = [
+            WaitingInput(TABLES_BY_NAME[t], b, f, self.batch.source) for t, b, f in groups if t in TABLES_BY_NAME
+        ]
         if not earlier:
             return list(pending)
         order = {t.name: n for n, t in enumerate(TABLES)}
@@ -488,10 +532,13 @@ class Waiting:
             f'INSERT INTO "{self.read}" SELECT batch_id, pivot_table, file_name, line FROM etl_waiting WHERE {where}',
             parameters,
         )
-        self.con.execute(f'INSERT INTO "{self.loaded}" VALUES (?, ?, ?, ?)',
-                         [item.origin, item.spec.name, item.file_name, result.rows_valid])  # fmt: skip
-        return FileReport(item.spec.name, item.label, "", result.rows_read, result.rows_valid, result.lines_rejected,
-                          waiting=True)  # fmt: skip
+        self.con.execute(
+            f'INSERT INTO "{self.loaded}" VALUES (?, ?, ?, ?)',
+            [item.origin, item.spec.name, item.file_name, result.rows_valid],
+        )
+        return FileReport(
+            item.spec.name, item.label, "", result.rows_read, result.rows_valid, result.lines_rejected, waiting=True
+        )
 
     def loaded_from_file(self, spec: PivotTable, valid: str) -> None:
         self.from_files.setdefault(spec.name, []).append(valid)
@@ -503,8 +550,10 @@ class Waiting:
     def finish(self, books: Bookkeeping) -> tuple[list[StagedRows], list[tuple[str, list[object]]]]:
         """Say in the quarantine which lines wait (or were replaced); the waiting lines to append, and the
         statements that settle the earlier lines read again, for the commit."""
-        same_line = "{a}.batch_id = {b}.batch_id AND {a}.pivot_table = {b}.pivot_table " \
-                    "AND {a}.file_name = {b}.file_name AND {a}.line = {b}.line"  # fmt: skip
+        same_line = (
+            "{a}.batch_id = {b}.batch_id AND {a}.pivot_table = {b}.pivot_table "
+            "AND {a}.file_name = {b}.file_name AND {a}.line = {b}.line"
+        )
         for table, valids in self.from_files.items():
             if not self._count(self.lines, f"pivot_table = '{table}'"):
                 continue
@@ -530,22 +579,27 @@ class Waiting:
             [WAITING_REASON],
         )
         rows = self.batch._temp("waiting_rows")
-        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{rows}" AS '
-                         f'SELECT {", ".join(schema.WAITING.columns)} FROM "{self.lines}"')  # fmt: skip
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{rows}" AS SELECT {", ".join(schema.WAITING.columns)} FROM "{self.lines}"'
+        )
         if not self._count(self.read):
             return [StagedRows(schema.WAITING, rows)], []
         source: list[object] = [self.batch.source]
         read = f'EXISTS (SELECT 1 FROM "{self.read}" r WHERE {{}})'
         statements: list[tuple[str, list[object]]] = [
-            (f"DELETE FROM etl_quarantine q WHERE q.source = ? AND {read.format(same_line.format(a='r', b='q'))}",
-             source),
-            (f"DELETE FROM etl_waiting w WHERE w.source = ? AND {read.format(same_line.format(a='r', b='w'))}",
-             source),
-            (f'UPDATE etl_manifest SET rows_loaded = etl_manifest.rows_loaded + c.n, rows_quarantined = '
-             f'etl_manifest.rows_quarantined - c.n FROM "{self.loaded}" c WHERE etl_manifest.source = ? '
-             "AND etl_manifest.batch_id = c.batch_id AND etl_manifest.pivot_table = c.pivot_table "
-             "AND etl_manifest.file_name = c.file_name", source),
-        ]  # fmt: skip
+            (
+                f"DELETE FROM etl_quarantine q WHERE q.source = ? AND {read.format(same_line.format(a='r', b='q'))}",
+                source,
+            ),
+            (f"DELETE FROM etl_waiting w WHERE w.source = ? AND {read.format(same_line.format(a='r', b='w'))}", source),
+            (
+                f"UPDATE etl_manifest SET rows_loaded = etl_manifest.rows_loaded + c.n, rows_quarantined = "
+                f'etl_manifest.rows_quarantined - c.n FROM "{self.loaded}" c WHERE etl_manifest.source = ? '
+                "AND etl_manifest.batch_id = c.batch_id AND etl_manifest.pivot_table = c.pivot_table "
+                "AND etl_manifest.file_name = c.file_name",
+                source,
+            ),
+        ]
         return [StagedRows(schema.WAITING, rows)], statements
 
 

@@ -62,8 +62,16 @@ DECIMAL_PATTERN = "[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]{1,3})?"
 NON_FINITE_PATTERN = "[+-]?(nan|inf|infinity)"
 # What looks like a NIR/INS inside any value (13 to 15 characters, digits and the Corsican A/B).
 IDENTIFIER_SHAPE = "[0-9][0-9AB]{12,14}"
-DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S",
-                "%Y-%m-%dT%H:%M:%S", "%d-%m-%Y", "%d.%m.%Y")  # fmt: skip
+DATE_FORMATS = (
+    "%d/%m/%Y",
+    "%Y-%m-%d",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%d-%m-%Y",
+    "%d.%m.%Y",
+)
 MASK = "***"
 
 
@@ -124,40 +132,67 @@ def _code_rules() -> dict[str, CodeRule]:
     compact = "upper(replace(replace({v}, ' ', ''), '.', ''))"
     cim10 = "regexp_replace(upper({v}), '[ .+*]', '', 'g')"
     return {
-        "nir": CodeRule(compact, f"regexp_full_match({{n}}, '{NIR_PATTERN}') "
-                        "AND nir_key_ok({n})", "NIR/INS invalide (15 caractères avec une clé valide attendus)"),
-        "rpps": CodeRule("replace({v}, ' ', '')", "regexp_full_match({n}, '[0-9]{11}') AND luhn11_ok({n})",
-                         "numéro RPPS invalide (11 chiffres avec une clé de Luhn valide attendus)"),
-        "finess": CodeRule(compact, "regexp_full_match({n}, '([0-9]{2}|2[AB])[0-9]{7}')",
-                           "numéro FINESS invalide (9 caractères attendus)"),
-        "cim10": CodeRule(f"CASE WHEN length({cim10}) > 3 THEN substr({cim10}, 1, 3) || '.' || "
-                          f"substr({cim10}, 4) ELSE {cim10} END",
-                          "regexp_full_match({n}, '[A-Z][0-9]{2}(\\.[0-9A-Z]{1,3})?')",
-                          "code CIM-10 invalide (par exemple E11.9)"),
-        "atc": CodeRule("upper(replace({v}, ' ', ''))",
-                        "regexp_full_match({n}, '[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?')",
-                        "code ATC invalide (par exemple A10BA02)"),
-        "cip13": CodeRule("replace({v}, ' ', '')", "regexp_full_match({n}, '3400[0-9]{9}') AND ean13_ok({n})",
-                          "code CIP13 invalide (13 chiffres commençant par 3400 avec une clé valide attendus)"),
-        "nabm": CodeRule("CASE WHEN length({v}) < 4 THEN lpad({v}, 4, '0') ELSE {v} END",
-                         "regexp_full_match({n}, '[0-9]{4}')", "code NABM invalide (4 chiffres attendus)"),
-        "loinc": CodeRule("{v}", "regexp_full_match({n}, '[0-9]{1,7}-[0-9]')",
-                          "code LOINC invalide (par exemple 4548-4)"),
-        "ccam": CodeRule("upper(replace({v}, ' ', ''))", "regexp_full_match({n}, '[A-Z]{4}[0-9]{3}')",
-                         "code CCAM invalide (4 lettres et 3 chiffres attendus)"),
+        "nir": CodeRule(
+            compact,
+            f"regexp_full_match({{n}}, '{NIR_PATTERN}') AND nir_key_ok({{n}})",
+            "NIR/INS invalide (15 caractères avec une clé valide attendus)",
+        ),
+        "rpps": CodeRule(
+            "replace({v}, ' ', '')",
+            "regexp_full_match({n}, '[0-9]{11}') AND luhn11_ok({n})",
+            "numéro RPPS invalide (11 chiffres avec une clé de Luhn valide attendus)",
+        ),
+        "finess": CodeRule(
+            compact,
+            "regexp_full_match({n}, '([0-9]{2}|2[AB])[0-9]{7}')",
+            "numéro FINESS invalide (9 caractères attendus)",
+        ),
+        "cim10": CodeRule(
+            f"CASE WHEN length({cim10}) > 3 THEN substr({cim10}, 1, 3) || '.' || substr({cim10}, 4) ELSE {cim10} END",
+            "regexp_full_match({n}, '[A-Z][0-9]{2}(\\.[0-9A-Z]{1,3})?')",
+            "code CIM-10 invalide (par exemple E11.9)",
+        ),
+        "atc": CodeRule(
+            "upper(replace({v}, ' ', ''))",
+            "regexp_full_match({n}, '[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?')",
+            "code ATC invalide (par exemple A10BA02)",
+        ),
+        "cip13": CodeRule(
+            "replace({v}, ' ', '')",
+            "regexp_full_match({n}, '3400[0-9]{9}') AND ean13_ok({n})",
+            "code CIP13 invalide (13 chiffres commençant par 3400 avec une clé valide attendus)",
+        ),
+        "nabm": CodeRule(
+            "CASE WHEN length({v}) < 4 THEN lpad({v}, 4, '0') ELSE {v} END",
+            "regexp_full_match({n}, '[0-9]{4}')",
+            "code NABM invalide (4 chiffres attendus)",
+        ),
+        "loinc": CodeRule(
+            "{v}", "regexp_full_match({n}, '[0-9]{1,7}-[0-9]')", "code LOINC invalide (par exemple 4548-4)"
+        ),
+        "ccam": CodeRule(
+            "upper(replace({v}, ' ', ''))",
+            "regexp_full_match({n}, '[A-Z]{4}[0-9]{3}')",
+            "code CCAM invalide (4 lettres et 3 chiffres attendus)",
+        ),
         "ngap": CodeRule("upper({v})", _in_list("ngap"), "code NGAP inconnu"),
-        "act": CodeRule("upper(replace({v}, ' ', ''))",
-                        "(" + _in_list('ngap') + " OR regexp_full_match({n}, '[A-Z]{4}[0-9]{3}'))",
-                        "code d'acte inconnu (une lettre-clé NGAP ou un code CCAM attendu)"),
+        "act": CodeRule(
+            "upper(replace({v}, ' ', ''))",
+            "(" + _in_list("ngap") + " OR regexp_full_match({n}, '[A-Z]{4}[0-9]{3}'))",
+            "code d'acte inconnu (une lettre-clé NGAP ou un code CCAM attendu)",
+        ),
         "sex": CodeRule(_mapping_case("sex", "normalised"), "{n} IS NOT NULL", "code de sexe inconnu (M/F/I)"),
         "profession": CodeRule("upper({v})", _in_list("professions"), "code de profession inconnu"),
         "coverage_type": CodeRule("upper({v})", _in_list("coverage_type"), "type de couverture inconnu"),
         "payer": CodeRule("upper({v})", _in_list("payer"), "payeur inconnu"),
         "structure_type": CodeRule("upper({v})", _in_list("structure_type"), "type de structure inconnu"),
         "postcode": CodeRule("{v}", "regexp_full_match({n}, '[0-9]{5}')", "code postal invalide (5 chiffres)"),
-        "commune": CodeRule("upper({v})", "regexp_full_match({n}, '([0-9]{2}|2[AB])[0-9]{3}')",
-                            "code commune INSEE invalide (5 caractères)"),
-    }  # fmt: skip
+        "commune": CodeRule(
+            "upper({v})",
+            "regexp_full_match({n}, '([0-9]{2}|2[AB])[0-9]{3}')",
+            "code commune INSEE invalide (5 caractères)",
+        ),
+    }
 
 
 def _mapping_case(name: str, column: str) -> str:
@@ -381,15 +416,19 @@ def _second_pass(checked: str, spec: PivotTable, refs: References) -> str:
                 checks.append(_life_check(spec.event_date, alias))
     for group in spec.one_of:
         empty = " AND ".join(f"p_{n} IS NULL AND e_{n} IS NULL" for n in group)
-        checks.append(f"CASE WHEN {empty} THEN {_lit(REASONS['one_of'].format(fields=', '.join(group)))} END "
-                      f'AS "x_{group[0]}__one_of"')  # fmt: skip
+        checks.append(
+            f"CASE WHEN {empty} THEN {_lit(REASONS['one_of'].format(fields=', '.join(group)))} END "
+            f'AS "x_{group[0]}__one_of"'
+        )
     names = spec.column_names
     if "start_date" in names and "end_date" in names:
-        checks.append(f"CASE WHEN p_end_date < p_start_date THEN {_lit(REASONS['end_order'])} END "
-                      'AS "x_end_date__order"')  # fmt: skip
+        checks.append(
+            f'CASE WHEN p_end_date < p_start_date THEN {_lit(REASONS["end_order"])} END AS "x_end_date__order"'
+        )
     if spec.name == "patients":
-        checks.append(f"CASE WHEN p_death_date < p_birth_date THEN {_lit(REASONS['death_order'])} END "
-                      'AS "x_death_date__order"')  # fmt: skip
+        checks.append(
+            f'CASE WHEN p_death_date < p_birth_date THEN {_lit(REASONS["death_order"])} END AS "x_death_date__order"'
+        )
     for n, check in enumerate(spec.checks):
         parsed = check.violated
         for name in names:

@@ -14,7 +14,7 @@ Roles (an account may hold several; it may call a route if one of its roles may)
 - ``chercheur``: aggregates after disclosure control (small cells masked), never a name;
 - ``admin``: accounts, audit log, data quality and status; aggregates, never a name.
 
-The **care team** (``soignant``, ``coordinateur``) reads names and sees the engines' figures as they
+The **care team** (``soignant``, ``coordinateur``) reads names and sees the domain packages' figures as they
 are. Every other account is a *protected audience* (``protected_audience``): its aggregates go through
 ``api.access`` (published periods only, objecting patients left out, disclosure control).
 
