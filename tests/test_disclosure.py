@@ -535,6 +535,16 @@ def test_margins_are_every_subset_of_the_dimensions_labelled_with_the_settings_t
         disclosure.with_margins(cells, [], ["n"])
 
 
+def test_margins_can_keep_the_order_groups_appear_in() -> None:
+    """Age bands are not sorted as text ("10-14" before "5-9"): the pyramid keeps its own order."""
+    cells = pd.DataFrame({"age": ["5-9", "10-14", "5-9"], "sex": ["F", "F", "M"], "n": [1, 2, 3]})
+    total = disclosure.TOTAL
+    kept = disclosure.with_margins(cells, ["age", "sex"], ["n"], sort=False)
+    assert kept.age.tolist()[3:5] == ["5-9", "10-14"]
+    assert disclosure.with_margins(cells, ["age", "sex"], ["n"]).age.tolist()[3:5] == ["10-14", "5-9"]
+    assert kept.iloc[-1].tolist() == [total, total, 6]
+
+
 # The marker is compared, assigned or used as a key; a French heading that happens to read "Total" is the
 # value of a label mapping (``{TOTAL: "Total"}``), which is allowed.
 def _total_literals(path: Path, total: str) -> list[str]:

@@ -359,12 +359,16 @@ def measure_violations(
 TOTAL: str = load_settings().labels.total
 
 
-def with_margins(frame: pd.DataFrame, dims: Sequence[str], counts: Sequence[str], total: str = TOTAL) -> pd.DataFrame:
+def with_margins(
+    frame: pd.DataFrame, dims: Sequence[str], counts: Sequence[str], total: str = TOTAL, *, sort: bool = True
+) -> pd.DataFrame:
     """The cells of ``frame`` (its ``dims`` and ``counts`` columns) and every margin: ``counts`` summed
     over each subset of ``dims``, the dimensions summed over labelled ``total``.
 
     Rows: the cells, then the margins from the finest (one dimension summed over) to the grand total
-    (every dimension ``total``), subsets in the order of ``itertools.combinations``. Counts are ``int64``.
+    (every dimension ``total``), subsets in the order of ``itertools.combinations``; within a margin,
+    groups sorted, or in the order they first appear with ``sort=False`` (age bands keep their order).
+    Counts are ``int64``.
     """
     if not dims:
         raise ValueError("dims: name at least one dimension column")
@@ -372,7 +376,7 @@ def with_margins(frame: pd.DataFrame, dims: Sequence[str], counts: Sequence[str]
     for size in range(len(dims) - 1, -1, -1):
         for kept in itertools.combinations(dims, size):
             if kept:
-                summed = frame.groupby(list(kept), dropna=False)[list(counts)].sum().reset_index()
+                summed = frame.groupby(list(kept), dropna=False, sort=sort)[list(counts)].sum().reset_index()
             else:
                 summed = frame[list(counts)].sum().to_frame().T
             for dim in dims:

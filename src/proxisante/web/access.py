@@ -24,7 +24,15 @@ from collections.abc import Sequence
 import pandas as pd
 from fastapi import Request
 
-from proxisante.disclosure import TOTAL, PeriodRefused, mask_derived, period_policy, protect_parts, suppress
+from proxisante.disclosure import (
+    TOTAL,
+    PeriodRefused,
+    mask_derived,
+    period_policy,
+    protect_parts,
+    suppress,
+    with_margins,
+)
 from proxisante.measures.definition import Measure
 from proxisante.measures.periods import Period
 from proxisante.web.security.auth import Forbidden, User, route_name
@@ -139,11 +147,7 @@ def _all_masked(frame: pd.DataFrame, count: str, derived: Sequence[str]) -> pd.D
 def with_pyramid_margins(pyramid: pd.DataFrame) -> pd.DataFrame:
     """The age × sex pyramid with its margins (age band Total, sex Total and the grand total: the panel)."""
     cells = pyramid[(pyramid.age_band != TOTAL) & (pyramid.sex != TOTAL)][["age_band", "sex", "patients"]]
-    by_sex = cells.groupby("sex", sort=False).patients.sum().reset_index().assign(age_band=TOTAL)
-    by_age = cells.groupby("age_band", sort=False).patients.sum().reset_index().assign(sex=TOTAL)
-    grand = pd.DataFrame({"age_band": [TOTAL], "sex": [TOTAL], "patients": [int(cells.patients.sum())]})
-    frame = pd.concat([cells, by_age, by_sex, grand], ignore_index=True)
-    return frame.astype({"patients": "int64"})[["age_band", "sex", "patients"]]
+    return with_margins(cells, ["age_band", "sex"], ["patients"], sort=False)
 
 
 def panel_size(data: dict[str, pd.DataFrame]) -> object:
