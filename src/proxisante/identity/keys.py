@@ -13,8 +13,11 @@ from __future__ import annotations
 import os
 import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import duckdb
 
 KEY_BYTES = 32
 OWNER_ONLY_UMASK = 0o077  # no permission for the group or others on anything the process creates
@@ -77,3 +80,15 @@ def load_or_create_key(path: Path) -> bytes:
     if len(key) < KEY_BYTES:
         raise ValueError(f"{path}: the pseudonymisation key must hold at least {KEY_BYTES} bytes in hex")
     return key
+
+
+@contextmanager
+def private_store(path: Path, ddl: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to one of the installation's own DuckDB files kept apart from the warehouse (the
+    identity vault, the web accounts), its tables created by ``ddl`` if new; closed on leaving."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(ddl)
+        yield con
+    finally:
+        con.close()

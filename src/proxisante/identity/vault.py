@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from proxisante.identity.chain import VAULT_LOG, AuditChain, ChainCheck
+from proxisante.identity.keys import private_store
 
 IDENTITY_COLUMNS = (
     "ins",
@@ -84,14 +85,8 @@ class IdentityVault:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.chain = chain or AuditChain(self.path.parent / "audit", VAULT_LOG)
 
-    @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = duckdb.connect(str(self.path))
-        try:
-            con.execute(_DDL)
-            yield con
-        finally:
-            con.close()
+    def connect(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return private_store(self.path, _DDL)
 
     def store(self, source: str, identities: pa.Table) -> None:
         """Upsert identities and the ``(source, patient_id) -> person_id`` links now (outside any batch).

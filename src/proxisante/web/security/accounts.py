@@ -9,8 +9,7 @@ clinician: it is what restricts their nominative lists to their own patients (mÃ
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from proxisante.definitions import ParameterFile
+from proxisante.identity.keys import private_store
 from proxisante.web.security.permissions import check_roles
 
 SECURITY = ParameterFile(__package__, "security.yaml")
@@ -70,14 +70,8 @@ class AccountStore:
         with self.connect():
             pass
 
-    @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = duckdb.connect(str(self.path))
-        try:
-            con.execute(_DDL)
-            yield con
-        finally:
-            con.close()
+    def connect(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return private_store(self.path, _DDL)
 
     def add(
         self,
