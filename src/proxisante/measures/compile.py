@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 
 from proxisante.measures.context import PARAMETERS, Context
 from proxisante.measures.definition import Criterion, Episode, Measure, Window
+from proxisante.vocab.valuesets import value_set
 from proxisante.warehouse.expr import as_int
 
 
@@ -286,8 +287,6 @@ class MeasureCompiler:
 
 
 def _cim10_match(column: ir.StringValue, value_set_name: str) -> ir.BooleanValue:
-    from proxisante.vocab.valuesets import value_set
-
     vs = value_set(value_set_name)
     included = [column.startswith(code) for code in vs.codes.get("CIM10", ())]
     excluded = [column.startswith(code) for code in vs.exclude.get("CIM10", ())]

@@ -21,6 +21,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from proxisante.identity.keys import make_private
 from proxisante.reporting import signing
 from proxisante.reporting.model import REPORT_KIND, Report, to_document
+from proxisante.reporting.render_json import render_json
+from proxisante.reporting.render_pdf import render_pdf
+from proxisante.reporting.render_xlsx import render_xlsx
 
 FORMATS = ("pdf", "xlsx", "json")
 
@@ -30,10 +33,6 @@ class ReportFolderError(ValueError):
 
 
 def renderers() -> dict[str, Callable[[Report], bytes]]:
-    from proxisante.reporting.render_json import render_json
-    from proxisante.reporting.render_pdf import render_pdf
-    from proxisante.reporting.render_xlsx import render_xlsx
-
     return {"pdf": render_pdf, "xlsx": render_xlsx, "json": render_json}
 
 

@@ -34,6 +34,7 @@ from proxisante.disclosure import (
     with_margins,
 )
 from proxisante.measures.definition import Measure
+from proxisante.measures.gaps import nominative
 from proxisante.measures.periods import Period
 from proxisante.web.security.auth import Forbidden, User, route_name
 from proxisante.web.security.permissions import protected_audience
@@ -216,8 +217,6 @@ def audited(request: Request, action: str, detail: str, person_ids: Sequence[int
 
 def with_names(request: Request, frame: pd.DataFrame, list_name: str) -> pd.DataFrame:
     """Names, birth date and phone from the identity vault (the vault logs the lookup too)."""
-    from proxisante.measures.gaps import nominative
-
     web = request.app.state.web
     user = user_of(request)
     if frame.empty:
