@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     key_file: Path | None = Field(default=None, description="secret key of the pseudonymisation")
     vault_path: Path | None = Field(default=None, description="identity vault (DuckDB file)")
     accounts_path: Path | None = Field(default=None, description="web accounts and audit log (DuckDB file)")
+    structures_path: Path | None = Field(default=None, description="registry of the network's member structures (YAML)")
     audit_dir: Path | None = Field(
         default=None, description="keys and anchors of the audit logs, kept apart from the logs themselves"
     )
@@ -66,6 +67,11 @@ class Settings(BaseSettings):
         """The audit logs' keys and anchors (:mod:`proxisante.identity.chain`): the secrets folder by default,
         apart from the vault and the accounts file whose logs they anchor."""
         return (self.audit_dir or self.key_path.parent).expanduser()
+
+    @property
+    def structures(self) -> Path:
+        """The registry of the network's member structures (:mod:`proxisante.network.structures`)."""
+        return (self.structures_path or self.home_dir / "reseau" / "structures.yaml").expanduser()
 
     @property
     def accounts(self) -> Path:

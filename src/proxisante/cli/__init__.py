@@ -23,6 +23,7 @@ from proxisante.cli.omop import export_app
 from proxisante.cli.population import patientele
 from proxisante.cli.report import report_app
 from proxisante.cli.research import research_app
+from proxisante.cli.structures import structures_app
 from proxisante.cli.territory import territoire_app
 from proxisante.cli.warehouse import quarantine, status
 from proxisante.cli.web import serve, users_app
@@ -51,6 +52,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(research_app, name="research")
 app.command("gaps")(gaps)
 app.command("patientele")(patientele)
+app.add_typer(structures_app, name="structures")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.command("serve")(serve)
