@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from proxisante.definitions import ParameterFile
+from proxisante.ingest.dropfolders import DropFolderWorker
 from proxisante.installation import Installation, open_installation
 from proxisante.settings import Settings, get_settings
 from proxisante.web.api import router as api_router
@@ -118,8 +119,13 @@ class WebApp:
             self._accounts_seen.pop(username, None)
 
 
-def create_app(settings: Settings | None = None, installation: Installation | None = None) -> FastAPI:
-    """The application; it owns (and closes at shutdown) the installation it opened itself."""
+def create_app(
+    settings: Settings | None = None, installation: Installation | None = None, *, poll_seconds: float | None = None
+) -> FastAPI:
+    """The application; it owns (and closes at shutdown) the installation it opened itself. While it serves,
+    a background thread loads the extracts of the drop folders every ``poll_seconds`` (default:
+    ``poll_seconds`` of ``ingest/dropfolders.yaml``) on a connection of its own, so that pages keep reading
+    the last committed state during a load (``ingest/dropfolders.py``)."""
     settings = settings or get_settings()
     owned = installation is None
     installation = installation or open_installation(settings)
@@ -134,9 +140,13 @@ def create_app(settings: Settings | None = None, installation: Installation | No
         Sessions(secret),
     )
 
+    drop_folders = DropFolderWorker(installation, poll_seconds)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        drop_folders.start()
         yield
+        drop_folders.stop()  # the extract under way finishes; no other starts
         if owned:  # an installation given by the caller is the caller's to close
             web.services.close()
 
@@ -152,6 +162,7 @@ def create_app(settings: Settings | None = None, installation: Installation | No
         openapi_url="/api/openapi.json",
     )
     app.state.web = web
+    app.state.drop_folders = drop_folders
     _handlers(app)
     app.include_router(api_router)
     mount_pages(app)
