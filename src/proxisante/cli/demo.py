@@ -4,14 +4,17 @@ and served, with a demo login)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from proxisante.cli.common import console, print_row_counts, progress_bar
+from proxisante.cli.common import console, number, percent, print_row_counts, progress_bar
 from proxisante.cli.ingest import load, print_report
 from proxisante.cli.warehouse import status
 from proxisante.installation import open_installation
+
+if TYPE_CHECKING:
+    from proxisante.synth.network import NetworkSummary
 
 DEMO_PATIENTS = 20_000
 DEMO_SEED = 2026
@@ -22,13 +25,51 @@ DEMO_PASSWORD = "Demo-proxisante-2026!"  # synthetic data only: printed by the d
 
 def synth(
     out: Annotated[Path, typer.Option(help="dossier de sortie (format pivot ou FHIR NDJSON)")],
-    patients: Annotated[int, typer.Option(help="nombre de patients")] = DEMO_PATIENTS,
+    patients: Annotated[
+        int, typer.Option(help="nombre de patients (avec --network : en tout, répartis entre les structures)")
+    ] = DEMO_PATIENTS,
     seed: Annotated[int, typer.Option(help="graine (même graine, mêmes fichiers)")] = DEMO_SEED,
-    file_format: Annotated[str, typer.Option("--format", help="csv, parquet ou fhir (NDJSON)")] = "csv",
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="csv (par défaut), parquet ou fhir (NDJSON)")
+    ] = None,
     defects: Annotated[bool, typer.Option(help="injecter les défauts des exports réels")] = False,
+    network: Annotated[
+        int | None,
+        typer.Option(
+            "--network",
+            help="un réseau de N structures (CDS et MSP voisins) : registre structures.yaml et dépôts depot/<FINESS>/",
+        ),
+    ] = None,
+    sizes: Annotated[
+        str | None,
+        typer.Option(help="avec --network : le nombre de patients de chaque structure, séparés par des virgules"),
+    ] = None,
 ) -> None:
-    """Génère un centre de santé synthétique réaliste au format pivot."""
-    _synthesise(out, patients, seed, file_format, defects)
+    """Génère un centre de santé synthétique réaliste au format pivot, ou un réseau de structures (--network)."""
+    if network is None:
+        if sizes is not None:
+            console.print("[red]--sizes ne s'emploie qu'avec --network[/red]")
+            raise typer.Exit(code=1)
+        _synthesise(out, patients, seed, file_format or "csv", defects)
+        return
+    if file_format is not None or defects:
+        console.print(
+            "[red]--format et --defects ne s'emploient pas avec --network :[/red] chaque structure exporte par sa "
+            "propre source, avec son format et ses défauts (parameters.yaml du générateur, section network)"
+        )
+        raise typer.Exit(code=1)
+    try:
+        per_structure = tuple(int(x) for x in sizes.split(",")) if sizes else None
+    except ValueError:
+        console.print(
+            f"[red]--sizes : des nombres de patients séparés par des virgules sont attendus, pas « {sizes} »[/red]"
+        )
+        raise typer.Exit(code=1) from None
+    try:
+        _synthesise_network(out, network, patients, seed, per_structure)
+    except ValueError as error:
+        console.print(f"[red]Réseau synthétique impossible :[/red] {error}")
+        raise typer.Exit(code=1) from None
 
 
 def _synthesise(out: Path, patients: int, seed: int, file_format: str, defects: bool) -> None:
@@ -40,6 +81,47 @@ def _synthesise(out: Path, patients: int, seed: int, file_format: str, defects: 
         summary = generate_centre(options, progress=lambda table, rows, done: progress.update(task, completed=done))
         progress.update(task, completed=patients)
     print_row_counts(f"Centre synthétique — {out}", summary.rows)
+
+
+def _synthesise_network(
+    out: Path, structures: int, patients: int, seed: int, sizes: tuple[int, ...] | None = None
+) -> NetworkSummary:
+    """A synthetic network written to ``out`` (registry and drop folders), with a progress bar and its table."""
+    from rich.table import Table
+
+    from proxisante.synth.network import DEPOT, REGISTRY_FILE, NetworkOptions, generate_network, plan_network
+
+    options = NetworkOptions(structures=structures, patients=patients, seed=seed, out=out, sizes=sizes)
+    total = sum(p.patients for p in plan_network(options))
+    with progress_bar() as progress:
+        task = progress.add_task(f"Génération de {structures} structures", total=total)
+        summary = generate_network(options, progress=lambda i, table, rows, done: progress.update(task, completed=done))
+        progress.update(task, completed=total)
+    table = Table(title=f"Réseau synthétique — {out}")
+    for column in ("FINESS", "structure", "type", "commune", "patients", "vus ici, suivis ailleurs", "export"):
+        table.add_column(column, justify="right" if column in ("patients", "vus ici, suivis ailleurs") else "left")
+    for plan in summary.plans:
+        source = plan.source
+        export = f"{source.file_format} {source.encoding}" if source.file_format == "csv" else source.file_format
+        if source.defect_rate is not None:
+            export += f", défauts {percent(source.defect_rate, 2)}"
+        table.add_row(
+            plan.finess,
+            plan.name,
+            plan.kind,
+            plan.commune,
+            number(plan.patients),
+            number(summary.shared_by_structure.get(plan.finess, 0)),
+            export,
+        )
+    console.print(table)
+    console.print(
+        f"{number(summary.persons)} personnes, dont {number(summary.shared)} vues par deux structures "
+        f"({percent(summary.shared_share, 1)}). Registre : [bold]{out / REGISTRY_FILE}[/bold] ; "
+        f"dépôts : [bold]{out / DEPOT}[/bold] (à copier dans le dossier de données, avec le registre dans "
+        "reseau/structures.yaml)"
+    )
+    return summary
 
 
 def demo(

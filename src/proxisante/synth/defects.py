@@ -90,12 +90,14 @@ class Defect:
 class DefectInjector:
     """Injects defects chunk by chunk and keeps the record."""
 
-    def __init__(self, params: Parameters, seed: int, file_format: str, patients: int) -> None:
+    def __init__(
+        self, params: Parameters, seed: int, file_format: str, patients: int, rate: float | None = None
+    ) -> None:
         self.params = params
         self.file_format = file_format
         self.rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0xDEFEC7])))
         section = params.section("defects")
-        self.rate = float(section["rate"]["value"])
+        self.rate = float(section["rate"]["value"]) if rate is None else rate
         self.min_count = int(section["min_count"]["value"])
         self.invalid_dates = tuple(section["invalid_dates"]["values"])
         self.future_years = tuple(section["future_offset_years"]["value"])
@@ -119,8 +121,8 @@ class DefectInjector:
             return KINDS
         return tuple(k for k in KINDS if k not in ("invalid_date", "encoding_cp1252"))
 
-    def encoding(self, table: str) -> str:
-        return "cp1252" if self.file_format == "csv" and table == self.cp1252_table else "utf-8"
+    def encoding(self, table: str, default: str = "utf-8") -> str:
+        return "cp1252" if self.file_format == "csv" and table == self.cp1252_table else default
 
     def _file(self, table: str) -> str:
         return f"{table}.{self.file_format}"

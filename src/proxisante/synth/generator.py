@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from proxisante.synth.frames import Frame, concat, length
 from proxisante.synth.geography import catchment
 from proxisante.synth.parameters import day_number as _day
 from proxisante.synth.parameters import load_parameters
-from proxisante.synth.population import assign_medecin_traitant, build_cohort, mean_mt_patients
+from proxisante.synth.population import Imposed, assign_medecin_traitant, build_cohort, mean_mt_patients
 from proxisante.synth.records import (
     coverage_table,
     mt_declarations_table,
@@ -51,11 +52,25 @@ from proxisante.synth.writer import TableWriter
 CHUNK_SIZE = 50_000
 
 Progress = Callable[[str, int, int], None]
+ENCODINGS = ("utf-8", "cp1252")
+
+
+class Member(Protocol):
+    """What a synthetic network (``synth/network.py``) adds to the generation of one of its structures:
+    patients who are people of another structure (their sex, birth day and commune imposed on the cohort),
+    and a look at (or a change of) the tables before defects are injected: ``chunk`` is None for the
+    sites and professionals, written first."""
+
+    def imposed(self) -> Imposed | None: ...
+
+    def tables(self, chunk: Chunk | None, tables: dict[str, Frame]) -> dict[str, Frame]: ...
 
 
 @dataclass(frozen=True)
 class SynthOptions:
-    """What to generate. ``centre_commune`` (INSEE code) defaults to the small-town candidate."""
+    """What to generate. ``centre_commune`` (INSEE code) defaults to the small-town candidate; ``encoding``
+    is that of the CSV files (``cp1252``: Windows-1252 with CRLF line ends, as a Windows EHR writes them);
+    ``defect_rate`` replaces the rate of ``parameters.yaml`` (``defects.rate``)."""
 
     patients: int = 20_000
     seed: int = 42
@@ -65,6 +80,8 @@ class SynthOptions:
     file_format: str = "csv"
     defects: bool = False
     centre_commune: str | None = None
+    encoding: str = "utf-8"
+    defect_rate: float | None = None
 
 
 @dataclass
@@ -117,6 +134,8 @@ def _check(options: SynthOptions) -> None:
         raise ValueError(f"file_format must be 'csv', 'parquet' or 'fhir', not {options.file_format!r}")
     if options.file_format == "fhir" and options.defects:
         raise ValueError("defects are those of CSV/Parquet exports: not available with the fhir format")
+    if options.encoding not in ENCODINGS or (options.encoding != "utf-8" and options.file_format != "csv"):
+        raise ValueError(f"encoding must be one of {ENCODINGS} (another than utf-8 for CSV only)")
 
 
 def _remove_stale_files(out: Path, options: SynthOptions) -> None:
@@ -160,8 +179,11 @@ def _chunk_tables(chunk: Chunk, ids: dict[str, int]) -> dict[str, Frame]:
     }
 
 
-def generate_centre(options: SynthOptions, progress: Progress | None = None) -> SynthSummary:
-    """Write a synthetic centre in the pivot format to ``options.out``; see the package docstring."""
+def generate_centre(
+    options: SynthOptions, progress: Progress | None = None, member: Member | None = None
+) -> SynthSummary:
+    """Write a synthetic centre in the pivot format to ``options.out``; see the package docstring.
+    ``member``: the centre is a structure of a synthetic network (``synth/network.py``)."""
     began = time.perf_counter()
     _check(options)
     params = load_parameters()
@@ -172,22 +194,31 @@ def generate_centre(options: SynthOptions, progress: Progress | None = None) -> 
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale_files(out, options)
 
-    cohort = build_cohort(params, rng(options.seed, "cohort"), options.patients, start, end, area)
+    imposed = member.imposed() if member is not None else None
+    cohort = build_cohort(params, rng(options.seed, "cohort"), options.patients, start, end, area, imposed)
     staff = build_staff(params, rng(options.seed, "staff"), area, mean_mt_patients(cohort), start, end)
     gp = staff.slots["MG"]
     assign_medecin_traitant(params, rng(options.seed, "medecin_traitant"), cohort, gp.fte, gp.start)
     ctx = Context(params, cohort, staff, area, Vocab.build(params, staff), options.seed, start, end)
 
-    injector = DefectInjector(params, options.seed, options.file_format, options.patients) if options.defects else None
+    injector = (
+        DefectInjector(params, options.seed, options.file_format, options.patients, options.defect_rate)
+        if options.defects
+        else None
+    )
+    encoding = options.encoding
     writers: dict[str, TableWriter | FhirTableWriter] = {
         t.name: FhirTableWriter(out, t)
         if options.file_format == "fhir"
-        else TableWriter(out, t, options.file_format, injector.encoding(t.name) if injector else "utf-8")
+        else TableWriter(out, t, options.file_format, injector.encoding(t.name, encoding) if injector else encoding)
         for t in TABLES
     }
     invalid = injector.invalid_dates if injector else ()
     try:
-        for name, frame in (("sites", sites_table(staff)), ("professionals", professionals_table(staff))):
+        team = {"sites": sites_table(staff), "professionals": professionals_table(staff)}
+        if member is not None:
+            team = member.tables(None, team)
+        for name, frame in team.items():
             rows = writers[name].write(frame)
             if progress:
                 progress(name, rows, 0)
@@ -199,6 +230,8 @@ def generate_centre(options: SynthOptions, progress: Progress | None = None) -> 
             tables = _chunk_tables(chunk, ids)
             for name, frame in tables.items():  # ids continue in the next chunk
                 ids[name] += length(frame)
+            if member is not None:
+                tables = member.tables(chunk, tables)
             if injector is not None:
                 written = {name: writers[name].rows for name in tables}
                 tables = injector.inject(chunk, tables, written, index == len(starts) - 1)

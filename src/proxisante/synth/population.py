@@ -61,6 +61,18 @@ class Cohort:
         return len(self.birth)
 
 
+@dataclass(frozen=True)
+class Imposed:
+    """Patients whose sex, birth day and commune are given rather than drawn: in a synthetic network, people
+    followed by another structure and seen here occasionally (``synth/network.py``). Cohort positions and
+    their values, aligned; these patients are occasional here (a few contacts within a year)."""
+
+    index: np.ndarray
+    female: np.ndarray
+    birth: np.ndarray
+    commune: np.ndarray
+
+
 def _ages(params: Parameters, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Sex and age in years (fractional), from the pyramid's 5-year bands."""
     pyramid = params.pyramid
@@ -75,14 +87,29 @@ def _ages(params: Parameters, rng: np.random.Generator, n: int) -> tuple[np.ndar
     return female, low + rng.random(n) * (high - low)
 
 
-def build_cohort(params: Parameters, rng: np.random.Generator, n: int, start: int, end: int, area: Catchment) -> Cohort:
-    """Draw ``n`` patients followed at some time between ``start`` and ``end`` (day numbers)."""
+def build_cohort(
+    params: Parameters,
+    rng: np.random.Generator,
+    n: int,
+    start: int,
+    end: int,
+    area: Catchment,
+    imposed: Imposed | None = None,
+) -> Cohort:
+    """Draw ``n`` patients followed at some time between ``start`` and ``end`` (day numbers). The
+    ``imposed`` patients take the given sex, birth day and commune and are occasional; the random draws
+    are the same with or without them, so the other patients do not change."""
     value = params.value
     female, age_at_end = _ages(params, rng, n)
     birth = (end - np.floor(age_at_end * DAYS_PER_YEAR)).astype(np.int64)
+    if imposed is not None:
+        female[imposed.index] = imposed.female
+        birth[imposed.index] = imposed.birth
     first = np.maximum(birth, start)
 
     regular = rng.random(n) >= value("population", "occasional_share")
+    if imposed is not None:
+        regular[imposed.index] = False
     at_start = (rng.random(n) < value("population", "in_file_at_start_share")) & (birth <= start) & regular
     entry = np.where(at_start, start, uniform_days(rng, first, end + 1))
 
@@ -111,6 +138,9 @@ def build_cohort(params: Parameters, rng: np.random.Generator, n: int, start: in
 
     has_mt, mt_start = _declaration_dates(params, rng, female, birth, entry, exit_, regular, start)
     none = np.full(n, -1, dtype=np.int64)
+    commune = area.draw(rng, n)
+    if imposed is not None:
+        commune[imposed.index] = imposed.commune
     return Cohort(
         start=start,
         end=end,
@@ -121,7 +151,7 @@ def build_cohort(params: Parameters, rng: np.random.Generator, n: int, start: in
         death=death,
         left=left,
         regular=regular,
-        commune=area.draw(rng, n),
+        commune=commune,
         onset=onset,
         cim=cim,
         frailty=frailty.astype(np.float32),
