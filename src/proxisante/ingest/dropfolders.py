@@ -464,6 +464,9 @@ class DropFolderWorker:
             self._thread.join(timeout)
 
     def run_once(self) -> Pass:
+        found = scan(depot_root(self.installation.settings))
+        if not found.ready:  # nothing complete: no connection opened
+            return Pass(waiting=found.waiting)
         with loading_installation(self.installation) as installation:
             return process(installation, stop=self._stop.is_set)
 
