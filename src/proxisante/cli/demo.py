@@ -98,7 +98,7 @@ def _synthesise_network(
         summary = generate_network(options, progress=lambda i, table, rows, done: progress.update(task, completed=done))
         progress.update(task, completed=total)
     table = Table(title=f"Réseau synthétique — {out}")
-    for column in ("FINESS", "structure", "type", "commune", "patients", "vus ici, suivis ailleurs", "export"):
+    for column in ("FINESS", "structure", "type", "patients", "vus ici, suivis ailleurs", "export"):
         table.add_column(column, justify="right" if column in ("patients", "vus ici, suivis ailleurs") else "left")
     for plan in summary.plans:
         source = plan.source
@@ -109,7 +109,6 @@ def _synthesise_network(
             plan.finess,
             plan.name,
             plan.kind,
-            plan.commune,
             number(plan.patients),
             number(summary.shared_by_structure.get(plan.finess, 0)),
             export,
