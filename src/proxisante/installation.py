@@ -6,8 +6,12 @@ way.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
-from dataclasses import dataclass
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -16,7 +20,7 @@ from proxisante.identity.chain import VAULT_LOG, AuditChain
 from proxisante.identity.keys import make_private, owner_only_umask
 from proxisante.identity.objection import ObjectionRegistry
 from proxisante.settings import Settings, get_settings
-from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.connection import Warehouse, WarehouseBusy
 from proxisante.warehouse.load import reconcile_vault
 
 
@@ -41,9 +45,13 @@ def open_installation(settings: Settings | None = None) -> Installation:
     owner_only_umask()  # health data: every file created from here on is 0600, every folder 0700
     for path in (settings.home_dir, settings.vault, settings.accounts, settings.key_path.parent):
         make_private(path)  # files an older version created readable by others
+    try:
+        warehouse = Warehouse.connect(settings.warehouse)
+    except WarehouseBusy as error:
+        raise busy(settings, error) from error
     installation = Installation(
         settings,
-        Warehouse.connect(settings.warehouse),
+        warehouse,
         IdentityVault(settings.vault, AuditChain(settings.audit, VAULT_LOG)),
         Pseudonymiser(load_or_create_key(settings.key_path)),
     )
@@ -52,3 +60,86 @@ def open_installation(settings: Settings | None = None) -> Installation:
     except duckdb.Error:
         logging.getLogger(__name__).warning("the identity vault could not be reconciled now", exc_info=True)
     return installation
+
+
+# -- the web server's file: who holds the warehouse ------------------------------------------------
+
+SERVER_FILE = "serveur.json"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running ``proxisante serve``, as its file ``$PROXISANTE_HOME/serveur.json`` says."""
+
+    pid: int
+    host: str
+    port: int
+    started: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+
+def server_file(settings: Settings) -> Path:
+    return settings.home_dir / SERVER_FILE
+
+
+def write_server_file(settings: Settings, host: str, port: int) -> Server:
+    """Say that this process serves the installation (removed by :func:`remove_server_file` on exit)."""
+    server = Server(os.getpid(), host, port, dt.datetime.now().replace(microsecond=0).isoformat())
+    path = server_file(settings)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(asdict(server), indent=2), encoding="utf-8")
+    os.replace(temporary, path)
+    return server
+
+
+def remove_server_file(settings: Settings) -> None:
+    """Remove the server file if this process wrote it."""
+    server = _read_server_file(server_file(settings))
+    if server is not None and server.pid == os.getpid():
+        server_file(settings).unlink(missing_ok=True)
+
+
+def running_server(settings: Settings) -> Server | None:
+    """The server serving this installation, or None (no file, or the file of a process that died)."""
+    server = _read_server_file(server_file(settings))
+    return server if server is not None and _alive(server.pid) else None
+
+
+def _read_server_file(path: Path) -> Server | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Server(int(data["pid"]), str(data["host"]), int(data["port"]), str(data["started"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def busy(settings: Settings, error: WarehouseBusy) -> WarehouseBusy:
+    """The lock error said in French, with what to do: the web server holds the warehouse, or another command."""
+    server = running_server(settings)
+    if server is not None and error.holder in ("", str(server.pid)):
+        started = dt.datetime.fromisoformat(server.started)
+        advice = (
+            f"Le serveur web le tient (proxisante serve, processus {server.pid}, {server.url}, démarré le "
+            f"{started:%d/%m/%Y à %H:%M}). Pendant qu'il sert, « proxisante ingest » dépose l'extrait dans le "
+            "dossier de dépôt et le serveur le charge ; les autres commandes ne passent pas encore par le "
+            "serveur : arrêtez-le (Ctrl+C dans son terminal), lancez la commande, puis relancez « proxisante serve »."
+        )
+        return WarehouseBusy(error.path, str(server.pid), advice)
+    return WarehouseBusy(
+        error.path, error.holder, "Attendez la fin de l'autre commande (un chargement, un rapport...) puis relancez."
+    )

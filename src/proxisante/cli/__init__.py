@@ -14,7 +14,9 @@ from typing import Annotated
 import typer
 
 from proxisante.cli.audit import audit_app
+from proxisante.cli.common import BusyAwareGroup
 from proxisante.cli.demo import DEMO_PASSWORD, DEMO_USER, demo, synth
+from proxisante.cli.depot import depot_app
 from proxisante.cli.economics import economie_app
 from proxisante.cli.ingest import ingest
 from proxisante.cli.measures import gaps, measures_app
@@ -30,7 +32,9 @@ from proxisante.cli.web import serve, users_app
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USER", "app"]
 
-app = typer.Typer(help="proxisante — entrepôt de données de santé de proximité.", no_args_is_help=True)
+app = typer.Typer(
+    help="proxisante — entrepôt de données de santé de proximité.", no_args_is_help=True, cls=BusyAwareGroup
+)
 
 
 @app.callback()
@@ -53,6 +57,7 @@ app.add_typer(research_app, name="research")
 app.command("gaps")(gaps)
 app.command("patientele")(patientele)
 app.add_typer(structures_app, name="structures")
+app.add_typer(depot_app, name="depot")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.command("serve")(serve)

@@ -4,15 +4,17 @@ and the tables that several commands print (rows per table, a load's report)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from proxisante.formats import NARROW_SPACE, date, decimal, number, percent
 from proxisante.ingest.files import os_error_words
+from proxisante.warehouse.connection import WarehouseBusy
 
 if TYPE_CHECKING:
     from proxisante.ingest.batch import LoadReport
@@ -21,12 +23,14 @@ console = Console()
 
 __all__ = [
     "NARROW_SPACE",
+    "BusyAwareGroup",
     "console",
     "date",
     "decimal",
     "number",
     "os_error_text",
     "percent",
+    "print_busy",
     "print_load_report",
     "print_row_counts",
     "progress_bar",
@@ -88,3 +92,20 @@ def print_load_report(report: LoadReport, title: str, ignored: str) -> None:
         console.print(f"{ignored} : {', '.join(report.ignored_files)}")
     if report.rows_quarantined:
         console.print("Voir les lignes rejetées : [bold]proxisante quarantine[/bold]")
+
+
+def print_busy(error: WarehouseBusy) -> None:
+    """The warehouse held by another process (the web server, another command), in French."""
+    console.print(f"[red]Entrepôt occupé :[/red] {error}")
+
+
+class BusyAwareGroup(typer.core.TyperGroup):
+    """The command line's root group: a command that finds the warehouse held by another process (the web
+    server, another command) says so in French and exits with code 2, never with a DuckDB traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context (vendored)
+        try:
+            return super().invoke(ctx)
+        except WarehouseBusy as error:
+            print_busy(error)
+            raise typer.Exit(code=2) from error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import signal
 import threading
 from typing import Annotated, TypedDict
 
@@ -99,6 +100,7 @@ def run_server(host: str, port: int, insecure_cookies: bool | None = None) -> No
     else, put a TLS proxy in front and keep them Secure."""
     import uvicorn
 
+    from proxisante.installation import remove_server_file, write_server_file
     from proxisante.settings import get_settings
     from proxisante.web.app import create_app
 
@@ -112,7 +114,21 @@ def run_server(host: str, port: int, insecure_cookies: bool | None = None) -> No
         f"Tableau de bord : [bold]http://{host}:{port}/[/bold] — API : http://{host}:{port}/api/openapi.json "
         "(Ctrl+C pour arrêter)"
     )
-    uvicorn.run(app, **server_options(host, port))
+    # serveur.json tells the other commands who holds the warehouse (``proxisante ingest`` then deposits)
+    write_server_file(settings, host, port)
+    # uvicorn shuts down on SIGTERM, then raises it again: leave through ``finally`` rather than die at once
+    main = threading.current_thread() is threading.main_thread()  # signals are the main thread's only
+    previous = signal.signal(signal.SIGTERM, _terminated) if main else None
+    try:
+        uvicorn.run(app, **server_options(host, port))
+    finally:
+        remove_server_file(settings)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 class ServerOptions(TypedDict):

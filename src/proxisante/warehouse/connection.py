@@ -14,6 +14,7 @@ because every query of the domain packages above is an Ibis expression:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +40,26 @@ class WarehouseError(RuntimeError):
     """The warehouse cannot do what was asked (wrong engine, missing table...)."""
 
 
+class WarehouseBusy(WarehouseError):
+    """The warehouse file is held by another process (DuckDB: one process owns the file), said in French."""
+
+    def __init__(self, path: str, holder: str = "", advice: str = "") -> None:
+        self.path = path
+        self.holder = holder
+        held = f" (PID {holder})" if holder else ""
+        message = f"L'entrepôt {path} est ouvert par un autre processus{held} : un seul processus peut l'ouvrir."
+        super().__init__(f"{message} {advice}".strip())
+
+
+def _lock_holder(error: duckdb.IOException) -> str | None:
+    """The PID of the process holding a DuckDB file, "" when unnamed; None when ``error`` is not a lock error."""
+    text = str(error)
+    if "Could not set lock" not in text and "Conflicting lock" not in text:
+        return None
+    found = re.search(r"\(PID (\d+)\)", text)
+    return found[1] if found else ""
+
+
 class Warehouse:
     """The analytic store: OMOP tables, French extension and load bookkeeping, behind Ibis.
 
@@ -62,7 +83,14 @@ class Warehouse:
             config = dict(parse_qsl(query))
             if path and path != ":memory:":
                 owner_only_umask()  # the file and its write-ahead log: health data, the owner's only
-            warehouse = cls(ibis.duckdb.connect(path or ":memory:", **config), url)
+            try:
+                backend = ibis.duckdb.connect(path or ":memory:", **config)
+            except duckdb.IOException as error:  # another process holds the file: a French error, no traceback
+                holder = _lock_holder(error)
+                if holder is None:
+                    raise
+                raise WarehouseBusy(path, holder) from error
+            warehouse = cls(backend, url)
             for file in (Path(path), Path(f"{path}.wal")) if path and path != ":memory:" else ():
                 make_private(file)  # a warehouse created before this rule
             return warehouse
