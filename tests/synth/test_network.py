@@ -14,7 +14,10 @@ import json
 import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -33,6 +36,8 @@ from proxisante.synth.network import (
     REGISTRY_FILE,
     NetworkOptions,
     NetworkSummary,
+    _Identities,
+    _Member,
     generate_network,
     plan_network,
 )
@@ -211,6 +216,21 @@ def test_the_depot_loads_through_the_drop_folders(network: NetworkSummary, tmp_p
         assert persons is not None and persons[0] == network.persons
     finally:
         installation.close()
+
+
+def test_an_ins_drawn_twice_by_chance_is_drawn_again(tmp_path: Path) -> None:
+    """Two different people never share an INS: a repeat gets other order digits and its key, in the NIR
+    too when it is the person's own (a child's NIR may be a parent's, and stays)."""
+    plan = plan_network(NetworkOptions(structures=1, patients=50, out=tmp_path))[0]
+    known = "185031819612345"
+    member = _Member(plan, 0.0, _Identities(), np.zeros(0, dtype=np.int64), {known})
+    patients: dict = {"ins": pa.array([known, known, None]), "nir": pa.array([known, "285031819645612", None])}
+    member._unique_ins(SimpleNamespace(lo=0, hi=3, index=0), patients)  # type: ignore[arg-type]
+    ins, nir = patients["ins"].to_pylist(), patients["nir"].to_pylist()
+    assert len({known, ins[0], ins[1]}) == 3 and ins[2] is None
+    assert nir == [ins[0], "285031819645612", None]
+    for number in ins[:2]:
+        assert number[:10] == known[:10] and 97 - int(number[:13]) % 97 == int(number[13:])
 
 
 # --- determinism, options, command line ------------------------------------------------------------------

@@ -43,10 +43,10 @@ import pyarrow as pa
 import yaml
 
 from proxisante.synth.chunk import Chunk
-from proxisante.synth.codes import luhn_key
+from proxisante.synth.codes import luhn_key, nir_key_one
 from proxisante.synth.frames import Cat, Frame
 from proxisante.synth.generator import SynthOptions, SynthSummary, generate_centre
-from proxisante.synth.geography import Communes, distance_km, load_communes
+from proxisante.synth.geography import distance_km, load_communes
 from proxisante.synth.parameters import Parameters, load_parameters
 from proxisante.synth.population import Imposed
 from proxisante.synth.timeline import NEVER, rng
@@ -365,14 +365,14 @@ class _Member:
     """One structure of the network, as :func:`generate_centre` sees it (``generator.Member``)."""
 
     def __init__(
-        self, plan: StructurePlan, communes: Communes, capture: float, guests: _Identities, positions: np.ndarray
+        self, plan: StructurePlan, capture: float, guests: _Identities, positions: np.ndarray, taken: set[str]
     ) -> None:
         self.plan = plan
-        self.communes = communes
         self.capture = capture  # probability of keeping an eligible patient's identity for another structure
         self.captured = _Identities()
         self.guests = guests  # identities of people followed elsewhere, seen here at cohort ``positions``
         self.positions = positions
+        self.taken = taken  # every INS written in the network so far
         self.finess_geo: list[str] = []
 
     def imposed(self) -> Imposed | None:
@@ -389,6 +389,7 @@ class _Member:
         if chunk is None:
             return self._team(tables)
         patients = tables["patients"]
+        self._unique_ins(chunk, patients)
         if len(self.guests):
             self._welcome(chunk, patients)
         if self.capture > 0:
@@ -408,6 +409,34 @@ class _Member:
         sites["finess"] = Cat.of(np.arange(count), self.finess_geo)
         sites["structure_type"] = Cat.of(np.zeros(count), [self.plan.kind])
         return {**tables, "sites": sites}
+
+    def _unique_ins(self, chunk: Chunk, patients: Frame) -> None:
+        """No two people of the network share an INS by chance (drawn independently per structure, a few
+        pairs of different people in 100,000 patient files get the same one, which would make them one
+        person): a repeated one gets other order digits (and key), in the INS and in the NIR when it is the
+        person's own. Guests are left alone: their INS is that of the structure that follows them."""
+        ins_array, nir_array = patients["ins"], patients["nir"]
+        assert isinstance(ins_array, pa.Array) and isinstance(nir_array, pa.Array)
+        ins, nir = ins_array.to_pylist(), nir_array.to_pylist()
+        guests = set((self.positions[(self.positions >= chunk.lo) & (self.positions < chunk.hi)] - chunk.lo).tolist())
+        generator = rng(self.plan.seed, "network", "ins", chunk.index)
+        changed = False
+        for row, number in enumerate(ins):
+            if number is None or row in guests:
+                continue
+            if number in self.taken:
+                new = number
+                while new in self.taken:
+                    body = number[:10] + f"{int(generator.integers(1, 1000)):03d}"
+                    new = body + f"{nir_key_one(body):02d}"
+                if nir[row] == number:
+                    nir[row] = new
+                ins[row] = number = new
+                changed = True
+            self.taken.add(number)
+        if changed:
+            patients["ins"] = pa.array(ins, type=pa.string())
+            patients["nir"] = pa.array(nir, type=pa.string())
 
     def _welcome(self, chunk: Chunk, patients: Frame) -> None:
         """The identity of people followed elsewhere, on their rows of this chunk."""
@@ -493,7 +522,7 @@ def generate_network(options: NetworkOptions, progress: NetworkProgress | None =
     params = load_parameters()
     plans = plan_network(options, params)
     _check_out(options.out, plans)
-    communes = load_communes()
+    taken: set[str] = set()
     demand = np.zeros(len(plans), dtype=np.int64)
     for plan in plans:
         np.add.at(demand, plan.visitor_sources, 1)
@@ -506,7 +535,7 @@ def generate_network(options: NetworkOptions, progress: NetworkProgress | None =
     for plan in plans:
         guests, positions = _guests(options, plan, pools, used)
         capture = min(1.0, (3 * int(demand[plan.index]) + 10) / plan.patients) if demand[plan.index] else 0.0
-        member = _Member(plan, communes, capture, guests, positions)
+        member = _Member(plan, capture, guests, positions, taken)
         folder = plan.folder(options)
         source = plan.source
 
