@@ -170,6 +170,7 @@ LAYERS: list[set[str]] = [
     {"settings"},
     {"warehouse"},
     {"installation"},
+    {"network"},
     {"ingest"},
     {"measures"},
     {"population"},

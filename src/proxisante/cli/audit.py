@@ -21,9 +21,10 @@ def verify(
         list[Path] | None, typer.Option("--rapport", help="rapport signé témoin de l'état des journaux (répétable)")
     ] = None,
 ) -> None:
-    """Vérifie la chaîne et l'ancre des deux journaux (application web, coffre d'identités), et qu'ils
-    contiennent encore ce que chaque rapport signé donné a vu ; code 1 si l'un d'eux a été modifié, tronqué
-    ou effacé."""
+    """Vérifie la chaîne et l'ancre des journaux (application web, coffre d'identités, registre des structures),
+    et qu'ils contiennent encore ce que chaque rapport signé donné a vu ; code 1 si l'un d'eux a été modifié,
+    tronqué ou effacé."""
+    from proxisante.network.structures import StructureRegistry
     from proxisante.web.security.audit import AuditLog
 
     witnesses = _witnesses(reports or [])
@@ -33,6 +34,7 @@ def verify(
         checks = {
             "journal de l'application web": AuditLog.installed(settings).check(witnesses[WEB_LOG]),
             "journal d'accès du coffre d'identités": installation.vault.verify_access_log(witnesses[VAULT_LOG]),
+            "journal du registre des structures": StructureRegistry.installed(settings).verify_journal(),
         }
     finally:
         installation.close()

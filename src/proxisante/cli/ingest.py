@@ -31,15 +31,40 @@ def ingest(
     file_format: Annotated[
         str, typer.Option("--format", help=FORMAT_HELP, metavar=f"<{'|'.join(FORMATS)}>", callback=known_format)
     ] = "pivot",
-    source: Annotated[str, typer.Option(help="nom du logiciel ou du site d'origine")] = "default",
+    source: Annotated[
+        str | None,
+        typer.Option(help="nom du logiciel ou du site d'origine (défaut : default, ou le FINESS de --structure)"),
+    ] = None,
+    structure: Annotated[
+        str | None, typer.Option("--structure", help="FINESS juridique de la structure du réseau dont vient l'export")
+    ] = None,
 ) -> None:
     """Charge un export (pivot, FHIR ou OMOP CDM 5.4) dans l'entrepôt, en un lot atomique et idempotent."""
-    print_report(load(path, source, file_format), file_format)
+    if structure is None:
+        print_report(load(path, source or "default", file_format), file_format)
+        return
+    from proxisante.network.structures import load_source
+
+    finess = member(structure)
+    print_report(load(path, load_source(finess, source), file_format, structure=finess), file_format)
 
 
-def load(path: Path, source: str, file_format: str = "pivot") -> LoadReport:
+def member(finess: str) -> str:
+    """``--structure``: the FINESS of a structure registered and member today, else a French refusal (exit 2)."""
+    from proxisante.network.structures import StructureError, StructureRegistry
+    from proxisante.settings import get_settings
+
+    try:
+        return StructureRegistry.installed(get_settings()).check_active(finess).finess
+    except StructureError as error:
+        console.print(f"[red]Structure refusée, rien n'a été chargé :[/red] {error}", highlight=False)
+        raise typer.Exit(code=2) from error
+
+
+def load(path: Path, source: str, file_format: str = "pivot", *, structure: str | None = None) -> LoadReport:
     """Load ``path``, in a format of :data:`FORMATS`, into the installation under a progress bar. A refused
-    input, or a store that cannot be written, is said in French and exits with code 2: nothing was loaded."""
+    input, or a store that cannot be written, is said in French and exits with code 2: nothing was loaded.
+    ``structure`` is the FINESS recorded on the batch."""
     installation = open_installation()
     try:
         with progress_bar() as progress:
@@ -48,7 +73,7 @@ def load(path: Path, source: str, file_format: str = "pivot") -> LoadReport:
             def advance(step: str, rows: int) -> None:
                 progress.update(task, description=step, advance=rows)
 
-            return FORMATS[file_format].load(path, installation, source, advance)
+            return FORMATS[file_format].load(path, installation, source, advance, structure=structure)
     except InputFileError as error:
         console.print(f"[red]Fichier refusé, rien n'a été chargé :[/red] {error}")
         raise typer.Exit(code=2) from error

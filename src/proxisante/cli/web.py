@@ -9,6 +9,7 @@ import threading
 from typing import Annotated, TypedDict
 
 import typer
+from rich import box
 from rich.table import Table
 
 from proxisante.cli.common import console, date
@@ -32,6 +33,12 @@ def add(
     role: Annotated[list[str], typer.Option("--role", "-r", help="rôle (répétable)")],
     rpps: Annotated[str | None, typer.Option(help="RPPS du soignant (obligatoire pour le rôle soignant)")] = None,
     name: Annotated[str | None, typer.Option(help="nom affiché")] = None,
+    structure: Annotated[
+        str | None,
+        typer.Option(
+            "--structure", help="FINESS de la structure du compte (inscrite au registre ; défaut : le réseau)"
+        ),
+    ] = None,
     password_env: Annotated[
         str | None, typer.Option("--password-env", help="lire le mot de passe dans cette variable d'environnement")
     ] = None,
@@ -39,6 +46,8 @@ def add(
     """Crée un compte ; le mot de passe est demandé (jamais en argument : il resterait dans l'historique)."""
     from proxisante.web.security.accounts import AccountError
 
+    if structure is not None:
+        structure = _registered(structure)
     if password_env:
         password = os.environ.get(password_env, "")
     else:
@@ -46,25 +55,43 @@ def add(
         if getpass.getpass("Confirmation : ") != password:
             raise typer.BadParameter("les deux mots de passe diffèrent")
     try:
-        account = _store().add(username, password, role, rpps=rpps, display_name=name)
+        account = _store().add(username, password, role, rpps=rpps, display_name=name, structure=structure)
     except AccountError as error:
         console.print(f"[red]Compte refusé :[/red] {error}")
         raise typer.Exit(code=2) from error
-    console.print(f"Compte {account.username} créé ({', '.join(account.roles)}).")
+    where = f"structure {account.structure}" if account.structure else "réseau"
+    console.print(f"Compte {account.username} créé ({', '.join(account.roles)} ; {where}).", highlight=False)
+
+
+def _registered(finess: str) -> str:
+    """``--structure``: a FINESS of the registry of structures, else a French refusal (exit 2)."""
+    from proxisante.network.structures import StructureError, StructureRegistry
+    from proxisante.settings import get_settings
+
+    try:
+        return StructureRegistry.installed(get_settings()).require(finess).finess
+    except StructureError as error:
+        console.print(f"[red]Compte refusé :[/red] champ --structure : {error}", highlight=False)
+        raise typer.Exit(code=2) from error
 
 
 @users_app.command("list")
 def list_users() -> None:
     """Liste les comptes, leurs rôles et leur état."""
-    table = Table(title="Comptes")
-    for column in ("identifiant", "nom", "rôles", "RPPS", "créé le", "état"):
+    accounts = _store().list()
+    # Seven columns on an 80-character terminal: no inner borders, and the identifier and the state kept whole.
+    table = Table(title="Comptes", box=box.SIMPLE_HEAD)
+    table.add_column("identifiant", min_width=max((len(a.username) for a in accounts), default=0))
+    for column in ("nom", "rôles", "RPPS", "structure", "créé le"):
         table.add_column(column)
-    for a in _store().list():
+    table.add_column("état", min_width=10)
+    for a in accounts:
         table.add_row(
             a.username,
             a.display_name,
             ", ".join(a.roles),
             a.rpps or "",
+            a.structure or "réseau",
             date(a.created_at),
             "actif" if a.active else f"désactivé le {date(a.disabled_at)}",
         )

@@ -27,7 +27,8 @@ __all__ = ["FORMATS", "Format", "Loader", "load_fhir", "load_omop", "load_pivot"
 
 class Loader(Protocol):
     """Load ``path`` (a folder, or a file where the format allows it) into ``installation`` as one batch;
-    ``progress(step, rows)`` hears each step, ``as_of`` is the day the checks take as today (default: today)."""
+    ``progress(step, rows)`` hears each step, ``as_of`` is the day the checks take as today (default: today),
+    ``structure`` the FINESS of the member structure the batch belongs to (recorded in ``etl_batch``)."""
 
     def __call__(
         self,
@@ -37,6 +38,7 @@ class Loader(Protocol):
         progress: Progress | None = None,
         *,
         as_of: date | None = None,
+        structure: str | None = None,
     ) -> LoadReport: ...
 
 

@@ -144,6 +144,7 @@ class StagingBatch:
     connection (freed at the end, committed or not), the rows staged for the commit."""
 
     prefix = "stg_"
+    structure: str | None = None  # the FINESS of the structure the batch belongs to (set by :func:`run_batch`)
 
     def __init__(self, warehouse: Warehouse, vault: IdentityVault, source: str, progress: Progress | None) -> None:
         self.warehouse = warehouse
@@ -219,13 +220,21 @@ S = TypeVar("S", bound=StagingBatch)
 
 
 def run_batch(
-    path: Path, report: LoadReport, pending: Sequence[object], start: Callable[[], S], run: Callable[[S], None]
+    path: Path,
+    report: LoadReport,
+    pending: Sequence[object],
+    start: Callable[[], S],
+    run: Callable[[S], None],
+    *,
+    structure: str | None = None,
 ) -> LoadReport:
-    """``run`` the batch ``start`` makes, unless nothing is pending; its staging is freed whatever happens."""
+    """``run`` the batch ``start`` makes, unless nothing is pending; its staging is freed whatever happens.
+    ``structure`` (a FINESS) is recorded on the batch's ``etl_batch`` row."""
     if not pending:
         log.info("nothing to load from %s: every file was already loaded", path)
         return report
     batch = start()
+    batch.structure = structure
     try:
         reconcile_vault(batch.warehouse, batch.vault)  # an earlier batch's identities first, in order
         run(batch)

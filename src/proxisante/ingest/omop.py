@@ -153,6 +153,7 @@ def load_omop(
     progress: Progress | None = None,
     *,
     as_of: date | None = None,
+    structure: str | None = None,
 ) -> LoadReport:
     """Load an OMOP CDM 5.4 folder as one atomic, idempotent batch (the signature of
     :class:`proxisante.ingest.Loader`); persons are pseudonymised with the installation's key, and ``as_of``
@@ -166,6 +167,7 @@ def load_omop(
         pending,
         lambda: _Batch(installation.warehouse, installation.vault, installation.pseudonymiser, source, as_of, progress),
         lambda batch: batch.run(pending, report),
+        structure=structure,
     )
 
 
@@ -207,7 +209,7 @@ class _Batch(StagingBatch):
     def run(self, pending: list[tuple[CdmTable, FileInfo]], report: LoadReport) -> None:
         self.con.execute(pivot_mapping.id_macros())
         persons = self._known_persons()
-        books = Bookkeeping(self.con, self.batch_id, self.source, self._temp)
+        books = Bookkeeping(self.con, self.batch_id, self.source, self._temp, structure=self.structure)
         for table, info in pending:
             self.progress(f"lecture {info.path.name}", 0)
             raw = stage(self.con, info, self._temp(f"raw_{table.name}"))

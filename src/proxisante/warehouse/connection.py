@@ -132,6 +132,36 @@ class Warehouse:
         for table in TABLES:
             if table.name not in existing:
                 self.backend.create_table(table.name, schema=table.schema)
+        if existing:
+            self._add_missing_columns(existing)
+
+    def _add_missing_columns(self, existing: set[str]) -> None:
+        """Columns declared since a table was created (``etl_batch.structure``, issue 15) are added, empty,
+        so that a warehouse created by an earlier version still opens (DuckDB and PostgreSQL; a Spark
+        warehouse is rebuilt by ``replicate``)."""
+        if self.engine not in ("duckdb", "postgres"):
+            return
+        query = "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+        found: dict[str, set[str]] = {}
+        for name, column in self._sql(query):
+            found.setdefault(name, set()).add(column)
+        mapper = self.backend.compiler.type_mapper
+        dialect = "postgres" if self.engine == "postgres" else "duckdb"
+        for table in TABLES:
+            if table.name not in existing or table.name not in found:
+                continue
+            for column, dtype in table.schema.items():
+                if column not in found[table.name]:
+                    sql_type = mapper.from_ibis(dtype).sql(dialect)
+                    self._sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column}" {sql_type}')
+
+    def _sql(self, query: str) -> list[tuple[Any, ...]]:
+        """Run one statement on the DuckDB or PostgreSQL connection; its rows, if it returns any."""
+        if self.engine == "duckdb":
+            cursor = self.duckdb.execute(query)
+            return cursor.fetchall() if cursor.description else []
+        with self.backend.raw_sql(query) as cursor:  # psycopg's cursor
+            return cursor.fetchall() if cursor.description else []
 
     def table(self, name: str) -> Table:
         if name not in TABLES_BY_NAME:

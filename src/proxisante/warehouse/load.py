@@ -77,8 +77,17 @@ class Bookkeeping:
     are committed with the rows themselves (:func:`commit_batch`), or not at all.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, batch_id: str, source: str, temp: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batch_id: str,
+        source: str,
+        temp: Callable[[str], str],
+        *,
+        structure: str | None = None,
+    ) -> None:
         self.con, self.batch_id, self.source, self._temp = con, batch_id, source, temp
+        self.structure = structure  # the FINESS of the structure the batch belongs to (``etl_batch.structure``)
         self.rejects = temp("quarantine")
         con.execute(f'CREATE OR REPLACE TEMP TABLE "{self.rejects}" AS SELECT * FROM etl_quarantine LIMIT 0')
         self.files: list[ManifestRow] = []
@@ -121,8 +130,8 @@ class Bookkeeping:
             f'CREATE OR REPLACE TEMP TABLE "{batch}" AS SELECT ?::VARCHAR AS batch_id, ?::VARCHAR AS source, '
             "?::TIMESTAMP AS started_at, ?::TIMESTAMP AS committed_at, count(*) AS files, "
             "sum(rows_read) AS rows_read, sum(rows_loaded) AS rows_loaded, sum(rows_quarantined) AS "
-            f'rows_quarantined FROM "{files}"',
-            [self.batch_id, self.source, now, now],
+            f'rows_quarantined, ?::VARCHAR AS structure FROM "{files}"',
+            [self.batch_id, self.source, now, now, self.structure],
         )
         return [
             StagedRows(schema.QUARANTINE, self.rejects),

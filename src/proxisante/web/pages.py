@@ -28,6 +28,7 @@ from proxisante.disclosure import TOTAL
 from proxisante.economics.payments import MODELS
 from proxisante.economics.workbook import write_workbook
 from proxisante.measures.definition import GROUPS, Measure, library
+from proxisante.network.structures import Structure, StructureError, StructureRegistry
 from proxisante.territory.maps import map_data, plotly_figure
 from proxisante.territory.siting import add_supply
 from proxisante.web import charts
@@ -624,9 +625,18 @@ def quality(request: Request) -> HTMLResponse:
 # -- administration ---------------------------------------------------------------------------------------------
 
 
+def network_structures(web: Any) -> tuple[list[Structure], str | None]:
+    """The registry of the network's structures, or the French reason it cannot be read (shown on the page)."""
+    try:
+        return StructureRegistry.installed(web.settings).all(), None
+    except StructureError as error:
+        return [], str(error)
+
+
 @router.get("/administration", name="page_admin")
 def administration(request: Request, message: str | None = None, erreur: str | None = None) -> HTMLResponse:
     web = request.app.state.web
+    structures, structures_error = network_structures(web)
     return render(
         request,
         "admin.html",
@@ -639,6 +649,8 @@ def administration(request: Request, message: str | None = None, erreur: str | N
         message=message,
         error=erreur,
         roles={name: label for name, label in ROLES.items() if name not in CARE_TEAM},
+        structures=structures,
+        structures_error=structures_error,
     )
 
 

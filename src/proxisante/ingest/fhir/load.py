@@ -85,6 +85,7 @@ def load_fhir(
     progress: Progress | None = None,
     *,
     as_of: date | None = None,
+    structure: str | None = None,
 ) -> LoadReport:
     """Load FHIR NDJSON files and Bundles (a file or a folder) as one atomic, idempotent batch (the signature
     of :class:`proxisante.ingest.Loader`); ``as_of`` is the day the checks take as today."""
@@ -117,7 +118,7 @@ def load_fhir(
             progress,
         )
 
-    return run_batch(path, report, pending, start, run)
+    return run_batch(path, report, pending, start, run, structure=structure)
 
 
 @cache

@@ -137,6 +137,7 @@ def load_pivot(
     progress: Progress | None = None,
     *,
     as_of: date | None = None,
+    structure: str | None = None,
 ) -> LoadReport:
     """Load a folder of pivot files as one atomic, idempotent batch (the signature of
     :class:`proxisante.ingest.Loader`); ``as_of`` is the day the checks take as today."""
@@ -157,6 +158,7 @@ def load_pivot(
             progress,
         ),
         lambda batch: batch.run(pending, report),
+        structure=structure,
     )
 
 
@@ -188,7 +190,7 @@ class Batch(StagingBatch):
         source) and ``manifest`` hold what a format rejected before any pivot table (e.g. invalid JSON)."""
         self.con.execute(pivot_mapping.id_macros())
         refs = self._references()
-        books = Bookkeeping(self.con, self.batch_id, self.source, self._temp)
+        books = Bookkeeping(self.con, self.batch_id, self.source, self._temp, structure=self.structure)
         books.quarantine(list(rejected or []))
         books.files += manifest or []
         report.files += [FileReport.of(row) for row in books.files]

@@ -3,7 +3,9 @@
 Passwords are stored as argon2id hashes (argon2-cffi's RFC 9106 defaults), never in clear, and
 rehashed on login when the parameters change. An account is disabled, never deleted, so that the
 audit log always names someone who existed. A ``soignant`` account carries the RPPS of the
-clinician: it is what restricts their nominative lists to their own patients (médecin traitant).
+clinician: it is what restricts their nominative lists to their own patients (médecin traitant). An
+account belongs to one structure of the network (its FINESS, ``structure``) or, without one, to the
+network itself; the column is added to an accounts file created before it.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ _DDL = """
 CREATE TABLE IF NOT EXISTS account (
     username VARCHAR PRIMARY KEY, display_name VARCHAR NOT NULL, password_hash VARCHAR NOT NULL,
     roles VARCHAR[] NOT NULL, rpps VARCHAR, active BOOLEAN NOT NULL, created_at TIMESTAMP NOT NULL,
-    disabled_at TIMESTAMP
+    disabled_at TIMESTAMP, structure VARCHAR
 );
+ALTER TABLE account ADD COLUMN IF NOT EXISTS structure VARCHAR;
 CREATE SEQUENCE IF NOT EXISTS audit_seq;
 CREATE TABLE IF NOT EXISTS audit_log (
     seq BIGINT PRIMARY KEY, logged_at TIMESTAMP NOT NULL, username VARCHAR NOT NULL, roles VARCHAR[] NOT NULL,
@@ -54,6 +57,7 @@ class Account:
     active: bool
     created_at: datetime
     disabled_at: datetime | None
+    structure: str | None = None  # FINESS of the account's structure; None: the network
 
 
 def now() -> datetime:
@@ -81,15 +85,17 @@ class AccountStore:
         *,
         rpps: str | None = None,
         display_name: str | None = None,
+        structure: str | None = None,
     ) -> Account:
-        """A new active account; refused with the reason when the name, password, roles or RPPS are wrong."""
+        """A new active account; refused with the reason when the name, password, roles or RPPS are wrong.
+        ``structure`` is the FINESS of its structure (the caller checks it is in the registry), None the network."""
         chosen = _check(username, password, roles, rpps)
         with self.connect() as con:
             if con.execute("SELECT 1 FROM account WHERE username = ?", [username]).fetchone():
                 raise AccountError(f"le compte {username!r} existe déjà")
             con.execute(
-                "INSERT INTO account VALUES (?, ?, ?, ?, ?, true, ?, NULL)",
-                [username, display_name or username, _hasher.hash(password), chosen, rpps, now()],
+                "INSERT INTO account VALUES (?, ?, ?, ?, ?, true, ?, NULL, ?)",
+                [username, display_name or username, _hasher.hash(password), chosen, rpps, now(), structure],
             )
         account = self.get(username)
         assert account is not None
@@ -98,7 +104,7 @@ class AccountStore:
     def get(self, username: str) -> Account | None:
         with self.connect() as con:
             row = con.execute(
-                "SELECT username, display_name, roles, rpps, active, created_at, disabled_at FROM account "
+                "SELECT username, display_name, roles, rpps, active, created_at, disabled_at, structure FROM account "
                 "WHERE username = ?",
                 [username],
             ).fetchone()
@@ -107,7 +113,7 @@ class AccountStore:
     def list(self) -> list[Account]:
         with self.connect() as con:
             rows = con.execute(
-                "SELECT username, display_name, roles, rpps, active, created_at, disabled_at FROM account "
+                "SELECT username, display_name, roles, rpps, active, created_at, disabled_at, structure FROM account "
                 "ORDER BY username"
             ).fetchall()
         return [_account(row) for row in rows]
@@ -168,5 +174,5 @@ def _check(username: str, password: str, roles: list[str], rpps: str | None) -> 
 
 
 def _account(row: tuple) -> Account:
-    username, display_name, roles, rpps, active, created_at, disabled_at = row
-    return Account(username, display_name, tuple(roles), rpps, bool(active), created_at, disabled_at)
+    username, display_name, roles, rpps, active, created_at, disabled_at, structure = row
+    return Account(username, display_name, tuple(roles), rpps, bool(active), created_at, disabled_at, structure)
