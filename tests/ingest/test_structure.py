@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 import pytest
@@ -20,6 +21,7 @@ from proxisante.installation import Installation, open_installation
 from proxisante.network.structures import StructureRegistry, load_source, parse, with_key
 from proxisante.settings import Settings
 from proxisante.warehouse.connection import Warehouse
+from tests.lib.engines import new_database
 
 A, B = with_key("23000001"), with_key("87000001")
 # Tables whose ids the export's own keys make, namespaced by source: never shared by two structures.
@@ -113,5 +115,23 @@ def test_a_warehouse_without_the_structure_column_opens(tmp_path: Path) -> None:
     try:
         assert not warehouse.schema_mismatches()
         assert warehouse.duckdb.execute("SELECT batch_id, structure FROM etl_batch").fetchall() == [("b1", None)]
+    finally:
+        warehouse.close()
+
+
+def test_a_postgres_warehouse_without_the_structure_column_opens(postgres_url: str) -> None:
+    import psycopg
+
+    url = new_database(postgres_url)
+    Warehouse.connect(url).close()
+    parts = urlsplit(url)
+    with psycopg.connect(
+        host=parts.hostname, port=parts.port, user=parts.username, dbname=parts.path[1:], autocommit=True
+    ) as con:
+        con.execute("ALTER TABLE etl_batch DROP COLUMN structure")
+    warehouse = Warehouse.connect(url)
+    try:
+        assert not warehouse.schema_mismatches()
+        assert "structure" in warehouse.table("etl_batch").columns
     finally:
         warehouse.close()
