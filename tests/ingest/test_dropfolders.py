@@ -86,9 +86,9 @@ def test_a_complete_extract_is_loaded_and_archived_with_its_report(
     text = (archived / REPORT_TEXT).read_text(encoding="utf-8")
     assert f"Extrait export-1 de la structure {FINESS} : chargé." in text
     assert "Lignes lues" in text
-    # every row knows its source: the FINESS
+    # the batch belongs to the structure, its source is the FINESS
     manifest = installation.warehouse.execute(installation.warehouse.table("etl_batch"))
-    assert set(manifest.source) == {FINESS}
+    assert set(manifest.source) == {FINESS} and set(manifest.structure) == {FINESS}
     assert process(installation).reports == []  # nothing left
 
 
@@ -207,3 +207,11 @@ def test_deposit_then_wait_for_the_report(settings: Settings, installation: Inst
     report = wait_for_report(folder, timeout=60, interval=0.05)
     worker.join()
     assert report is not None and report.status == "loaded" and report.extract == folder.name
+
+
+def test_source_txt_names_one_export_of_the_structure(settings: Settings, installation: Installation) -> None:
+    (extract(settings, FINESS, "export") / "source.txt").write_text("laboratoire\n", encoding="utf-8")
+    [report] = process(installation).reports
+    assert report.status == "loaded" and report.ignored_files == []
+    manifest = installation.warehouse.execute(installation.warehouse.table("etl_batch"))
+    assert list(manifest.source) == [f"{FINESS}/laboratoire"] and list(manifest.structure) == [FINESS]

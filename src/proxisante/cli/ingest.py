@@ -38,8 +38,20 @@ def ingest(
     structure: Annotated[
         str | None, typer.Option("--structure", help="FINESS juridique de la structure du réseau dont vient l'export")
     ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="serveur web en marche : secondes d'attente de son rapport (défaut : ingest_wait_seconds, "
+            "ingest/dropfolders.yaml)"
+        ),
+    ] = None,
 ) -> None:
-    """Charge un export (pivot, FHIR ou OMOP CDM 5.4) dans l'entrepôt, en un lot atomique et idempotent."""
+    """Charge un export (pivot, FHIR ou OMOP CDM 5.4) dans l'entrepôt, en un lot atomique et idempotent.
+
+    Quand le serveur web tourne, l'export est déposé dans le dossier de dépôt de la structure et le serveur le
+    charge : la commande attend son rapport."""
+    if through_server(path, file_format, source, structure, timeout):
+        return
     if structure is None:
         print_report(load(path, source or "default", file_format), file_format)
         return
@@ -47,6 +59,49 @@ def ingest(
 
     finess = member(structure)
     print_report(load(path, load_source(finess, source), file_format, structure=finess), file_format)
+
+
+def through_server(
+    path: Path, file_format: str, source: str | None, structure: str | None, timeout: float | None
+) -> bool:
+    """While ``proxisante serve`` holds the warehouse, the export goes to the structure's drop folder and the
+    server loads it: wait for its report and print it. False when no server runs (load here)."""
+    from proxisante.ingest.dropfolders import PARAMETERS, deposit, wait_for_report
+    from proxisante.installation import running_server
+    from proxisante.settings import get_settings
+
+    settings = get_settings()
+    server = running_server(settings)
+    if server is None:
+        return False
+    held = f"Le serveur web (processus {server.pid}, {server.url}) tient l'entrepôt"
+    if structure is None:
+        console.print(
+            f"[red]Rien n'a été chargé :[/red] {held} ; pendant qu'il sert, un export passe par le dossier de dépôt "
+            "d'une structure du réseau : indiquez-la avec --structure FINESS (proxisante structures list), ou "
+            "arrêtez le serveur puis relancez la commande.",
+            highlight=False,
+        )
+        raise typer.Exit(code=2)
+    finess = member(structure)
+    if not path.exists():
+        console.print(f"[red]Rien n'a été chargé :[/red] {path} n'existe pas.", highlight=False)
+        raise typer.Exit(code=2)
+    wait = timeout if timeout is not None else float(PARAMETERS.value("ingest_wait_seconds"))
+    extract = deposit(settings, path, finess, file_format, source)
+    console.print(f"{held} : export déposé dans {extract}, attente du rapport du serveur…", highlight=False)
+    report = wait_for_report(extract, wait)
+    if report is None:
+        console.print(
+            f"[yellow]Pas encore de rapport après {wait:g} s :[/yellow] l'export reste dans le dossier de dépôt et "
+            f"sera chargé ; son rapport sera dans {extract.parent / 'archive'} ou {extract.parent / 'rejets'}.",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
+    console.print(report.text().rstrip(), highlight=False)
+    if report.status == "rejected":
+        raise typer.Exit(code=2)
+    return True
 
 
 def member(finess: str) -> str:

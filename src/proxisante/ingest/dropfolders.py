@@ -4,9 +4,10 @@ An extract is a folder ``depot/<FINESS>/<extract>/``; it is *complete* once it h
 (the export writes it last): until then it is left alone and reported as waiting, never loaded half
 written. Complete extracts are loaded in arrival order (the marker's modification time, then the
 names) through :data:`proxisante.ingest.FORMATS` (``format.txt`` names the format, pivot by default),
-with the FINESS as source, one at a time per installation (a thread lock and a lock file); each then
-moves to ``depot/<FINESS>/archive/<extract>/`` or ``depot/<FINESS>/rejets/<extract>/`` with its report,
-``rapport.json`` and ``rapport.txt`` (French). An extract of a structure the registry does not know, or
+with the FINESS as source (``FINESS/<name>`` when ``source.txt`` names one export among several of the
+structure) and the batch recorded as the structure's, one at a time per installation (a thread lock and a
+lock file); each then moves to ``depot/<FINESS>/archive/<extract>/`` or ``depot/<FINESS>/rejets/<extract>/``
+with its report, ``rapport.json`` and ``rapport.txt`` (French). An extract of a structure the registry does not know, or
 of one that left the network, goes to ``rejets/`` unloaded, with the reason.
 
 Safe to run again after a crash: a batch is idempotent by checksum (a file already loaded from the
@@ -41,7 +42,7 @@ from proxisante.ingest import FORMATS
 from proxisante.ingest.batch import LoadReport
 from proxisante.ingest.files import InputFileError, os_error_words
 from proxisante.installation import Installation
-from proxisante.network.structures import StructureError, StructureRegistry
+from proxisante.network.structures import StructureError, StructureRegistry, load_source
 from proxisante.warehouse.connection import Warehouse
 
 if TYPE_CHECKING:
@@ -55,11 +56,12 @@ ARCHIVE = "archive"
 REJECTS = "rejets"
 MARKER = "COMPLET"
 FORMAT_FILE = "format.txt"
+SOURCE_FILE = "source.txt"
 REPORT_JSON = "rapport.json"
 REPORT_TEXT = "rapport.txt"
 LOCK_FILE = ".traitement.verrou"
 RESERVED = (ARCHIVE, REJECTS)
-OWN_FILES = (MARKER, FORMAT_FILE, REPORT_JSON, REPORT_TEXT)  # files of the drop folder, not of the export
+OWN_FILES = (MARKER, FORMAT_FILE, SOURCE_FILE, REPORT_JSON, REPORT_TEXT)  # files of the drop folder, not of the export
 
 Status = Literal["loaded", "nothing_new", "rejected", "retry"]
 STATUS_LABELS: dict[str, str] = {
@@ -300,7 +302,10 @@ def process_extract(
         report.reason = refusal
         return _move(extract, report)
     try:
-        load = FORMATS[report.format].load(_content(extract), installation, extract.finess, None, as_of=as_of)
+        source = load_source(extract.finess, _text_file(extract, SOURCE_FILE) or None)
+        load = FORMATS[report.format].load(
+            _content(extract), installation, source, None, as_of=as_of, structure=extract.finess
+        )
     except InputFileError as error:
         report.reason = str(error)
         return _move(extract, report)
@@ -338,10 +343,16 @@ def _refusal(finess: str, registry: StructureRegistry, on: dt.date) -> str | Non
 
 
 def _format_of(extract: Extract) -> str:
-    path = extract.path / FORMAT_FILE
+    return _text_file(extract, FORMAT_FILE).lower() or "pivot"
+
+
+def _text_file(extract: Extract, name: str) -> str:
+    """The first line of one of the extract's own text files (``format.txt``, ``source.txt``), "" if absent."""
+    path = extract.path / name
     if not path.is_file():
-        return "pivot"
-    return path.read_text(encoding="utf-8", errors="replace").strip().lower() or "pivot"
+        return ""
+    lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    return lines[0].strip() if lines else ""
 
 
 def _content(extract: Extract) -> Path:
@@ -377,10 +388,11 @@ def _write_atomic(path: Path, text: str) -> None:
 # -- depositing an extract (``proxisante ingest`` while the server runs) -------------------------------
 
 
-def deposit(settings: Settings, path: Path, finess: str, file_format: str = "pivot") -> Path:
+def deposit(settings: Settings, path: Path, finess: str, file_format: str = "pivot", source: str | None = None) -> Path:
     """Copy an export (a folder, or one file) into the drop folder of ``finess`` as a complete extract: the
     copy is made under a hidden name, ``format.txt`` and ``COMPLET`` written, then renamed at once, so
-    that the processor never sees it half copied. Returns the extract's folder."""
+    that the processor never sees it half copied; ``source`` (an export of the structure among several) goes
+    to ``source.txt``. Returns the extract's folder."""
     folder = depot_root(settings) / finess
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
@@ -392,6 +404,8 @@ def deposit(settings: Settings, path: Path, finess: str, file_format: str = "piv
         partial.mkdir(mode=0o700)
         shutil.copy2(path, partial / path.name)
     (partial / FORMAT_FILE).write_text(f"{file_format}\n", encoding="utf-8")
+    if source:
+        (partial / SOURCE_FILE).write_text(f"{source}\n", encoding="utf-8")
     (partial / MARKER).touch()
     target = folder / name
     os.replace(partial, target)
