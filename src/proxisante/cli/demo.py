@@ -3,6 +3,7 @@ and served, with a demo login)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -128,21 +129,68 @@ def demo(
     seed: Annotated[int, typer.Option(help="graine")] = DEMO_SEED,
     serve_web: Annotated[bool, typer.Option("--serve/--no-serve", help="servir ensuite le tableau de bord")] = True,
     port: Annotated[int, typer.Option(help="port du tableau de bord")] = 8000,
+    network: Annotated[
+        int,
+        typer.Option(
+            "--network",
+            help="un réseau synthétique de N structures (patients répartis entre elles), inscrites au registre "
+            "et chargées par leurs dossiers de dépôt",
+        ),
+    ] = 0,
 ) -> None:
     """Génère le centre de démonstration, le charge, affiche l'état de l'entrepôt et sert le tableau de bord."""
     from proxisante.settings import get_settings
 
-    out = get_settings().home_dir / "demo" / f"centre-{patients}-{seed}"
-    if not (out / "patients.csv").exists():
-        _synthesise(out, patients, seed, "csv", defects=False)
-    print_report(load(out, source="demo"))
+    if network:
+        _demo_network(network, patients, seed)
+    else:
+        out = get_settings().home_dir / "demo" / f"centre-{patients}-{seed}"
+        if not (out / "patients.csv").exists():
+            _synthesise(out, patients, seed, "csv", defects=False)
+        print_report(load(out, source="demo"))
     status()
-    _demo_indicators()
+    _demo_indicators("du réseau de démonstration" if network else "du centre de démonstration")
     _demo_login(port)
     if serve_web:
         from proxisante.cli.web import run_server
 
         run_server("127.0.0.1", port)
+
+
+def _demo_network(structures: int, patients: int, seed: int) -> None:
+    """The synthetic network as its members would send it: each structure registered (once), each extract
+    copied into its drop folder (once: a later demo finds them archived), then the drop folders processed."""
+    from proxisante.cli.depot import print_pass
+    from proxisante.ingest.dropfolders import depot_root, process
+    from proxisante.network.structures import StructureRegistry
+    from proxisante.settings import get_settings
+    from proxisante.synth.network import DEPOT, REGISTRY_FILE
+
+    settings = get_settings()
+    out = settings.home_dir / "demo" / f"reseau-{structures}-{patients}-{seed}"
+    if not (out / REGISTRY_FILE).exists():
+        _synthesise_network(out, structures, patients, seed)
+    registry = StructureRegistry.installed(settings)
+    known = {s.finess for s in registry.all()}
+    for structure in StructureRegistry(out / REGISTRY_FILE).all():
+        if structure.finess not in known:
+            registry.add(structure, by="demo")
+    deposited = out / ".deposes"
+    if not deposited.exists():
+        root = depot_root(settings)
+        for extract in sorted((out / DEPOT).glob("*/*")):
+            target = root / extract.parent.name / extract.name
+            hidden = target.with_name(f".{extract.name}.copie")  # the scan skips hidden names while copying
+            shutil.rmtree(hidden, ignore_errors=True)
+            shutil.copytree(extract, hidden)
+            hidden.rename(target)
+        deposited.touch()
+    installation = open_installation(settings)
+    try:
+        result = process(installation)
+    finally:
+        installation.close()
+    print_pass(result, depot_root(settings))
 
 
 def _demo_login(port: int) -> None:
@@ -160,7 +208,7 @@ def _demo_login(port: int) -> None:
     )
 
 
-def _demo_indicators() -> None:
+def _demo_indicators(whose: str) -> None:
     """The indicator table of the demo centre for the last full year of its data."""
     from proxisante.cli.measures import print_measure_table
     from proxisante.measures.definition import library
@@ -173,6 +221,4 @@ def _demo_indicators() -> None:
         result = run(installation.warehouse, period)
     finally:
         installation.close()
-    print_measure_table(
-        result.table, list(library().values()), f"Indicateurs du centre de démonstration — {period.label}"
-    )
+    print_measure_table(result.table, list(library().values()), f"Indicateurs {whose} — {period.label}")

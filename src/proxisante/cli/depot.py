@@ -3,9 +3,15 @@ scheduled job when the web server is not running (the server processes them itse
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
 
 from proxisante.cli.common import console
+
+if TYPE_CHECKING:
+    from proxisante.ingest.dropfolders import Pass
 
 depot_app = typer.Typer(
     help="Dossiers de dépôt des structures ($PROXISANTE_HOME/depot/<FINESS>/) : extraits complets chargés "
@@ -36,6 +42,13 @@ def process_once() -> None:
         result = process(installation)
     finally:
         installation.close()
+    print_pass(result, depot_root(settings))
+    if any(r.status == "retry" for r in result.reports):
+        raise typer.Exit(code=1)
+
+
+def print_pass(result: Pass, root: Path) -> None:
+    """The French report of each extract a pass took, then those still waiting for their ``COMPLET``."""
     for report in result.reports:
         colour = {"loaded": "green", "nothing_new": "yellow", "rejected": "red", "retry": "red"}[report.status]
         console.print(f"[{colour}]{report.text().rstrip()}[/{colour}]", highlight=False)
@@ -43,6 +56,4 @@ def process_once() -> None:
     for extract in result.waiting:
         console.print(f"En attente (pas encore de fichier COMPLET) : {extract.path}")
     if not result.reports and not result.waiting:
-        console.print(f"Aucun extrait à charger dans {depot_root(settings)}.")
-    if any(r.status == "retry" for r in result.reports):
-        raise typer.Exit(code=1)
+        console.print(f"Aucun extrait à charger dans {root}.")
