@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from proxisante.cli.common import console, number
-from proxisante.installation import open_installation
+from proxisante.formats import percent
+from proxisante.installation import Installation, open_installation
+from proxisante.network.freshness import Freshness, freshness, shown
+from proxisante.network.structures import StructureError, StructureRegistry
 from proxisante.warehouse.status import quarantined_rows, warehouse_status
 
 
@@ -17,6 +21,7 @@ def status() -> None:
     installation = open_installation()
     try:
         snapshot = warehouse_status(installation.warehouse)
+        fresh = structure_freshness(installation)
     finally:
         installation.close()
     table = Table(title=f"Entrepôt ({snapshot.engine})")
@@ -45,6 +50,41 @@ def status() -> None:
     for row in snapshot.rejects_by_reason.itertuples():
         rejects.add_row(row.pivot_table, row.field or "(ligne)", row.reason, number(row.rows))
     console.print(rejects)
+    if fresh is not None:
+        print_freshness(fresh)
+
+
+def structure_freshness(installation: Installation) -> Freshness | None:
+    """Freshness per structure, when the warehouse has structures (a batch with one, or a registry)."""
+    try:
+        registry = StructureRegistry.installed(installation.settings).all()
+    except StructureError as error:
+        console.print(f"[red]{error}[/red]")
+        registry = []
+    if not shown(installation.warehouse, registry):
+        return None
+    return freshness(installation.warehouse, dt.date.today(), registry)
+
+
+def print_freshness(fresh: Freshness) -> None:
+    out = Table(title="Fraîcheur par structure")
+    for column in ("structure", "FINESS", "dernier extrait", "jours", "alertes"):
+        out.add_column(column, justify="right" if column == "jours" else "left")
+    for row in fresh.structures:
+        out.add_row(
+            row.name,
+            row.finess or "",
+            f"{row.last_extract:%d/%m/%Y}" if row.last_extract else "aucun",
+            number(row.days) if row.days is not None else "",
+            "\n".join(alert.message for alert in row.alerts) or "aucune",
+        )
+    console.print(out)
+    limits = fresh.thresholds
+    console.print(
+        f"Seuils : aucun extrait depuis plus de {limits.silence_days} jours ; volume d'une table sous "
+        f"{percent(limits.volume_share, 0)} de sa médiane des {limits.volume_months} mois précédents "
+        "(paramètres à confirmer, network/freshness.yaml)."
+    )
 
 
 def quarantine(

@@ -610,11 +610,14 @@ def quality(request: Request) -> HTMLResponse:
     svc = services(request)
     snapshot = svc.status()
     frame = svc.completeness()
+    structures, structures_error = network_structures(request.app.state.web)
     return render(
         request,
         "quality.html",
         title="Qualité des données",
         snapshot=snapshot,
+        freshness=svc.freshness(dt.date.today(), tuple(structures)),
+        structures_error=structures_error,
         quarantine=svc.quarantine(),
         completeness=frame,
         chart=svc.figure("chart_completeness", (), lambda: charts.completeness(frame)) if len(frame) else None,

@@ -33,6 +33,8 @@ from proxisante.measures.gaps import care_gaps
 from proxisante.measures.periods import Period, PeriodError, parse_period
 from proxisante.measures.prevention import prevention_plan
 from proxisante.measures.results import protect, run, series
+from proxisante.network.freshness import Freshness, freshness, shown
+from proxisante.network.structures import Structure
 from proxisante.population.patientele import Patientele
 from proxisante.territory.apl import Accessibility
 from proxisante.territory.communes import load_reference, reference_path
@@ -190,6 +192,14 @@ class Services:
 
     def completeness(self) -> pd.DataFrame:
         return self.cached("completeness", (), lambda: completeness_by_month(self.warehouse))
+
+    def freshness(self, on: dt.date, registry: tuple[Structure, ...]) -> Freshness | None:
+        """Freshness and volume per structure on ``on`` (None for a single centre: no structure anywhere)."""
+
+        def compute() -> Freshness | None:
+            return freshness(self.warehouse, on, registry) if shown(self.warehouse, registry) else None
+
+        return self.cached("freshness", (on, registry), compute)
 
     def default_year(self) -> int:
         """The last full calendar year of the centre's data (the year before today's without data)."""
