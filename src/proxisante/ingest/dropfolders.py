@@ -27,12 +27,14 @@ import json
 import logging
 import os
 import shutil
+import stat
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import duckdb
 import ibis
@@ -393,23 +395,204 @@ def deposit(settings: Settings, path: Path, finess: str, file_format: str = "piv
     copy is made under a hidden name, ``format.txt`` and ``COMPLET`` written, then renamed at once, so
     that the processor never sees it half copied; ``source`` (an export of the structure among several) goes
     to ``source.txt``. Returns the extract's folder."""
+
+    def copy(partial: Path) -> None:
+        if path.is_dir():
+            shutil.copytree(path, partial)
+        else:
+            partial.mkdir(mode=0o700)
+            shutil.copy2(path, partial / path.name)
+
+    return _publish(settings, finess, path.name, copy, file_format, source)
+
+
+def _publish(
+    settings: Settings,
+    finess: str,
+    label: str,
+    fill: Callable[[Path], None],
+    file_format: str = "pivot",
+    source: str | None = None,
+) -> Path:
+    """The one way an extract enters a drop folder: ``fill`` writes the export's files into a hidden folder
+    (the scan skips hidden names), then ``format.txt``, ``source.txt`` and ``COMPLET`` are written last and
+    the folder renamed at once. On any failure the hidden folder is removed: nothing is deposited."""
     folder = depot_root(settings) / finess
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
-    name = f"{stamp}-{path.name}"
+    name = f"{stamp}-{label}"
     partial = folder / f".{name}.partiel"
-    if path.is_dir():
-        shutil.copytree(path, partial)
-    else:
-        partial.mkdir(mode=0o700)
-        shutil.copy2(path, partial / path.name)
-    (partial / FORMAT_FILE).write_text(f"{file_format}\n", encoding="utf-8")
-    if source:
-        (partial / SOURCE_FILE).write_text(f"{source}\n", encoding="utf-8")
-    (partial / MARKER).touch()
+    try:
+        fill(partial)
+        (partial / FORMAT_FILE).write_text(f"{file_format}\n", encoding="utf-8")
+        if source:
+            (partial / SOURCE_FILE).write_text(f"{source}\n", encoding="utf-8")
+        (partial / MARKER).touch()
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     target = folder / name
     os.replace(partial, target)
     return target
+
+
+# -- an extract uploaded as a zip (the web administration) ------------------------------------------------
+
+
+class ZipRefused(ValueError):
+    """An uploaded archive that cannot be deposited (French message); nothing was deposited."""
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """How much an uploaded zip may unpack to: ``upload_max_uncompressed_bytes`` and ``upload_max_files`` of
+    ``dropfolders.yaml``."""
+
+    max_bytes: int
+    max_files: int
+
+
+def upload_limits() -> ZipLimits:
+    return ZipLimits(int(PARAMETERS.value("upload_max_uncompressed_bytes")), int(PARAMETERS.value("upload_max_files")))
+
+
+_CHUNK = 1 << 20
+
+
+def deposit_zip(
+    settings: Settings,
+    archive: BinaryIO,
+    label: str,
+    finess: str,
+    file_format: str = "pivot",
+    limits: ZipLimits | None = None,
+) -> Path:
+    """Unpack an uploaded zip into the drop folder of ``finess`` as a complete extract (as :func:`deposit`:
+    hidden folder, ``format.txt`` and ``COMPLET`` last, one rename). Refused with :class:`ZipRefused`
+    (French), nothing deposited: not a zip, empty, an entry with an absolute path, ``..``, a link or a
+    special file, a name of the drop folder's own files, more files or more unpacked bytes than
+    ``limits`` (counted while unpacking too, not only as the archive declares). One folder holding every
+    file is unpacked as the extract itself (the loaders read the extract's top level)."""
+    limits = limits or upload_limits()
+    try:
+        zipped = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise ZipRefused("le fichier n'est pas une archive zip lisible") from error
+    with zipped:
+        members = _checked_members(zipped, limits)
+        safe_label = _safe_label(label)
+
+        def unpack(partial: Path) -> None:
+            partial.mkdir(mode=0o700)
+            written = 0
+            for info, parts in members:
+                target = partial.joinpath(*parts)
+                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                try:
+                    with zipped.open(info) as source, open(target, "xb") as out:
+                        while chunk := source.read(_CHUNK):
+                            written += len(chunk)
+                            if written > limits.max_bytes:
+                                raise ZipRefused(_too_big(limits))
+                            out.write(chunk)
+                except (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError) as error:
+                    raise ZipRefused(f"entrée « {info.filename} » illisible ({error})") from error
+
+        return _publish(settings, finess, safe_label, unpack, file_format)
+
+
+def _too_big(limits: ZipLimits) -> str:
+    return f"archive trop volumineuse une fois décompressée (au plus {limits.max_bytes // (1 << 20)} Mio)"
+
+
+def _safe_label(label: str) -> str:
+    """The extract's name after its stamp: the upload's file name without ``.zip``, safe characters only."""
+    stem = Path(label.replace("\\", "/")).name
+    stem = stem[:-4] if stem.lower().endswith(".zip") else stem
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem).strip("._")
+    return cleaned[:60] or "extrait"
+
+
+def _checked_members(zipped: zipfile.ZipFile, limits: ZipLimits) -> list[tuple[zipfile.ZipInfo, list[str]]]:
+    """The archive's files with their path parts, every entry checked (see :func:`deposit_zip`)."""
+    files: list[tuple[zipfile.ZipInfo, list[str]]] = []
+    declared = 0
+    for info in zipped.infolist():
+        name = info.filename
+        parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+        if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or not parts:
+            raise ZipRefused(f"chemin absolu refusé dans l'archive : « {name} »")
+        if ".." in parts:
+            raise ZipRefused(f"chemin sortant du dossier refusé dans l'archive : « {name} »")
+        kind = stat.S_IFMT(info.external_attr >> 16)
+        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+            what = "lien symbolique" if kind == stat.S_IFLNK else "fichier spécial"
+            raise ZipRefused(f"{what} refusé dans l'archive : « {name} »")
+        if info.is_dir():
+            continue
+        files.append((info, parts))
+        declared += info.file_size
+        if len(files) > limits.max_files:
+            raise ZipRefused(f"trop de fichiers dans l'archive (au plus {limits.max_files})")
+        if declared > limits.max_bytes:
+            raise ZipRefused(_too_big(limits))
+    if not files:
+        raise ZipRefused("l'archive est vide (aucun fichier)")
+    tops = {parts[0] for _, parts in files}
+    if len(tops) == 1 and all(len(parts) > 1 for _, parts in files):  # one folder holding everything
+        files = [(info, parts[1:]) for info, parts in files]
+    seen: set[tuple[str, ...]] = set()
+    for info, parts in files:
+        key = tuple(p.lower() for p in parts)
+        if key in seen:
+            raise ZipRefused(f"fichier en double dans l'archive : « {info.filename} »")
+        seen.add(key)
+        if len(parts) == 1 and parts[0] in OWN_FILES:
+            raise ZipRefused(f"nom réservé au dossier de dépôt dans l'archive : « {info.filename} »")
+    return files
+
+
+@dataclass(frozen=True)
+class ExtractState:
+    """Where a deposited extract stands: ``waiting`` (in the drop folder), ``running`` (being loaded),
+    or its report's status once it has moved."""
+
+    state: str
+    report: ExtractReport | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.report is not None
+
+
+def state_of(extract: Path) -> ExtractState | None:
+    """The state of the extract deposited at ``extract`` (``depot/<FINESS>/<name>``); None if it is nowhere.
+    It is *running* when a pass holds the processing lock and it is the first complete extract still there
+    (a pass takes them in order of arrival and moves each once done)."""
+    report = report_of(extract)
+    if report is not None:
+        return ExtractState(report.status, report)
+    if not extract.is_dir():
+        return None
+    root = extract.parent.parent
+    if _pass_under_way(root):
+        ready = scan(root).ready
+        if ready and ready[0].path == extract:
+            return ExtractState("running")
+    return ExtractState("waiting")
+
+
+def _pass_under_way(root: Path) -> bool:
+    lock = root / LOCK_FILE
+    if not lock.is_file():
+        return False
+    with open(lock, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
 
 
 def wait_for_report(extract: Path, timeout: float, interval: float = 0.5) -> ExtractReport | None:

@@ -27,7 +27,7 @@ from proxisante.ingest.dropfolders import DropFolderWorker
 from proxisante.installation import Installation, open_installation
 from proxisante.settings import Settings, get_settings
 from proxisante.web.api import router as api_router
-from proxisante.web.pages import error_page, mount_pages
+from proxisante.web.pages import UPLOAD_PATH, error_page, mount_pages
 from proxisante.web.security.accounts import Account, AccountStore
 from proxisante.web.security.audit import AuditLog
 from proxisante.web.security.auth import (
@@ -57,19 +57,22 @@ def too_large_message(limit: int) -> str:
 class BodyLimit:
     """Refuse a request body over ``limit`` bytes (``security.yaml``: ``max_request_bytes``) with a 413 in
     French: at once when ``Content-Length`` says so, and while reading when the body comes in chunks,
-    so that no route ever holds more than ``limit`` bytes of it in memory."""
+    so that no route ever holds more than ``limit`` bytes of it in memory. ``per_path`` gives a path its own
+    limit: the upload of an extract (``max_upload_bytes``), whose body the form parser spools to disk."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, per_path: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.per_path = dict(per_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope["path"], self.limit)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            message = too_large_message(self.limit)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            message = too_large_message(limit)
             if scope["path"].startswith("/api"):
                 response: Response = JSONResponse({"detail": message}, status_code=413)
             else:
@@ -83,8 +86,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise StarletteHTTPException(413, too_large_message(self.limit))
+                if seen > limit:
+                    raise StarletteHTTPException(413, too_large_message(limit))
             return message
 
         await self.app(scope, limited, send)
@@ -166,7 +169,11 @@ def create_app(
     _handlers(app)
     app.include_router(api_router)
     mount_pages(app)
-    app.add_middleware(BodyLimit, limit=int(SECURITY.value("max_request_bytes")))  # inside the headers below
+    app.add_middleware(  # inside the headers below; the upload of an extract has its own, larger limit
+        BodyLimit,
+        limit=int(SECURITY.value("max_request_bytes")),
+        per_path={UPLOAD_PATH: int(SECURITY.value("max_upload_bytes"))},
+    )
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -17,16 +18,18 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import pandas as pd
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from proxisante import formats, spreadsheet
+from proxisante.definitions import ParameterFile
 from proxisante.disclosure import TOTAL
 from proxisante.economics.payments import MODELS
 from proxisante.economics.workbook import write_workbook
+from proxisante.ingest import FORMATS, dropfolders
 from proxisante.measures.definition import GROUPS, Measure, library
 from proxisante.network.structures import Structure, StructureError, StructureRegistry
 from proxisante.territory.maps import map_data, plotly_figure
@@ -637,9 +640,16 @@ def network_structures(web: Any) -> tuple[list[Structure], str | None]:
 
 
 @router.get("/administration", name="page_admin")
-def administration(request: Request, message: str | None = None, erreur: str | None = None) -> HTMLResponse:
+def administration(
+    request: Request,
+    message: str | None = None,
+    erreur: str | None = None,
+    depot: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
     web = request.app.state.web
     structures, structures_error = network_structures(web)
+    today = dt.date.today()
+    deposited = _deposited(depot)
     return render(
         request,
         "admin.html",
@@ -654,7 +664,118 @@ def administration(request: Request, message: str | None = None, erreur: str | N
         roles={name: label for name, label in ROLES.items() if name not in CARE_TEAM},
         structures=structures,
         structures_error=structures_error,
+        active_structures=[s for s in structures if s.active_on(today)],
+        formats=list(FORMATS),
+        extract=_extract_context(web, deposited) if deposited else None,
+        upload_limit_mib=int(SECURITY.value("max_upload_bytes")) // (1 << 20),
     )
+
+
+# -- administration: upload of an extract (zip) into a structure's drop folder -------------------------------------
+
+UPLOAD_PATH = "/administration/depot"  # its own request body limit: max_upload_bytes (web/app.py, BodyLimit)
+SECURITY = ParameterFile("proxisante.web.security", "security.yaml")
+_EXTRACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
+_FINESS_SHAPE = re.compile(r"^[0-9AB]{9}$")
+
+
+def _deposited(text: str | None) -> dict[str, str] | None:
+    """``FINESS/extract`` of the query string (after an upload), checked so that it names one folder of one
+    drop folder and nothing else."""
+    if not text or "/" not in text:
+        return None
+    finess, name = text.split("/", 1)
+    if not _FINESS_SHAPE.match(finess) or not _EXTRACT_NAME.match(name) or ".." in name:
+        return None
+    return {"finess": finess, "name": name}
+
+
+@router.post(UPLOAD_PATH, name="admin_upload_extract")
+def upload_extract(
+    request: Request,
+    structure: Annotated[str, Form(max_length=9)],
+    fichier: Annotated[UploadFile, File()],
+    chosen_format: Annotated[str, Form(alias="format", max_length=10)] = "pivot",
+) -> Response:
+    """An extract uploaded as a zip: checked (structure active today, format, the archive itself), unpacked
+    into the structure's drop folder as ``dropfolders.deposit_zip`` does, audited; the page then follows
+    its state (``admin_extract_status``). A refusal is said on the page; nothing is deposited."""
+    web, user = request.app.state.web, user_of(request)
+    label = (fichier.filename or "")[:200]
+    size = fichier.size or 0
+    file_format = chosen_format.strip().lower()
+
+    def refused(reason: str) -> Response:
+        web.audit.append(
+            user.username,
+            user.roles,
+            "dépôt d'extrait refusé",
+            "admin_upload_extract",
+            f"{structure} : {label} ({size} octets) : {reason}",
+        )
+        message = f"Dépôt refusé, rien n'a été déposé : {reason}."
+        return RedirectResponse(f"/administration?erreur={_q(message)}#depot", status_code=303)
+
+    try:
+        StructureRegistry.installed(web.settings).check_active(structure.strip(), dt.date.today())
+    except StructureError as error:
+        return refused(str(error).rstrip("."))
+    if file_format not in FORMATS:
+        return refused(f"format inconnu « {chosen_format} » (formats : {', '.join(FORMATS)})")
+    if not size:
+        return refused("le fichier envoyé est vide")
+    try:
+        extract = dropfolders.deposit_zip(
+            web.settings, fichier.file, label, structure.strip(), file_format, dropfolders.upload_limits()
+        )
+    except dropfolders.ZipRefused as error:
+        return refused(str(error))
+    web.audit.append(
+        user.username,
+        user.roles,
+        "extrait déposé",
+        "admin_upload_extract",
+        f"{extract.parent.name} : {label} ({size} octets), format {file_format}, extrait {extract.name}",
+    )
+    message = f"Extrait « {label} » déposé pour la structure {extract.parent.name} ; il sera chargé par le serveur."
+    target = f"/administration?message={_q(message)}&depot={_q(extract.parent.name + '/' + extract.name)}#depot"
+    return RedirectResponse(target, status_code=303)
+
+
+EXTRACT_STATES = {
+    "waiting": "en attente",
+    "running": "en cours",
+    "loaded": "chargé",
+    "nothing_new": "chargé (rien de nouveau)",
+    "rejected": "refusé",
+    "retry": "en attente",
+}
+
+
+@router.get(f"{UPLOAD_PATH}/etat", name="admin_extract_status")
+def extract_status(
+    request: Request,
+    structure: Annotated[str, Query(max_length=9)],
+    extrait: Annotated[str, Query(max_length=200)],
+) -> HTMLResponse:
+    """The state of a deposited extract, a small fragment that htmx polls until the report is there."""
+    web = request.app.state.web
+    deposited = _deposited(f"{structure}/{extrait}")
+    if deposited is None:
+        raise InputError("extrait inconnu : structure (FINESS) et nom d'extrait attendus")
+    return render(request, "_extract_status.html", **_extract_context(web, deposited))
+
+
+def _extract_context(web: Any, deposited: dict[str, str]) -> dict[str, Any]:
+    """What the status fragment shows: the state in French, the report once there, whether to poll again."""
+    found = dropfolders.state_of(dropfolders.depot_root(web.settings) / deposited["finess"] / deposited["name"])
+    return {
+        "deposited": deposited,
+        "state": found.state if found else None,
+        "label": EXTRACT_STATES.get(found.state, found.state) if found else "introuvable",
+        "report": found.report.text() if found and found.report else None,
+        "poll": found is not None and not found.done,
+    }
 
 
 @router.post("/administration/comptes", name="admin_add_account")

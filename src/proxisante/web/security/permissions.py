@@ -68,6 +68,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "page_admin": _ADMIN,
     "admin_add_account": _ADMIN,
     "admin_disable_account": _ADMIN,
+    "admin_upload_extract": _ADMIN,
+    "admin_extract_status": _ADMIN,
     "logout": _ALL,
     # JSON API
     "api_me": _ALL,
