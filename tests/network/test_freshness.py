@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -19,7 +20,10 @@ from proxisante.installation import Installation, open_installation
 from proxisante.network.freshness import OUTSIDE, PARAMETERS, Freshness, Thresholds, freshness, monthly_volumes
 from proxisante.network.structures import StructureRegistry, load_source, parse, with_key
 from proxisante.settings import Settings
+from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.replicate import replicate
 from proxisante.web.security.accounts import AccountStore
+from tests.lib.engines import new_database, new_spark_warehouse
 from tests.lib.web import PASSWORD, login, make_app
 
 A, B, C = with_key("23000001"), with_key("87000001"), with_key("19000001")
@@ -217,3 +221,26 @@ def test_quality_page_shows_freshness(home: Path, tmp_path: Path) -> None:
         assert other.get("/qualite", follow_redirects=False).status_code == 403
     finally:
         application.state.web.installation.close()
+
+
+# -- the same answers on every engine ---------------------------------------------------------------------------
+
+
+def test_same_freshness_on_postgres_and_spark(installation: Installation, postgres_url: str, spark_session) -> None:
+    registry = register(installation.settings, A, B, C)
+    monthly(installation, A, 10)
+    monthly(installation, B, 100)
+    add_batch(installation, "outside", None, dt.datetime(2026, 10, 15, 23, 30), patients=7)
+    expected = freshness(installation.warehouse, ON, registry, LIMITS)
+    replicas = {
+        "postgres": Warehouse.connect(new_database(postgres_url)),
+        "pyspark": new_spark_warehouse(spark_session),
+    }
+    for engine, replica in replicas.items():
+        try:
+            replicate(installation.warehouse, replica, ["etl_batch", "etl_manifest"])
+            got = freshness(replica, ON, registry, LIMITS)
+            assert got.structures == expected.structures, engine
+            pd.testing.assert_frame_equal(got.volumes, expected.volumes, check_dtype=False, obj=engine)
+        finally:
+            replica.close()
