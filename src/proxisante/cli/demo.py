@@ -160,8 +160,8 @@ def demo(
 def _demo_network(structures: int, patients: int, seed: int) -> None:
     """The synthetic network as its members would send it: each structure registered (once), each extract
     copied into its drop folder (once: a later demo finds them archived), then the drop folders processed."""
-    from proxisante.cli.depot import print_pass
-    from proxisante.ingest.dropfolders import depot_root, process
+    from proxisante.cli.depot import process_and_print
+    from proxisante.ingest.dropfolders import depot_root
     from proxisante.network.structures import StructureRegistry
     from proxisante.settings import get_settings
     from proxisante.synth.network import DEPOT, REGISTRY_FILE
@@ -185,12 +185,7 @@ def _demo_network(structures: int, patients: int, seed: int) -> None:
             shutil.copytree(extract, hidden)
             hidden.rename(target)
         deposited.touch()
-    installation = open_installation(settings)
-    try:
-        result = process(installation)
-    finally:
-        installation.close()
-    print_pass(result, depot_root(settings))
+    process_and_print(settings)
 
 
 def _demo_login(port: int) -> None:

@@ -12,6 +12,7 @@ from proxisante.cli.common import console
 
 if TYPE_CHECKING:
     from proxisante.ingest.dropfolders import Pass
+    from proxisante.settings import Settings
 
 depot_app = typer.Typer(
     help="Dossiers de dépôt des structures ($PROXISANTE_HOME/depot/<FINESS>/) : extraits complets chargés "
@@ -25,8 +26,8 @@ def process_once() -> None:
     """Charge une fois les extraits complets des dossiers de dépôt et affiche le rapport de chacun.
 
     Pour une tâche planifiée quand le serveur web ne tourne pas (il les traite lui-même pendant qu'il sert)."""
-    from proxisante.ingest.dropfolders import PARAMETERS, depot_root, process
-    from proxisante.installation import open_installation, running_server
+    from proxisante.ingest.dropfolders import PARAMETERS
+    from proxisante.installation import running_server
     from proxisante.settings import get_settings
 
     settings = get_settings()
@@ -37,14 +38,23 @@ def process_once() -> None:
             f"toutes les {PARAMETERS.value('poll_seconds')} secondes : rien à faire ici."
         )
         return
+    result = process_and_print(settings)
+    if any(r.status == "retry" for r in result.reports):
+        raise typer.Exit(code=1)
+
+
+def process_and_print(settings: Settings) -> Pass:
+    """One pass over the drop folders of the installation (opened for it), each report printed in French."""
+    from proxisante.ingest.dropfolders import depot_root, process
+    from proxisante.installation import open_installation
+
     installation = open_installation(settings)
     try:
         result = process(installation)
     finally:
         installation.close()
     print_pass(result, depot_root(settings))
-    if any(r.status == "retry" for r in result.reports):
-        raise typer.Exit(code=1)
+    return result
 
 
 def print_pass(result: Pass, root: Path) -> None:
