@@ -26,3 +26,4 @@ def installation(home: Path):
 
 
 from tests.lib.engines import postgres_url, spark_session  # noqa: E402, F401
+from tests.lib.network import network, network_template  # noqa: E402, F401

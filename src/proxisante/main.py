@@ -33,10 +33,20 @@ from proxisante.economics.profile_warehouse import last_full_year, profile_from_
 from proxisante.economics.uncertainty import DEFAULT_DRAWS, DEFAULT_SEED, Simulation, simulate
 from proxisante.installation import Installation
 from proxisante.measures.periods import Period
+from proxisante.network.scope import Scope, ScopedTables
 from proxisante.population.patientele import Patientele
 from proxisante.reporting.counts import WithoutPersons
 from proxisante.territory.apl import Accessibility, compute_apl
 from proxisante.territory.supply import Supply, combined, synthetic_supply, warehouse_supply
+
+# -- scope ----------------------------------------------------------------------------------------------------
+
+
+def scoped(installation: Installation, scope: Scope) -> ScopedTables:
+    """The installation's warehouse as ``scope`` sees it: what every use case below reads, so that none
+    can see further than the structures its caller may (``network.scope``)."""
+    return ScopedTables(installation.warehouse, scope)
+
 
 # -- economics ----------------------------------------------------------------------------------------------
 
@@ -46,19 +56,21 @@ class NoBilledActs(ProfileError):
     where each caller adds what to do (the CLI: give a profile file; the web: load an export first)."""
 
 
-def warehouse_profile(installation: Installation, year: int | None = None, excluded: Iterable[int] = ()) -> Profile:
-    """The centre's economic profile read from its warehouse: for ``year``, or by default the last full
+def warehouse_profile(
+    installation: Installation, year: int | None = None, excluded: Iterable[int] = (), *, scope: Scope
+) -> Profile:
+    """The economic profile of ``scope`` read from the warehouse: for ``year``, or by default the last full
     calendar year of its acts (``economics.profile_warehouse.last_full_year``), panel on 31 December.
 
     ``excluded`` persons (the patients who objected, for an audience outside the care team) are in none
     of the tables the profile reads. Raises :class:`NoBilledActs` for an empty warehouse and
     ``ProfileError`` for a profile the economic model refuses. Runs the ROSP measures: seconds."""
-    chosen = year or last_full_year(installation.warehouse)
+    visible = scoped(installation, scope)
+    chosen = year or last_full_year(visible)
     if chosen is None:
         raise NoBilledActs("l'entrepôt ne contient aucun acte facturé : chargez un export")
     persons = frozenset(excluded)
-    tables = WithoutPersons(installation.warehouse, persons) if persons else installation.warehouse
-    return profile_from_warehouse(tables, chosen)
+    return profile_from_warehouse(WithoutPersons(visible, persons) if persons else visible, chosen)
 
 
 def payment_simulation(
@@ -88,6 +100,7 @@ def patientele(
     on: dt.date,
     period: Period,
     *,
+    scope: Scope,
     by_provider: bool = False,
     excluded: Iterable[int] = (),
 ) -> dict[str, pd.DataFrame]:
@@ -97,7 +110,7 @@ def patientele(
     (the same per médecin traitant), ``access`` (patients seen with and without a médecin traitant),
     ``risk`` (risk levels) and ``flows`` (declarations over ``period``, per médecin traitant when
     ``by_provider``). ``excluded`` persons (objectors) are left out of every table but the flows."""
-    with Patientele(installation.warehouse, on, exclude_person_ids=excluded) as p:
+    with Patientele(scoped(installation, scope), on, exclude_person_ids=excluded) as p:
         return {
             "pyramid": p.pyramid(by_provider=False),
             "composition": p.composition(by_provider=False),
@@ -111,10 +124,10 @@ def patientele(
 # -- territory ----------------------------------------------------------------------------------------------
 
 
-def centre_supply(installation: Installation, on: dt.date | None = None) -> Supply:
-    """The centre's own general practitioners as APL supply: FTE by the commune of their site, on ``on``
-    (default: today, the staff the centre has now)."""
-    return warehouse_supply(installation.warehouse, on or dt.date.today())
+def centre_supply(installation: Installation, on: dt.date | None = None, *, scope: Scope) -> Supply:
+    """The general practitioners of ``scope``'s structures as APL supply: FTE by the commune of their site,
+    on ``on`` (default: today, the staff they have now)."""
+    return warehouse_supply(scoped(installation, scope), on or dt.date.today())
 
 
 def accessibility(
@@ -135,7 +148,7 @@ def accessibility(
     return compute_apl(communes, offer, variant, matrix=travel, ages=ages)
 
 
-def centre_accessibility(installation: Installation, communes: pd.DataFrame) -> Accessibility:
+def centre_accessibility(installation: Installation, communes: pd.DataFrame, *, scope: Scope) -> Accessibility:
     """The APL the territory page shows and ``proxisante territoire apl --centre`` prints without a supply
-    file: the synthetic national supply with the centre's own GPs of today."""
-    return accessibility(communes, centre=centre_supply(installation))
+    file: the synthetic national supply with the GPs of ``scope``'s structures today."""
+    return accessibility(communes, centre=centre_supply(installation, scope=scope))

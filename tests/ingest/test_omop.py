@@ -177,14 +177,17 @@ def test_a_birth_after_the_day_of_the_load_is_quarantined(tmp_path: Path) -> Non
 
 
 def test_warehouse_tables_have_the_official_columns() -> None:
-    """The OMOP tables of the warehouse are those of the official DDL, same columns, same order."""
-    from proxisante.warehouse.schema import TABLES
+    """The OMOP tables of the warehouse are those of the official DDL, same columns, same order, then the
+    network's ``structure`` column on every table but the vocabularies."""
+    from proxisante.warehouse.schema import STRUCTURE, TABLES
 
     official = cdm_tables()
     omop = [t for t in TABLES if t.group == "omop"]
     assert len(omop) == 29
     for table in omop:
-        assert list(table.columns) == official[table.name].column_names, table.name
+        extra = [STRUCTURE] if table.per_structure else []
+        assert list(table.columns) == official[table.name].column_names + extra, table.name
+    assert sum(not t.per_structure for t in omop) == 10
     assert official["measurement"].column("measurement_date").required
     assert official["visit_occurrence"].id_columns() == [
         "visit_occurrence_id", "provider_id", "care_site_id", "preceding_visit_occurrence_id"

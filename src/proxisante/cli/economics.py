@@ -10,6 +10,7 @@ from rich.table import Table
 
 from proxisante.cli.common import console, decimal, number, percent
 from proxisante.formats import keuros
+from proxisante.network.scope import Scope
 
 SHORT = {
     "acte": "acte",
@@ -132,7 +133,7 @@ def _warehouse_profile(year: int | None):
 
     installation = open_installation()
     try:
-        return warehouse_profile(installation, year)
+        return warehouse_profile(installation, year, scope=Scope.network())
     except NoBilledActs as error:
         raise ProfileError(f"{error} ou donnez --profile") from error
     finally:

@@ -12,6 +12,7 @@ from rich.table import Table
 from proxisante.cli.common import console, date, number, percent
 from proxisante.installation import open_installation
 from proxisante.measures.periods import PeriodError, parse_period
+from proxisante.network.scope import Scope
 
 
 def patientele(
@@ -28,7 +29,7 @@ def patientele(
         raise typer.BadParameter(str(error)) from error
     installation = open_installation()
     try:
-        tables = tables_on(installation, reference, span, by_provider=provider)
+        tables = tables_on(installation, reference, span, scope=Scope.network(), by_provider=provider)
     finally:
         installation.close()
     _composition(tables["by_provider" if provider else "composition"], reference, provider)

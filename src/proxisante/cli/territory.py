@@ -14,6 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from proxisante.cli.common import console, date, decimal, number, percent
+from proxisante.network.scope import Scope
 from proxisante.spreadsheet import write_csv
 from proxisante.territory.apl import Accessibility, desert_summary
 from proxisante.territory.communes import build_reference, load_reference, reference_path
@@ -79,7 +80,7 @@ def _centre_supply() -> Supply:
 
     installation = open_installation()
     try:
-        return centre_supply(installation)
+        return centre_supply(installation, scope=Scope.network())
     finally:
         installation.close()
 

@@ -176,7 +176,7 @@ class StagingBatch:
         if links is not None and links.num_rows:
             self.vault.stage(self.batch_id, vault_source, links)
         try:
-            commit_batch(self.warehouse, staged, appended, statements)
+            commit_batch(self.warehouse, staged, appended, statements, self.structure)
         except BaseException:
             self._settle()
             raise

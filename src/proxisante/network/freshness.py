@@ -92,7 +92,7 @@ def shown(tables: Tables, registry: Iterable[Structure]) -> bool:
 
 def monthly_volumes(tables: Tables) -> pd.DataFrame:
     """Rows loaded per structure, file table and month of load (the month its batch committed)."""
-    manifest = tables.table("etl_manifest")
+    manifest = tables.table("etl_manifest").drop("structure")  # the batch's is set for loads made before the column
     batch = tables.table("etl_batch").select("batch_id", "structure", "committed_at")
     joined = manifest.join(batch, manifest.batch_id == batch.batch_id)
     grouped = joined.group_by(

@@ -28,7 +28,7 @@ import pandas as pd
 from proxisante.disclosure import TOTAL
 from proxisante.measures.context import Context
 from proxisante.measures.periods import Period, month_ends
-from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.tables import Tables
 
 MOVEMENTS = ("arrival", "departure", "death", "change")
 FLOW_COLUMNS = (
@@ -49,14 +49,14 @@ def observation_days(period: Period) -> list[dt.date]:
     return [period.start - dt.timedelta(days=1), *ends]
 
 
-def snapshot(warehouse: Warehouse, day: dt.date) -> ir.Table:
+def snapshot(warehouse: Tables, day: dt.date) -> ir.Table:
     """``person_id``, ``provider_id`` and ``rpps`` of every person in the patientèle médecin traitant on ``day``."""
     persons = Context(warehouse, day, cache_tables=False).persons
     mt = persons.filter(persons.mt_provider_id.notnull())
     return mt.select("person_id", provider_id="mt_provider_id", rpps=mt.mt_rpps.cast("string"))
 
 
-def transitions(warehouse: Warehouse, period: Period) -> ir.Table:
+def transitions(warehouse: Tables, period: Period) -> ir.Table:
     """One row per person whose médecin traitant of the structure changed between two observations.
 
     Columns: ``month_end`` (the observation closing the month), ``person_id`` (pseudonymised),
@@ -66,19 +66,19 @@ def transitions(warehouse: Warehouse, period: Period) -> ir.Table:
     return _transitions(warehouse, _snapshots(warehouse, period, cache=False))
 
 
-def _snapshots(warehouse: Warehouse, period: Period, *, cache: bool) -> dict[dt.date, ir.Table]:
+def _snapshots(warehouse: Tables, period: Period, *, cache: bool) -> dict[dt.date, ir.Table]:
     """One snapshot per observation day; cached (a temporary table of any engine) when reused."""
     tables = {day: snapshot(warehouse, day) for day in observation_days(period)}
     return {day: table.cache() for day, table in tables.items()} if cache else tables
 
 
-def _transitions(warehouse: Warehouse, snapshots: dict[dt.date, ir.Table]) -> ir.Table:
+def _transitions(warehouse: Tables, snapshots: dict[dt.date, ir.Table]) -> ir.Table:
     days = list(snapshots)
     parts = [_between(warehouse, snapshots, before, after) for before, after in itertools.pairwise(days)]
     return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
 
 
-def _between(warehouse: Warehouse, snapshots: dict[dt.date, ir.Table], before: dt.date, after: dt.date) -> ir.Table:
+def _between(warehouse: Tables, snapshots: dict[dt.date, ir.Table], before: dt.date, after: dt.date) -> ir.Table:
     start = snapshots[before].rename(from_provider_id="provider_id", from_rpps="rpps")
     end = snapshots[after].rename(to_provider_id="provider_id", to_rpps="rpps", to_person="person_id")
     joined = start.outer_join(end, start.person_id == end.to_person)
@@ -109,12 +109,12 @@ def _between(warehouse: Warehouse, snapshots: dict[dt.date, ir.Table], before: d
     )
 
 
-def stocks(warehouse: Warehouse, period: Period) -> pd.DataFrame:
+def stocks(warehouse: Tables, period: Period) -> pd.DataFrame:
     """Size of the patientèle per médecin traitant on each observation day: ``day``, ``rpps``, ``patients``."""
     return _stocks(warehouse, _snapshots(warehouse, period, cache=False))
 
 
-def _stocks(warehouse: Warehouse, snapshots: dict[dt.date, ir.Table]) -> pd.DataFrame:
+def _stocks(warehouse: Tables, snapshots: dict[dt.date, ir.Table]) -> pd.DataFrame:
     parts = []
     for day, table in snapshots.items():
         parts.append(table.group_by("rpps").agg(patients=table.person_id.count()).mutate(day=ibis.literal(day, "date")))
@@ -124,7 +124,7 @@ def _stocks(warehouse: Warehouse, snapshots: dict[dt.date, ir.Table]) -> pd.Data
     return frame
 
 
-def flows(warehouse: Warehouse, period: Period, *, by_provider: bool = True) -> pd.DataFrame:
+def flows(warehouse: Tables, period: Period, *, by_provider: bool = True) -> pd.DataFrame:
     """Monthly and total flows of the patientèle médecin traitant, for the structure and per médecin traitant.
 
     One row per (``mt_rpps``, ``month``): ``month`` is ``YYYY-MM`` or ``Total`` (the whole period);
@@ -143,9 +143,7 @@ def flows(warehouse: Warehouse, period: Period, *, by_provider: bool = True) -> 
             cached.release()  # a long-running server must not keep them
 
 
-def _flows(
-    warehouse: Warehouse, snapshots: dict[dt.date, ir.Table], table: ir.Table, by_provider: bool
-) -> pd.DataFrame:
+def _flows(warehouse: Tables, snapshots: dict[dt.date, ir.Table], table: ir.Table, by_provider: bool) -> pd.DataFrame:
     into = table.filter(table.to_provider_id.notnull())
     out_of = table.filter(table.from_provider_id.notnull())
     moves_in = _moves(

@@ -24,7 +24,7 @@ from proxisante.measures.context import Context
 from proxisante.measures.periods import Period
 from proxisante.population import flows as flows_module
 from proxisante.population import panel, registries, risk
-from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.tables import Tables
 
 
 class Patientele:
@@ -32,7 +32,7 @@ class Patientele:
 
     def __init__(
         self,
-        warehouse: Warehouse,
+        warehouse: Tables,
         reference_date: dt.date,
         registry_ids: Sequence[str] | None = None,
         exclude_person_ids: Iterable[int] = (),

@@ -17,6 +17,7 @@ from proxisante.measures.periods import Period
 from proxisante.reporting.model import Site, Structure
 from proxisante.vocab import mapping
 from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.tables import Tables
 
 UNKNOWN_PROFESSION = "(inconnue)"
 
@@ -30,7 +31,7 @@ class WithoutPersons:
     profile does) sees the objecting patients nowhere.
     """
 
-    def __init__(self, warehouse: Warehouse, person_ids: Iterable[int]) -> None:
+    def __init__(self, warehouse: Tables, person_ids: Iterable[int]) -> None:
         self._warehouse = warehouse
         self._excluded = sorted(set(person_ids))
 

@@ -27,7 +27,7 @@ import pandas as pd
 from proxisante.definitions import ParameterFile
 
 if TYPE_CHECKING:
-    from proxisante.warehouse.connection import Warehouse
+    from proxisante.warehouse.tables import Tables
 
 PARAMETERS = ParameterFile(__package__)
 
@@ -134,7 +134,7 @@ def synthetic_supply(communes: pd.DataFrame, seed: int = SYNTHETIC_SEED) -> Supp
     return Supply(series[series > 0], "offre synthétique", synthetic=True, parameters=parameters)
 
 
-def warehouse_supply(warehouse: Warehouse, on: dt.date) -> Supply:
+def warehouse_supply(warehouse: Tables, on: dt.date) -> Supply:
     """The centre's own general practitioners, from the warehouse: FTE on ``on``, by the commune of their
     site (``provider`` → ``care_site`` → ``location``)."""
     activity = warehouse.table("fr_provider_activity")

@@ -70,6 +70,10 @@ class ManifestRow:
     rows_quarantined: int
 
 
+# The columns a loader's quarantine SELECT gives, in order (the structure is added at the commit).
+QUARANTINE_COLUMNS = "batch_id, source, pivot_table, file_name, line, field, reason, value, record"
+
+
 class Bookkeeping:
     """The quarantine, manifest and batch rows of one batch, staged in the warehouse's DuckDB connection.
 
@@ -97,7 +101,8 @@ class Bookkeeping:
         value, record`` takes one ``?`` parameter, the source."""
         if selects:
             self.con.execute(
-                f'INSERT INTO "{self.rejects}" {" UNION ALL ".join(selects)}', [self.source] * len(selects)
+                f'INSERT INTO "{self.rejects}" ({QUARANTINE_COLUMNS}) {" UNION ALL ".join(selects)}',
+                [self.source] * len(selects),
             )
 
     def staged(self) -> list[StagedRows]:
@@ -120,7 +125,7 @@ class Bookkeeping:
             )
             for m in self.files
         ]
-        names = list(schema.LOAD_MANIFEST.columns)
+        names = [c for c in schema.LOAD_MANIFEST.columns if c != schema.STRUCTURE]
         files = self._temp("manifest")
         self.con.register("manifest_rows", pa.table({n: [row[i] for row in rows] for i, n in enumerate(names)}))
         self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{files}" AS SELECT * FROM manifest_rows')
@@ -145,29 +150,52 @@ def commit_batch(
     staged: list[StagedRows],
     appended: list[StagedRows],
     statements: list[tuple[str, list[object]]] | None = None,
+    structure: str | None = None,
 ) -> None:
-    """Upsert ``staged`` rows on their table's key, run ``statements`` (SQL and parameters, on the
+    """Upsert ``staged`` rows on their table's key within ``structure`` (the FINESS the batch belongs to,
+    written in the ``structure`` column of every row), run ``statements`` (SQL and parameters, on the
     warehouse's DuckDB connection: bookkeeping of earlier batches that this one settles), append
-    ``appended`` rows, rebuild derived tables."""
-    backend = warehouse.backend
+    ``appended`` rows, rebuild derived tables.
+
+    Upserting within the structure is what keeps structures apart: a person (or a professional) loaded
+    by two structures is two rows with the same ``person_id``, and a load of one never rewrites the
+    other's."""
+    con = warehouse.duckdb
     with warehouse.transaction():
         for sql, parameters in statements or []:
-            warehouse.duckdb.execute(sql, parameters)
+            con.execute(sql, parameters)
         for rows in staged:
-            source = backend.sql(f'SELECT * FROM "{rows.staged}"')
             if rows.table.key is None:
                 raise ValueError(f"{rows.table.name} has no key to upsert on")
-            if warehouse.table(rows.table.name).count().execute() == 0:
-                backend.insert(rows.table.name, source)  # first load: nothing to merge with
-            else:
-                backend.upsert(rows.table.name, source, on=rows.table.key)
+            _delete_replaced(con, rows, structure)
+            _insert(con, rows, structure)
         for rows in appended:
-            backend.insert(rows.table.name, backend.sql(f'SELECT * FROM "{rows.staged}"'))
+            _insert(con, rows, structure)
         rebuild_observation_periods(warehouse)
 
 
+def _insert(con: duckdb.DuckDBPyConnection, rows: StagedRows, structure: str | None) -> None:
+    """Append the staged rows, each with the batch's structure."""
+    columns = ", ".join(f'"{c}"' for c in rows.table.columns)
+    values = ", ".join("?::VARCHAR" if c == schema.STRUCTURE else f'"{c}"' for c in rows.table.columns)
+    parameters = [structure] if rows.table.per_structure else []
+    con.execute(f'INSERT INTO "{rows.table.name}" ({columns}) SELECT {values} FROM "{rows.staged}"', parameters)
+
+
+def _delete_replaced(con: duckdb.DuckDBPyConnection, rows: StagedRows, structure: str | None) -> None:
+    """Remove the rows that the staged ones replace: same key, same structure."""
+    key, table = rows.table.key, rows.table.name
+    same = f'EXISTS (SELECT 1 FROM "{rows.staged}" s WHERE s."{key}" = t."{key}")'
+    if rows.table.per_structure:
+        con.execute(
+            f'DELETE FROM "{table}" t WHERE t.structure IS NOT DISTINCT FROM ?::VARCHAR AND {same}', [structure]
+        )
+    else:
+        con.execute(f'DELETE FROM "{table}" t WHERE {same}')
+
+
 def observation_periods(warehouse: Warehouse) -> Table:
-    """One observation period per person, from the first to the last recorded fact."""
+    """One observation period per person and structure, from the first to the last fact it recorded."""
     dated = [
         ("visit_occurrence", "visit_start_date"),
         ("condition_occurrence", "condition_start_date"),
@@ -178,9 +206,12 @@ def observation_periods(warehouse: Warehouse) -> Table:
         ("fr_billed_act", "act_date"),
     ]
     events = ibis.union(
-        *(warehouse.table(name).select(person_id="person_id", event_date=column) for name, column in dated)
+        *(
+            warehouse.table(name).select(person_id="person_id", event_date=column, structure=schema.STRUCTURE)
+            for name, column in dated
+        )
     )
-    spans = events.group_by("person_id").aggregate(
+    spans = events.group_by("person_id", "structure").aggregate(
         observation_period_start_date=events.event_date.min(),
         observation_period_end_date=events.event_date.max(),
     )
@@ -190,6 +221,7 @@ def observation_periods(warehouse: Warehouse) -> Table:
         observation_period_start_date=spans.observation_period_start_date,
         observation_period_end_date=spans.observation_period_end_date,
         period_type_concept_id=ibis.literal(vocab.omop_concept("type_ehr"), "int64"),
+        structure=spans.structure,
     )
 
 

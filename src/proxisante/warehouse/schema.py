@@ -32,6 +32,9 @@ TYPES = {
     "money": "decimal(12, 2)",
 }
 GROUPS = ("omop", "fr", "etl")  # OMOP CDM, French extension, load bookkeeping
+# How a table lives in a warehouse shared by several structures (the header of schema.yaml).
+NETWORK_KINDS = ("rows", "one_per_key", "spans", "shared")
+STRUCTURE = "structure"  # the last column of every table but the shared ones: the FINESS of its structure
 
 
 @dataclass(frozen=True)
@@ -43,10 +46,23 @@ class TableDef:
     key: str | None
     description: str
     group: str  # "omop", "fr" (French extension) or "etl" (load bookkeeping)
+    network: str = "rows"  # one of NETWORK_KINDS
 
     @property
     def schema(self) -> Schema:
         return ibis.schema(self.columns)
+
+    @property
+    def per_structure(self) -> bool:
+        """Whether each row says which structure it belongs to (every table but the vocabularies)."""
+        return self.network != "shared"
+
+    @property
+    def upsert_key(self) -> list[str]:
+        """The columns a load upserts on: the key, within the structure for a table that has one."""
+        if self.key is None:
+            return []
+        return [self.key, STRUCTURE] if self.per_structure else [self.key]
 
 
 def read_tables() -> tuple[TableDef, ...]:
@@ -54,10 +70,13 @@ def read_tables() -> tuple[TableDef, ...]:
     entries = yaml.safe_load((resources.files(__package__) / "schema.yaml").read_text(encoding="utf-8"))
     tables = []
     for name, entry in entries.items():
-        if entry["group"] not in GROUPS:
-            raise ValueError(f"schema.yaml: table {name}: unknown group {entry['group']!r}")
+        network = entry.get("network", "rows")
+        if entry["group"] not in GROUPS or network not in NETWORK_KINDS:
+            raise ValueError(f"schema.yaml: table {name}: unknown group or network kind")
         columns = {column: TYPES[kind] for column, kind in entry["columns"].items()}
-        tables.append(TableDef(name, columns, entry["key"], entry["description"], entry["group"]))
+        if network != "shared":
+            columns[STRUCTURE] = TYPES["text"]
+        tables.append(TableDef(name, columns, entry["key"], entry["description"], entry["group"], network))
     return tuple(tables)
 
 

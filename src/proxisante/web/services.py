@@ -34,6 +34,7 @@ from proxisante.measures.periods import Period, PeriodError, parse_period
 from proxisante.measures.prevention import prevention_plan
 from proxisante.measures.results import protect, run, series
 from proxisante.network.freshness import Freshness, freshness, shown
+from proxisante.network.scope import Scope
 from proxisante.network.structures import Structure
 from proxisante.population.patientele import Patientele
 from proxisante.territory.apl import Accessibility
@@ -299,7 +300,7 @@ class Services:
         return self.cached(
             "patientele",
             (on, period, excluded),
-            lambda: main.patientele(self.installation, on, period, excluded=excluded),
+            lambda: main.patientele(self.installation, on, period, scope=Scope.network(), excluded=excluded),
         )
 
     # -- economics -----------------------------------------------------------------------------
@@ -311,7 +312,7 @@ class Services:
 
         def compute() -> Profile:
             try:
-                return main.warehouse_profile(self.installation, year, excluded)
+                return main.warehouse_profile(self.installation, year, excluded, scope=Scope.network())
             except main.NoBilledActs as error:
                 raise Unavailable(f"{error} d'abord") from error
             except ProfileError as error:
@@ -357,7 +358,9 @@ class Services:
         (``main.centre_accessibility``)."""
         communes = self.communes()
         return self.cached(
-            "accessibility", id(communes), lambda: main.centre_accessibility(self.installation, communes)
+            "accessibility",
+            id(communes),
+            lambda: main.centre_accessibility(self.installation, communes, scope=Scope.network()),
         )
 
     def centre_departement(self) -> str | None:

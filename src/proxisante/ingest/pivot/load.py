@@ -53,6 +53,8 @@ from proxisante.warehouse.load import (
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".parquet", ".txt")
+# The columns of a waiting line as the batch stages it (the structure is added at the commit).
+WAITING_COLUMNS = [c for c in schema.WAITING.columns if c != schema.STRUCTURE]
 
 
 class BatchInput(Protocol):
@@ -457,7 +459,8 @@ class Waiting:
         self.batch, self.con = batch, batch.con
         self.lines = batch._temp("waiting")  # etl_waiting's columns, and the line's parsed key
         self.con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "{self.lines}" AS SELECT *, NULL::VARCHAR AS key FROM etl_waiting LIMIT 0'
+            f'CREATE OR REPLACE TEMP TABLE "{self.lines}" AS '
+            "SELECT * EXCLUDE (structure), NULL::VARCHAR AS key FROM etl_waiting LIMIT 0"
         )
         self.read = batch._temp("waiting_read")  # the earlier lines read again
         self.con.execute(
@@ -582,7 +585,7 @@ class Waiting:
         )
         rows = self.batch._temp("waiting_rows")
         self.con.execute(
-            f'CREATE OR REPLACE TEMP TABLE "{rows}" AS SELECT {", ".join(schema.WAITING.columns)} FROM "{self.lines}"'
+            f'CREATE OR REPLACE TEMP TABLE "{rows}" AS SELECT {", ".join(WAITING_COLUMNS)} FROM "{self.lines}"'
         )
         if not self._count(self.read):
             return [StagedRows(schema.WAITING, rows)], []
