@@ -26,7 +26,7 @@ from proxisante.measures.context import Context
 from proxisante.measures.definition import Criterion, Measure, Window, library
 from proxisante.measures.periods import Period
 from proxisante.measures.results import per_person
-from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.tables import Tables
 
 GAP_COLUMNS = ("measure_id", "person_id", "mt_rpps", "age", "sex", "action", "evidence_date", "due_since")
 
@@ -47,7 +47,7 @@ def gap_table(measure: Measure, context: Context, period: Period):
 
 
 def care_gaps(
-    warehouse: Warehouse,
+    warehouse: Tables,
     period: Period,
     measures: Iterable[Measure] | None = None,
     *,

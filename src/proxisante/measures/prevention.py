@@ -23,7 +23,7 @@ from proxisante.measures.definition import AgeRange, Criterion, Measure, library
 from proxisante.measures.gaps import due_since
 from proxisante.measures.periods import Period
 from proxisante.measures.results import per_person
-from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.tables import Tables
 
 CALENDAR = resources.files(__package__) / "prevention_calendar.yaml"
 PLAN_COLUMNS = ("person_id", "item_id", "label", "status", "last_done", "next_due", "source")
@@ -97,7 +97,7 @@ def item_measures() -> list[tuple[CalendarItem, Measure]]:
     return pairs
 
 
-def prevention_plan(warehouse: Warehouse, period: Period, person_ids: Iterable[int]) -> pd.DataFrame:
+def prevention_plan(warehouse: Tables, period: Period, person_ids: Iterable[int]) -> pd.DataFrame:
     """The plan of some persons on the period's last day: one row per (person, applicable item)."""
     ids = [int(p) for p in person_ids]
     # No materialised tables: the filter on a few persons then reaches every query.

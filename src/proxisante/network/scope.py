@@ -114,7 +114,7 @@ class ScopedTables:
 
     @property
     def engine(self) -> str:
-        return str(getattr(self._tables, "engine", "duckdb"))
+        return self._tables.engine
 
     def table(self, name: str) -> ir.Table:
         definition = TABLES_BY_NAME.get(name)

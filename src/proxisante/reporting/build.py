@@ -46,7 +46,7 @@ from proxisante.reporting.model import (
     TrendPoint,
 )
 from proxisante.vocab import mapping
-from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.tables import Tables
 
 SEX_LABELS = {"F": "Femmes", "M": "Hommes", "I": "Indéterminé", TOTAL: "Total"}
 INDICATOR_COUNTS = ("denominator", "exclusions", "numerator", "eligible")
@@ -67,7 +67,7 @@ class Options:
 
 
 def build_report(
-    warehouse: Warehouse,
+    warehouse: Tables,
     period: Period,
     excluded: Iterable[int] = (),
     options: Options | None = None,
@@ -143,7 +143,7 @@ def _before(period: Period) -> Period:
 
 
 def panel_tables(
-    warehouse: Warehouse, period: Period, excluded: frozenset[int], rules, registry_ids: Sequence[str] | None = None
+    warehouse: Tables, period: Period, excluded: frozenset[int], rules, registry_ids: Sequence[str] | None = None
 ) -> list[Table]:
     with Patientele(warehouse, period.end, registry_ids, exclude_person_ids=excluded) as patientele:
         pyramid = patientele.pyramid(by_provider=False)
@@ -216,7 +216,7 @@ def access_table(access: pd.DataFrame, rules) -> Table:
 # -- activity -----------------------------------------------------------------------------------
 
 
-def activity_tables(warehouse: Warehouse, period: Period, excluded: frozenset[int], rules) -> list[Table]:
+def activity_tables(warehouse: Tables, period: Period, excluded: frozenset[int], rules) -> list[Table]:
     professions = mapping("professions", "label_fr")
     contacts, totals = counts.contacts(warehouse, period, excluded)
     by_profession = protect.by_one_dimension(
@@ -280,7 +280,7 @@ def acts_table(frame: pd.DataFrame, period: Period, rules) -> Table:
 
 
 def protected_run(
-    warehouse: Warehouse, period: Period, measures: list[Measure], excluded: frozenset[int], rules
+    warehouse: Tables, period: Period, measures: list[Measure], excluded: frozenset[int], rules
 ) -> pd.DataFrame:
     """The structure's row of every measure on ``period``, protected (``measures run --protect``)."""
     table = run(warehouse, period, measures, exclude_person_ids=excluded).table
@@ -289,7 +289,7 @@ def protected_run(
 
 
 def indicator_rows(
-    warehouse: Warehouse,
+    warehouse: Tables,
     period: Period,
     previous: list[Period],
     measures: list[Measure],
@@ -375,7 +375,7 @@ def evolution(measure: Measure, before: TrendPoint | None, now: TrendPoint) -> s
 
 
 def economics_summary(
-    warehouse: Warehouse, period: Period, excluded: frozenset[int], options: Options
+    warehouse: Tables, period: Period, excluded: frozenset[int], options: Options
 ) -> tuple[Economics | None, str]:
     """The payment models of the year side by side (``economics`` public functions), or why not."""
     if not period.label.isdigit():

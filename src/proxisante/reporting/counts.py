@@ -16,7 +16,6 @@ import pandas as pd
 from proxisante.measures.periods import Period
 from proxisante.reporting.model import Site, Structure
 from proxisante.vocab import mapping
-from proxisante.warehouse.connection import Warehouse
 from proxisante.warehouse.tables import Tables
 
 UNKNOWN_PROFESSION = "(inconnue)"
@@ -48,7 +47,7 @@ class WithoutPersons:
         return getattr(self._warehouse, name)
 
 
-def structure(warehouse: Warehouse) -> Structure:
+def structure(warehouse: Tables) -> Structure:
     """The structure's sites (name, FINESS, kind) from ``care_site`` and ``fr_care_site``."""
     site = warehouse.table("care_site").select("care_site_id", "care_site_name")
     french = warehouse.table("fr_care_site").select("care_site_id", "finess", "structure_type")
@@ -69,7 +68,7 @@ def _in_period(table: ir.Table, column: str, period: Period) -> ir.Table:
     return table.filter(table[column] >= period.start, table[column] <= period.end)
 
 
-def _professions(warehouse: Warehouse) -> ir.Table:
+def _professions(warehouse: Tables) -> ir.Table:
     activity = warehouse.table("fr_provider_activity")
     return activity.select(activity_provider=activity.provider_id, profession=activity.profession)
 
@@ -78,7 +77,7 @@ def _without(table: ir.Table, excluded: list[int]) -> ir.Table:
     return table.filter(~table.person_id.isin(excluded)) if excluded else table
 
 
-def acts(warehouse: Warehouse, period: Period, excluded: Iterable[int] = ()) -> pd.DataFrame:
+def acts(warehouse: Tables, period: Period, excluded: Iterable[int] = ()) -> pd.DataFrame:
     """Acts of the period by profession and code: ``profession``, ``code``, ``acts``.
 
     One act is the payer rows of one code on one visit for one person (as the economic profile
@@ -96,7 +95,7 @@ def acts(warehouse: Warehouse, period: Period, excluded: Iterable[int] = ()) -> 
     return frame.sort_values(["profession", "code"]).reset_index(drop=True)
 
 
-def contacts(warehouse: Warehouse, period: Period, excluded: Iterable[int] = ()) -> tuple[pd.DataFrame, dict]:
+def contacts(warehouse: Tables, period: Period, excluded: Iterable[int] = ()) -> tuple[pd.DataFrame, dict]:
     """Contacts (``visit_occurrence`` rows) and distinct patients of the period by profession, and
     the structure's totals (distinct patients over all professions, all contacts)."""
     visits = _in_period(warehouse.table("visit_occurrence"), "visit_start_date", period)

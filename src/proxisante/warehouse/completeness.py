@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import ibis
 import pandas as pd
 
-from proxisante.warehouse.connection import Warehouse
 from proxisante.warehouse.expr import count_true
+from proxisante.warehouse.tables import Tables
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,7 @@ COLUMNS = (
 )
 
 
-def completeness_by_month(
-    warehouse: Warehouse, first: dt.date | None = None, last: dt.date | None = None
-) -> pd.DataFrame:
+def completeness_by_month(warehouse: Tables, first: dt.date | None = None, last: dt.date | None = None) -> pd.DataFrame:
     """One row per (table, month): rows, distinct persons, rows with a professional and with a coded concept."""
     frames = []
     for spec in CLINICAL_TABLES:

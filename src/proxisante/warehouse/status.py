@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from proxisante.warehouse.connection import Warehouse
 from proxisante.warehouse.schema import TABLES
+from proxisante.warehouse.tables import Tables
 
 
 @dataclass(frozen=True)
@@ -20,14 +20,14 @@ class Status:
     rejects_by_reason: pd.DataFrame
 
 
-def warehouse_status(warehouse: Warehouse, batches: int = 5) -> Status:
+def warehouse_status(warehouse: Tables, batches: int = 5) -> Status:
     counts = {t.name: (t.group, int(warehouse.table(t.name).count().execute())) for t in TABLES}
     batch = warehouse.table("etl_batch")
     last = warehouse.execute(batch.order_by(batch.committed_at.desc()).limit(batches))
     return Status(warehouse.engine, counts, last, rejects_by_reason(warehouse))
 
 
-def rejects_by_reason(warehouse: Warehouse) -> pd.DataFrame:
+def rejects_by_reason(warehouse: Tables) -> pd.DataFrame:
     """Rejected fields by table, field and reason; the line of the first occurrence of a duplicate is
     dropped from its reason so that duplicates count as one reason."""
     q = warehouse.table("etl_quarantine")
@@ -36,7 +36,7 @@ def rejects_by_reason(warehouse: Warehouse) -> pd.DataFrame:
     return warehouse.execute(grouped.order_by([grouped.rows.desc(), grouped.pivot_table, grouped.field]))
 
 
-def quarantined_rows(warehouse: Warehouse, table: str | None = None, limit: int = 50) -> pd.DataFrame:
+def quarantined_rows(warehouse: Tables, table: str | None = None, limit: int = 50) -> pd.DataFrame:
     """Rejected rows, newest batch first, in file order."""
     q = warehouse.table("etl_quarantine")
     if table:

@@ -20,6 +20,11 @@ class Tables(Protocol):
         """The warehouse table ``name`` (a declared table of ``warehouse/schema.py``)."""
         ...
 
+    @property
+    def engine(self) -> str:
+        """The engine that runs the queries: ``duckdb``, ``postgres`` or ``pyspark``."""
+        ...
+
     def execute(self, expr: ir.Expr) -> Any:
         """The result of an Ibis expression: a pandas DataFrame for a table, a scalar for a scalar."""
         ...
