@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import ibis.expr.types as ir
 import pytest
 
 from proxisante.network.attribution import attribution
 from proxisante.network.scope import Scope, ScopedTables, ScopeError
+from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.replicate import replicate
 from proxisante.warehouse.schema import TABLES
+from proxisante.warehouse.tables import Tables
+from tests.lib.engines import new_database, new_spark_warehouse
 from tests.lib.network import LoadedNetwork
 
 ON = dt.date(2026, 6, 30)
@@ -164,5 +169,49 @@ def test_attribution_rule_declaration_then_contacts(network: LoadedNetwork) -> N
             [person],
         )
         assert attributed()[1] == "last"
+    finally:
+        inst.close()
+
+
+# -- the same views on every engine -------------------------------------------------------------------------------
+
+ENGINE_TABLES = ["person", "visit_occurrence", "fr_mt_declaration", "observation_period", "provider"]
+
+
+def view_summary(tables: Tables, scope: Scope) -> dict[str, object]:
+    """What a scope sees, reduced to comparable values: persons, births, visits, spans, providers, attribution."""
+    view = ScopedTables(tables, scope)
+    person = view.table("person")
+    spans = view.table("observation_period")
+    chosen = attribution(tables, ON)
+
+    def rows(expr: ir.Table) -> list[tuple]:
+        return sorted(tuple(r.values()) for r in view.to_pyarrow(expr).to_pylist())
+
+    return {
+        "persons": rows(person.select("person_id", "year_of_birth", "structure")),
+        "visits": int(view.execute(view.table("visit_occurrence").count())),
+        "spans": rows(spans.select("person_id", "observation_period_start_date", "observation_period_end_date")),
+        "providers": int(view.execute(view.table("provider").count())),
+        "attributed": rows(chosen.select("person_id", "structure", "rule")),
+    }
+
+
+def test_same_views_on_postgres_and_spark(network: LoadedNetwork, postgres_url: str, spark_session) -> None:
+    inst = network.open()
+    a, b, _ = network.finess
+    scopes = [Scope.network(), Scope.of([a]), Scope.of([a, b]), Scope.of([b]).attributed(ON)]
+    try:
+        expected = [view_summary(inst.warehouse, scope) for scope in scopes]
+        replicas = {
+            "postgres": Warehouse.connect(new_database(postgres_url)),
+            "pyspark": new_spark_warehouse(spark_session),
+        }
+        for engine, replica in replicas.items():
+            try:
+                replicate(inst.warehouse, replica, ENGINE_TABLES)
+                assert [view_summary(replica, scope) for scope in scopes] == expected, engine
+            finally:
+                replica.close()
     finally:
         inst.close()

@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from proxisante.definitions import ParameterFile
+from proxisante.warehouse.expr import count_true
 from proxisante.warehouse.tables import Tables
 
 PARAMETERS = ParameterFile(__package__)
@@ -67,7 +68,6 @@ def _contacts(tables: Tables, on: dt.date) -> ir.Table:
     start = window_start(on)
     visits = tables.table("visit_occurrence")
     past = visits.filter(visits.visit_start_date <= on)
-    in_window = (past.visit_start_date >= start).cast("int64")
     return past.group_by("person_id", "structure").aggregate(
-        contacts=in_window.sum(), last_contact=past.visit_start_date.max()
+        contacts=count_true(past.visit_start_date >= start), last_contact=past.visit_start_date.max()
     )
