@@ -1,4 +1,4 @@
-"""``proxisante structures add|list|show|leave``: the registry of the network's member structures
+"""``proxisante structures add|list|show|leave|purger``: the registry of the network's member structures
 (:mod:`proxisante.network.structures`, ``docs/network.md``)."""
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from proxisante.cli.common import console, date
+from proxisante.cli.common import console, date, number, print_row_counts
 
 if TYPE_CHECKING:
+    from proxisante.network.purge import PurgeReport
     from proxisante.network.structures import Structure, StructureRegistry
 
 structures_app = typer.Typer(
@@ -149,6 +150,9 @@ def show(finess: Annotated[str, typer.Argument(help="FINESS juridique")]) -> Non
         "convention": structure.agreement or "—",
         "état": "membre" if structure.active_on(dt.date.today()) else "non membre aujourd'hui",
     }
+    purges = registry.purges(structure.finess)
+    if purges:
+        lines["données"] = f"purgées le {date(dt.datetime.fromisoformat(purges[-1]['at']))}"
     table = Table(title=structure.name, show_header=False)
     table.add_column("champ")
     table.add_column("valeur")
@@ -177,6 +181,82 @@ def leave(
         f"Structure {structure.name} (FINESS {structure.finess}) : départ du réseau le {date(structure.left)}.",
         highlight=False,
     )
+
+
+@structures_app.command("purger")
+def purge(
+    finess: Annotated[str, typer.Argument(help="FINESS juridique de la structure partie")],
+    confirm: Annotated[
+        str | None, typer.Option("--confirmer", help="le même FINESS, tapé une seconde fois pour confirmer")
+    ] = None,
+) -> None:
+    """Purge les données d'une structure qui a quitté le réseau : entrepôt, coffre d'identités, dossier de dépôt.
+
+    Irréversible ; l'entrée du registre reste (historique) et la purge est inscrite au journal. Relancée
+    après une interruption, la commande termine la purge."""
+    from proxisante.installation import open_installation
+    from proxisante.network.purge import PurgeError, purge_structure
+    from proxisante.network.structures import StructureError
+
+    wanted = finess.strip().upper()
+    if confirm is None or confirm.strip().upper() != wanted:
+        raise _refuse(
+            ValueError(
+                f"pour purger, tapez le FINESS une seconde fois : proxisante structures purger {wanted} "
+                f"--confirmer {wanted}"
+            ),
+            "Purge refusée",
+        )
+    try:
+        _registry().require(wanted)
+    except StructureError as error:
+        raise _refuse(error, "Purge refusée") from error
+    installation = open_installation()
+    try:
+        report = purge_structure(installation, wanted)
+    except (PurgeError, StructureError) as error:
+        raise _refuse(error, "Purge refusée") from error
+    finally:
+        installation.close()
+    _print_purge(report)
+
+
+def _print_purge(report: PurgeReport) -> None:
+    """The French summary of a purge: rows per table, vault, drop folder, journal line."""
+    title = f"{report.name} (FINESS {report.finess})"
+    if report.already is not None:
+        console.print(
+            f"Rien à purger : les données de {title} ont déjà été purgées le "
+            f"{date(dt.datetime.fromisoformat(report.already['at']))} (journal du réseau, ligne "
+            f"{report.already['seq']}).",
+            highlight=False,
+        )
+        return
+    rows = {name: count for name, count in report.rows.items() if count}
+    if rows:
+        print_row_counts("Lignes supprimées de l'entrepôt", rows)
+    console.print(f"Entrepôt : {_count(report.total_rows, 'ligne supprimée', 'lignes supprimées')}.", highlight=False)
+    pending = f", {_count(report.pending, 'ligne en attente supprimée', 'lignes en attente supprimées')}"
+    console.print(
+        f"Coffre d'identités : {_count(report.links, 'lien patient supprimé', 'liens patient supprimés')}, "
+        f"{_count(report.identities, 'identité supprimée', 'identités supprimées')} (personnes vues par cette "
+        f"seule structure){pending if report.pending else ''}.",
+        highlight=False,
+    )
+    console.print(
+        f"Dossier de dépôt depot/{report.finess}/ : {_count(report.files, 'fichier supprimé', 'fichiers supprimés')}.",
+        highlight=False,
+    )
+    console.print(
+        f"Données de {title} purgées ; purge inscrite au journal du réseau (ligne {report.journal_seq}). "
+        "La structure reste au registre.",
+        highlight=False,
+    )
+
+
+def _count(n: int, one: str, several: str) -> str:
+    """``n`` and its French noun: singular for 0 and 1, plural from 2."""
+    return f"{number(n)} {several if n > 1 else one}"
 
 
 def _record(structure: Structure) -> dict[str, Any]:

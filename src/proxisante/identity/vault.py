@@ -14,6 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,6 +74,15 @@ CREATE TABLE IF NOT EXISTS pending_link (
     batch_id VARCHAR NOT NULL, source VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, person_id BIGINT NOT NULL
 );
 """
+
+
+@dataclass(frozen=True)
+class VaultPurge:
+    """What :meth:`IdentityVault.purge_sources` removed: links, identities, pending rows of unfinished batches."""
+
+    links: int
+    identities: int
+    pending: int
 
 
 class IdentityVault:
@@ -226,6 +236,32 @@ class IdentityVault:
         with self.connect() as con:
             return self.chain.check(con, "access_log", ACCESS_COLUMNS, witnesses)
 
+    def purge_sources(self, finess: str) -> VaultPurge:
+        """Forget a structure that left the network (``proxisante structures purger``), in one transaction:
+        the links of its sources (``finess`` and ``finess/<export>``, see
+        :func:`proxisante.network.structures.load_source`), the pending rows of its batches, and the
+        identities of the persons that no remaining source links. A person another structure also saw
+        keeps that structure's links and the identity. Objections stay: they are the patient's choice,
+        hold no identifier, and must still hold if another structure sees the patient later; the access
+        log stays whole (its chain would break otherwise, and it names pseudonyms only). Running it again
+        finds nothing left to remove."""
+        sources = "(source = ? OR starts_with(source, ?))"
+        parameters = [finess, f"{finess}/"]
+        with self.connect() as con:
+            con.begin()
+            identities = _deleted(
+                con,
+                f"DELETE FROM identity WHERE person_id IN (SELECT person_id FROM source_patient WHERE {sources}) "
+                f"AND person_id NOT IN (SELECT person_id FROM source_patient WHERE NOT {sources})",
+                parameters * 2,
+            )
+            links = _deleted(con, f"DELETE FROM source_patient WHERE {sources}", parameters)
+            batches = f"batch_id IN (SELECT batch_id FROM pending_link WHERE {sources})"
+            pending = _deleted(con, f"DELETE FROM pending_identity WHERE {batches}", parameters)
+            pending += _deleted(con, f"DELETE FROM pending_link WHERE {batches}", parameters)
+            con.commit()
+        return VaultPurge(links, identities, pending)
+
     def count(self) -> int:
         with self.connect() as con:
             row = con.execute("SELECT count(*) FROM identity").fetchone()
@@ -235,6 +271,12 @@ class IdentityVault:
 # Batches of this process whose pending rows are written and not yet promoted or discarded: (vault, batch).
 _IN_FLIGHT: set[tuple[str, str]] = set()
 _IN_FLIGHT_LOCK = threading.Lock()
+
+
+def _deleted(con: duckdb.DuckDBPyConnection, statement: str, parameters: Sequence[object]) -> int:
+    """Run a DELETE; how many rows it removed (DuckDB returns the count as its result)."""
+    row = con.execute(statement, parameters).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _drop_pending(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:

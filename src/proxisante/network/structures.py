@@ -8,7 +8,8 @@ with its ``depart`` date: the file is the network's history, and :meth:`Structur
 whether a structure may load on a given day.
 
 Writes replace the file whole (temporary file, then rename), owner-only, under a lock file; each change
-is appended to a journal beside the file (``structures.journal.jsonl``), chained with the keyed hash of
+(and each purge of a structure's data, :mod:`proxisante.network.purge`) is appended to a journal beside
+the file (``structures.journal.jsonl``), chained with the keyed hash of
 :mod:`proxisante.identity.chain` and anchored in the audit folder, so that ``proxisante audit verify``
 tells an edited or truncated journal. A hand edit of the registry itself is not journaled.
 """
@@ -367,6 +368,19 @@ class StructureRegistry:
             self._write([updated if s.finess == current.finess else s for s in structures])
             self._log("depart", current.finess, {"depart": day.isoformat()}, by)
         return updated
+
+    def record_purge(self, finess: str, detail: dict[str, Any], *, by: str | None = None) -> dict[str, Any]:
+        """Journal that the data of ``finess`` were purged (:mod:`proxisante.network.purge`), with what was
+        removed; the entry itself stays in the file, the network's history. Its journal line."""
+        with self._locked():
+            structure = self.require(finess)
+            self._log("purge", structure.finess, detail, by)
+        return self.history()[-1]
+
+    def purges(self, finess: str) -> list[dict[str, Any]]:
+        """The journal's purge lines of ``finess``, oldest first: whether and when its data were purged."""
+        wanted = finess.strip().upper()
+        return [e for e in self.history() if e.get("action") == "purge" and e.get("finess") == wanted]
 
     def _write(self, structures: list[Structure]) -> None:
         """Replace the file whole: a temporary file in the same folder, flushed, then renamed (owner-only)."""
