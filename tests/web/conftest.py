@@ -20,6 +20,8 @@ from tests.lib.paths import TEST_DATA
 from tests.lib.web import PASSWORD, login, make_app
 
 PATIENTS = 300
+# The roles of a single centre (empty registry): a cpts account needs a CPTS in the registry (tests/web/test_scopes.py).
+CENTRE_ROLES = ("soignant", "coordinateur", "gestionnaire", "chercheur", "reseau", "admin")
 COMMUNES = TEST_DATA / "territory" / "communes-23-87.csv"
 
 
@@ -57,7 +59,7 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Centre:
     soignant, other = str(by_provider.index[0]), str(by_provider.index[1])
     own = next(p for p, r in panel.items() if r == soignant and current.get(p) == soignant)
     foreign = next(p for p, r in panel.items() if r == other and current.get(p) == other)
-    for role in ("soignant", "coordinateur", "gestionnaire", "chercheur", "admin"):
+    for role in CENTRE_ROLES:
         store.add(role, PASSWORD, [role], rpps=soignant if role == "soignant" else None, display_name=role.title())
     return Centre(settings, soignant, other, own, foreign)
 
@@ -73,7 +75,7 @@ def app(centre: Centre):
 def clients(app, centre: Centre) -> dict[str, tuple[TestClient, str]]:
     """One signed-in client per role, with its CSRF token."""
     out = {}
-    for role in ("soignant", "coordinateur", "gestionnaire", "chercheur", "admin"):
+    for role in CENTRE_ROLES:
         client = TestClient(app, base_url="http://127.0.0.1")
         out[role] = (client, login(client, role))
     return out

@@ -13,13 +13,16 @@ Two audiences see aggregates:
   (``measures.disclosure``) to each table, and masks with a count every value computed from it (share,
   rate, interval, eligible, events), so that no field rebuilds a masked count.
 
-Nominative reads (own patients for clinicians) and their audit are here too.
+Nominative reads (own patients for clinicians, within the account's structure) and their audit are here
+too, and the scope every route reads through (:func:`services`: the installation's services as the
+request's scope sees them, decided once by ``auth.authorize`` with ``security.scopes``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 from fastapi import Request
@@ -36,8 +39,11 @@ from proxisante.disclosure import (
 from proxisante.measures.definition import Measure
 from proxisante.measures.gaps import nominative
 from proxisante.measures.periods import Period
+from proxisante.network.scope import Scope
 from proxisante.web.security.auth import Forbidden, User, route_name
 from proxisante.web.security.permissions import protected_audience
+from proxisante.web.security.scopes import Registry
+from proxisante.web.security.scopes import scope_of as _account_scope
 from proxisante.web.services import InputError, Services, period_of
 
 SHARES = ("share",)
@@ -45,6 +51,21 @@ SHARES = ("share",)
 
 def user_of(request: Request) -> User:
     return request.state.user
+
+
+def scope_of(user: User, registry: Registry) -> Scope:
+    """The scope of an account, from the account only: its structure, its CPTS's members, or the network."""
+    return _account_scope(user.structure, user.cpts, registry)
+
+
+def request_scope(request: Request) -> Scope:
+    """The scope the request reads (the account's, narrowed by ``?structure=``), set by ``auth.authorize``."""
+    return request.state.scope
+
+
+def services(request: Request) -> Services:
+    """The installation's services as the request's scope sees them: what every page and API route reads."""
+    return request.app.state.web.services.for_scope(request_scope(request))
 
 
 def protected(user: User) -> bool:
@@ -200,7 +221,11 @@ def own_provider(user: User, provider: str | None) -> str | None:
 
 def check_own_patient(user: User, services: Services, person_id: int) -> None:
     """A clinician opens the plan of a patient who has them as médecin traitant *today*: a former
-    médecin traitant does not get it back by asking for a period when they still were."""
+    médecin traitant does not get it back by asking for a period when they still were. In a network, the
+    patient must be one the account's structure has seen: another structure's patient gets a 403, and the
+    identity vault is never asked for their name."""
+    if not services.scope.is_network and int(person_id) not in services.persons():
+        raise Forbidden("Ce patient n'est pas connu de votre structure.")
     if user.whole_structure:
         return
     if services.médecin_traitant(person_id, today()) != user.rpps:
@@ -227,3 +252,37 @@ def with_names(request: Request, frame: pd.DataFrame, list_name: str) -> pd.Data
             phone=pd.Series(dtype="string"),
         )
     return nominative(frame, web.installation.vault, reader=f"web:{user.username}", list_name=list_name)
+
+
+# -- administration: a structure's admin manages its own structure ------------------------------------------
+
+
+def manages(user: User, account: Any) -> bool:
+    """Whether an admin may see and change ``account``: a network admin every account, a structure's admin
+    the accounts of its structure only."""
+    return user.structure is None or account.structure == user.structure
+
+
+def managed_accounts(request: Request) -> list[Any]:
+    """The accounts the signed-in admin manages."""
+    user = user_of(request)
+    return [a for a in request.app.state.web.accounts.list() if manages(user, a)]
+
+
+def managed_audit(request: Request, limit: int) -> pd.DataFrame:
+    """The audit log as the admin may read it: a structure's admin the rows of its structure's accounts."""
+    frame = request.app.state.web.audit.entries(limit)
+    if user_of(request).structure is None:
+        return frame
+    names = {a.username for a in managed_accounts(request)}
+    return frame[frame.username.isin(names)].reset_index(drop=True)
+
+
+def managed_vault_log(request: Request, limit: int) -> pd.DataFrame:
+    """The identity vault's access log as the admin may read it: a structure's admin the web reads of its
+    structure's accounts."""
+    frame = request.app.state.web.installation.vault.access_log(limit=limit).to_pandas()
+    if user_of(request).structure is None:
+        return frame
+    readers = {f"web:{a.username}" for a in managed_accounts(request)}
+    return frame[frame.reader.isin(readers)].reset_index(drop=True)

@@ -21,6 +21,8 @@ from proxisante.web.access import (
     audited,
     check_own_patient,
     excluded,
+    managed_accounts,
+    managed_audit,
     own_provider,
     patientele_for,
     protected,
@@ -29,6 +31,7 @@ from proxisante.web.access import (
     published_year,
     results_for,
     series_for,
+    services,
     user_of,
     with_names,
 )
@@ -62,10 +65,6 @@ def cached_json(svc: Services, name: str, params: Any, build: Any) -> Response:
     return Response(body, media_type="application/json")
 
 
-def services(request: Request) -> Services:
-    return request.app.state.web.services
-
-
 def _period(request: Request, text: str | None):
     return period_of(text) if text else period_of(str(services(request).default_year()))
 
@@ -96,8 +95,17 @@ def me(request: Request) -> dict[str, Any]:
         "display_name": user.display_name,
         "roles": list(user.roles),
         "rpps": user.rpps,
+        "structure": user.structure,
+        "cpts": user.cpts,
+        "scope": _scope_json(request),
         "csrf_token": user.csrf,
     }
+
+
+def _scope_json(request: Request) -> dict[str, Any]:
+    """The scope the request reads: its name and structures (null: the whole network)."""
+    scope = request.state.scope
+    return {"name": scope.name, "structures": None if scope.is_network else sorted(scope.structures or ())}
 
 
 @router.get("/status", name="api_status", summary="État de l'entrepôt : tables, derniers lots, rejets")
@@ -365,7 +373,7 @@ def quality(request: Request) -> dict[str, Any]:
 @router.get("/audit", name="api_audit", summary="Journal d'audit des lectures nominatives")
 def audit(request: Request, limit: Limit = 200) -> dict[str, Any]:
     log = request.app.state.web.audit
-    frame = log.entries(limit)
+    frame = managed_audit(request, limit)
     frame["person_ids"] = frame.person_ids.map(lambda ids: [str(i) for i in ids])
     check = log.check()
     return {"chain_broken_at": check.broken_at, "chain_problem": check.reason, "rows": records(frame)}
@@ -381,6 +389,8 @@ def accounts(request: Request) -> list[dict[str, Any]]:
             "rpps": a.rpps,
             "active": a.active,
             "created_at": a.created_at.isoformat(),
+            "structure": a.structure,
+            "cpts": a.cpts,
         }
-        for a in request.app.state.web.accounts.list()
+        for a in managed_accounts(request)
     ]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from proxisante.economics.payments import MODELS
 from proxisante.economics.uncertainty import Simulation
-from proxisante.web.access import excluded, user_of
+from proxisante.web.access import excluded, services, user_of
 
 
 class ScenarioIn(BaseModel):
@@ -27,7 +27,7 @@ class ScenarioIn(BaseModel):
 
 def simulate(request: Request, scenario: ScenarioIn) -> Simulation:
     """The simulation a scenario asks for (cached per load), objecting patients left out for a protected audience."""
-    svc = request.app.state.web.services
+    svc = services(request)
     return svc.simulation(
         tuple(sorted(set(scenario.years))),
         scenario.draws,

@@ -39,6 +39,10 @@ from proxisante.web.access import (
     audited,
     check_own_patient,
     excluded,
+    managed_accounts,
+    managed_audit,
+    managed_vault_log,
+    manages,
     own_provider,
     panel_size,
     patientele_for,
@@ -48,13 +52,22 @@ from proxisante.web.access import (
     published_year,
     results_for,
     series_for,
+    services,
     user_of,
     with_names,
 )
 from proxisante.web.economics_view import ScenarioIn, simulate, simulation_summary
 from proxisante.web.security.accounts import AccountError
-from proxisante.web.security.auth import LOGIN_COOKIE, SESSION_COOKIE, User, authorize, client_address
+from proxisante.web.security.auth import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    Forbidden,
+    User,
+    authorize,
+    client_address,
+)
 from proxisante.web.security.permissions import CARE_TEAM, ROLES, web_may_create
+from proxisante.web.security.scopes import cpts_members, known_cpts, registry_of, shown_name
 from proxisante.web.services import InputError, Services, Unavailable, measure_of, period_of
 
 HERE = Path(__file__).parent
@@ -92,15 +105,16 @@ templates.env.filters.update(
 templates.env.globals.update(roles_labels=ROLES, groups=GROUPS)
 
 
-def services(request: Request) -> Services:
-    return request.app.state.web.services
-
-
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     user: User | None = getattr(request.state, "user", None)
     nav = [(href, label) for route, href, label in NAV if user and user.may(route)]
+    scope, registry = getattr(request.state, "scope", None), getattr(request.state, "registry", None)
+    where = shown_name(scope, registry) if user and scope is not None and registry is not None else None
     return templates.TemplateResponse(
-        request, name, {"user": user, "nav": nav, "path": request.url.path, **context}, status_code=status_code
+        request,
+        name,
+        {"user": user, "nav": nav, "path": request.url.path, "scope_name": where, **context},
+        status_code=status_code,
     )
 
 
@@ -614,12 +628,13 @@ def quality(request: Request) -> HTMLResponse:
     snapshot = svc.status()
     frame = svc.completeness()
     structures, structures_error = network_structures(request.app.state.web)
+    mine = tuple(s for s in structures if svc.scope.allows(s.finess))
     return render(
         request,
         "quality.html",
         title="Qualité des données",
         snapshot=snapshot,
-        freshness=svc.freshness(dt.date.today(), tuple(structures)),
+        freshness=svc.freshness(dt.date.today(), mine),
         structures_error=structures_error,
         quarantine=svc.quarantine(),
         completeness=frame,
@@ -646,25 +661,36 @@ def administration(
     erreur: str | None = None,
     depot: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    web = request.app.state.web
+    web, user = request.app.state.web, user_of(request)
     structures, structures_error = network_structures(web)
     today = dt.date.today()
     deposited = _deposited(depot)
+    scope = request.state.scope
+    if deposited and not scope.allows(deposited["finess"]):
+        raise Forbidden(f"L'extrait déposé pour la structure {deposited['finess']} est hors de votre périmètre.")
+    mine = [s for s in structures if scope.allows(s.finess)]
+    network_admin = user.structure is None
     return render(
         request,
         "admin.html",
         title="Administration",
-        accounts=web.accounts.list(),
-        audit=web.audit.entries(200),
+        accounts=managed_accounts(request),
+        audit=managed_audit(request, 200),
         audit_check=web.audit.check(),
         vault_check=web.installation.vault.verify_access_log(),
-        vault_log=web.installation.vault.access_log(limit=50).to_pandas(),
+        vault_log=managed_vault_log(request, 50),
         message=message,
         error=erreur,
-        roles={name: label for name, label in ROLES.items() if name not in CARE_TEAM},
-        structures=structures,
+        roles={
+            name: label
+            for name, label in ROLES.items()
+            if name not in CARE_TEAM and (network_admin or name not in ("reseau", "cpts"))
+        },
+        network_admin=network_admin,
+        cpts_names=known_cpts(structures) if network_admin else [],
+        structures=mine,
         structures_error=structures_error,
-        active_structures=[s for s in structures if s.active_on(today)],
+        active_structures=[s for s in mine if s.active_on(today)],
         formats=list(FORMATS),
         extract=_extract_context(web, deposited) if deposited else None,
         upload_limit_mib=int(SECURITY.value("max_upload_bytes")) // (1 << 20),
@@ -786,7 +812,12 @@ def add_account(
     roles: Annotated[list[str], Form()],
     display_name: Annotated[str, Form(max_length=100)] = "",
     rpps: Annotated[str, Form(max_length=11)] = "",
+    structure: Annotated[str, Form(max_length=9)] = "",
+    cpts: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
+    """A new account that reads no names. A structure's admin creates accounts of its own structure (a
+    ``structure`` field naming another one was refused by ``authorize``); a network admin chooses the
+    structure (none: the network) or, for a ``cpts`` account, the CPTS."""
     web, user = request.app.state.web, user_of(request)
     if not web_may_create(roles):
         message = (
@@ -795,16 +826,49 @@ def add_account(
         )
         return RedirectResponse(f"/administration?erreur={_q(message)}", status_code=303)
     try:
-        web.accounts.add(username, password, roles, rpps=rpps or None, display_name=display_name or None)
+        home, chosen_cpts, has_structures = _belonging(request, user, structure, cpts)
+        web.accounts.add(
+            username,
+            password,
+            roles,
+            rpps=rpps or None,
+            display_name=display_name or None,
+            structure=home,
+            cpts=chosen_cpts,
+            registry_has_structures=has_structures,
+        )
     except AccountError as error:
         return RedirectResponse(f"/administration?erreur={_q(str(error))}", status_code=303)
-    web.audit.append(user.username, user.roles, "compte créé", "admin_add_account", f"{username} : {', '.join(roles)}")
+    where = f", structure {home}" if home else f", CPTS {chosen_cpts}" if chosen_cpts else ""
+    web.audit.append(
+        user.username, user.roles, "compte créé", "admin_add_account", f"{username} : {', '.join(roles)}{where}"
+    )
     return RedirectResponse(f"/administration?message={_q(f'Compte {username} créé.')}", status_code=303)
+
+
+def _belonging(request: Request, user: User, structure: str, cpts: str) -> tuple[str | None, str | None, bool]:
+    """The structure and CPTS of an account created from the web, checked against the registry: a structure's
+    admin's own structure, or what the network admin chose."""
+    registry = registry_of(request.app.state.web.settings)
+    if registry.error:
+        raise AccountError(f"registre des structures illisible : {registry.error}")
+    home = user.structure or structure.strip().upper() or None
+    if home and all(s.finess != home for s in registry.structures):
+        raise AccountError(f"structure inconnue : FINESS {home} n'est pas dans le registre")
+    chosen = cpts.strip() or None
+    if chosen and (user.structure or not cpts_members(registry.structures, chosen)):
+        raise AccountError(f"CPTS inconnue du registre : « {chosen} »")
+    return home, chosen, registry.has_structures
 
 
 @router.post("/administration/comptes/{username}/desactiver", name="admin_disable_account")
 def disable_account(request: Request, username: Annotated[str, PathParam(max_length=40)]) -> Response:
     web, user = request.app.state.web, user_of(request)
+    account = web.accounts.get(username)
+    if account is not None and not manages(user, account):
+        raise Forbidden(
+            "Ce compte appartient à une autre structure : seul son administrateur ou celui du réseau le gère."
+        )
     try:
         web.accounts.disable(username)
     except AccountError as error:

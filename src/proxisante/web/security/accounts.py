@@ -5,7 +5,9 @@ rehashed on login when the parameters change. An account is disabled, never dele
 audit log always names someone who existed. A ``soignant`` account carries the RPPS of the
 clinician: it is what restricts their nominative lists to their own patients (médecin traitant). An
 account belongs to one structure of the network (its FINESS, ``structure``) or, without one, to the
-network itself; the column is added to an accounts file created before it.
+network itself; a ``cpts`` account to a CPTS (``cpts``, its name in the registry). Both columns are
+added to an accounts file created before them. Which belonging fits which role is
+``permissions.check_membership``'s decision, made here when the account is created.
 """
 
 from __future__ import annotations
@@ -22,16 +24,17 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from proxisante.definitions import ParameterFile
 from proxisante.identity.keys import private_store
-from proxisante.web.security.permissions import check_roles
+from proxisante.web.security.permissions import check_membership, check_roles
 
 SECURITY = ParameterFile(__package__, "security.yaml")
 _DDL = """
 CREATE TABLE IF NOT EXISTS account (
     username VARCHAR PRIMARY KEY, display_name VARCHAR NOT NULL, password_hash VARCHAR NOT NULL,
     roles VARCHAR[] NOT NULL, rpps VARCHAR, active BOOLEAN NOT NULL, created_at TIMESTAMP NOT NULL,
-    disabled_at TIMESTAMP, structure VARCHAR
+    disabled_at TIMESTAMP, structure VARCHAR, cpts VARCHAR
 );
 ALTER TABLE account ADD COLUMN IF NOT EXISTS structure VARCHAR;
+ALTER TABLE account ADD COLUMN IF NOT EXISTS cpts VARCHAR;
 CREATE SEQUENCE IF NOT EXISTS audit_seq;
 CREATE TABLE IF NOT EXISTS audit_log (
     seq BIGINT PRIMARY KEY, logged_at TIMESTAMP NOT NULL, username VARCHAR NOT NULL, roles VARCHAR[] NOT NULL,
@@ -58,6 +61,7 @@ class Account:
     created_at: datetime
     disabled_at: datetime | None
     structure: str | None = None  # FINESS of the account's structure; None: the network
+    cpts: str | None = None  # the CPTS of a ``cpts`` account (its name in the registry)
 
 
 def now() -> datetime:
@@ -86,16 +90,25 @@ class AccountStore:
         rpps: str | None = None,
         display_name: str | None = None,
         structure: str | None = None,
+        cpts: str | None = None,
+        registry_has_structures: bool = False,
     ) -> Account:
-        """A new active account; refused with the reason when the name, password, roles or RPPS are wrong.
-        ``structure`` is the FINESS of its structure (the caller checks it is in the registry), None the network."""
+        """A new active account; refused with the reason when the name, password, roles, RPPS or belonging are
+        wrong. ``structure`` is the FINESS of its structure, ``cpts`` the name of its CPTS (the caller checks
+        both against the registry), neither: the network. ``registry_has_structures``: care roles then need
+        a structure."""
         chosen = _check(username, password, roles, rpps)
+        try:
+            check_membership(chosen, structure, cpts, registry_has_structures)
+        except ValueError as error:
+            raise AccountError(str(error)) from error
         with self.connect() as con:
             if con.execute("SELECT 1 FROM account WHERE username = ?", [username]).fetchone():
                 raise AccountError(f"le compte {username!r} existe déjà")
             con.execute(
-                "INSERT INTO account VALUES (?, ?, ?, ?, ?, true, ?, NULL, ?)",
-                [username, display_name or username, _hasher.hash(password), chosen, rpps, now(), structure],
+                "INSERT INTO account (username, display_name, password_hash, roles, rpps, active, created_at, "
+                "disabled_at, structure, cpts) VALUES (?, ?, ?, ?, ?, true, ?, NULL, ?, ?)",
+                [username, display_name or username, _hasher.hash(password), chosen, rpps, now(), structure, cpts],
             )
         account = self.get(username)
         assert account is not None
@@ -104,7 +117,8 @@ class AccountStore:
     def get(self, username: str) -> Account | None:
         with self.connect() as con:
             row = con.execute(
-                "SELECT username, display_name, roles, rpps, active, created_at, disabled_at, structure FROM account "
+                "SELECT username, display_name, roles, rpps, active, created_at, disabled_at, structure, cpts "
+                "FROM account "
                 "WHERE username = ?",
                 [username],
             ).fetchone()
@@ -113,7 +127,8 @@ class AccountStore:
     def list(self) -> list[Account]:
         with self.connect() as con:
             rows = con.execute(
-                "SELECT username, display_name, roles, rpps, active, created_at, disabled_at, structure FROM account "
+                "SELECT username, display_name, roles, rpps, active, created_at, disabled_at, structure, cpts "
+                "FROM account "
                 "ORDER BY username"
             ).fetchall()
         return [_account(row) for row in rows]
@@ -174,5 +189,5 @@ def _check(username: str, password: str, roles: list[str], rpps: str | None) -> 
 
 
 def _account(row: tuple) -> Account:
-    username, display_name, roles, rpps, active, created_at, disabled_at, structure = row
-    return Account(username, display_name, tuple(roles), rpps, bool(active), created_at, disabled_at, structure)
+    username, display_name, roles, rpps, active, created_at, disabled_at, structure, cpts = row
+    return Account(username, display_name, tuple(roles), rpps, bool(active), created_at, disabled_at, structure, cpts)

@@ -21,8 +21,10 @@ from fastapi import Request
 from itsdangerous import BadSignature, Signer
 
 from proxisante.definitions import ParameterFile
+from proxisante.network.scope import ScopeError
 from proxisante.web.security.accounts import Account
 from proxisante.web.security.permissions import NOMINATIVE_ROUTES, PUBLIC, allowed
+from proxisante.web.security.scopes import registry_of, request_scope
 
 SECURITY = ParameterFile(__package__, "security.yaml")
 SESSION_COOKIE = "proxisante_session"
@@ -57,10 +59,14 @@ class User:
     roles: tuple[str, ...]
     rpps: str | None
     csrf: str
+    structure: str | None = None  # FINESS of the account's structure; None: the network (or a CPTS)
+    cpts: str | None = None  # the CPTS of a ``cpts`` account
 
     @classmethod
     def of(cls, account: Account, csrf: str) -> User:
-        return cls(account.username, account.display_name, account.roles, account.rpps, csrf)
+        return cls(
+            account.username, account.display_name, account.roles, account.rpps, csrf, account.structure, account.cpts
+        )
 
     def may(self, route: str) -> bool:
         return allowed(self.roles, route)
@@ -211,9 +217,11 @@ def route_name(request: Request) -> str:
 
 
 async def authorize(request: Request) -> User | None:
-    """The dependency of every router: session, then role × route, then CSRF on POST.
+    """The dependency of every router: session, then role × route, then CSRF on POST, then the scope.
 
-    Stores the user on ``request.state.user`` for the route and the templates.
+    Stores the user on ``request.state.user`` for the route and the templates, and the scope the request
+    reads (``scopes.request_scope``: the account's, narrowed by a ``structure`` query parameter or form
+    field) on ``request.state.scope``, with the registry on ``request.state.registry``.
     """
     name = route_name(request)
     if name in PUBLIC:
@@ -233,12 +241,23 @@ async def authorize(request: Request) -> User | None:
         raise Forbidden()
     if name in NOMINATIVE_ROUTES:  # the response is held back unless the read was audited (api.app)
         request.state.audit_required, request.state.audited = True, False
+    form = request.method not in SAFE_METHODS and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    )
     if request.method not in SAFE_METHODS:
         submitted = request.headers.get(CSRF_HEADER)
-        if submitted is None and request.headers.get("content-type", "").startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")
-        ):
+        if submitted is None and form:
             submitted = str((await request.form()).get(CSRF_FIELD) or "")
         if not submitted or not hmac.compare_digest(submitted, session.csrf):
             raise CsrfError()
+    wanted = request.query_params.get("structure")
+    if wanted is None and form:
+        field_value = (await request.form()).get("structure")
+        wanted = field_value if isinstance(field_value, str) else None
+    registry = registry_of(app.settings)
+    try:
+        request.state.scope = request_scope(user.roles, user.structure, user.cpts, name, wanted, registry)
+    except ScopeError as error:
+        raise Forbidden(str(error)) from error
+    request.state.registry = registry
     return user

@@ -12,7 +12,17 @@ Roles (an account may hold several; it may call a route if one of its roles may)
 - ``coordinateur``: coordination of the whole structure, nominative lists of every patient;
 - ``gestionnaire``: management, aggregates and the economic model, never a name;
 - ``chercheur``: aggregates after disclosure control (small cells masked), never a name;
+- ``reseau``: the network's analysts (EDS): aggregates across the structures, each structure named (a
+  ``?structure=`` narrows to one), after disclosure control, never a name;
+- ``cpts``: the coordination of a CPTS: aggregates over the member structures of its CPTS, after
+  disclosure control, never a name;
 - ``admin``: accounts, audit log, data quality and status; aggregates, never a name.
+
+Where an account reads (its *scope*, ``security.scopes``): an account belongs to one structure (its FINESS)
+or to the network; a ``cpts`` account to its CPTS (the registry's members of it). Care roles read only in
+their own structure once the registry has structures; ``reseau`` reads the network, ``cpts`` its CPTS;
+the other roles read where their account belongs. ``MEMBERSHIP`` says which belonging each role may have,
+checked when an account is created (``check_membership``) and again on every request.
 
 The **care team** (``soignant``, ``coordinateur``) reads names and sees the domain packages' figures as they
 are. Every other account is a *protected audience* (``protected_audience``): its aggregates go through
@@ -33,7 +43,21 @@ ROLES: dict[str, str] = {
     "coordinateur": "Coordinateur (toute la structure)",
     "gestionnaire": "Gestionnaire (agrégats, économie)",
     "chercheur": "Chercheur (agrégats protégés)",
+    "reseau": "Analyste du réseau (agrégats protégés, par structure)",
+    "cpts": "Coordination CPTS (agrégats protégés des structures membres)",
     "admin": "Administrateur",
+}
+
+# Where an account holding the role may belong: "structure" (one FINESS), "network" (no structure, no
+# CPTS), "cpts" (a CPTS of the registry). A care role's "network" is only for a single centre (empty registry).
+MEMBERSHIP: dict[str, frozenset[str]] = {
+    "soignant": frozenset({"structure", "network"}),
+    "coordinateur": frozenset({"structure", "network"}),
+    "gestionnaire": frozenset({"structure", "network"}),
+    "chercheur": frozenset({"structure", "network"}),
+    "reseau": frozenset({"network"}),
+    "cpts": frozenset({"cpts"}),
+    "admin": frozenset({"structure", "network"}),
 }
 
 _ALL = frozenset(ROLES)
@@ -41,7 +65,7 @@ _NOMINATIVE = frozenset({"soignant", "coordinateur"})
 CARE_TEAM = _NOMINATIVE  # the roles that read names, and see figures unprotected
 _WAREHOUSE = _ALL - {"chercheur"}  # operational metadata of the warehouse (row counts of files and tables)
 _ECONOMICS = frozenset({"coordinateur", "gestionnaire", "admin"})
-_QUALITY = frozenset({"coordinateur", "gestionnaire", "admin"})
+_QUALITY = frozenset({"coordinateur", "gestionnaire", "reseau", "cpts", "admin"})
 _ADMIN = frozenset({"admin"})
 
 # Routes anyone may call, signed in or not: the login form and the static files.
@@ -118,6 +142,27 @@ def check_roles(roles: Iterable[str]) -> list[str]:
             "(il lirait les noms des patients)"
         )
     return chosen
+
+
+def check_membership(
+    roles: Iterable[str], structure: str | None, cpts: str | None, registry_has_structures: bool
+) -> None:
+    """Refuse (``ValueError``, French) an account whose belonging does not fit its roles: ``reseau`` belongs
+    to the network, ``cpts`` to a CPTS, an account belongs to a structure or a CPTS, not both, and a care role
+    to a structure as soon as the registry has structures (a single centre keeps network accounts)."""
+    if structure and cpts:
+        raise ValueError("un compte appartient à une structure (--structure) ou à une CPTS (--cpts), pas aux deux")
+    kind = "structure" if structure else "cpts" if cpts else "network"
+    labels = {"structure": "une structure", "network": "le réseau", "cpts": "une CPTS"}
+    for role in sorted(set(roles)):
+        if kind not in MEMBERSHIP.get(role, frozenset()):
+            where = " ou ".join(labels[k] for k in sorted(MEMBERSHIP.get(role, frozenset())))
+            raise ValueError(f"le rôle {role} appartient à {where}, pas à {labels[kind]}")
+        if role in CARE_TEAM and kind == "network" and registry_has_structures:
+            raise ValueError(
+                f"le rôle {role} lit les noms des patients d'une structure : donnez sa structure (--structure FINESS) "
+                "puisque le registre compte des structures"
+            )
 
 
 def web_may_create(roles: Iterable[str]) -> bool:
