@@ -23,7 +23,9 @@ from proxisante.network.scope import Scope, ScopedTables
 from proxisante.network.structures import StructureRegistry
 from proxisante.settings import Settings
 from proxisante.warehouse.connection import Warehouse
+from proxisante.warehouse.replicate import replicate
 from proxisante.warehouse.schema import TABLES, TableDef
+from tests.lib.engines import new_database
 from tests.lib.network import LoadedNetwork
 
 COMPARED = ("person", "visit_occurrence", "condition_occurrence", "drug_exposure", "observation_period", "cost")
@@ -331,3 +333,35 @@ def test_cli_asks_for_the_finess_twice_and_speaks_french(left: LoadedNetwork, mo
         json.loads(line) for line in (left.home / "reseau" / "structures.journal.jsonl").read_text().splitlines()
     ]
     assert [line["action"] for line in journal] == ["depart", "purge"]
+
+
+def test_the_same_purge_on_postgres(network: LoadedNetwork, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: the same rows go, in one transaction (a failed DELETE rolls back those before it)."""
+    a, b, c = structures(network)
+    inst = network.open()
+    pg = Warehouse.connect(new_database(postgres_url))
+    try:
+        replicate(inst.warehouse, pg)
+        before = {finess: seen_by(pg, finess) for finess in (b, c)}
+        counts = pg.counts()
+        real = purge.delete_rows
+
+        def failing(warehouse: Warehouse, table: TableDef, finess: str) -> int:
+            if table.name == "cost":
+                raise RuntimeError("disk gone")
+            return real(warehouse, table, finess)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(purge, "delete_rows", failing)
+            with pytest.raises(RuntimeError, match="disk gone"):
+                purge.purge_warehouse(pg, a)
+        assert pg.counts() == counts
+        deleted = purge.purge_warehouse(pg, a)
+        expected = rows_of(inst.warehouse, a)
+        assert deleted == expected and deleted["person"] == 70
+        assert {t: n - deleted.get(t, 0) for t, n in counts.items()} == pg.counts()
+        for finess in (b, c):
+            assert seen_by(pg, finess) == before[finess], finess
+    finally:
+        pg.close()
+        inst.close()

@@ -195,7 +195,7 @@ def purge(
     Irréversible ; l'entrée du registre reste (historique) et la purge est inscrite au journal. Relancée
     après une interruption, la commande termine la purge."""
     from proxisante.installation import open_installation
-    from proxisante.network.purge import PurgeError, purge_structure
+    from proxisante.network.purge import PurgeError, purge_structure, structure_that_left
     from proxisante.network.structures import StructureError
 
     wanted = finess.strip().upper()
@@ -207,9 +207,9 @@ def purge(
             ),
             "Purge refusée",
         )
-    try:
-        _registry().require(wanted)
-    except StructureError as error:
+    try:  # refused before the warehouse is opened
+        structure_that_left(_registry(), wanted, dt.date.today())
+    except (PurgeError, StructureError) as error:
         raise _refuse(error, "Purge refusée") from error
     installation = open_installation()
     try:
