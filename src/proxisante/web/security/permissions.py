@@ -68,9 +68,12 @@ _ECONOMICS = frozenset({"coordinateur", "gestionnaire", "admin"})
 _QUALITY = frozenset({"coordinateur", "gestionnaire", "reseau", "cpts", "admin"})
 _ADMIN = frozenset({"admin"})
 
-# Routes anyone may call, signed in or not: the login form and the static files.
+# Routes anyone may call, signed in or not: the login form and the static files; and the door of the server's
+# own command line, which no session opens: its guard is the token of serveur.json and the loopback
+# (``web/internal.py``).
 PUBLIC = frozenset(
     {"login_form", "login", "static", "plotly_js", "openapi", "swagger_ui_html", "swagger_ui_redirect", "redoc_html"}
+    | {"internal_command"}
 )
 
 PERMISSIONS: dict[str, frozenset[str]] = {
