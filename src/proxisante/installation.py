@@ -10,7 +10,8 @@ import datetime as dt
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+import secrets
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -69,12 +70,14 @@ SERVER_FILE = "serveur.json"
 
 @dataclass(frozen=True)
 class Server:
-    """A running ``proxisante serve``, as its file ``$PROXISANTE_HOME/serveur.json`` says."""
+    """A running ``proxisante serve``, as its file ``$PROXISANTE_HOME/serveur.json`` says; ``token`` opens its
+    door for the command line (``web/internal.py``): the file is the owner's only, like the warehouse itself."""
 
     pid: int
     host: str
     port: int
     started: str
+    token: str = field(default="", repr=False)
 
     @property
     def url(self) -> str:
@@ -85,12 +88,21 @@ def server_file(settings: Settings) -> Path:
     return settings.home_dir / SERVER_FILE
 
 
-def write_server_file(settings: Settings, host: str, port: int) -> Server:
-    """Say that this process serves the installation (removed by :func:`remove_server_file` on exit)."""
-    server = Server(os.getpid(), host, port, dt.datetime.now().replace(microsecond=0).isoformat())
+def new_server_token() -> str:
+    """The random token of a server's door for the command line (a new one at every start)."""
+    return secrets.token_urlsafe(32)
+
+
+def write_server_file(settings: Settings, host: str, port: int, token: str = "") -> Server:
+    """Say that this process serves the installation (removed by :func:`remove_server_file` on exit); the
+    file is created 0600, whatever the umask, since it holds the token."""
+    server = Server(os.getpid(), host, port, dt.datetime.now().replace(microsecond=0).isoformat(), token)
     path = server_file(settings)
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(asdict(server), indent=2), encoding="utf-8")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(json.dumps(asdict(server), indent=2))
     os.replace(temporary, path)
     return server
 
@@ -111,7 +123,8 @@ def running_server(settings: Settings) -> Server | None:
 def _read_server_file(path: Path) -> Server | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Server(int(data["pid"]), str(data["host"]), int(data["port"]), str(data["started"]))
+        token = str(data.get("token", ""))  # a file without one: a server of an earlier version
+        return Server(int(data["pid"]), str(data["host"]), int(data["port"]), str(data["started"]), token)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -135,9 +148,9 @@ def busy(settings: Settings, error: WarehouseBusy) -> WarehouseBusy:
         started = dt.datetime.fromisoformat(server.started)
         advice = (
             f"Le serveur web le tient (proxisante serve, processus {server.pid}, {server.url}, démarré le "
-            f"{started:%d/%m/%Y à %H:%M}). Pendant qu'il sert, « proxisante ingest » dépose l'extrait dans le "
-            "dossier de dépôt et le serveur le charge ; les autres commandes ne passent pas encore par le "
-            "serveur : arrêtez-le (Ctrl+C dans son terminal), lancez la commande, puis relancez « proxisante serve »."
+            f"{started:%d/%m/%Y à %H:%M}). Pendant qu'il sert, les commandes lui sont transmises et il les exécute, "
+            "et « proxisante ingest » dépose l'extrait dans le dossier de dépôt, qu'il charge ; celle-ci n'a pas pu "
+            "l'être : arrêtez-le (Ctrl+C dans son terminal), lancez la commande, puis relancez « proxisante serve »."
         )
         return WarehouseBusy(error.path, str(server.pid), advice)
     return WarehouseBusy(

@@ -100,12 +100,32 @@ def print_busy(error: WarehouseBusy) -> None:
 
 
 class BusyAwareGroup(typer.core.TyperGroup):
-    """The command line's root group: a command that finds the warehouse held by another process (the web
-    server, another command) says so in French and exits with code 2, never with a DuckDB traceback."""
+    """The command line's root group: a command that finds the warehouse held by the running web server of its
+    data home is run by that server (``cli/forward.py``); held by another process (another command), it says
+    so in French and exits with code 2, never with a DuckDB traceback."""
 
     def invoke(self, ctx: Any) -> Any:  # typer's own click Context (vendored)
+        words = [*ctx._protected_args, *ctx.args]  # the command line below the root, before the group takes it
+        if words[:1] == ["demo"]:
+            from proxisante.cli import forward
+
+            code = forward.before(words, self._params(ctx, words))
+            if code is not None:
+                raise typer.Exit(code=code)
         try:
             return super().invoke(ctx)
         except WarehouseBusy as error:
-            print_busy(error)
-            raise typer.Exit(code=2) from error
+            from proxisante.cli import forward
+
+            code = forward.on_busy(error, words, console.width)
+            if code is None:
+                print_busy(error)
+            raise typer.Exit(code=2 if code is None else code) from error
+
+    def _params(self, ctx: Any, words: list[str]) -> dict[str, Any] | None:
+        """The options of a command line, parsed without running it (None: not a command)."""
+        command = self.get_command(ctx, words[0])
+        if command is None:
+            return None
+        params: dict[str, Any] = command.make_context(words[0], words[1:], parent=ctx, resilient_parsing=True).params
+        return params

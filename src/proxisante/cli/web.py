@@ -124,25 +124,30 @@ def serve(
 
 def run_server(host: str, port: int, insecure_cookies: bool | None = None) -> None:
     """Plain HTTP on the loopback needs cookies without Secure (browsers drop them otherwise); anywhere
-    else, put a TLS proxy in front and keep them Secure."""
+    else, put a TLS proxy in front and keep them Secure. While it serves, the other commands of this data home
+    are run here (``cli/forward.py``): ``serveur.json`` gives them the address and the token."""
     import uvicorn
 
-    from proxisante.installation import remove_server_file, write_server_file
+    from proxisante.cli import app as command_line
+    from proxisante.cli.forward import CommandRunner, pin_paths
+    from proxisante.installation import new_server_token, remove_server_file, write_server_file
     from proxisante.settings import get_settings
     from proxisante.web.app import create_app
 
+    pin_paths()  # the commands of the command line run here, each in its own directory (cli/forward.py)
     settings = get_settings()
     loopback = host in ("127.0.0.1", "localhost", "::1")
     if insecure_cookies if insecure_cookies is not None else loopback:
         settings = settings.model_copy(update={"secure_cookies": False})
-    app = create_app(settings)
+    token = new_server_token()
+    app = create_app(settings, run_command=CommandRunner(command_line, console), command_token=token)
     threading.Thread(target=app.state.web.services.warm, name="warm-cache", daemon=True).start()
     console.print(
         f"Tableau de bord : [bold]http://{host}:{port}/[/bold] — API : http://{host}:{port}/api/openapi.json "
         "(Ctrl+C pour arrêter)"
     )
     # serveur.json tells the other commands who holds the warehouse (``proxisante ingest`` then deposits)
-    write_server_file(settings, host, port)
+    write_server_file(settings, host, port, token)
     # uvicorn shuts down on SIGTERM, then raises it again: leave through ``finally`` rather than die at once
     main = threading.current_thread() is threading.main_thread()  # signals are the main thread's only
     previous = signal.signal(signal.SIGTERM, _terminated) if main else None

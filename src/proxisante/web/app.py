@@ -27,6 +27,7 @@ from proxisante.ingest.dropfolders import DropFolderWorker
 from proxisante.installation import Installation, open_installation
 from proxisante.settings import Settings, get_settings
 from proxisante.web.api import router as api_router
+from proxisante.web.internal import CommandDoor, CommandRunner, mount_internal
 from proxisante.web.pages import UPLOAD_PATH, error_page, mount_pages
 from proxisante.web.security.accounts import Account, AccountStore
 from proxisante.web.security.audit import AuditLog
@@ -123,12 +124,19 @@ class WebApp:
 
 
 def create_app(
-    settings: Settings | None = None, installation: Installation | None = None, *, poll_seconds: float | None = None
+    settings: Settings | None = None,
+    installation: Installation | None = None,
+    *,
+    poll_seconds: float | None = None,
+    run_command: CommandRunner | None = None,
+    command_token: str = "",
 ) -> FastAPI:
     """The application; it owns (and closes at shutdown) the installation it opened itself. While it serves,
     a background thread loads the extracts of the drop folders every ``poll_seconds`` (default:
     ``poll_seconds`` of ``ingest/dropfolders.yaml``) on a connection of its own, so that pages keep reading
-    the last committed state during a load (``ingest/dropfolders.py``)."""
+    the last committed state during a load (``ingest/dropfolders.py``). With ``run_command`` and
+    ``command_token`` (``proxisante serve`` gives both), the command line of this data home runs its commands
+    here while the server holds the warehouse (``web/internal.py``)."""
     settings = settings or get_settings()
     owned = installation is None
     installation = installation or open_installation(settings)
@@ -169,6 +177,7 @@ def create_app(
     _handlers(app)
     app.include_router(api_router)
     mount_pages(app)
+    mount_internal(app, CommandDoor(run_command, command_token) if run_command and command_token else None)
     app.add_middleware(  # inside the headers below; the upload of an extract has its own, larger limit
         BodyLimit,
         limit=int(SECURITY.value("max_request_bytes")),
