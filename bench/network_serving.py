@@ -11,7 +11,8 @@ Issue 15, item 7. Phases, each timed, with peak memory:
    structure's next extract is deposited in its drop folder. Prints p50/p95/p99 of the pages (all, and
    per page), the errors (any answer but 200), and the load throughput *during* the browsing, with its
    ratio to the baseline load;
-4. **scoping**: the measures of one structure (the largest) computed on the network warehouse through
+4. **scoping** (run between 2 and 3, on the first extracts): the measures of one structure (the largest)
+   computed on the network warehouse through
    ``ScopedTables`` against the same structure loaded alone in its own warehouse (median of
    ``--repeats`` runs each, in one process), and their ratio: the cost of scoping.
 
@@ -296,8 +297,6 @@ def main() -> None:
             f"chargement direct : {base['rows']:,} lignes en {base['seconds']:.0f} s ({rate:,.0f} lignes/s), "
             f"pic {base['peak_mib']:,.0f} Mio"
         )
-        served = browse_while_loading(root, home, args.users, args.seconds, args.think)
-        report_browsing(served, rate, args)
         alone = root / "alone"
         _in_process(load, root, alone, made["largest"])
         structures = root / "first" / "structures.yaml"
@@ -310,6 +309,8 @@ def main() -> None:
             f"résultats identiques : {'oui' if same else 'NON'} ; pics {scoped['peak_mib']:,.0f} / "
             f"{single['peak_mib']:,.0f} Mio"
         )
+        served = browse_while_loading(root, home, args.users, args.seconds, args.think)
+        report_browsing(served, rate, args)
 
 
 def report_browsing(served: dict[str, Any], baseline_rate: float, args: argparse.Namespace) -> None:
