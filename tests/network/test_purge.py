@@ -153,6 +153,33 @@ def test_the_vault_forgets_the_structure_but_not_the_persons_others_saw(left: Lo
         inst.close()
 
 
+def test_purged_identities_leave_the_vault_file(left: LoadedNetwork) -> None:
+    """DuckDB keeps deleted rows in freed blocks: the vault is rewritten, so A-only addresses leave the disk."""
+    a, b, _ = structures(left)
+    inst = left.open()
+    try:
+        before = links(inst.vault)
+        only_a = before[a] - before[b] - before[structures(left)[2]]
+        with inst.vault.connect() as con:
+            rows = con.execute("SELECT person_id, address FROM identity").fetchall()
+        kept = {address for person, address in rows if person not in only_a}
+        addresses = [  # an address no remaining identity holds, even within its own ("12 rue X" holds "2 rue X")
+            address for person, address in rows if person in only_a and not any(address in other for other in kept)
+        ]
+        inst.vault.lookup(sorted(before[b])[:2], "coordination", "test")
+        on_disk = inst.vault.path.read_bytes()
+        assert sum(address.encode() in on_disk for address in addresses) >= 10  # plain text in the file
+        purge_structure(inst, a)
+        on_disk = inst.vault.path.read_bytes()
+        assert not [address for address in addresses if address.encode() in on_disk]
+        assert oct(inst.vault.path.stat().st_mode & 0o777) == "0o600"
+        assert not list(inst.vault.path.parent.glob(".*compact*"))
+        assert inst.vault.verify_access_log().intact and len(inst.vault.access_log()) == 1
+        assert len(inst.vault.lookup(sorted(before[b])[:2], "coordination", "test")) == 2  # B's persons still known
+    finally:
+        inst.close()
+
+
 def test_the_drop_folder_goes_and_the_others_stay(left: LoadedNetwork) -> None:
     a, b, _ = structures(left)
     inst = left.open()

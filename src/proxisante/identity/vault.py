@@ -10,6 +10,7 @@ or rewritten log is detected (:meth:`IdentityVault.verify_access_log`).
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from proxisante.identity.chain import VAULT_LOG, AuditChain, ChainCheck
-from proxisante.identity.keys import private_store
+from proxisante.identity.keys import owner_only_umask, private_store
 
 IDENTITY_COLUMNS = (
     "ins",
@@ -262,6 +263,29 @@ class IdentityVault:
             con.commit()
         return VaultPurge(links, identities, pending)
 
+    def compact(self) -> None:
+        """Rewrite the vault into a fresh file, so that deleted identities leave the disk and not only the
+        tables: DuckDB reuses freed blocks but never wipes them (a purged address stays readable in the
+        file). The copy is made while this connection holds the file, so no other process can open the
+        vault meanwhile (DuckDB's file lock), then renamed over it; a crash leaves the old file whole and
+        a stray copy that the next compaction replaces. Threads of one process share DuckDB's handle, so a
+        thread of the same process writing the vault during the copy (milliseconds for thousands of
+        persons) would write to the old file; the access log's anchor would then tell the lost read."""
+        fresh = self.path.with_name(f".{self.path.name}.compact")
+        for stale in (fresh, fresh.with_name(f"{fresh.name}.wal")):
+            stale.unlink(missing_ok=True)
+        owner_only_umask()
+        with self.connect() as con:
+            (name,) = con.execute("SELECT current_database()").fetchone() or ("",)
+            con.execute("CHECKPOINT")
+            con.execute(f"ATTACH '{_quoted(fresh)}' AS compacted")
+            try:
+                con.execute(f'COPY FROM DATABASE "{name}" TO compacted')
+            finally:
+                con.execute("DETACH compacted")
+            os.chmod(fresh, 0o600)
+            os.replace(fresh, self.path)
+
     def count(self) -> int:
         with self.connect() as con:
             row = con.execute("SELECT count(*) FROM identity").fetchone()
@@ -277,6 +301,11 @@ def _deleted(con: duckdb.DuckDBPyConnection, statement: str, parameters: Sequenc
     """Run a DELETE; how many rows it removed (DuckDB returns the count as its result)."""
     row = con.execute(statement, parameters).fetchone()
     return int(row[0]) if row else 0
+
+
+def _quoted(path: Path) -> str:
+    """A path inside a single-quoted SQL literal."""
+    return str(path).replace("'", "''")
 
 
 def _drop_pending(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:

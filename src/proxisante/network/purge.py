@@ -8,7 +8,9 @@ be purged (a member's data are never deleted by a slip); the purge removes, in t
    ``FINESS/<export>``, for loads made before the column existed); observation periods are then rebuilt
    from the remaining facts. Rows of other structures, even of the same ``person_id``, are untouched;
 2. **the identity vault**: the links of the structure's sources and the identities of the persons no
-   other source links (:meth:`~proxisante.identity.vault.IdentityVault.purge_sources`);
+   other source links (:meth:`~proxisante.identity.vault.IdentityVault.purge_sources`); the vault file is
+   then rewritten (:meth:`~proxisante.identity.vault.IdentityVault.compact`), since DuckDB leaves deleted
+   rows in freed blocks;
 3. **the drop folder** ``depot/<FINESS>/``: pending extracts, ``archive/`` and ``rejets/`` hold raw
    exports with identities;
 4. **the journal**: a ``purge`` line in the registry's chained journal, with who, when and what was
@@ -20,7 +22,9 @@ What each step removed is kept, until the journal line is written, in a progress
 so that the journal counts what the first, interrupted run deleted too.
 
 Rows loaded before the ``structure`` column existed have a null structure outside the ``etl_*`` tables:
-nothing tells whose they are, so they stay (``docs/network.md``).
+nothing tells whose they are, so they stay (``docs/network.md``). The warehouse file is not rewritten (it
+may be large and shared with the web server): a DuckDB warehouse keeps the deleted, pseudonymised rows in
+freed blocks until they are reused (``docs/network.md`` says how to rewrite it).
 """
 
 from __future__ import annotations
@@ -100,6 +104,7 @@ def purge_structure(
     report.links, report.identities = report.links + removed.links, report.identities + removed.identities
     report.pending += removed.pending
     progress.save(report)
+    installation.vault.compact()  # the deleted identities leave the file too
     report.files += remove_drop_folder(depot_root(installation.settings), structure.finess)
     progress.save(report)
     _journal(registry, report, interrupted, by)
