@@ -18,6 +18,7 @@ from proxisante.cli import app as cli
 from proxisante.economics.profile import ProfileError
 from proxisante.installation import Installation, open_installation
 from proxisante.measures.periods import parse_period
+from proxisante.network.scope import Scope, ScopedTables
 from proxisante.settings import Settings
 from proxisante.territory.communes import load_reference, reference_path
 from proxisante.territory.supply import synthetic_supply
@@ -28,6 +29,7 @@ from tests.lib.paths import TEST_DATA
 from tests.lib.web import PASSWORD, login, make_app
 
 COMMUNES = TEST_DATA / "territory" / "communes-23-87.csv"
+NETWORK = Scope.network()
 SITE = "23096"  # the commune of the centre's site (Guéret), inside the communes fixture
 
 
@@ -53,16 +55,18 @@ def centre(installation: Installation) -> Installation:
 def test_warehouse_profile_defaults_to_the_last_full_year(centre: Installation, monkeypatch) -> None:
     asked = []
     monkeypatch.setattr(main, "profile_from_warehouse", lambda tables, year: asked.append((tables, year)))
-    main.warehouse_profile(centre)
-    main.warehouse_profile(centre, 2023)
+    main.warehouse_profile(centre, scope=NETWORK)
+    main.warehouse_profile(centre, 2023, scope=NETWORK)
     # the last act is on 1 May 2025: 2025 is not over in the data
-    assert asked == [(centre.warehouse, 2024), (centre.warehouse, 2023)]
+    assert [year for _, year in asked] == [2024, 2023]
+    for tables, _ in asked:  # read through the scope's view, never the raw warehouse
+        assert isinstance(tables, ScopedTables) and tables.scope == NETWORK
 
 
 def test_warehouse_profile_leaves_the_excluded_persons_out(centre: Installation, monkeypatch) -> None:
     asked = []
     monkeypatch.setattr(main, "profile_from_warehouse", lambda tables, year: asked.append((tables, year)))
-    main.warehouse_profile(centre, 2025, excluded=[1])  # the diabetic of 75 years
+    main.warehouse_profile(centre, 2025, excluded=[1], scope=NETWORK)  # the diabetic of 75 years
     ((tables, year),) = asked
     persons = tables.execute(tables.table("person").person_id)
     assert year == 2025 and sorted(persons) == [2, 3]
@@ -71,12 +75,12 @@ def test_warehouse_profile_leaves_the_excluded_persons_out(centre: Installation,
 
 def test_an_empty_warehouse_has_no_profile(installation: Installation) -> None:
     with pytest.raises(main.NoBilledActs, match="aucun acte facturé") as refused:
-        main.warehouse_profile(installation)
+        main.warehouse_profile(installation, scope=NETWORK)
     assert isinstance(refused.value, ProfileError)  # the CLI refuses it with the other profile errors
 
 
 def test_profile_then_payment_simulation(centre: Installation, tmp_path: Path) -> None:
-    profile = main.warehouse_profile(centre, 2025)
+    profile = main.warehouse_profile(centre, 2025, scope=NETWORK)
     assert profile.year == 2025 and profile.centre == "Centre (entrepôt)" and profile.patients == 2
     simulation = main.payment_simulation(profile, draws=100, seed=1)
     assert simulation.years == [2025] and simulation.costs.example and simulation.draws == 100
@@ -87,22 +91,22 @@ def test_profile_then_payment_simulation(centre: Installation, tmp_path: Path) -
 
 def test_patientele_gives_every_table_both_sides_show(centre: Installation) -> None:
     on, period = dt.date(2025, 12, 31), parse_period("2025")
-    tables = main.patientele(centre, on, period)
+    tables = main.patientele(centre, on, period, scope=NETWORK)
     assert set(tables) == {"pyramid", "composition", "by_provider", "access", "risk", "flows"}
     assert int(tables["pyramid"].patients.sum()) == 2  # two patients have their médecin traitant here
     gp = "10000000001"  # the médecin traitant of both
     assert set(tables["composition"].mt_rpps) == {"Total"} and set(tables["by_provider"].mt_rpps) == {gp, "Total"}
     assert set(tables["flows"].mt_rpps) == {"Total"}
-    per_gp = main.patientele(centre, on, period, by_provider=True, excluded=[1])
+    per_gp = main.patientele(centre, on, period, scope=NETWORK, by_provider=True, excluded=[1])
     assert set(per_gp["flows"].mt_rpps) == {gp, "Total"}
     assert int(per_gp["pyramid"].patients.sum()) == 1  # the objector is left out
 
 
 def test_centre_supply_and_accessibility(centre: Installation) -> None:
     communes = load_reference(COMMUNES)
-    assert main.centre_supply(centre, dt.date(2025, 12, 31)).fte.to_dict() == {SITE: 0.8}
+    assert main.centre_supply(centre, dt.date(2025, 12, 31), scope=NETWORK).fte.to_dict() == {SITE: 0.8}
     national = main.accessibility(communes)
-    with_centre = main.centre_accessibility(centre, communes)
+    with_centre = main.centre_accessibility(centre, communes, scope=NETWORK)
     fte = dict(zip(national.communes.code, national.communes.fte, strict=True))
     fte_centre = dict(zip(with_centre.communes.code, with_centre.communes.fte, strict=True))
     assert fte_centre[SITE] == pytest.approx(fte[SITE] + 0.8)

@@ -63,14 +63,19 @@ def warehouse_profile(
     calendar year of its acts (``economics.profile_warehouse.last_full_year``), panel on 31 December.
 
     ``excluded`` persons (the patients who objected, for an audience outside the care team) are in none
-    of the tables the profile reads. Raises :class:`NoBilledActs` for an empty warehouse and
-    ``ProfileError`` for a profile the economic model refuses. Runs the ROSP measures: seconds."""
+    of the tables the profile reads. The profile of a scope narrower than the network carries the scope's
+    name (a structure's name from the registry, a CPTS), so that two profiles cannot be mistaken for one
+    another. Raises :class:`NoBilledActs` for an empty warehouse and ``ProfileError`` for a profile the
+    economic model refuses. Runs the ROSP measures: seconds."""
     visible = scoped(installation, scope)
     chosen = year or last_full_year(visible)
     if chosen is None:
         raise NoBilledActs("l'entrepôt ne contient aucun acte facturé : chargez un export")
     persons = frozenset(excluded)
-    return profile_from_warehouse(WithoutPersons(visible, persons) if persons else visible, chosen)
+    tables = WithoutPersons(visible, persons) if persons else visible
+    if scope.is_network:
+        return profile_from_warehouse(tables, chosen)
+    return profile_from_warehouse(tables, chosen, centre=scope.name)
 
 
 def payment_simulation(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,8 @@ import typer
 from rich.table import Table
 
 from proxisante.cli.common import console, decimal, number, percent
+from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope
+from proxisante.cli.scope import scope_from_options as chosen_scope
 from proxisante.formats import keuros
 from proxisante.network.scope import Scope
 
@@ -50,8 +53,15 @@ def simulate(
     tornado_model: Annotated[str, typer.Option("--tornado", help="modèle de l'analyse de sensibilité")] = "acte",
     poverty_file: Annotated[Path | None, typer.Option("--pauvrete", help="CSV commune;taux_pauvrete")] = None,
     zip_file: Annotated[Path | None, typer.Option("--zip", help="CSV des communes en ZIP (colonne commune)")] = None,
+    structure: StructureOption = None,
+    reseau: NetworkOption = False,
+    cpts: CptsOption = None,
+    rattaches: AttributedOption = False,
 ) -> None:
-    """Compare le paiement à l'acte, le FMT 2026, le PEPS et l'IPEP : recettes, charges, résultat, point mort."""
+    """Compare le paiement à l'acte, le FMT 2026, le PEPS et l'IPEP : recettes, charges, résultat, point mort.
+
+    Le profil lu dans l'entrepôt est celui du périmètre choisi ; avec --rattaches, des patients rattachés
+    au périmètre le 31 décembre de l'année du profil."""
     from proxisante.economics.payments import MODELS
     from proxisante.economics.profile import ProfileError
     from proxisante.economics.profile_files import load_profile
@@ -64,8 +74,15 @@ def simulate(
     if draws < 100:
         raise typer.BadParameter("au moins 100 tirages")
     chosen = parse_years(years)
+    if profile_file is not None and (structure or reseau or cpts is not None or rattaches):
+        console.print(
+            "[red]Périmètre refusé :[/red] --structure, --reseau, --cpts et --rattaches choisissent le profil lu "
+            "dans l'entrepôt ; ils ne s'appliquent pas à un profil donné par --profile"
+        )
+        raise typer.Exit(code=2)
+    scope = chosen_scope(structure, reseau, cpts)
     try:
-        profile = load_profile(profile_file) if profile_file else _warehouse_profile(year)
+        profile = load_profile(profile_file) if profile_file else _warehouse_profile(year, scope, rattaches)
         profile = _with_communes(profile, poverty_file, zip_file)
         simulation = payment_simulation(
             profile, costs_file, chosen or (), draws=draws, seed=seed, tornado_model=tornado_model
@@ -73,6 +90,8 @@ def simulate(
     except (ProfileError, OSError) as error:
         console.print(f"[red]Profil ou charges refusés :[/red] {error}")
         raise typer.Exit(code=2) from error
+    if profile_file is None:
+        print_scope(profile_scope(scope, rattaches, profile.year))
     print_simulation(simulation)
     if xlsx is not None:
         from proxisante.economics.workbook import write_workbook
@@ -124,16 +143,26 @@ def _with_communes(profile, poverty_file: Path | None, zip_file: Path | None):
     return profile
 
 
-def _warehouse_profile(year: int | None):
-    """The installation's profile (``main.warehouse_profile``); an empty warehouse is refused with the option
-    that does without it."""
+def profile_scope(scope: Scope, attributed: bool, year: int) -> Scope:
+    """The scope of a profile of ``year``: in the attributed view, the persons attributed on 31 December
+    (the day the profile counts its panel)."""
+    return scope.attributed(dt.date(year, 12, 31)) if attributed else scope
+
+
+def _warehouse_profile(year: int | None, scope: Scope, attributed: bool = False):
+    """The profile of ``scope`` (``main.warehouse_profile``); its year is chosen in the *seen here* view
+    before the attributed view is taken on its last day. An empty warehouse is refused with the option that
+    does without it."""
     from proxisante.economics.profile import ProfileError
+    from proxisante.economics.profile_warehouse import last_full_year
     from proxisante.installation import open_installation
-    from proxisante.main import NoBilledActs, warehouse_profile
+    from proxisante.main import NoBilledActs, scoped, warehouse_profile
 
     installation = open_installation()
     try:
-        return warehouse_profile(installation, year, scope=Scope.network())
+        chosen = year or last_full_year(scoped(installation, scope))
+        wanted = profile_scope(scope, attributed, chosen) if chosen is not None else scope
+        return warehouse_profile(installation, chosen, scope=wanted)
     except NoBilledActs as error:
         raise ProfileError(f"{error} ou donnez --profile") from error
     finally:

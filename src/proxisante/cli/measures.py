@@ -12,9 +12,12 @@ import typer
 from rich.table import Table
 
 from proxisante.cli.common import console, date, decimal, number, percent
+from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope
+from proxisante.cli.scope import scope_from_options as chosen_scope
 from proxisante.installation import open_installation
 from proxisante.measures.definition import GROUPS, Measure, library
 from proxisante.measures.periods import PeriodError, parse_period
+from proxisante.network.scope import ScopedTables
 from proxisante.spreadsheet import write_csv
 
 measures_app = typer.Typer(help="Indicateurs de qualité et de pertinence (ROSP, FMT, HAS).", no_args_is_help=True)
@@ -74,11 +77,16 @@ def run_measures(
     output: Annotated[str, typer.Option("--format", help="table, json ou csv")] = "table",
     protect: Annotated[bool, typer.Option(help="masquer les petits effectifs (diffusion hors structure)")] = False,
     threshold: Annotated[int | None, typer.Option(help="seuil des petits effectifs (défaut : disclosure.yaml)")] = None,
+    structure: StructureOption = None,
+    reseau: NetworkOption = False,
+    cpts: CptsOption = None,
+    rattaches: AttributedOption = False,
 ) -> None:
-    """Calcule les indicateurs sur une période, pour la structure et par médecin traitant.
+    """Calcule les indicateurs sur une période, pour le périmètre choisi et par médecin traitant.
 
     Avec --protect, tout effectif sous le seuil est masqué, avec suppression secondaire : la
-    sortie peut quitter la structure."""
+    sortie peut quitter la structure. Avec --rattaches, les patients rattachés au périmètre à la fin
+    de la période."""
     if output not in FORMATS:
         raise typer.BadParameter(f"format {output!r} : attendu {', '.join(FORMATS)}")
     if by not in (None, "provider", "care_site"):
@@ -86,9 +94,11 @@ def run_measures(
     from proxisante.measures.results import run
 
     chosen, span = _selected(measure), _period(period)
+    scope = chosen_scope(structure, reseau, cpts, rattaches, span.end)
     installation = open_installation()
     try:
-        result = run(installation.warehouse, span, chosen, by=[by] if by else [], stratify=stratify)
+        tables = ScopedTables(installation.warehouse, scope)
+        result = run(tables, span, chosen, by=[by] if by else [], stratify=stratify)
     finally:
         installation.close()
     frame = result.table
@@ -102,6 +112,7 @@ def run_measures(
     elif output == "csv":
         write_csv(frame, sys.stdout, index=False, sep=";", decimal=",")
     else:
+        print_scope(scope, installation.settings)
         print_measure_table(frame, chosen, f"Indicateurs — période {span.label} (au {date(span.end)})", by)
 
 
@@ -160,17 +171,22 @@ def gaps(
     ] = None,
     output: Annotated[str, typer.Option("--format", help="table ou csv")] = "table",
     limit: Annotated[int, typer.Option(help="lignes affichées (table)")] = 50,
+    structure: StructureOption = None,
+    reseau: NetworkOption = False,
+    cpts: CptsOption = None,
+    rattaches: AttributedOption = False,
 ) -> None:
-    """Écarts de soins : pour chaque patient, les actions à mener (liste d'appels)."""
+    """Écarts de soins du périmètre choisi : pour chaque patient, les actions à mener (liste d'appels)."""
     from proxisante.measures.gaps import care_gaps
     from proxisante.measures.gaps import nominative as with_names
 
     if nominative and not reader:
         raise typer.BadParameter("--nominative demande --reader (la lecture est tracée dans le journal d'accès)")
     chosen, span = _selected(measure), _period(period)
+    scope = chosen_scope(structure, reseau, cpts, rattaches, span.end)
     installation = open_installation()
     try:
-        frame = care_gaps(installation.warehouse, span, chosen, provider_rpps=provider)
+        frame = care_gaps(ScopedTables(installation.warehouse, scope), span, chosen, provider_rpps=provider)
         if nominative:
             name = f"écarts de soins {span.label}" + (f", médecin {provider}" if provider else "")
             frame = with_names(frame, installation.vault, reader=str(reader), list_name=name)
@@ -179,6 +195,7 @@ def gaps(
     if output == "csv":
         write_csv(frame, sys.stdout, index=False, sep=";")
         return
+    print_scope(scope, installation.settings)
     _print_gaps(frame, span.label, nominative, limit)
 
 
@@ -201,8 +218,14 @@ def series_command(
     measure: Annotated[str, typer.Option("--measure", "-m", help="l'indicateur")],
     first: Annotated[str, typer.Option("--from", help="premier mois (AAAA-MM)")] = "2025-01",
     last: Annotated[str, typer.Option("--to", help="dernier mois (AAAA-MM)")] = "2025-12",
+    structure: StructureOption = None,
+    reseau: NetworkOption = False,
+    cpts: CptsOption = None,
+    rattaches: AttributedOption = False,
 ) -> None:
-    """Série mensuelle d'un indicateur : 12 mois glissants à la fin de chaque mois."""
+    """Série mensuelle d'un indicateur : 12 mois glissants à la fin de chaque mois, pour le périmètre choisi.
+
+    Avec --rattaches, les patients rattachés au périmètre à la fin du dernier mois."""
     from proxisante.measures.results import series
 
     (chosen,) = _selected([measure])
@@ -210,11 +233,14 @@ def series_command(
         start, end = (dt.date.fromisoformat(f"{month}-01") for month in (first, last))
     except ValueError as error:
         raise typer.BadParameter(f"mois attendu AAAA-MM : {error}") from error
+    month_end = (pd.Timestamp(end) + pd.offsets.MonthEnd(0)).date()
+    scope = chosen_scope(structure, reseau, cpts, rattaches, month_end)
     installation = open_installation()
     try:
-        frame = series(installation.warehouse, chosen, start, end)
+        frame = series(ScopedTables(installation.warehouse, scope), chosen, start, end)
     finally:
         installation.close()
+    print_scope(scope, installation.settings)
     table = Table(title=f"{chosen.short_label} — 12 mois glissants")
     for column in ("fin de période", "dénom.", "num.", "taux", "IC 95 %"):
         table.add_column(column, justify="left" if column == "fin de période" else "right")

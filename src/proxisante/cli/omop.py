@@ -12,8 +12,11 @@ from typing import Annotated
 import typer
 
 from proxisante.cli.common import console, number, os_error_text, print_row_counts
+from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope
+from proxisante.cli.scope import scope_from_options as chosen_scope
 from proxisante.installation import open_installation
-from proxisante.research.export import ExportError, ExportOptions, export_omop
+from proxisante.network.scope import ScopedTables
+from proxisante.research.export import ExportError, ExportOptions, export_omop, scope_entry
 from proxisante.research.projects import append_log
 
 export_app = typer.Typer(help="Exports de l'entrepôt dans des formats standard.", no_args_is_help=True)
@@ -29,8 +32,15 @@ def export_omop_command(
     end: Annotated[str | None, typer.Option(help="fin de période AAAA-MM-JJ")] = None,
     vocabulary: Annotated[bool, typer.Option(help="joindre les tables de vocabulaire")] = True,
     by: Annotated[str | None, typer.Option("--by", help="qui exporte (journal de la recherche)")] = None,
+    structure: StructureOption = None,
+    reseau: NetworkOption = False,
+    cpts: CptsOption = None,
+    rattaches: AttributedOption = False,
 ) -> None:
-    """Exporte l'entrepôt en OMOP CDM 5.4 : ids recodés pour cet export, patients opposés exclus."""
+    """Exporte l'entrepôt en OMOP CDM 5.4 : ids recodés pour cet export, patients opposés exclus.
+
+    Seules les lignes du périmètre choisi sont exportées ; avec --rattaches, les patients rattachés au
+    périmètre à la fin de la période (--end, sinon aujourd'hui)."""
     try:
         period = (date.fromisoformat(start or "1900-01-01"), date.fromisoformat(end or "2999-12-31"))
     except ValueError as error:
@@ -42,9 +52,13 @@ def export_omop_command(
         tables=tuple(t.strip() for t in tables.split(",")) if tables else None,
         period=period if (start or end) else None,
     )
+    scope = chosen_scope(structure, reseau, cpts, rattaches, period[1] if end else None)
     installation = open_installation()
     try:
-        result = export_omop(installation.warehouse, out, options, installation.objections.person_ids())
+        print_scope(scope, installation.settings)
+        scoped = ScopedTables(installation.warehouse, scope)
+        where = {"scope": scope_entry(scope)}
+        result = export_omop(scoped, out, options, installation.objections.person_ids(), extra=where)
         try:
             append_log(
                 installation.settings.home_dir,
@@ -56,6 +70,7 @@ def export_omop_command(
                     "rows": result.rows,
                     "manifest_sha256": result.manifest_sha256,
                     "options": options.described(),
+                    **where,
                 },
             )
         except BaseException:

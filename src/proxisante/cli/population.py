@@ -10,28 +10,37 @@ import typer
 from rich.table import Table
 
 from proxisante.cli.common import console, date, number, percent
+from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope
+from proxisante.cli.scope import scope_from_options as chosen_scope
 from proxisante.installation import open_installation
 from proxisante.measures.periods import PeriodError, parse_period
-from proxisante.network.scope import Scope
 
 
 def patientele(
     at: Annotated[str, typer.Option("--date", help="date de référence (AAAA-MM-JJ)")] = "2025-12-31",
     period: Annotated[str, typer.Option(help="période des flux de déclarations (2025, 2025-T3...)")] = "2025",
     provider: Annotated[bool, typer.Option("--by-provider", help="détail par médecin traitant")] = False,
+    structure: StructureOption = None,
+    reseau: NetworkOption = False,
+    cpts: CptsOption = None,
+    rattaches: AttributedOption = False,
 ) -> None:
-    """Patientèle médecin traitant : composition, registres, accès aux soins, risque, flux."""
+    """Patientèle médecin traitant du périmètre choisi : composition, registres, accès aux soins, risque, flux.
+
+    Avec --rattaches, les patients rattachés au périmètre à la date de référence (--date)."""
     from proxisante.main import patientele as tables_on
 
     try:
         reference, span = dt.date.fromisoformat(at), parse_period(period)
     except (ValueError, PeriodError) as error:
         raise typer.BadParameter(str(error)) from error
+    scope = chosen_scope(structure, reseau, cpts, rattaches, reference)
     installation = open_installation()
     try:
-        tables = tables_on(installation, reference, span, scope=Scope.network(), by_provider=provider)
+        tables = tables_on(installation, reference, span, scope=scope, by_provider=provider)
     finally:
         installation.close()
+    print_scope(scope, installation.settings)
     _composition(tables["by_provider" if provider else "composition"], reference, provider)
     _access(tables["access"])
     _risk(tables["risk"])

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from proxisante.cli.common import console
+from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope, scope_label
+from proxisante.cli.scope import scope_from_options as chosen_scope
 
 FORMAT_HELP = "pdf, xlsx ou json (répétable ; défaut : les trois)"
 OUT_HELP = "dossier du rapport (défaut : <données>/reports/rapport-<période>)"
@@ -34,14 +36,22 @@ def report(
     costs: Annotated[Path | None, typer.Option(help="charges de la structure (YAML, CSV) ; défaut : EXEMPLE")] = None,
     economics: Annotated[bool, typer.Option(help="inclure le résumé économique")] = True,
     trend: Annotated[int, typer.Option(help="nombre de périodes précédentes pour la tendance")] = 2,
+    structure: StructureOption = None,
+    reseau: NetworkOption = False,
+    cpts: CptsOption = None,
+    rattaches: AttributedOption = False,
 ) -> None:
     """Produit le rapport d'une période : patientèle, activité, indicateurs, économie ; secret statistique
-    appliqué à chaque case, patients opposés exclus, manifeste signé (Ed25519)."""
+    appliqué à chaque case, patients opposés exclus, manifeste signé (Ed25519).
+
+    Le rapport porte sur le périmètre choisi (une structure, dont l'en-tête donne le nom du registre, une
+    CPTS ou le réseau) ; avec --rattaches, sur les patients rattachés au périmètre à la fin de la période."""
     if ctx.invoked_subcommand is not None:
         return
     from proxisante.identity.chain import anchored_heads
     from proxisante.installation import open_installation
     from proxisante.measures.periods import PeriodError, parse_period
+    from proxisante.network.scope import ScopedTables
     from proxisante.reporting.build import Options, build_report
     from proxisante.reporting.publish import ReportFolderError, check_destination, write_report
     from proxisante.reporting.signing import fingerprint
@@ -52,15 +62,25 @@ def report(
         raise typer.BadParameter(str(error)) from error
     if trend < 0:
         raise typer.BadParameter("--trend : 0 ou plus")
+    scope = chosen_scope(structure, reseau, cpts, rattaches, span.end)
     installation = open_installation()
     try:
         excluded = installation.objections.person_ids()
         target = out or installation.settings.home_dir / "reports" / f"rapport-{span.label.replace(':', '_')}"
         check_destination(target, replace)
-        options = Options(trend_periods=trend, economics=economics, costs=costs)
+        options = Options(
+            trend_periods=trend,
+            economics=economics,
+            costs=costs,
+            structure_name=None if scope.is_network else scope.name,
+            scope_note=None
+            if scope.is_network and scope.attributed_on is None
+            else f"Périmètre : {scope_label(scope)}.",
+        )
+        print_scope(scope, installation.settings)
         with console.status("Calcul du rapport…") as status:
             built = build_report(
-                installation.warehouse,
+                ScopedTables(installation.warehouse, scope),
                 span,
                 excluded,
                 options,

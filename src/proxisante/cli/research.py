@@ -9,9 +9,11 @@ import typer
 from rich.table import Table
 
 from proxisante.cli.common import console, number, os_error_text, print_row_counts
+from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope
+from proxisante.cli.scope import scope_from_options as chosen_scope
 from proxisante.installation import open_installation
 from proxisante.research.export import ExportError
-from proxisante.research.projects import ProjectError, declare, projects
+from proxisante.research.projects import ProjectError, declare, project, projects
 from proxisante.settings import get_settings
 
 research_app = typer.Typer(help="Projets de recherche et extraits OMOP k-anonymes, tracés.", no_args_is_help=True)
@@ -56,16 +58,31 @@ def list_projects() -> None:
 
 @research_app.command("extract")
 def extract_project(
-    project: Annotated[str, typer.Argument(help="identifiant du projet déclaré")],
+    project_id: Annotated[str, typer.Argument(metavar="PROJECT", help="identifiant du projet déclaré")],
     out: Annotated[Path, typer.Option("--out", help="dossier de sortie (vide)")],
     by: By,
+    structure: StructureOption = None,
+    reseau: NetworkOption = False,
+    cpts: CptsOption = None,
+    rattaches: AttributedOption = False,
 ) -> None:
-    """Construit l'extrait OMOP du projet : ids recodés, opposants exclus, k-anonymat, journal."""
+    """Construit l'extrait OMOP du projet : ids recodés, opposants exclus, k-anonymat, journal.
+
+    Seules les lignes du périmètre choisi sont lues ; avec --rattaches, les patients rattachés au périmètre
+    à la fin de la période du projet."""
     from proxisante.research.extract import extract
 
+    scope = chosen_scope(structure, reseau, cpts)
+    try:
+        if rattaches:
+            scope = scope.attributed(project(get_settings().home_dir, project_id).period.end)
+    except ProjectError as error:
+        console.print(f"[red]Extrait refusé :[/red] {error}")
+        raise typer.Exit(code=2) from error
     installation = open_installation()
     try:
-        result = extract(installation, project, out, by)
+        print_scope(scope, installation.settings)
+        result = extract(installation, project_id, out, by, scope)
     except (ProjectError, ExportError) as error:
         console.print(f"[red]Extrait refusé :[/red] {error}")
         raise typer.Exit(code=2) from error

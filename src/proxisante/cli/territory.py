@@ -14,6 +14,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from proxisante.cli.common import console, date, decimal, number, percent
+from proxisante.cli.scope import CptsOption, NetworkOption, StructureOption, print_scope
+from proxisante.cli.scope import scope_from_options as chosen_scope
 from proxisante.network.scope import Scope
 from proxisante.spreadsheet import write_csv
 from proxisante.territory.apl import Accessibility, desert_summary
@@ -57,14 +59,16 @@ def _accessibility(
     travel: Path | None,
     ages: Path | None,
     communes: pd.DataFrame | None = None,
-    centre: bool = False,
+    centre: Scope | None = None,
 ) -> Accessibility:
+    """The APL of ``communes``; with the general practitioners of the ``centre`` scope's structures added
+    when it is given."""
     from proxisante.main import accessibility
 
     communes = _reference(reference) if communes is None else communes
     try:
         offer = read_supply(supply) if supply else None
-        own = _centre_supply() if centre else None
+        own = _centre_supply(centre) if centre is not None else None
         age_frame = pd.read_csv(ages, sep=None, engine="python", dtype={"code": "string"}) if ages else None
         with console.status("Calcul de l'APL…"):
             return accessibility(communes, offer, variant, travel=travel, ages=age_frame, centre=own)
@@ -73,14 +77,14 @@ def _accessibility(
         raise typer.Exit(code=2) from error
 
 
-def _centre_supply() -> Supply:
-    """The installation's own GPs, on today's date (``main.centre_supply``)."""
+def _centre_supply(scope: Scope) -> Supply:
+    """The GPs of ``scope``'s structures, on today's date (``main.centre_supply``)."""
     from proxisante.installation import open_installation
     from proxisante.main import centre_supply
 
     installation = open_installation()
     try:
-        return centre_supply(installation, scope=Scope.network())
+        return centre_supply(installation, scope=scope)
     finally:
         installation.close()
 
@@ -173,10 +177,18 @@ def apl(
         Path | None,
         typer.Option("--map", help="carte de l'APL : OUT → OUT.html et OUT.png (ou seulement OUT.html / OUT.png)"),
     ] = None,
+    structure: StructureOption = None,
+    reseau: NetworkOption = False,
+    cpts: CptsOption = None,
 ) -> None:
-    """APL de chaque commune (consultations/an/habitant standardisé), les plus basses d'abord."""
+    """APL de chaque commune (consultations/an/habitant standardisé), les plus basses d'abord.
+
+    --structure, --cpts ou --reseau ajoutent à l'offre les médecins généralistes de ce périmètre (comme
+    --centre, qui vaut tout le réseau)."""
+    scope = chosen_scope(structure, reseau, cpts)
+    own = scope if centre or structure or reseau or cpts is not None else None
     reference = _reference(referentiel)
-    result = _accessibility(referentiel, offre, variante, temps, ages, communes=reference, centre=centre)
+    result = _accessibility(referentiel, offre, variante, temps, ages, communes=reference, centre=own)
     mask, label = _scope(result, departement, region)
     communes = result.communes[mask].sort_values(["apl", "code"], ignore_index=True)
     columns = ["code", "name", "departement", "population", "fte", "apl"]
@@ -186,6 +198,7 @@ def apl(
         out = communes[columns].assign(below_threshold=communes["apl"] < result.threshold)
         write_csv(out, sys.stdout, sep=";", decimal=",", index=False)
         return
+    print_scope(scope)
     _summary(result, communes, f"APL des médecins généralistes — {label}")
     shown = communes if limite <= 0 else communes.head(limite)
     table = Table(title=result.title(f"Communes par APL croissante — {label}"))

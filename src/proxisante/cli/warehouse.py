@@ -9,21 +9,31 @@ import typer
 from rich.table import Table
 
 from proxisante.cli.common import console, number
+from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope
+from proxisante.cli.scope import scope_from_options as chosen_scope
 from proxisante.formats import percent
 from proxisante.installation import Installation, open_installation
 from proxisante.network.freshness import Freshness, freshness, shown
+from proxisante.network.scope import Scope, ScopedTables
 from proxisante.network.structures import StructureError, StructureRegistry
 from proxisante.warehouse.status import quarantined_rows, warehouse_status
 
 
-def status() -> None:
-    """Tables, nombre de lignes, derniers chargements et rejets par motif."""
+def status(
+    structure: StructureOption = None,
+    reseau: NetworkOption = False,
+    cpts: CptsOption = None,
+    rattaches: AttributedOption = False,
+) -> None:
+    """Tables, nombre de lignes, derniers chargements et rejets par motif (du périmètre choisi)."""
+    scope = chosen_scope(structure, reseau, cpts, rattaches)
     installation = open_installation()
     try:
-        snapshot = warehouse_status(installation.warehouse)
-        fresh = structure_freshness(installation)
+        snapshot = warehouse_status(ScopedTables(installation.warehouse, scope))
+        fresh = structure_freshness(installation, scope)
     finally:
         installation.close()
+    print_scope(scope, installation.settings)
     table = Table(title=f"Entrepôt ({snapshot.engine})")
     for column in ("table", "groupe", "lignes"):
         table.add_column(column, justify="right" if column == "lignes" else "left")
@@ -54,16 +64,19 @@ def status() -> None:
         print_freshness(fresh)
 
 
-def structure_freshness(installation: Installation) -> Freshness | None:
-    """Freshness per structure, when the warehouse has structures (a batch with one, or a registry)."""
+def structure_freshness(installation: Installation, scope: Scope | None = None) -> Freshness | None:
+    """Freshness per structure of ``scope`` (default: the network), when the warehouse has structures (a
+    batch with one, or a registry)."""
+    scope = scope or Scope.network()
     try:
-        registry = StructureRegistry.installed(installation.settings).all()
+        registry = [s for s in StructureRegistry.installed(installation.settings).all() if scope.allows(s.finess)]
     except StructureError as error:
         console.print(f"[red]{error}[/red]")
         registry = []
-    if not shown(installation.warehouse, registry):
+    tables = ScopedTables(installation.warehouse, scope.seen_here())
+    if not shown(tables, registry):
         return None
-    return freshness(installation.warehouse, dt.date.today(), registry)
+    return freshness(tables, dt.date.today(), registry)
 
 
 def print_freshness(fresh: Freshness) -> None:
@@ -90,13 +103,18 @@ def print_freshness(fresh: Freshness) -> None:
 def quarantine(
     table: Annotated[str | None, typer.Option(help="seulement cette table pivot")] = None,
     limit: Annotated[int, typer.Option(help="nombre de lignes affichées")] = 50,
+    structure: StructureOption = None,
+    reseau: NetworkOption = False,
+    cpts: CptsOption = None,
 ) -> None:
-    """Liste les lignes rejetées : fichier, ligne, champ, motif."""
+    """Liste les lignes rejetées : fichier, ligne, champ, motif (du périmètre choisi)."""
+    scope = chosen_scope(structure, reseau, cpts)
     installation = open_installation()
     try:
-        rows = quarantined_rows(installation.warehouse, table, limit)
+        rows = quarantined_rows(ScopedTables(installation.warehouse, scope), table, limit)
     finally:
         installation.close()
+    print_scope(scope, installation.settings)
     out = Table(title="Quarantaine")
     for column in ("fichier", "ligne", "champ", "motif", "valeur"):
         out.add_column(column)

@@ -42,6 +42,7 @@ from proxisante.reporting.model import (
     PeriodInfo,
     Report,
     Row,
+    Structure,
     Table,
     TrendPoint,
 )
@@ -64,6 +65,10 @@ class Options:
     draws: int = 2_000
     seed: int = 2026
     threshold: int | None = None
+    # The name the header gives the structure (the registry's, for a report of one structure or a CPTS);
+    # None: the name of the warehouse's care site.
+    structure_name: str | None = None
+    scope_note: str | None = None  # the scope in French, as a note of the report (none for the network)
 
 
 def build_report(
@@ -89,12 +94,13 @@ def build_report(
     previous = previous_periods(period, options.trend_periods)
     indicators = indicator_rows(warehouse, period, previous, measures, excluded, rules)
     step("Modèle économique")
-    economics, notes = None, []
+    header = report_structure(warehouse, options.structure_name)
+    economics, notes = None, [options.scope_note] if options.scope_note else []
     if options.economics:
-        economics, note = economics_summary(warehouse, period, excluded, options)
+        economics, note = economics_summary(warehouse, period, excluded, options, header.name)
         notes += [note] if note else []
     return Report(
-        structure=counts.structure(warehouse),
+        structure=header,
         period=PeriodInfo(period.label, period.start, period.end),
         previous_periods=[p.label for p in previous],
         generated_at=(now or dt.datetime.now(dt.UTC)).replace(microsecond=0),
@@ -110,6 +116,13 @@ def build_report(
         economics=economics,
         notes=notes,
     )
+
+
+def report_structure(warehouse: Tables, name: str | None = None) -> Structure:
+    """The header's structure: the sites the warehouse (as the report's scope sees it) holds, under ``name``
+    when the caller knows it from the registry."""
+    found = counts.structure(warehouse)
+    return Structure(name, found.sites) if name else found
 
 
 def disclosure_info(rules: DisclosureSettings) -> Disclosure:
@@ -375,7 +388,7 @@ def evolution(measure: Measure, before: TrendPoint | None, now: TrendPoint) -> s
 
 
 def economics_summary(
-    warehouse: Tables, period: Period, excluded: frozenset[int], options: Options
+    warehouse: Tables, period: Period, excluded: frozenset[int], options: Options, centre: str | None = None
 ) -> tuple[Economics | None, str]:
     """The payment models of the year side by side (``economics`` public functions), or why not."""
     if not period.label.isdigit():
@@ -383,7 +396,7 @@ def economics_summary(
     year = int(period.label)
     view = counts.WithoutPersons(warehouse, excluded)
     try:
-        profile = profile_from_warehouse(view, year, centre=counts.structure(warehouse).name)
+        profile = profile_from_warehouse(view, year, centre=centre or counts.structure(warehouse).name)
         costs = load_costs(options.costs)
         simulation = simulate(profile, costs, [year], draws=options.draws, seed=options.seed)
     except (ProfileError, OSError, ValueError) as error:

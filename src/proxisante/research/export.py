@@ -14,7 +14,10 @@ Every export draws a fresh random key, used for three things and then forgotten 
   concept order, so that every column has its official 32-bit integer type.
 
 Reads are Ibis expressions on the warehouse (any engine); the rows of the export are then
-re-keyed and written by a private in-memory DuckDB, which also writes CSV and Parquet.
+re-keyed and written by a private in-memory DuckDB, which also writes CSV and Parquet. The warehouse is
+read through whatever :class:`Readable` the caller hands over: a
+:class:`~proxisante.network.scope.ScopedTables` exports one structure, a CPTS or the network, and holds
+no row of another structure (``network.scope``); the manifest then names the scope.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import ibis
@@ -40,10 +43,10 @@ from ibis.expr.types import Table
 from proxisante import vocab
 from proxisante.definitions import ParameterFile
 from proxisante.identity.keys import make_private
+from proxisante.network.scope import Scope
 from proxisante.omop.cdm import VOCABULARY_TABLES, CdmTable, cdm_tables
 from proxisante.spreadsheet import sql_neutralised
 from proxisante.warehouse import schema
-from proxisante.warehouse.connection import Warehouse
 
 FORMATS = ("csv", "parquet")
 INT32_MAX = 2**31 - 1
@@ -74,6 +77,14 @@ DATE_TEXT = {"measurement": ("measurement_time",)}
 
 # The research parameters (``research/parameters.yaml``): date shift, k-anonymity, generalisation ladder.
 PARAMETERS = ParameterFile(__package__)
+
+
+class Readable(Protocol):
+    """What an export reads: tables by name and their rows as Arrow (a ``Warehouse`` or a ``ScopedTables``)."""
+
+    def table(self, name: str) -> Table: ...
+
+    def to_pyarrow(self, expr: Table) -> pa.Table: ...
 
 
 class ExportError(ValueError):
@@ -112,6 +123,17 @@ class ExportResult:
     dropped: dict[str, int] = field(default_factory=dict)
 
 
+def scope_entry(scope: Scope) -> dict[str, Any]:
+    """The scope an export was read in, as its manifest and the research log write it (JSON values):
+    a recipient knows which structures the rows come from and in which view."""
+    return {
+        "name": scope.name,
+        "structures": sorted(scope.structures) if scope.structures is not None else None,
+        "view": "attributed" if scope.attributed_on is not None else "seen_here",
+        "attributed_on": scope.attributed_on.isoformat() if scope.attributed_on is not None else None,
+    }
+
+
 def warehouse_cdm_tables() -> list[CdmTable]:
     """The CDM tables the warehouse holds, in the DDL's order."""
     return [t for t in cdm_tables().values() if t.name in schema.TABLES_BY_NAME]
@@ -135,7 +157,7 @@ def selected_tables(options: ExportOptions) -> list[CdmTable]:
 class OmopExport:
     """One export while it is built: the selected rows (warehouse ids) in a private DuckDB, then written."""
 
-    def __init__(self, warehouse: Warehouse, options: ExportOptions, excluded: frozenset[int] = frozenset()) -> None:
+    def __init__(self, warehouse: Readable, options: ExportOptions, excluded: frozenset[int] = frozenset()) -> None:
         if options.file_format not in FORMATS:
             raise ExportError(f"format inconnu : {options.file_format} (csv ou parquet)")
         if options.period and options.period[0] > options.period[1]:
@@ -421,15 +443,19 @@ def published(out: Path) -> Iterator[Path]:
 
 
 def export_omop(
-    warehouse: Warehouse, out: Path, options: ExportOptions, excluded: frozenset[int] = frozenset()
+    warehouse: Readable,
+    out: Path,
+    options: ExportOptions,
+    excluded: frozenset[int] = frozenset(),
+    extra: dict[str, Any] | None = None,
 ) -> ExportResult:
     """Export the warehouse (objecting persons ``excluded``) as an OMOP CDM 5.4 dataset in ``out``: written
-    beside it and moved in place whole (:func:`published`)."""
+    beside it and moved in place whole (:func:`published`). ``extra`` entries go to the manifest (the scope)."""
     export = OmopExport(warehouse, options, excluded)
     try:
         export.read()
         with published(out) as staging:
-            result = export.write(staging)
+            result = export.write(staging, extra)
         result.out = out
         return result
     finally:

@@ -19,8 +19,16 @@ import duckdb
 import pandas as pd
 
 from proxisante.installation import Installation
+from proxisante.network.scope import Scope, ScopedTables
 from proxisante.research.anonymity import anonymise, departement, ladder
-from proxisante.research.export import ExportError, ExportOptions, OmopExport, check_destination, published
+from proxisante.research.export import (
+    ExportError,
+    ExportOptions,
+    OmopExport,
+    check_destination,
+    published,
+    scope_entry,
+)
 from proxisante.research.projects import Project, append_log, project
 
 
@@ -39,12 +47,16 @@ class ExtractResult:
     suppressed: list[int]
 
 
-def extract(installation: Installation, project_id: str, out: Path, by: str) -> ExtractResult:
-    """Build, check and log the extract of a declared project into ``out`` (absent or an empty folder).
+def extract(
+    installation: Installation, project_id: str, out: Path, by: str, scope: Scope | None = None
+) -> ExtractResult:
+    """Build, check and log the extract of a declared project into ``out`` (absent or an empty folder), from
+    the rows of ``scope`` (default: the network; ``network.scope``), which the manifest and the log name.
 
     The files are written to a temporary folder beside ``out``, checked, moved into place in one rename, then
     logged: an extract is whole and logged, or absent and not logged (a log that cannot be written removes it).
     """
+    scope = scope or Scope.network()
     if not by.strip():
         raise ExtractError("qui fait l'extraction ? (--by)")
     home = installation.settings.home_dir
@@ -59,7 +71,8 @@ def extract(installation: Installation, project_id: str, out: Path, by: str) -> 
         period=(spec.period.start, spec.period.end),
         vocabulary=spec.vocabulary,
     )
-    export = OmopExport(installation.warehouse, options, excluded=installation.objections.person_ids())
+    visible = ScopedTables(installation.warehouse, scope)
+    export = OmopExport(visible, options, excluded=installation.objections.person_ids())
     try:
         export.read()
         persons = _persons(export)
@@ -69,7 +82,8 @@ def extract(installation: Installation, project_id: str, out: Path, by: str) -> 
         report = anonymised.report()
         report["excluded_objections"] = len(export.excluded)
         with published(out) as staging:
-            written = export.write(staging, extra={"project": _described(spec), "k_anonymity": report})
+            extra = {"project": _described(spec), "scope": scope_entry(scope), "k_anonymity": report}
+            written = export.write(staging, extra=extra)
             smallest = check_k_anonymity(staging, spec.k, spec.format)
             if smallest is not None and smallest < spec.k:
                 raise ExtractError(f"contrôle de k-anonymat échoué : un groupe de {smallest} personnes (k = {spec.k})")
@@ -84,6 +98,7 @@ def extract(installation: Installation, project_id: str, out: Path, by: str) -> 
                 "by": by,
                 "project": spec.id,
                 "approval": spec.approval.reference,
+                "scope": scope_entry(scope),
                 "out": str(out),
                 "tables": sorted(written.rows),
                 "rows": written.rows,
