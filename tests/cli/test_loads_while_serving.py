@@ -1,6 +1,7 @@
 """The command line while ``proxisante serve`` holds the warehouse (issue 15, item 4): ``ingest`` deposits the
 export in the drop folder and prints the server's report; ``status`` says in French who holds the warehouse
-and what to do, never a DuckDB traceback; ``depot traiter`` loads the drop folders once."""
+and what to do, never a DuckDB traceback, when it cannot be run by the server (``tests/cli/test_forward.py``:
+when it can); ``depot traiter`` loads the drop folders once."""
 
 from __future__ import annotations
 
@@ -189,8 +190,9 @@ def test_real_server_then_status_and_ingest(settings: Settings, home: Path, tmp_
                 time.sleep(0.2)
         assert running_server(settings) is not None and running_server(settings).pid == server.pid  # type: ignore[union-attr]
         status = subprocess.run([*cli, "status"], env=env, capture_output=True, text=True, timeout=120)
-        assert status.returncode == 2, status.stdout + status.stderr
-        assert "Le serveur web le tient" in " ".join(status.stdout.split()) and "Traceback" not in status.stderr
+        assert status.returncode == 0, status.stdout + status.stderr  # run by the server (cli/forward.py)
+        assert "la commande s'exécute chez lui" in " ".join(status.stderr.split()) and "Traceback" not in status.stderr
+        assert "Entrepôt (duckdb)" in status.stdout
         export = fx.write(tmp_path / "export")
         ingest = subprocess.run(
             [*cli, "ingest", str(export), "--structure", FINESS, "--timeout", "120"],
