@@ -111,6 +111,7 @@ class ScopedTables:
         self._tables: Tables = tables
         self.scope: Scope = scope
         self._persons: ir.Table | None = None
+        self._several: bool | None = None
 
     @property
     def engine(self) -> str:
@@ -123,11 +124,23 @@ class ScopedTables:
             return table
         if self.scope.structures is not None:
             table = table.filter(table[STRUCTURE].isin(sorted(self.scope.structures)))
-        if self.scope.single is None:
+        if self.scope.single is None and self._several_structures():
             table = _one_per_person_or_key(table, definition.network, definition.key)
         if self.scope.attributed_on is not None and "person_id" in table.columns and name != "etl_quarantine":
             table = table.filter(table.person_id.isin(self.attributed_persons().person_id))
         return table
+
+    def _several_structures(self) -> bool:
+        """Whether the scope's rows may come from more than one structure (loads without one count as
+        one more): only then can a key repeat. Asked once, of the few rows of ``etl_batch``, so that a
+        single-centre warehouse pays nothing for the network."""
+        if self._several is None:
+            batch = self._tables.table("etl_batch")
+            if self.scope.structures is not None:
+                batch = batch.filter(batch[STRUCTURE].isin(sorted(self.scope.structures)))
+            origins = batch[STRUCTURE].fill_null("").nunique()
+            self._several = int(self._tables.execute(origins)) > 1
+        return self._several
 
     def attributed_persons(self) -> ir.Table:
         """The persons attributed to one of the scope's structures on the scope's date (column ``person_id``)."""
