@@ -60,7 +60,7 @@ def serving(settings: Settings | None = None) -> Server | None:
 def before(argv: list[str], demo_params: Mapping[str, Any] | None) -> int | None:
     """``demo`` while the server runs: its data is there (exit 0, the server's address), or it cannot be loaded
     now (exit 2, what to do). None: carry on (another command, or no server)."""
-    if argv[:1] != ["demo"] or demo_params is None:
+    if argv[:1] != ["demo"] or demo_params is None or "--help" in argv:
         return None
     settings = get_settings()
     server = serving(settings)
