@@ -106,14 +106,18 @@ def request_scope(
 ) -> Scope:
     """The scope a request reads: the account's, narrowed to ``wanted`` (a FINESS) when asked; 403 in French
     for anything outside it. ``route`` decides whether names may be read (own structure only)."""
-    if route in ALWAYS:
-        return scope_of(structure, cpts, registry) if structure else Scope.network()
-    if CARE_TEAM & set(roles) and not structure and registry.has_structures:
+    always = route in ALWAYS  # no data read: a misplaced account may still say who it is and leave
+    if not always and CARE_TEAM & set(roles) and not structure and registry.has_structures:
         raise ScopeError(
             "Compte de soin sans structure : le registre compte des structures, un compte soignant ou coordinateur "
             "doit appartenir à la sienne (proxisante users add --structure FINESS)."
         )
-    scope = scope_of(structure, cpts, registry)
+    try:
+        scope = scope_of(structure, cpts, registry)
+    except ScopeError:
+        if not always or wanted:
+            raise
+        return Scope.network()
     chosen = (wanted or "").strip().upper()
     if chosen:
         if structure and chosen != structure:
