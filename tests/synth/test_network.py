@@ -95,13 +95,14 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> NetworkSummary:
 
 @pytest.fixture(scope="module")
 def loaded(network: NetworkSummary, tmp_path_factory: pytest.TempPathFactory) -> Installation:
-    """Every extract loaded into one fresh installation through ``ingest.FORMATS``, source = its FINESS."""
+    """Every extract loaded into one fresh installation through ``ingest.FORMATS``, source and structure = its
+    FINESS."""
     home = tmp_path_factory.mktemp("home")
     installation = open_installation(Settings(home=home))
     for plan in network.plans:
         folder = plan.folder(network.options)
         kind = (folder / FORMAT_FILE).read_text(encoding="utf-8").strip()
-        report = FORMATS[kind].load(folder, installation, source=plan.finess)
+        report = FORMATS[kind].load(folder, installation, source=plan.finess, structure=plan.finess)
         assert report.committed, plan.finess
         recorded = _defect_lines(network, plan.finess)
         assert report.rows_quarantined == recorded, (plan.finess, plan.source.name)
@@ -199,8 +200,9 @@ def test_a_person_seen_by_two_structures_has_one_person_id(network: NetworkSumma
         for person in loaded.vault.patient_links(plan.finess).column("person_id").to_pylist():
             sources[person].add(plan.finess)
     assert sum(1 for s in sources.values() if len(s) == 2) == network.shared
-    persons = loaded.warehouse.duckdb.execute("SELECT count(*) FROM person").fetchone()
-    assert persons is not None and persons[0] == network.persons
+    # one person row per structure that saw the person, one person_id for all of them
+    counts = loaded.warehouse.duckdb.execute("SELECT count(DISTINCT person_id), count(*) FROM person").fetchone()
+    assert counts == (network.persons, network.patient_files)
 
 
 def test_the_depot_loads_through_the_drop_folders(network: NetworkSummary, tmp_path: Path) -> None:
@@ -212,7 +214,7 @@ def test_the_depot_loads_through_the_drop_folders(network: NetworkSummary, tmp_p
         registry = StructureRegistry(network.options.out / REGISTRY_FILE)
         result = process(installation, registry=registry)
         assert [r.status for r in result.reports] == ["loaded"] * STRUCTURES
-        persons = installation.warehouse.duckdb.execute("SELECT count(*) FROM person").fetchone()
+        persons = installation.warehouse.duckdb.execute("SELECT count(DISTINCT person_id) FROM person").fetchone()
         assert persons is not None and persons[0] == network.persons
     finally:
         installation.close()
