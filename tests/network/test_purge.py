@@ -392,3 +392,25 @@ def test_the_same_purge_on_postgres(network: LoadedNetwork, postgres_url: str, m
     finally:
         pg.close()
         inst.close()
+
+
+def test_a_vault_held_open_stops_the_rewrite_and_a_second_run_finishes(left: LoadedNetwork) -> None:
+    """The vault is rewritten by a process of its own: a connection this process holds (a server's thread)
+    keeps it out, the purge stops with a French error, and runs again to the end."""
+    a, _, _ = structures(left)
+    inst = left.open()
+    try:
+        with (
+            inst.vault.connect(),
+            pytest.raises(
+                PurgeError, match=r"n.a pas pu être réécrit \(il est ouvert par un autre processus\).*relancez la purge"
+            ),
+        ):
+            purge_structure(inst, a)
+        assert a not in links(inst.vault) and (left.home / "depot" / a).is_dir()
+        assert registry(left).purges(a) == []
+        report = purge_structure(inst, a)
+        assert (report.links, report.identities, report.files) == (70, 66, 3)
+        assert not (left.home / "depot" / a).exists() and len(registry(left).purges(a)) == 1
+    finally:
+        inst.close()

@@ -268,9 +268,10 @@ class IdentityVault:
         tables: DuckDB reuses freed blocks but never wipes them (a purged address stays readable in the
         file). The copy is made while this connection holds the file, so no other process can open the
         vault meanwhile (DuckDB's file lock), then renamed over it; a crash leaves the old file whole and
-        a stray copy that the next compaction replaces. Threads of one process share DuckDB's handle, so a
-        thread of the same process writing the vault during the copy (milliseconds for thousands of
-        persons) would write to the old file; the access log's anchor would then tell the lost read."""
+        a stray copy that the next compaction replaces. Run it in a process of its own
+        (:func:`proxisante.network.purge.compact_vault`): threads of one process share DuckDB's handle, so
+        another thread could write to the old file meanwhile, and DuckDB may write leftover memory of the
+        process into the new blocks (duckdb/duckdb#23382)."""
         fresh = self.path.with_name(f".{self.path.name}.compact")
         for stale in (fresh, fresh.with_name(f"{fresh.name}.wal")):
             stale.unlink(missing_ok=True)
@@ -278,6 +279,9 @@ class IdentityVault:
         with self.connect() as con:
             (name,) = con.execute("SELECT current_database()").fetchone() or ("",)
             con.execute("CHECKPOINT")
+            # Compressed text segments are written with the unused tail of their buffer, leftover memory
+            # that may hold the deleted rows (duckdb/duckdb#23382): the copy stores text uncompressed.
+            con.execute("SET force_compression = 'uncompressed'")
             con.execute(f"ATTACH '{_quoted(fresh)}' AS compacted")
             try:
                 con.execute(f'COPY FROM DATABASE "{name}" TO compacted')

@@ -34,12 +34,15 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proxisante.identity.keys import owner_only_umask
+from proxisante.identity.vault import IdentityVault
 from proxisante.ingest.dropfolders import depot_root, exclusive
 from proxisante.network.structures import Structure, StructureRegistry
 from proxisante.warehouse.connection import Warehouse
@@ -49,6 +52,7 @@ from proxisante.warehouse.schema import STRUCTURE, TABLES, TableDef
 if TYPE_CHECKING:
     from proxisante.installation import Installation
 
+COMPACT = "compacter-coffre"  # python -m proxisante.network.purge compacter-coffre VAULT: see compact_vault
 _SAFE_FINESS = re.compile(r"^[0-9AB]{9}$")  # a registry FINESS: digits, 2A/2B for Corsica (never quoted text)
 
 
@@ -104,12 +108,30 @@ def purge_structure(
     report.links, report.identities = report.links + removed.links, report.identities + removed.identities
     report.pending += removed.pending
     progress.save(report)
-    installation.vault.compact()  # the deleted identities leave the file too
+    compact_vault(installation.vault.path)  # the deleted identities leave the file too
     report.files += remove_drop_folder(depot_root(installation.settings), structure.finess)
     progress.save(report)
     _journal(registry, report, interrupted, by)
     progress.path.unlink(missing_ok=True)
     return report
+
+
+def compact_vault(path: Path) -> None:
+    """Rewrite the vault file (:meth:`~proxisante.identity.vault.IdentityVault.compact`) in a process of its
+    own: DuckDB writes leftover memory into the slack of new blocks (duckdb/duckdb#23382), and this
+    process's memory may hold the deleted identities (or, in the web server, any identity it read); a fresh
+    process holds only what it copies. Its DuckDB file lock also keeps this process's threads out of the
+    vault during the copy. A failure is a French error; the purge, run again, compacts again."""
+    done = subprocess.run(
+        [sys.executable, "-m", __name__, COMPACT, str(path)], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        held = "Could not set lock" in done.stderr  # DuckDB's words: another process, or a thread here, has it
+        reason = "il est ouvert par un autre processus" if held else "erreur du processus de réécriture"
+        raise PurgeError(
+            f"le coffre d'identités n'a pas pu être réécrit ({reason}) : relancez la purge, qui reprend où "
+            "elle s'est arrêtée"
+        )
 
 
 def structure_that_left(registry: StructureRegistry, finess: str, on: dt.date) -> Structure:
@@ -243,3 +265,7 @@ class _Progress:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+if __name__ == "__main__" and sys.argv[1:2] == [COMPACT] and len(sys.argv) == 3:
+    IdentityVault(Path(sys.argv[2])).compact()
