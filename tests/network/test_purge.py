@@ -342,7 +342,7 @@ def test_cli_asks_for_the_finess_twice_and_speaks_french(left: LoadedNetwork, mo
         assert state(inst, left) == before
     finally:
         inst.close()
-    done = cli("purger", a, "--confirmer", a.lower() if a[:2].isalpha() else a)
+    done = cli("purger", a, "--confirmer", a)
     assert done.exit_code == 0, done.output
     for text in (
         "Lignes supprimées de l'entrepôt",
