@@ -250,7 +250,7 @@ def test_every_extract_of_a_generated_population_passes_the_check(
             [1000 + n, sex, year, location],
         )
         con.execute(
-            "INSERT INTO observation_period VALUES (?, ?, DATE '2021-01-01', DATE '2024-06-30', 32817)",
+            "INSERT INTO observation_period VALUES (?, ?, DATE '2021-01-01', DATE '2024-06-30', 32817, NULL)",
             [1000 + n, 1000 + n],
         )
     path = root / "p.yaml"
