@@ -209,11 +209,12 @@ def _demo_indicators(whose: str) -> None:
     from proxisante.measures.definition import library
     from proxisante.measures.periods import parse_period
     from proxisante.measures.results import run
+    from proxisante.network.scope import Scope, ScopedTables
 
     period = parse_period(DEMO_PERIOD)
     installation = open_installation()
     try:
-        result = run(installation.warehouse, period)
+        result = run(ScopedTables(installation.warehouse, Scope.network()), period)
     finally:
         installation.close()
     print_measure_table(result.table, list(library().values()), f"Indicateurs {whose} — {period.label}")
