@@ -44,6 +44,7 @@ from proxisante.ingest import FORMATS
 from proxisante.ingest.batch import LoadReport
 from proxisante.ingest.files import InputFileError, os_error_words
 from proxisante.installation import Installation
+from proxisante.network.depot import LOCK_FILE, depot_root, exclusive
 from proxisante.network.structures import StructureError, StructureRegistry, load_source
 from proxisante.warehouse.connection import Warehouse
 
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PARAMETERS = ParameterFile(__package__, "dropfolders.yaml")
 
-DEPOT = "depot"
 ARCHIVE = "archive"
 REJECTS = "rejets"
 MARKER = "COMPLET"
@@ -61,7 +61,6 @@ FORMAT_FILE = "format.txt"
 SOURCE_FILE = "source.txt"
 REPORT_JSON = "rapport.json"
 REPORT_TEXT = "rapport.txt"
-LOCK_FILE = ".traitement.verrou"
 RESERVED = (ARCHIVE, REJECTS)
 OWN_FILES = (MARKER, FORMAT_FILE, SOURCE_FILE, REPORT_JSON, REPORT_TEXT)  # files of the drop folder, not of the export
 
@@ -72,13 +71,6 @@ STATUS_LABELS: dict[str, str] = {
     "rejected": "refusé, rien n'a été chargé",
     "retry": "non chargé, réessayé au prochain passage",
 }
-
-_PROCESS_LOCK = threading.Lock()
-
-
-def depot_root(settings: Settings) -> Path:
-    """``$PROXISANTE_HOME/depot``, where each structure has its drop folder ``depot/<FINESS>/``."""
-    return settings.home_dir / DEPOT
 
 
 @dataclass(frozen=True)
@@ -259,22 +251,6 @@ def process(
                 process_extract(extract, installation, registry, on=on or dt.date.today(), as_of=as_of)
             )
         return result
-
-
-@contextlib.contextmanager
-def exclusive(root: Path) -> Iterator[None]:
-    """One pass at a time per installation: a thread lock within the process, a lock file across processes
-    (a cron ``proxisante depot traiter`` and a server)."""
-    with _PROCESS_LOCK:
-        if not root.is_dir():
-            yield
-            return
-        with open(root / LOCK_FILE, "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def process_extract(

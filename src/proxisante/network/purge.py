@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from proxisante.identity.keys import owner_only_umask
 from proxisante.identity.vault import IdentityVault
-from proxisante.ingest.dropfolders import depot_root, exclusive
+from proxisante.network.depot import depot_root, exclusive
 from proxisante.network.structures import Structure, StructureRegistry
 from proxisante.warehouse.connection import Warehouse
 from proxisante.warehouse.load import rebuild_observation_periods
