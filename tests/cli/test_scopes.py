@@ -80,6 +80,9 @@ def test_the_options_resolve_against_the_registry(network: LoadedNetwork) -> Non
     assert cpts.structures == {a, c} and cpts.name == CPTS
     attributed = scope_from_options([a], False, None, True, ON, settings=settings)
     assert attributed.attributed_on == ON and attributed.structures == {a}
+    registry(network).leave(c, dt.date(2026, 1, 15), by="test")  # a member that left: its rows stay readable
+    assert scope_from_options(None, False, CPTS, settings=settings).structures == {a, c}
+    assert scope_from_options([c], False, None, settings=settings).structures == {c}
 
 
 REFUSING = [
