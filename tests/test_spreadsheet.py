@@ -202,7 +202,7 @@ def hostile_installation(tmp_path: Path):
             [100 + n, HOSTILE[n % len(HOSTILE)]],
         )
         con.execute(
-            "INSERT INTO observation_period VALUES (?, ?, DATE '2023-01-01', DATE '2024-06-30', 32817)",
+            "INSERT INTO observation_period VALUES (?, ?, DATE '2023-01-01', DATE '2024-06-30', 32817, NULL)",
             [100 + n, 100 + n],
         )
         con.execute(
