@@ -10,7 +10,6 @@ change. The ``users add`` rules (``--cpts``, care roles need a structure) are ch
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import re
 import shutil
@@ -23,7 +22,11 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from markupsafe import escape
+from typer.testing import CliRunner
 
+from proxisante.cli import app as command_line
+from proxisante.cli.common import console
 from proxisante.network.scope import Scope
 from proxisante.settings import Settings
 from proxisante.territory.communes import load_reference, reference_path
@@ -230,8 +233,8 @@ def test_a_structure_account_asking_for_another_structure_gets_a_french_403(clie
     response = client.get(f"/api/measures/results?structure={net.b}")
     assert response.status_code == 403
     assert response.json()["detail"] == (
-        f"Votre compte appartient à la structure {html.unescape(_name(net, net.a))} ({net.a}) : les données de la structure "
-        f"{net.b} ne vous sont pas accessibles."
+        f"Votre compte appartient à la structure {_plain(net, net.a)} ({net.a}) : "
+        f"les données de la structure {net.b} ne vous sont pas accessibles."
     )
     page = client.get(f"/patientele?structure={net.b}")
     assert page.status_code == 403 and "ne vous sont pas accessibles" in page.text and "pyramid" not in page.text
@@ -246,10 +249,14 @@ def test_a_cpts_account_sees_its_members_only(clients, net: Net) -> None:
     assert refused.status_code == 403 and net.b in refused.json()["detail"] and CPTS in refused.json()["detail"]
 
 
+def _plain(net: Net, finess: str) -> str:
+    data = yaml.safe_load(net.settings.structures.read_text(encoding="utf-8"))
+    return str(next(e["nom"] for e in data["structures"] if e["finess"] == finess))
+
+
 def _name(net: Net, finess: str) -> str:
     """The structure's name as a page writes it (HTML-escaped)."""
-    data = yaml.safe_load(net.settings.structures.read_text(encoding="utf-8"))
-    return html.escape(next(e["nom"] for e in data["structures"] if e["finess"] == finess))
+    return str(escape(_plain(net, finess)))
 
 
 def test_the_header_names_the_scope(clients, net: Net) -> None:
@@ -340,7 +347,8 @@ JSON_ROUTES = (
     "/api/quality/completeness",
     "/api/gaps?limit=10000",
 )
-PAGES = ("/", "/patientele", "/indicateurs", "/indicateurs/rosp_diabetes_hba1c", "/actions", "/qualite")
+PAGES = ("/", "/patientele", "/indicateurs", "/actions", "/qualite")
+PROTECTED = ("/api/patientele", "/api/measures/results?by=provider", "/", "/indicateurs")
 
 
 def _answers(client: TestClient, paths: tuple[str, ...]) -> dict[str, object]:
@@ -408,22 +416,61 @@ def test_changing_b_never_changes_what_a_sees(app, clients, net: Net) -> None:
     a_protected = clients["a-chercheur"][0]
     network = clients["analyste"][0]
     before_a = _answers(a_client, JSON_ROUTES + PAGES)
-    before_protected = _answers(a_protected, JSON_ROUTES[1:5] + PAGES[:4])
-    before_network = _answers(network, ("/api/status", "/api/patientele"))
+    before_protected = _answers(a_protected, PROTECTED)
+    network_before = next(
+        t["rows"] for t in network.get("/api/status").json()["tables"] if t["table"] == "visit_occurrence"
+    )
     assert net.shared, "the network must have persons seen by A and B"
 
-    @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
     @given(edits=EDITS, seed=st.integers(0, 1000))
     def changing_b(edits: list[str], seed: int) -> None:
-        nonlocal before_network
         with svc.lock:
             for edit in edits:
                 _edit_b(con, net, edit, seed)
             svc._cache.clear()  # the edits bypass the loads (no new batch): forget what was computed
-        assert _answers(a_client, JSON_ROUTES + PAGES) == before_a
-        assert _answers(a_protected, JSON_ROUTES[1:5] + PAGES[:4]) == before_protected
-        seen = _answers(network, ("/api/status", "/api/patientele"))
-        assert seen["/api/status"] != before_network["/api/status"]  # the network's row counts did change
-        before_network = seen
+            (visits,) = con.execute("SELECT count(DISTINCT visit_occurrence_id) FROM visit_occurrence").fetchone()
+        seen = _answers(a_client, JSON_ROUTES + PAGES)
+        assert [p for p in seen if seen[p] != before_a[p]] == [], edits
+        seen = _answers(a_protected, PROTECTED)
+        assert [p for p in seen if seen[p] != before_protected[p]] == [], edits
+        # The network's figures follow B's edits (one visit per id over the structures): the test can fail.
+        network_visits = {t["table"]: t["rows"] for t in network.get("/api/status").json()["tables"]}
+        assert network_visits["visit_occurrence"] == visits != network_before, edits
 
     changing_b()
+
+
+# -- proxisante users add: --cpts, and where each role belongs ------------------------------------------------------
+
+
+def test_users_add_checks_the_cpts_and_where_each_role_belongs(
+    network: LoadedNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b, _ = network.finess
+    _with_cpts(Settings().structures, {a, b})
+    monkeypatch.setattr(console, "_width", 200)
+    monkeypatch.setenv("PASSWORD_FOR_TEST", PASSWORD)
+    runner = CliRunner()
+
+    def add(username: str, *args: str, code: int = 0) -> str:
+        result = runner.invoke(command_line, ["users", "add", username, *args, "--password-env", "PASSWORD_FOR_TEST"])
+        assert result.exit_code == code, result.output
+        return result.output
+
+    assert f"(cpts ; CPTS {CPTS})" in add("coord-cpts", "--role", "cpts", "--cpts", CPTS.upper())
+    unknown = add("x1", "--role", "cpts", "--cpts", "CPTS du Nord", code=2)
+    assert "CPTS inconnue du registre « CPTS du Nord »" in unknown and f"CPTS connues : {CPTS}" in unknown
+    assert "un compte cpts appartient à une CPTS, pas au réseau" in add("x2", "--role", "cpts", code=2)
+    assert "un compte reseau appartient au réseau, pas à une structure" in add(
+        "x3", "--role", "reseau", "--structure", a, code=2
+    )
+    assert "donnez sa structure (--structure FINESS)" in add("x4", "--role", "coordinateur", code=2)
+    assert "pas aux deux" in add("x5", "--role", "gestionnaire", "--structure", a, "--cpts", CPTS, code=2)
+    assert f"structure {a}" in add("x6", "--role", "coordinateur", "--structure", a)
+    assert "(reseau ; réseau)" in add("x7", "--role", "reseau")
+    store = AccountStore(Settings().accounts)
+    assert store.get("coord-cpts").cpts == CPTS and store.get("x7").cpts is None  # type: ignore[union-attr]
+    assert [a.username for a in store.list()] == ["coord-cpts", "x6", "x7"]
+    listing = runner.invoke(command_line, ["users", "list"]).output
+    assert f"CPTS {CPTS}" in listing

@@ -6,7 +6,7 @@ import getpass
 import os
 import signal
 import threading
-from typing import Annotated, TypedDict
+from typing import TYPE_CHECKING, Annotated, TypedDict
 
 import typer
 from rich import box
@@ -14,8 +14,11 @@ from rich.table import Table
 
 from proxisante.cli.common import console, date
 
+if TYPE_CHECKING:
+    from proxisante.network.structures import StructureRegistry
+
 users_app = typer.Typer(
-    help="Comptes de l'application web (rôles : soignant, coordinateur, gestionnaire, chercheur, admin).",
+    help="Comptes de l'application web (rôles : soignant, coordinateur, gestionnaire, chercheur, reseau, cpts, admin).",
     no_args_is_help=True,
 )
 
@@ -39,6 +42,10 @@ def add(
             "--structure", help="FINESS de la structure du compte (inscrite au registre ; défaut : le réseau)"
         ),
     ] = None,
+    cpts: Annotated[
+        str | None,
+        typer.Option("--cpts", help="nom de la CPTS d'un compte cpts (connue du registre des structures)"),
+    ] = None,
     password_env: Annotated[
         str | None, typer.Option("--password-env", help="lire le mot de passe dans cette variable d'environnement")
     ] = None,
@@ -48,6 +55,8 @@ def add(
 
     if structure is not None:
         structure = _registered(structure)
+    if cpts is not None:
+        cpts = _registered_cpts(cpts)
     if password_env:
         password = os.environ.get(password_env, "")
     else:
@@ -55,12 +64,65 @@ def add(
         if getpass.getpass("Confirmation : ") != password:
             raise typer.BadParameter("les deux mots de passe diffèrent")
     try:
-        account = _store().add(username, password, role, rpps=rpps, display_name=name, structure=structure)
+        account = _store().add(
+            username,
+            password,
+            role,
+            rpps=rpps,
+            display_name=name,
+            structure=structure,
+            cpts=cpts,
+            registry_has_structures=_has_structures(),
+        )
     except AccountError as error:
-        console.print(f"[red]Compte refusé :[/red] {error}")
+        console.print(f"[red]Compte refusé :[/red] {error}", highlight=False)
         raise typer.Exit(code=2) from error
-    where = f"structure {account.structure}" if account.structure else "réseau"
+    where = _belonging(account.structure, account.cpts)
     console.print(f"Compte {account.username} créé ({', '.join(account.roles)} ; {where}).", highlight=False)
+
+
+def _belonging(structure: str | None, cpts: str | None) -> str:
+    return f"structure {structure}" if structure else f"CPTS {cpts}" if cpts else "réseau"
+
+
+def _registry() -> StructureRegistry:
+    from proxisante.network.structures import StructureRegistry
+    from proxisante.settings import get_settings
+
+    return StructureRegistry.installed(get_settings())
+
+
+def _has_structures() -> bool:
+    """Whether the registry has structures (care roles then need one); an unreadable registry refuses (exit 2)."""
+    from proxisante.network.structures import StructureError
+
+    try:
+        return bool(_registry().all())
+    except StructureError as error:
+        console.print(f"[red]Compte refusé :[/red] {error}", highlight=False)
+        raise typer.Exit(code=2) from error
+
+
+def _registered_cpts(name: str) -> str:
+    """``--cpts``: a CPTS the registry knows (a structure's ``cpts``, or a structure of type CPTS), spelt as
+    the registry spells it; else a French refusal (exit 2)."""
+    from proxisante.network.structures import StructureError
+    from proxisante.web.security.scopes import known_cpts
+
+    try:
+        known = known_cpts(_registry().all())
+    except StructureError as error:
+        console.print(f"[red]Compte refusé :[/red] champ --cpts : {error}", highlight=False)
+        raise typer.Exit(code=2) from error
+    found = next((k for k in known if k.casefold() == name.strip().casefold()), None)
+    if found is None:
+        listed = ", ".join(known) or "aucune"
+        console.print(
+            f"[red]Compte refusé :[/red] champ --cpts : CPTS inconnue du registre « {name} » (CPTS connues : {listed})",
+            highlight=False,
+        )
+        raise typer.Exit(code=2)
+    return found
 
 
 def _registered(finess: str) -> str:
@@ -91,7 +153,7 @@ def list_users() -> None:
             a.display_name,
             ", ".join(a.roles),
             a.rpps or "",
-            a.structure or "réseau",
+            _belonging(a.structure, a.cpts),
             date(a.created_at),
             "actif" if a.active else f"désactivé le {date(a.disabled_at)}",
         )

@@ -156,11 +156,11 @@ def check_membership(
     if structure and cpts:
         raise ValueError("un compte appartient à une structure (--structure) ou à une CPTS (--cpts), pas aux deux")
     kind = "structure" if structure else "cpts" if cpts else "network"
-    labels = {"structure": "une structure", "network": "le réseau", "cpts": "une CPTS"}
+    labels = {"structure": "à une structure", "network": "au réseau", "cpts": "à une CPTS"}
     for role in sorted(set(roles)):
         if kind not in MEMBERSHIP.get(role, frozenset()):
             where = " ou ".join(labels[k] for k in sorted(MEMBERSHIP.get(role, frozenset())))
-            raise ValueError(f"le rôle {role} appartient à {where}, pas à {labels[kind]}")
+            raise ValueError(f"un compte {role} appartient {where}, pas {labels[kind]}")
         if role in CARE_TEAM and kind == "network" and registry_has_structures:
             raise ValueError(
                 f"le rôle {role} lit les noms des patients d'une structure : donnez sa structure (--structure FINESS) "
