@@ -264,7 +264,11 @@ def test_the_header_names_the_scope(clients, net: Net) -> None:
     assert "Périmètre : Réseau (toutes les structures)" in clients["analyste"][0].get("/").text
     narrowed = clients["analyste"][0].get(f"/?structure={net.c}").text
     assert f"Périmètre : {_name(net, net.c)} ({net.c})" in narrowed
-    assert f"Périmètre : {CPTS} (2 structures)" in clients["cpts"][0].get("/").text
+    cpts_page = clients["cpts"][0].get("/").text
+    assert f"Périmètre : {CPTS} (2 structures)" in cpts_page
+    links = re.findall(r'href="/\?structure=([0-9AB]{9})"', cpts_page)
+    assert sorted(links) == sorted([net.a, net.c])
+    assert "?structure=" not in clients["a-chercheur"][0].get("/").text
 
 
 def test_scoped_figures_are_the_structures_own(clients, net: Net) -> None:
@@ -347,7 +351,9 @@ JSON_ROUTES = (
     "/api/quality/completeness",
     "/api/gaps?limit=10000",
 )
-PAGES = ("/", "/patientele", "/indicateurs", "/actions", "/qualite")
+# Not /qualite: it lists the rejects by reason, whose order among ties is not fixed (warehouse.status); the
+# same data is compared through /api/status and /api/quality/completeness, order aside.
+PAGES = ("/", "/patientele", "/indicateurs", "/actions")
 PROTECTED = ("/api/patientele", "/api/measures/results?by=provider", "/", "/indicateurs")
 
 
@@ -360,10 +366,19 @@ def _answers(client: TestClient, paths: tuple[str, ...]) -> dict[str, object]:
             body = response.json()
             if isinstance(body, dict):
                 body.pop("batch_id", None)
-            out[path] = json.dumps(body, sort_keys=True)
+            out[path] = json.dumps(_unordered(body), sort_keys=True)
         else:
             out[path] = re.sub(r'value="[^"]{30,}"|"X-CSRF-Token": "[^"]+"', "", response.text)
     return out
+
+
+def _unordered(value: object) -> object:
+    """A JSON answer with every list sorted: the rows, not their order among ties, are compared."""
+    if isinstance(value, dict):
+        return {k: _unordered(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return sorted((_unordered(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+    return value
 
 
 EDITS = st.lists(

@@ -237,7 +237,17 @@ def dashboard(request: Request) -> HTMLResponse:
         # Month-to-month panel sizes give the net flows back, which the API withholds from a protected audience.
         trend=None if protected(user) else svc.figure("chart_trend", year, lambda: charts.panel_trend(data["flows"])),
         researcher=protected(user),
+        scope_structures=_scope_structures(request),
     )
+
+
+def _scope_structures(request: Request) -> list[Structure]:
+    """The registry's structures of a scope over several (a CPTS, the network), each named with a link that
+    narrows the pages to it; none for one structure or a single centre."""
+    scope = request.state.scope
+    if scope.single is not None:
+        return []
+    return [s for s in request.state.registry.structures if scope.allows(s.finess)]
 
 
 @router.get("/patientele", name="page_patientele")
