@@ -183,7 +183,7 @@ def test_attribution_rule_declaration_then_contacts(network: LoadedNetwork) -> N
 
 # -- the same views on every engine -------------------------------------------------------------------------------
 
-ENGINE_TABLES = ["person", "visit_occurrence", "fr_mt_declaration", "observation_period", "provider"]
+ENGINE_TABLES = ["person", "visit_occurrence", "fr_mt_declaration", "observation_period", "provider", "etl_batch"]
 
 
 def view_summary(tables: Tables, scope: Scope) -> dict[str, object]:
