@@ -113,7 +113,7 @@ def test_serve_runs_uvicorn_without_its_proxy_headers(tmp_path, monkeypatch) -> 
     seen: dict = {}
     stub = SimpleNamespace(state=SimpleNamespace(web=SimpleNamespace(services=SimpleNamespace(warm=lambda: None))))
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
-    monkeypatch.setattr("proxisante.web.app.create_app", lambda settings: stub)
+    monkeypatch.setattr("proxisante.web.app.create_app", lambda settings, **wiring: stub)
     web.run_server("127.0.0.1", 8765)
     assert seen.get("proxy_headers") is False and seen.get("forwarded_allow_ips") == ""
 
