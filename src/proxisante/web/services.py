@@ -2,9 +2,10 @@
 
 The warehouse connection of an installation is not safe for concurrent queries, and the domain packages
 take seconds on a real centre while a page must answer in milliseconds. So every call goes
-through :meth:`Services.cached`: the result is kept under the key (last committed batch of the
-warehouse, scope, call, parameters) and computed once, under a lock; a new load (new batch id) makes every
-old entry unreachable. Nothing here knows about HTTP or roles: routes decide who sees what.
+through :meth:`Services.cached`: the result is kept under the key (last committed batches of the scope's
+structures, scope, call, parameters) and computed once, under a lock; a new load of a structure makes the
+old entries of the scopes that hold it unreachable, and leaves the other structures' figures cached.
+Nothing here knows about HTTP or roles: routes decide who sees what.
 
 A :class:`Services` reads the warehouse as one :class:`~proxisante.network.scope.Scope` sees it (a
 ``ScopedTables``); :meth:`Services.for_scope` gives the view of another scope, sharing the cache, the
@@ -83,7 +84,8 @@ def measure_of(measure_id: str) -> Measure:
 class _Shared:
     """What every scope's view of one installation shares: last batch id, objections, whether closed."""
 
-    batch: tuple[float, str] = (0.0, "")
+    # when read, and the last committed batch id per structure ("" for loads made without one)
+    batches: tuple[float, dict[str, str]] = (0.0, {})
     objections: tuple[float, frozenset[int]] = (0.0, frozenset())
     closed: bool = False
 
@@ -117,23 +119,38 @@ class Services:
     # -- cache ---------------------------------------------------------------------------------
 
     def batch_id(self) -> str:
-        """The id of the warehouse's last committed batch of any structure ("" when empty), re-read every few
-        seconds."""
-        seen_at, batch = self._shared.batch
+        """The id of the last committed batch of the scope's structures ("" when none)."""
+        last = self._last_batches()
+        chosen = last.values() if self.scope.structures is None else (last.get(f, "") for f in self.scope.structures)
+        return max(chosen, default="")  # batch ids sort by start time (``warehouse.load.new_batch_id``)
+
+    def _version(self) -> str:
+        """What the scope's figures depend on: the last batch of each of its structures (of every structure
+        for the network and for the attributed view, which reads them all). A load of structure B leaves
+        structure A's cached figures valid."""
+        if self.scope.structures is None or self.scope.attributed_on is not None:
+            return max(self._last_batches().values(), default="")
+        last = self._last_batches()
+        return " ".join(f"{finess}:{last.get(finess, '')}" for finess in sorted(self.scope.structures))
+
+    def _last_batches(self) -> dict[str, str]:
+        """The last committed batch id of every structure, re-read every few seconds."""
+        seen_at, batches = self._shared.batches
         if time.monotonic() - seen_at < BATCH_TTL_SECONDS and seen_at:
-            return batch
-        # While a computation runs, the id read a moment ago is good enough: pages never wait for it.
+            return batches
+        # While a computation runs, the ids read a moment ago are good enough: pages never wait for them.
         if not self.lock.acquire(blocking=not seen_at):
-            return batch
+            return batches
         try:
             whole = self.installation.warehouse
             table = whole.table("etl_batch")
-            last = whole.execute(table.order_by(table.committed_at.desc()).limit(1).select("batch_id"))
-            batch = str(last.batch_id.iloc[0]) if len(last) else ""
-            self._shared.batch = (time.monotonic(), batch)
+            origin = table.structure.fill_null("")
+            last = whole.execute(table.group_by(origin=origin).aggregate(batch=table.batch_id.max()))
+            batches = {str(row.origin): str(row.batch) for row in last.itertuples()}
+            self._shared.batches = (time.monotonic(), batches)
         finally:
             self.lock.release()
-        return batch
+        return batches
 
     def objections(self) -> frozenset[int]:
         """Pseudonyms of the patients who objected (identity vault), re-read every few seconds: an
@@ -164,7 +181,7 @@ class Services:
         """``compute()`` once per (last batch, scope, name, params). ``lock``: another lock than the warehouse's,
         for computations that do not query it (figures), so that they do not queue behind the warehouse queries.
         ``every_scope``: the result reads nothing of the warehouse (a reference file) and is shared by every scope."""
-        key = (self.batch_id(), None if every_scope else self.scope, name, params)
+        key = (self._version(), None if every_scope else self.scope, name, params)
         if key in self._cache:
             return self._cache[key]
         with lock or self.lock:
