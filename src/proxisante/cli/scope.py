@@ -21,7 +21,7 @@ import typer
 
 from proxisante.cli.common import console, date
 from proxisante.network.scope import Scope, ScopeError
-from proxisante.network.structures import Structure, StructureError, StructureRegistry
+from proxisante.network.structures import Structure, StructureError, StructureRegistry, cpts_members, known_cpts
 from proxisante.settings import Settings, get_settings
 
 __all__ = [
@@ -98,15 +98,16 @@ def _of_structures(finess: list[str], registry: StructureRegistry) -> Scope:
 
 
 def _of_cpts(name: str, registry: StructureRegistry) -> Scope:
-    """The registered members of the CPTS ``name`` (case and surrounding spaces ignored), those that left
-    included: their rows stay in the warehouse."""
+    """The registered members of the CPTS ``name`` (``network.structures.cpts_members``: case and
+    surrounding spaces ignored), those that left included: their rows stay in the warehouse."""
     structures = registry.all()
-    members = [s for s in structures if s.cpts is not None and s.cpts.strip().casefold() == name.strip().casefold()]
+    members = cpts_members(structures, name)
     if not members:
-        names = sorted({s.cpts for s in structures if s.cpts})
+        names = known_cpts(structures)
         known = f"CPTS du registre : {', '.join(names)}" if names else "aucune CPTS dans le registre"
         raise StructureError(f"CPTS inconnue : « {name} » n'a aucune structure membre dans le registre ({known})")
-    return Scope.of([s.finess for s in members], members[0].cpts)
+    spelt = next((n for n in known_cpts(structures) if n.strip().casefold() == name.strip().casefold()), name)
+    return Scope.of(members, spelt)
 
 
 def _refuse(message: str) -> NoReturn:

@@ -106,8 +106,7 @@ def _has_structures() -> bool:
 def _registered_cpts(name: str) -> str:
     """``--cpts``: a CPTS the registry knows (a structure's ``cpts``, or a structure of type CPTS), spelt as
     the registry spells it; else a French refusal (exit 2)."""
-    from proxisante.network.structures import StructureError
-    from proxisante.web.security.scopes import known_cpts
+    from proxisante.network.structures import StructureError, known_cpts
 
     try:
         known = known_cpts(_registry().all())

@@ -23,7 +23,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -463,3 +463,23 @@ def _user() -> str:
         return getpass.getuser()
     except (OSError, KeyError):  # no login name (a container without a passwd entry)
         return f"uid {os.getuid()}"
+
+
+# -- CPTS -------------------------------------------------------------------------------------------------
+
+
+def cpts_members(structures: Sequence[Structure], cpts: str) -> list[str]:
+    """The FINESS of a CPTS's member structures (their ``cpts`` is its name), and of the CPTS itself if
+    registered as a structure."""
+    wanted = cpts.strip().casefold()
+    return sorted(
+        s.finess
+        for s in structures
+        if (s.cpts or "").strip().casefold() == wanted or (s.type == "CPTS" and s.name.strip().casefold() == wanted)
+    )
+
+
+def known_cpts(structures: Sequence[Structure]) -> list[str]:
+    """The CPTS names the registry knows (a ``cpts`` field, or a structure of type CPTS)."""
+    names = {s.cpts for s in structures if s.cpts} | {s.name for s in structures if s.type == "CPTS"}
+    return sorted(names)

@@ -31,7 +31,7 @@ from proxisante.economics.payments import MODELS
 from proxisante.economics.workbook import write_workbook
 from proxisante.ingest import FORMATS, dropfolders
 from proxisante.measures.definition import GROUPS, Measure, library
-from proxisante.network.structures import Structure, StructureError, StructureRegistry
+from proxisante.network.structures import Structure, StructureError, StructureRegistry, cpts_members, known_cpts
 from proxisante.territory.maps import map_data, plotly_figure
 from proxisante.territory.siting import add_supply
 from proxisante.web import charts
@@ -67,7 +67,7 @@ from proxisante.web.security.auth import (
     client_address,
 )
 from proxisante.web.security.permissions import CARE_TEAM, ROLES, web_may_create
-from proxisante.web.security.scopes import cpts_members, known_cpts, registry_of, shown_name
+from proxisante.web.security.scopes import registry_of, shown_name
 from proxisante.web.services import InputError, Services, Unavailable, measure_of, period_of
 
 HERE = Path(__file__).parent

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proxisante.network.scope import Scope, ScopeError
-from proxisante.network.structures import Structure, StructureError, StructureRegistry
+from proxisante.network.structures import Structure, StructureError, StructureRegistry, cpts_members
 from proxisante.settings import Settings
 from proxisante.web.security.permissions import CARE_TEAM, NOMINATIVE_ROUTES
 
@@ -68,23 +68,6 @@ def registry_of(settings: Settings) -> Registry:
     with _lock:
         _seen[registry.path] = (stamp, found)
     return found
-
-
-def cpts_members(structures: Sequence[Structure], cpts: str) -> list[str]:
-    """The FINESS of a CPTS's member structures (their ``cpts`` is its name), and of the CPTS itself if
-    registered as a structure."""
-    wanted = cpts.strip().casefold()
-    return sorted(
-        s.finess
-        for s in structures
-        if (s.cpts or "").strip().casefold() == wanted or (s.type == "CPTS" and s.name.strip().casefold() == wanted)
-    )
-
-
-def known_cpts(structures: Sequence[Structure]) -> list[str]:
-    """The CPTS names the registry knows (a ``cpts`` field, or a structure of type CPTS)."""
-    names = {s.cpts for s in structures if s.cpts} | {s.name for s in structures if s.type == "CPTS"}
-    return sorted(names)
 
 
 def scope_of(structure: str | None, cpts: str | None, registry: Registry) -> Scope:
