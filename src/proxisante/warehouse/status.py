@@ -33,7 +33,8 @@ def rejects_by_reason(warehouse: Tables) -> pd.DataFrame:
     q = warehouse.table("etl_quarantine")
     q = q.mutate(reason=q.reason.re_replace(r" \(première occurrence ligne [0-9]+\)", ""), field=q.field.fill_null(""))
     grouped = q.group_by(["pivot_table", "field", "reason"]).aggregate(rows=q.count())
-    return warehouse.execute(grouped.order_by([grouped.rows.desc(), grouped.pivot_table, grouped.field]))
+    order = [grouped.rows.desc(), grouped.pivot_table, grouped.field, grouped.reason]
+    return warehouse.execute(grouped.order_by(order))
 
 
 def quarantined_rows(warehouse: Tables, table: str | None = None, limit: int = 50) -> pd.DataFrame:
