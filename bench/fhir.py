@@ -18,9 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from common import peak_mib
 
 
 def _cpu_seconds() -> float:
@@ -34,7 +32,7 @@ def _generate(out: Path, patients: int, seed: int, queue: mp.Queue) -> None:
 
     start = time.perf_counter()
     summary = generate_centre(SynthOptions(patients=patients, seed=seed, out=out, file_format="fhir"))
-    queue.put({"seconds": time.perf_counter() - start, "resources": summary.total_rows, "peak_mib": _peak_mib()})
+    queue.put({"seconds": time.perf_counter() - start, "resources": summary.total_rows, "peak_mib": peak_mib()})
 
 
 def _load(folder: Path, home: Path, queue: mp.Queue) -> None:
@@ -58,7 +56,7 @@ def _load(folder: Path, home: Path, queue: mp.Queue) -> None:
     stages.append((str(last[2]), time.perf_counter() - last[0], _cpu_seconds() - last[1]))
     inst.close()
     queue.put({"seconds": seconds, "cpu": cpu, "read": report.rows_read, "loaded": report.rows_loaded,
-               "quarantined": report.rows_quarantined, "stages": stages, "peak_mib": _peak_mib()})  # fmt: skip
+               "quarantined": report.rows_quarantined, "stages": stages, "peak_mib": peak_mib()})  # fmt: skip
 
 
 # Progress messages of load_fhir and of the pivot batch -> the stage they start.

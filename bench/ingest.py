@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import resource
 import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+
+from common import in_process, peak_mib
 
 EVENT_TABLES = ("coverage", "mt_declarations", "encounters", "diagnoses", "prescriptions", "lab_results",
                 "vaccinations", "procedures", "acts")  # fmt: skip
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _generate(out: Path, patients: int, seed: int, file_format: str, queue: mp.Queue) -> None:
@@ -32,7 +28,7 @@ def _generate(out: Path, patients: int, seed: int, file_format: str, queue: mp.Q
 
     start = time.perf_counter()
     summary = generate_centre(SynthOptions(patients=patients, seed=seed, out=out, file_format=file_format))
-    queue.put({"seconds": time.perf_counter() - start, "rows": dict(summary.rows), "peak_mib": _peak_mib()})
+    queue.put({"seconds": time.perf_counter() - start, "rows": dict(summary.rows), "peak_mib": peak_mib()})
 
 
 def _load(folder: Path, home: Path, queue: mp.Queue) -> None:
@@ -69,27 +65,18 @@ def _load(folder: Path, home: Path, queue: mp.Queue) -> None:
         per_table[f.pivot_table] = (f.rows_read, seconds)
     commit = end - marks["écriture de l'entrepôt"]
     queue.put({"seconds": total, "baseline": baseline, "per_table": per_table, "commit": commit,
-               "quarantined": report.rows_quarantined, "peak_mib": _peak_mib()})  # fmt: skip
-
-
-def _in_process(target: Any, *args: Any) -> dict[str, Any]:
-    queue: mp.Queue = mp.get_context("spawn").Queue()
-    process = mp.get_context("spawn").Process(target=target, args=(*args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+               "quarantined": report.rows_quarantined, "peak_mib": peak_mib()})  # fmt: skip
 
 
 def run(patients: int, seed: int, file_format: str, keep: bool) -> None:
     work = Path(tempfile.mkdtemp(prefix=f"proxisante-bench-{patients}-"))
     try:
-        gen = _in_process(_generate, work / "centre", patients, seed, file_format)
+        gen = in_process(_generate, work / "centre", patients, seed, file_format)
         rows = sum(gen["rows"].values())
         size = sum(p.stat().st_size for p in (work / "centre").iterdir()) / 2**20
         print(f"\n== {patients:,} patients: {rows:,} rows, {size:,.0f} MiB of {file_format}")
         print(f"generate: {gen['seconds']:.1f} s, {rows / gen['seconds']:,.0f} rows/s, peak {gen['peak_mib']:,.0f} MiB")
-        load = _in_process(_load, work / "centre", work / "home")
+        load = in_process(_load, work / "centre", work / "home")
         print(f"{'table':<16}{'rows':>12}{'seconds':>9}{'rows/s':>12}")
         for table, (n, seconds) in load["per_table"].items():
             print(f"{table:<16}{n:>12,}{seconds:>9.2f}{n / max(seconds, 1e-9):>12,.0f}")

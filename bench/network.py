@@ -15,17 +15,12 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import resource
 import shutil
 import tempfile
 import time
 from pathlib import Path
-from queue import Empty
-from typing import Any
 
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from common import in_process, peak_mib
 
 
 def _generate(out: Path, structures: int, patients: int, seed: int, queue: mp.Queue) -> None:
@@ -33,7 +28,7 @@ def _generate(out: Path, structures: int, patients: int, seed: int, queue: mp.Qu
 
     start = time.perf_counter()
     summary = generate_network(NetworkOptions(structures=structures, patients=patients, seed=seed, out=out))
-    queue.put({"seconds": time.perf_counter() - start, "persons": summary.persons, "peak_mib": _peak_mib()})
+    queue.put({"seconds": time.perf_counter() - start, "persons": summary.persons, "peak_mib": peak_mib()})
 
 
 def _extracts(out: Path) -> list[Path]:
@@ -55,7 +50,7 @@ def _direct(out: Path, home: Path, queue: mp.Queue) -> None:
         rows += report.rows_read
     seconds = time.perf_counter() - start
     installation.close()
-    queue.put({"seconds": seconds, "rows": rows, "peak_mib": _peak_mib()})
+    queue.put({"seconds": seconds, "rows": rows, "peak_mib": peak_mib()})
 
 
 def _drop_folders(out: Path, home: Path, queue: mp.Queue) -> None:
@@ -77,36 +72,21 @@ def _drop_folders(out: Path, home: Path, queue: mp.Queue) -> None:
     installation.close()
     rows = sum(f["rows_read"] for report in result.reports for f in report.files)
     statuses = sorted({report.status for report in result.reports})
-    queue.put({"seconds": seconds, "rows": rows, "statuses": statuses, "peak_mib": _peak_mib()})
-
-
-def _in_process(target: Any, *args: Any) -> dict[str, Any]:
-    queue: mp.Queue = mp.get_context("spawn").Queue()
-    process = mp.get_context("spawn").Process(target=target, args=(*args, queue))
-    process.start()
-    while True:  # a phase that dies says so instead of leaving the bench waiting
-        try:
-            result = queue.get(timeout=5)
-            break
-        except Empty:
-            if not process.is_alive():
-                raise RuntimeError(f"{target.__name__} ended with code {process.exitcode}") from None
-    process.join()
-    return result
+    queue.put({"seconds": seconds, "rows": rows, "statuses": statuses, "peak_mib": peak_mib()})
 
 
 def run(structures: int, patients: int, seed: int, keep: bool) -> None:
     work = Path(tempfile.mkdtemp(prefix=f"proxisante-bench-network-{structures}-{patients}-"))
     try:
-        gen = _in_process(_generate, work / "network", structures, patients, seed)
+        gen = in_process(_generate, work / "network", structures, patients, seed)
         print(f"\n== {structures} structures, {patients:,} patient files, {gen['persons']:,} persons")
         print(f"generate: {gen['seconds']:.1f} s, peak {gen['peak_mib']:,.0f} MiB")
-        direct = _in_process(_direct, work / "network", work / "home-direct")
+        direct = in_process(_direct, work / "network", work / "home-direct")
         print(
             f"direct loads (FORMATS, one per structure): {direct['seconds']:.1f} s, {direct['rows']:,} rows, "
             f"{direct['rows'] / direct['seconds']:,.0f} rows/s, peak {direct['peak_mib']:,.0f} MiB"
         )
-        drop = _in_process(_drop_folders, work / "network", work / "home-depot")
+        drop = in_process(_drop_folders, work / "network", work / "home-depot")
         print(
             f"drop folders (registry checks, arrival order, reports, archive): {drop['seconds']:.1f} s, "
             f"{drop['rows']:,} rows, {drop['rows'] / drop['seconds']:,.0f} rows/s, peak {drop['peak_mib']:,.0f} MiB, "

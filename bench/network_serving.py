@@ -28,7 +28,6 @@ import datetime as dt
 import multiprocessing
 import random
 import re
-import resource
 import socket
 import statistics
 import tempfile
@@ -40,27 +39,12 @@ from typing import Any
 
 import httpx
 
+from common import in_process, peak_mib, wait_until_up
 from web import percentile  # bench/web.py, beside this file
 
 PAGES = ("/", "/patientele", "/indicateurs", "/api/measures/results", "/api/patientele", "/api/status")
 PASSWORD = "Bench-proxisante-2026!"
 NEXT_END = date(2026, 9, 30)  # the next extracts run three months further than the first ones
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _in_process(target: Any, *args: Any) -> dict[str, Any]:
-    """Run ``target(*args, queue)`` in a fresh process (its own peak memory); its result, or why it died."""
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(*args, queue))
-    process.start()
-    process.join()
-    if process.exitcode != 0 or queue.empty():
-        return {"error": f"processus terminé avec le code {process.exitcode}"}
-    return queue.get()
 
 
 # -- 1. generate ---------------------------------------------------------------------------------------------
@@ -79,7 +63,7 @@ def generate(out: Path, structures: int, patients: int, seed: int, queue: Any) -
             "persons": summary.persons,
             "shared": summary.shared,
             "largest": max(summary.plans, key=lambda p: p.patients).finess,
-            "peak_mib": _peak_mib(),
+            "peak_mib": peak_mib(),
         }
     )
 
@@ -117,7 +101,7 @@ def load(out: Path, home: Path, only: str | None, queue: Any) -> None:
     for extract in _extracts(out / "first"):
         finess = extract.parent.name
         store.add(f"coord-{finess}", PASSWORD, ["coordinateur"], structure=finess)
-    queue.put({"seconds": seconds, "rows": rows, "peak_mib": _peak_mib()})
+    queue.put({"seconds": seconds, "rows": rows, "peak_mib": peak_mib()})
 
 
 # -- 3. serve ------------------------------------------------------------------------------------------------
@@ -186,12 +170,7 @@ def browse_while_loading(out: Path, home: Path, users: int, seconds: float, thin
     try:
         ready.get(timeout=600)
         base = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                httpx.get(f"{base}/connexion", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_up(base)
 
         async def run() -> None:
             start, until = asyncio.Event(), [0.0]
@@ -267,7 +246,7 @@ def measures_time(home: Path, structures: Path, finess: str | None, repeats: int
             totals = run.table.to_csv(index=False)
     finally:
         installation.close()
-    queue.put({"seconds": statistics.median(times), "totals": totals, "peak_mib": _peak_mib()})
+    queue.put({"seconds": statistics.median(times), "totals": totals, "peak_mib": peak_mib()})
 
 
 # -- main ----------------------------------------------------------------------------------------------------
@@ -285,23 +264,23 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        made = _in_process(generate, root, args.structures, args.patients, args.seed)
+        made = in_process(generate, root, args.structures, args.patients, args.seed)
         print(
             f"réseau de {args.structures} structures, {made.get('persons', 0):,} personnes "
             f"({made.get('shared', 0):,} vues par deux structures) généré en {made.get('seconds', 0):.0f} s"
         )
         home = root / "home"
-        base = _in_process(load, root, home, None)
+        base = in_process(load, root, home, None)
         rate = base["rows"] / base["seconds"]
         print(
             f"chargement direct : {base['rows']:,} lignes en {base['seconds']:.0f} s ({rate:,.0f} lignes/s), "
             f"pic {base['peak_mib']:,.0f} Mio"
         )
         alone = root / "alone"
-        _in_process(load, root, alone, made["largest"])
+        in_process(load, root, alone, made["largest"])
         structures = root / "first" / "structures.yaml"
-        scoped = _in_process(measures_time, home, structures, made["largest"], args.repeats)
-        single = _in_process(measures_time, alone, structures, None, args.repeats)
+        scoped = in_process(measures_time, home, structures, made["largest"], args.repeats)
+        single = in_process(measures_time, alone, structures, None, args.repeats)
         same = scoped.get("totals") == single.get("totals")
         print(
             f"mesures d'une structure ({made['largest']}) : {scoped['seconds']:.1f} s dans le réseau (périmètre), "

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import httpx
 
+from common import wait_until_up
+
 PAGES = ("/", "/patientele", "/indicateurs", "/qualite", "/api/status", "/api/measures/results", "/api/patientele")
 USER, PASSWORD = "bench", "Bench-proxisante-2026!"
 
@@ -129,12 +131,7 @@ def main() -> None:
         try:
             print(f"cache chauffé en {ready.get(timeout=3600):.1f} s (moteurs, une fois par chargement)")
             base = f"http://127.0.0.1:{port}"
-            for _ in range(200):
-                try:
-                    httpx.get(f"{base}/connexion", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+            wait_until_up(base)
             latencies: list[tuple[str, float]] = []
             errors: list[str] = []
 
