@@ -22,9 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -33,7 +31,7 @@ from typing import Any
 
 import duckdb
 
-from proxisante.identity.keys import KEY_BYTES, create_secret
+from proxisante.identity.keys import KEY_BYTES, create_secret, write_whole
 
 GENESIS = "0" * 64
 WEB_LOG, VAULT_LOG = "web", "vault"  # the two chained logs: the web application's audit, the vault's access log
@@ -111,16 +109,7 @@ class AuditChain:
         """Record the log's length and head hash, replacing the file whole (never half written)."""
         record = {"log": self.name, "rows": rows, "head": head, "mac": self._mac("anchor", self.name, rows, head)}
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".audit-{self.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(record, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.anchor_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_whole(self.anchor_path, json.dumps(record))
 
     def read_anchor(self) -> tuple[int, str] | None:
         """``(rows, head)`` of the anchor if it is present and its own MAC holds, else None."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,21 @@ def owner_only_umask() -> None:
     """From now on, files this process creates are 0600 and folders 0700 (a stricter umask is kept)."""
     current = os.umask(OWNER_ONLY_UMASK)
     os.umask(current | OWNER_ONLY_UMASK)
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step, owner-only: a temporary file beside it (0600), flushed to
+    disk, then renamed over it, so that a crash leaves the old file or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def make_private(path: Path) -> None:

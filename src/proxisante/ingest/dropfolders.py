@@ -40,6 +40,7 @@ import duckdb
 import ibis
 
 from proxisante.definitions import ParameterFile
+from proxisante.identity.keys import write_whole
 from proxisante.ingest import FORMATS
 from proxisante.ingest.batch import LoadReport
 from proxisante.ingest.files import InputFileError, os_error_words
@@ -350,17 +351,11 @@ def _move(extract: Extract, report: ExtractReport) -> ExtractReport:
         target = folder / f"{extract.name}-{number}"
     report.processed_at = report.processed_at or _now()
     report.destination = str(target)
-    _write_atomic(extract.path / REPORT_TEXT, report.text())
-    _write_atomic(extract.path / REPORT_JSON, json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    write_whole(extract.path / REPORT_TEXT, report.text())
+    write_whole(extract.path / REPORT_JSON, json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     os.replace(extract.path, target)
     log.info("extract %s of %s: %s -> %s", extract.name, extract.finess, report.status, target)
     return report
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 # -- depositing an extract (``proxisante ingest`` while the server runs) -------------------------------

@@ -31,17 +31,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from proxisante.identity.keys import owner_only_umask
+from proxisante.identity.keys import owner_only_umask, write_whole
 from proxisante.identity.vault import IdentityVault
 from proxisante.network.depot import depot_root, exclusive
 from proxisante.network.structures import Structure, StructureRegistry
@@ -255,16 +253,7 @@ class _Progress:
     def save(self, report: PurgeReport) -> None:
         """Replace the file whole (temporary file, then rename), so that a crash leaves the old or the new."""
         owner_only_umask()
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f"{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(report.detail() | {"lignes": report.rows}, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_whole(self.path, json.dumps(report.detail() | {"lignes": report.rows}))
 
 
 if __name__ == "__main__" and sys.argv[1:2] == [COMPACT] and len(sys.argv) == 3:

@@ -22,7 +22,6 @@ import getpass
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from proxisante.definitions import ParameterFile
 from proxisante.identity.chain import GENESIS, AuditChain, ChainCheck, ChainedRow
-from proxisante.identity.keys import owner_only_umask
+from proxisante.identity.keys import owner_only_umask, write_whole
 
 if TYPE_CHECKING:
     from proxisante.settings import Settings
@@ -393,17 +392,7 @@ class StructureRegistry:
             sort_keys=False,
             width=120,
         )
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(HEADER + body)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_whole(self.path, HEADER + body)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
