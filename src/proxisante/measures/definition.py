@@ -178,6 +178,9 @@ class Measure(_Strict):
     minimum_denominator: int = Field(5, ge=1)
     stratifiers: tuple[Stratifier, ...] = STRATIFIERS
     action: str = Field(min_length=3)
+    # Whether a gap is something to do for this patient now (call, prescribe, vaccinate). Indicators of past
+    # prescribing practice (antibiotic courses) are not: they stay in the results, out of the work list.
+    actionable: bool = True
     note: str | None = None
 
     @model_validator(mode="after")
