@@ -1,11 +1,18 @@
 """French formats of numbers, rates, euros and dates: the one home of the decimal comma and the narrow
-no-break space, used by the command line, the web pages, the reports and the maps."""
+no-break space, used by the command line, the web pages, the reports and the maps.
+
+It is also the presenter of each figure, so that the web, the command line, the PDF and the exports agree:
+the names of an indicator's counts (the denominator is counted before exclusions), rates per 100 ("34,7
+pour 100"), months ("janv. 2025"), the age pyramid's sides and colours, and the French tables of every
+CSV and workbook export (French headers, rounded numbers, oui/non, dd/mm/yyyy)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
-from typing import SupportsFloat, SupportsInt, cast
+from collections.abc import Mapping
+from typing import Protocol, SupportsFloat, SupportsInt, cast
 
 import pandas as pd
 
@@ -52,3 +59,255 @@ def date(value: dt.date | None) -> str:
     if value is None or pd.isna(value):
         return ""
     return f"{value:%d/%m/%Y}"
+
+
+# -- the presentation of each figure ------------------------------------------------------------------------
+# One home for how a figure reads wherever it is shown (web page, command line, PDF, CSV or workbook
+# export): the names of the counts, the rates per 100, the months, the age pyramid, the French CSV.
+
+PER_100 = "events_per_100"  # a measure's scoring whose rate is events per 100 patients, not a share
+PER_100_UNIT = "pour 100"
+MINUS = "\u2212"  # a true minus sign: −3, as French typography writes it
+MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
+
+# The counts of an indicator, named the same everywhere. "Dénominateur" is the target population BEFORE
+# exclusions (as the ROSP and HAS texts count it), with the exclusions beside it; the rate is computed on
+# the denominator minus the exclusions.
+COUNT_LABELS = {
+    "initial_population": "population initiale",
+    "denominator": "dénominateur",
+    "exclusions": "exclusions",
+    "eligible": "dénominateur après exclusions",
+    "numerator": "numérateur",
+    "numerator_events": "événements",
+}
+DENOMINATOR_NOTE = (
+    "Dénominateur : patients concernés avant exclusions ; taux = numérateur / (dénominateur − exclusions)."
+)
+
+
+def per_100(scoring: str) -> bool:
+    """Whether a measure of this scoring is read as events per 100 patients rather than as a share."""
+    return scoring == PER_100
+
+
+def rate(value: object, scoring: str, digits: int = 1) -> str:
+    """A measure's rate as the reader reads it: 61,2 % (a share) or 34,7 pour 100 (events per 100)."""
+    if value is None or pd.isna(cast(float, value)):
+        return "—"
+    number_ = float(cast(SupportsFloat, value))
+    return f"{decimal(number_, digits)}{NO_BREAK_SPACE}{PER_100_UNIT}" if per_100(scoring) else percent(number_, digits)
+
+
+def interval(low: object, high: object, scoring: str) -> str:
+    """A 95 % interval, each bound with its unit: [33,3 % ; 36,2 %], empty when a bound is missing."""
+    if low is None or high is None or pd.isna(cast(float, low)) or pd.isna(cast(float, high)):
+        return ""
+    return f"[{rate(low, scoring)} ; {rate(high, scoring)}]"
+
+
+def goal(value: float | None, scoring: str) -> str:
+    """An objective: a whole percentage (65 %) or events per 100 with one decimal; empty when none."""
+    if value is None:
+        return ""
+    return rate(value, scoring) if per_100(scoring) else percent(value, 0)
+
+
+def signed(value: float, digits: int = 0) -> str:
+    """A change with its sign, French separators and a true minus: +12, −3, +1,5; 0 without sign."""
+    shown = fixed(abs(value), digits)
+    if shown.strip("0,") == "":
+        return shown
+    return ("+" if value > 0 else MINUS) + shown
+
+
+def delta(now: object, before: object, scoring: str) -> str:
+    """The change of a rate since the previous period: +1,2 pt (percentage points) or −0,4 pour 100."""
+    if now is None or before is None or pd.isna(cast(float, now)) or pd.isna(cast(float, before)):
+        return "—"
+    change = float(cast(SupportsFloat, now)) - float(cast(SupportsFloat, before))
+    if per_100(scoring):
+        return f"{signed(change, 1)}{NO_BREAK_SPACE}{PER_100_UNIT}"
+    return f"{signed(100 * change, 1)}{NO_BREAK_SPACE}pt"
+
+
+def month(value: object) -> str:
+    """A month as French readers write it: janv. 2025 (from a date, a timestamp or "2025-01"); any other
+    text (a total row) is returned as it is."""
+    if value is None or (not isinstance(value, str) and pd.isna(cast(float, value))):
+        return ""
+    if isinstance(value, str):
+        try:
+            day = dt.date.fromisoformat(value[:7] + "-01")
+        except ValueError:
+            return value
+    else:
+        day = cast(dt.date, value)
+    return f"{MONTHS[day.month - 1]} {day.year}"
+
+
+# -- the age pyramid ---------------------------------------------------------------------------------------
+# The same on the web page and in the PDF: men on the left, women on the right (as INSEE draws them), the
+# same colours, and the axis in absolute numbers of patients on both sides.
+
+PYRAMID_TITLE = "Pyramide des âges de la patientèle médecin traitant"
+PYRAMID_SIDES = (("M", "Hommes", "#1d4f91"), ("F", "Femmes", "#c0561c"))  # (sex, label, colour): left, right
+
+
+def pyramid_ticks(largest: float, count: int = 4) -> list[int]:
+    """Symmetric ticks of a pyramid's axis, round steps (1, 2, 5 × 10ⁿ): -400 … 0 … 400. The labels are
+    their absolute values (:func:`number`), so that no axis shows a negative number of patients."""
+    if largest <= 0:
+        return [0]
+    raw = largest / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    side = [int(step * k) for k in range(1, math.floor(largest / step) + 1)]
+    return [-v for v in reversed(side)] + [0] + side
+
+
+# -- French tables for export (CSV, workbook) ----------------------------------------------------------------
+
+
+def csv_value(value: object, digits: int = 1) -> object:
+    """A cell of a French export: booleans oui/non, floats rounded (no 1,38e-17), dates dd/mm/yyyy, missing
+    values empty; whole numbers and text unchanged."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        shown = round(value, digits)
+        return 0.0 if shown == 0 else shown  # never "-0,0"
+    if isinstance(value, pd.Timestamp):
+        return date(value.date())
+    if isinstance(value, dt.date):
+        return date(value)
+    return value
+
+
+def french_frame(frame: pd.DataFrame, headers: dict[str, str], digits: int = 1) -> pd.DataFrame:
+    """``frame``'s ``headers`` columns (in that order, those present), renamed to their French headers, every
+    cell as :func:`csv_value` gives it: the one shape of every French CSV and workbook the product writes."""
+    present = [c for c in headers if c in frame.columns]
+    out = pd.DataFrame(
+        {headers[c]: [csv_value(v.item() if hasattr(v, "item") else v, digits) for v in frame[c]] for c in present}
+    )
+    return out
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """A French CSV (``;`` between cells, decimal comma, CRLF), text cells neutralised for spreadsheets."""
+    from proxisante import spreadsheet
+
+    buffer = io.StringIO()
+    spreadsheet.write_csv(frame, buffer, index=False, sep=";", decimal=",")
+    return buffer.getvalue()
+
+
+def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
+    """A workbook of French tables, one sheet each (title cut to Excel's 31 characters), bold header row."""
+    from openpyxl import Workbook
+
+    from proxisante import spreadsheet
+
+    book = Workbook()
+    book.remove(book.active)
+    for title, frame in sheets.items():
+        sheet = book.create_sheet(_sheet_title(title, book.sheetnames))
+        spreadsheet.write_header(sheet, [str(c) for c in frame.columns], freeze="A2")
+        for row in frame.itertuples(index=False):
+            sheet.append([None if v == "" else v for v in row])
+        spreadsheet.set_widths(sheet, [max(10, min(50, len(str(c)) + 2)) for c in frame.columns])
+    buffer = io.BytesIO()
+    spreadsheet.save_workbook(book, buffer)
+    return buffer.getvalue()
+
+
+def _sheet_title(title: str, taken: list[str]) -> str:
+    cleaned = "".join(" " if ch in "[]:*?/\\" else ch for ch in title)[:31] or "feuille"
+    shown, n = cleaned, 2
+    while shown in taken:
+        shown, n = f"{cleaned[:28]} {n}", n + 1
+    return shown
+
+
+# -- indicator results as a French table -------------------------------------------------------------------
+
+
+class Scored(Protocol):
+    """What the presenter needs of a measure (``measures.definition.Measure``)."""
+
+    short_label: str
+    scoring: str
+
+
+STRATIFIER_LABELS = {"age_band": "tranche d'âge", "sex": "sexe", "c2s": "C2S", "ald": "ALD", "commune": "commune"}
+
+
+def indicator_table(
+    frame: pd.DataFrame,
+    measures: Mapping[str, Scored],
+    names: Mapping[str, str] | None = None,
+    previous: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Indicator results (``measures.results.run``, protected or not) as the French table every export
+    writes: label, counts (:data:`COUNT_LABELS`), the rate in its unit (% or pour 100, one decimal as shown),
+    its interval, status. ``names`` (RPPS → name) adds the doctor's name beside the RPPS (for the care team
+    only); ``previous`` (the results of the previous period) adds its rate and the change."""
+    out = frame.copy()
+    scale = [1.0 if per_100(measures[m].scoring) else 100.0 for m in out.measure_id]
+    out["label"] = [measures[m].short_label for m in out.measure_id]
+    out["unit"] = [PER_100_UNIT if s == 1.0 else "%" for s in scale]
+    for column in ("rate", "ci_low", "ci_high"):
+        out[column] = [_scaled(v, s) for v, s in zip(out[column], scale, strict=True)]
+    if "stratifier" in out:
+        out["stratifier"] = out.stratifier.map(lambda s: STRATIFIER_LABELS.get(s, s))
+    by = next((c for c in ("provider", "care_site") if c in out), None)
+    if names is not None and by == "provider":
+        out["provider_name"] = out.provider.map(lambda r: names.get(str(r), ""))
+    if "suppressed" in out:
+        out["suppressed"] = out.suppressed.fillna("").astype(str) != ""
+    headers = {"label": "indicateur", "measure_id": "code", "period": "période"}
+    if by == "provider":
+        headers |= {"provider_name": "médecin traitant", "provider": "RPPS du médecin traitant"}
+    elif by == "care_site":
+        headers |= {"care_site": "site"}
+    headers |= {"stratifier": "strate", "stratum": "valeur de la strate"}
+    headers |= {k: v for k, v in COUNT_LABELS.items() if k in ("denominator", "exclusions", "numerator")}
+    headers |= {"rate": "taux", "ci_low": "IC 95 % bas", "ci_high": "IC 95 % haut", "unit": "unité"}
+    if previous is not None:
+        before = _previous_rates(previous, by, measures)
+        keys = ["measure_id", *([by] if by else [])]
+        out = out.merge(before, on=keys, how="left")
+        if "stratifier" in out:  # the previous period's rate is the whole row's: not beside a stratum
+            out.loc[out.stratifier != "", "previous_rate"] = None
+        out["delta"] = [_scaled_delta(n, b) for n, b in zip(out.rate, out.previous_rate, strict=True)]
+        headers |= {"previous_rate": "taux de la période précédente", "delta": "évolution du taux"}
+    headers |= {"reportable": "calculable", "objective": "statut", "suppressed": "secret statistique"}
+    if "stratifier" in out and not (out.stratifier != "").any():
+        headers = {k: v for k, v in headers.items() if k not in ("stratifier", "stratum")}
+    return french_frame(out, headers)
+
+
+def _scaled(value: object, scale: float) -> float | None:
+    if value is None or pd.isna(cast(float, value)):
+        return None
+    return float(cast(SupportsFloat, value)) * scale
+
+
+def _scaled_delta(now: float | None, before: float | None) -> float | None:
+    if now is None or before is None or pd.isna(now) or pd.isna(before):
+        return None
+    return round(now, 1) - round(before, 1)
+
+
+def _previous_rates(previous: pd.DataFrame, by: str | None, measures: Mapping[str, Scored]) -> pd.DataFrame:
+    rows = previous[previous.stratifier == ""] if "stratifier" in previous else previous
+    rows = rows[rows.measure_id.isin(list(measures))]
+    keys = ["measure_id", *([by] if by else [])]
+    scales = [1.0 if per_100(measures[m].scoring) else 100.0 for m in rows.measure_id]
+    rates = [_scaled(r, scale) for r, scale in zip(rows.rate, scales, strict=True)]
+    return rows[keys].assign(previous_rate=rates)
