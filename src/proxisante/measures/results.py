@@ -19,7 +19,7 @@ from proxisante.disclosure import TOTAL, protect_measure_results, with_margins
 from proxisante.measures.compile import MeasureCompiler
 from proxisante.measures.context import PARAMETERS, Context
 from proxisante.measures.definition import Measure, library
-from proxisante.measures.periods import Period, month_ends, rolling
+from proxisante.measures.periods import Period, month_ends, month_period
 from proxisante.warehouse.expr import count_true
 from proxisante.warehouse.tables import Tables
 
@@ -29,8 +29,10 @@ DIMENSIONS = (*GROUPINGS, "age_band", "sex", "c2s", "ald", "commune")
 
 
 def per_person(measure: Measure, context: Context, period: Period, history: bool = False):
-    """The per-person table of one measure (an Ibis expression, not executed)."""
-    return MeasureCompiler(measure, context, window=period.window).per_person(history=history)
+    """The per-person table of one measure (an Ibis expression, not executed): its criteria look back over
+    the measure's own window ending on the period's last day (a quarter of an annual indicator is the
+    12 months ending with the quarter), or over the window the period gives (``12M:…``)."""
+    return MeasureCompiler(measure, context, window=period.window_for(measure)).per_person(history=history)
 
 
 def counts(measure: Measure, context: Context, period: Period, dims: Sequence[str] = ()) -> pd.DataFrame:
@@ -187,10 +189,11 @@ def _nested(grouped: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
 def series(
     warehouse: Tables, measure: Measure, first: dt.date, last: dt.date, exclude_person_ids: Iterable[int] = ()
 ) -> pd.DataFrame:
-    """Monthly time series: the measure on 12 rolling months ending on each month's last day."""
+    """Monthly time series: the measure on its window (12 rolling months for an annual indicator) ending on
+    each month's last day."""
     rows, excluded = [], frozenset(exclude_person_ids)
     for end in month_ends(first, last):
-        period, context = rolling(end), Context(warehouse, end, exclude_person_ids=excluded)
+        period, context = month_period(end), Context(warehouse, end, exclude_person_ids=excluded)
         try:
             frame = add_rates(counts(measure, context, period), measure)
         finally:
