@@ -170,7 +170,7 @@ def test_bad_profiles_are_refused_naming_the_field(change, field) -> None:
 
 def test_costs_must_cover_every_profession_of_the_staff() -> None:
     p = profile({("7-64", False, False): 10}, staff=[{"profession": "MG", "fte": 1}, {"profession": "IDE", "fte": 1}])
-    with pytest.raises(ProfileError, match="no line for profession IDE"):
+    with pytest.raises(ProfileError, match="aucune ligne de salaire pour la profession IDE"):
         COSTS.by_item(p)
     with pytest.raises(ProfileError, match=r"salaries\.0\.gross_per_fte"):
         parse_costs({"salaries": [{"profession": "MG", "gross_per_fte": -1, "employer_charge_rate": 0.4}]})
