@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from typing import Annotated
@@ -12,17 +11,17 @@ import typer
 from rich.table import Table
 
 from proxisante.cli.common import console, date, decimal, number, percent
+from proxisante.cli.periods import PeriodOption, check_data, month_option
 from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope
 from proxisante.cli.scope import scope_from_options as chosen_scope
 from proxisante.installation import open_installation
 from proxisante.measures.definition import GROUPS, Measure, library
-from proxisante.measures.periods import PeriodError, parse_period
+from proxisante.measures.periods import Period, PeriodError, parse_period
 from proxisante.network.scope import ScopedTables
 from proxisante.spreadsheet import write_csv
 
 measures_app = typer.Typer(help="Indicateurs de qualité et de pertinence (ROSP, FMT, HAS).", no_args_is_help=True)
 
-PeriodOption = Annotated[str, typer.Option(help="2025, 2025-T3 ou 12M:2025-06-30")]
 FORMATS = ("table", "json", "csv")
 
 
@@ -98,6 +97,7 @@ def run_measures(
     installation = open_installation()
     try:
         tables = ScopedTables(installation.warehouse, scope)
+        check_data(tables, span, note=output == "table")
         result = run(tables, span, chosen, by=[by] if by else [], stratify=stratify)
     finally:
         installation.close()
@@ -113,7 +113,7 @@ def run_measures(
         write_csv(frame, sys.stdout, index=False, sep=";", decimal=",")
     else:
         print_scope(scope, installation.settings)
-        print_measure_table(frame, chosen, f"Indicateurs — période {span.label} (au {date(span.end)})", by)
+        print_measure_table(frame, chosen, f"Indicateurs — période {span.describe(chosen)}", by)
 
 
 def print_measure_table(frame: pd.DataFrame, measures: list[Measure], title: str, by: str | None = None) -> None:
@@ -186,7 +186,9 @@ def gaps(
     scope = chosen_scope(structure, reseau, cpts, rattaches, span.end)
     installation = open_installation()
     try:
-        frame = care_gaps(ScopedTables(installation.warehouse, scope), span, chosen, provider_rpps=provider)
+        tables = ScopedTables(installation.warehouse, scope)
+        check_data(tables, span, note=output == "table")
+        frame = care_gaps(tables, span, chosen, provider_rpps=provider)
         if nominative:
             name = f"écarts de soins {span.label}" + (f", médecin {provider}" if provider else "")
             frame = with_names(frame, installation.vault, reader=str(reader), list_name=name)
@@ -225,19 +227,21 @@ def series_command(
 ) -> None:
     """Série mensuelle d'un indicateur : 12 mois glissants à la fin de chaque mois, pour le périmètre choisi.
 
-    Avec --rattaches, les patients rattachés au périmètre à la fin du dernier mois."""
+    Les mois après les dernières données ne sont pas calculés. Avec --rattaches, les patients rattachés au
+    périmètre à la fin du dernier mois."""
     from proxisante.measures.results import series
 
     (chosen,) = _selected([measure])
-    try:
-        start, end = (dt.date.fromisoformat(f"{month}-01") for month in (first, last))
-    except ValueError as error:
-        raise typer.BadParameter(f"mois attendu AAAA-MM : {error}") from error
-    month_end = (pd.Timestamp(end) + pd.offsets.MonthEnd(0)).date()
-    scope = chosen_scope(structure, reseau, cpts, rattaches, month_end)
+    start, end = month_option(first, "--from"), month_option(last, "--to")
+    if start.start > end.start:
+        raise typer.BadParameter(f"--from {first} est après --to {last}")
+    months = Period(f"{start.label} à {end.label}", start.start, end.end)
+    scope = chosen_scope(structure, reseau, cpts, rattaches, months.end)
     installation = open_installation()
     try:
-        frame = series(ScopedTables(installation.warehouse, scope), chosen, start, end)
+        tables = ScopedTables(installation.warehouse, scope)
+        known = check_data(tables, months) or months.end  # months after the last data: not computed
+        frame = series(tables, chosen, months.start, min(months.end, known))
     finally:
         installation.close()
     print_scope(scope, installation.settings)
