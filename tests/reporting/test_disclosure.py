@@ -145,7 +145,7 @@ def xlsx_small_counts(data: bytes) -> list[str]:
 def test_no_count_under_the_threshold_in_any_report(patients: list[dict]) -> None:
     _, warehouse = centre_warehouse(patients)
     chosen = [measure(m) for m in MEASURES]
-    options = Options(trend_periods=1, measures=chosen, registries=["diabetes"], economics=False)
+    options = Options(trend_periods=1, measures=chosen, registries=["diabetes"])
     document = to_document(build_report(warehouse, PERIOD, (), options))
     assert small_counts(document) == []
     assert crossed_violations(document) == []
@@ -156,7 +156,7 @@ def test_the_checks_see_a_small_count() -> None:
     woman = {"born": dt.date(1950, 1, 1), "sex": "F", "mt": MT_PROVIDER, "c2s": False, "ald": True,
              "metformin": 2, "hba1c": 2, "visits": 1, "nurse_acts": 0}  # fmt: skip
     _, warehouse = centre_warehouse([woman] * 11 + [{**woman, "sex": "M", "nurse_acts": 1}])
-    options = Options(trend_periods=0, measures=[measure("rosp_diabetes_hba1c")], registries=[], economics=False)
+    options = Options(trend_periods=0, measures=[measure("rosp_diabetes_hba1c")], registries=[])
     protected = build_report(warehouse, PERIOD, (), options)
     assert small_counts(to_document(protected)) == []
     assert xlsx_small_counts(render_xlsx(protected)) == []

@@ -98,7 +98,7 @@ def test_the_report_leaves_the_objecting_patient_out_of_every_count() -> None:
     row = {"provider_id": 1, "profession": "MG", "fte": 1.0, "start_date": dt.date(2015, 1, 1), "end_date": None}
     warehouse.backend.insert("fr_provider_activity", pa.Table.from_pylist([row], schema))
     options = Options(trend_periods=0, measures=[measure("rosp_diabetes_hba1c")], registries=["diabetes"],
-                      economics=False, threshold=1)  # fmt: skip
+                      threshold=1)  # fmt: skip
 
     def counts(excluded=()) -> dict[str, object]:
         report = build_report(warehouse, parse_period("2025"), excluded, options)

@@ -64,7 +64,7 @@ def written(tmp_path_factory: pytest.TempPathFactory):
 def _objector(inst) -> tuple[int, int]:
     """An adult of the patientèle who objects (through the vault, by INS); the panel size before."""
     period = parse_period("2025")
-    before = build_report(inst.warehouse, period, (), Options(trend_periods=0, measures=[], economics=False))
+    before = build_report(inst.warehouse, period, (), Options(trend_periods=0, measures=[]))
     panel = next(t for t in before.panel if t.id == "panel_composition").rows[0].values["patients"]
     persons = inst.warehouse.execute(Context(inst.warehouse, period.end, cache_tables=False).persons)
     candidates = set(persons[persons.mt_provider_id.notnull()].person_id.astype(int))

@@ -6,6 +6,11 @@ Sources: the patientèle (``population.api.Patientele``), the activity (``report
 economic model (``economics`` public functions, on a view of the warehouse without the objecting
 patients). Patients who objected are left out of every count; every table is protected before it
 enters the model.
+
+The economic summary is in a report only with the structure's real costs (``Options.costs``): a report is
+signed and sent to the assurance maladie, and the example costs of a fictitious centre would show a deficit
+that is not the structure's. It is computed first, so that costs that do not fit the structure's staff are
+refused in seconds rather than after the whole report.
 """
 
 from __future__ import annotations
@@ -14,14 +19,12 @@ import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from proxisante.disclosure import TOTAL, DisclosureSettings, settings_for, with_margins
-from proxisante.economics.costs import load_costs
+from proxisante.economics.costs import Costs, CostsError
 from proxisante.economics.payments import MODELS
-from proxisante.economics.profile import ProfileError
 from proxisante.economics.profile_warehouse import profile_from_warehouse
 from proxisante.economics.uncertainty import simulate
 from proxisante.measures.definition import GROUPS, Measure, library
@@ -60,8 +63,7 @@ class Options:
     trend_periods: int = 2
     measures: Sequence[Measure] | None = None
     registries: Sequence[str] | None = None  # chronic registries of the composition (default: all)
-    economics: bool = True
-    costs: Path | None = None
+    costs: Costs | None = None  # the structure's real costs (never the example): the economic summary
     draws: int = 2_000
     seed: int = 2026
     threshold: int | None = None
@@ -80,11 +82,20 @@ def build_report(
     progress: Callable[[str], None] | None = None,
     now: dt.datetime | None = None,
 ) -> Report:
-    """The whole report of one period: every count without ``excluded`` persons, every cell protected."""
+    """The whole report of one period: every count without ``excluded`` persons, every cell protected.
+
+    ``progress`` is told each step of :func:`report_steps` as it starts. Raises ``CostsError`` (French) when
+    ``options.costs`` is the example or does not fit the structure's profile, and ``ProfileError`` when the
+    year has no profile: asked for, the economic summary is never silently left out."""
     options = options or Options()
     excluded = frozenset(excluded)
     rules = settings_for(options.threshold)
     step = progress or (lambda _: None)
+    header = report_structure(warehouse, options.structure_name)
+    economics = None
+    if options.costs is not None:
+        step(ECONOMICS_STEP)
+        economics = economics_summary(warehouse, period, excluded, options.costs, options, header.name)
     step("Patientèle")
     panel = panel_tables(warehouse, period, excluded, rules, options.registries)
     step("Activité")
@@ -93,12 +104,7 @@ def build_report(
     measures = list(options.measures or library().values())
     previous = previous_periods(period, options.trend_periods)
     indicators = indicator_rows(warehouse, period, previous, measures, excluded, rules)
-    step("Modèle économique")
-    header = report_structure(warehouse, options.structure_name)
-    economics, notes = None, [options.scope_note] if options.scope_note else []
-    if options.economics:
-        economics, note = economics_summary(warehouse, period, excluded, options, header.name)
-        notes += [note] if note else []
+    notes = [options.scope_note] if options.scope_note else []
     return Report(
         structure=header,
         period=PeriodInfo(period.label, period.start, period.end),
@@ -116,6 +122,15 @@ def build_report(
         economics=economics,
         notes=notes,
     )
+
+
+ECONOMICS_STEP = "Modèle économique"
+STEPS = ("Patientèle", "Activité", "Indicateurs")
+
+
+def report_steps(options: Options) -> list[str]:
+    """The steps ``build_report`` announces, in order, in French (for a progress bar)."""
+    return ([ECONOMICS_STEP] if options.costs is not None else []) + list(STEPS)
 
 
 def report_structure(warehouse: Tables, name: str | None = None) -> Structure:
@@ -387,20 +402,33 @@ def evolution(measure: Measure, before: TrendPoint | None, now: TrendPoint) -> s
 # -- economics ----------------------------------------------------------------------------------
 
 
+def economics_period_refusal(period: Period) -> str | None:
+    """Why the economic summary cannot cover ``period`` (French), or None: it is computed on a calendar year."""
+    if period.label.isdigit():
+        return None
+    return f"le résumé économique se calcule sur une année civile (--period 2025), pas sur {period.label}"
+
+
 def economics_summary(
-    warehouse: Tables, period: Period, excluded: frozenset[int], options: Options, centre: str | None = None
-) -> tuple[Economics | None, str]:
-    """The payment models of the year side by side (``economics`` public functions), or why not."""
-    if not period.label.isdigit():
-        return None, "Résumé économique : calculé pour une année civile seulement (--period 2025)."
+    warehouse: Tables,
+    period: Period,
+    excluded: frozenset[int],
+    costs: Costs,
+    options: Options,
+    centre: str | None = None,
+) -> Economics:
+    """The payment models of the year side by side (``economics`` public functions) under the structure's
+    costs. Refuses the example costs, a period that is not a calendar year, and costs that do not fit."""
+    if costs.example:
+        raise CostsError("charges d'EXEMPLE refusées : un rapport ne contient que les charges réelles de la structure")
+    refusal = economics_period_refusal(period)
+    if refusal:
+        raise CostsError(refusal)
     year = int(period.label)
     view = counts.WithoutPersons(warehouse, excluded)
-    try:
-        profile = profile_from_warehouse(view, year, centre=centre or counts.structure(warehouse).name)
-        costs = load_costs(options.costs)
-        simulation = simulate(profile, costs, [year], draws=options.draws, seed=options.seed)
-    except (ProfileError, OSError, ValueError) as error:
-        return None, f"Résumé économique indisponible : {error}"
+    profile = profile_from_warehouse(view, year, centre=centre or counts.structure(warehouse).name)
+    costs.by_item(profile)  # a profession of the staff without a salary line: refused before the draws
+    simulation = simulate(profile, costs, [year], draws=options.draws, seed=options.seed)
     models = []
     for key, label in MODELS.items():
         r, b = simulation.results[year][key], simulation.bands[year][key]
@@ -420,8 +448,6 @@ def economics_summary(
         )
     note = (
         "Montants annuels en euros, tous payeurs, aux paramètres datés de l'année ; bandes P5–P95 sur les "
-        "paramètres incertains. Charges : "
-        + costs.label
-        + (" (exemple, à remplacer par les charges réelles)." if costs.example else ".")
+        f"paramètres incertains. Charges de la structure : {costs.label}."
     )
-    return Economics(year, costs.label, costs.example, options.draws, options.seed, models, note), ""
+    return Economics(year, costs.label, False, options.draws, options.seed, models, note)
