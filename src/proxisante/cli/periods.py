@@ -47,16 +47,29 @@ def day_option(text: str) -> dt.date:
         raise typer.BadParameter(str(error)) from error
 
 
-def check_data(tables: Tables, period: Period, *, note: bool = True) -> dt.date | None:
+def check_data(tables: Tables, period: Period, *, note: bool = True, refused: str | None = None) -> dt.date | None:
     """Stop (exit 1, French message) when ``period`` starts after the last data of ``tables``; with ``note``,
-    say that a period ending after it is incomplete (not in a CSV or JSON output). Returns the last data's day."""
+    say that a period ending after it is incomplete (not in a CSV or JSON output). ``refused``: the period is
+    an error for this command (a report), said with that title, exit 2. Returns the last data's day."""
     last = last_data_date(tables)
     coverage = data_coverage(period, last)
+    if coverage == "none" and refused:
+        console.print(f"[red]{refused} :[/red] période {period.label}, {no_data_message(last)}")
+        raise typer.Exit(code=2)
     if coverage == "none":
         console.print(f"[yellow]Période {period.label} :[/yellow] {no_data_message(last)}")
         raise typer.Exit(code=NO_DATA_EXIT)
     if note and coverage == "partial" and last is not None:
         console.print(f"[yellow]Période {period.label} :[/yellow] {partial_message(last)}")
+    return last
+
+
+def check_day(tables: Tables, day: dt.date) -> dt.date | None:
+    """Stop (exit 1, French message) when a reference date (``--date``) is after the last data of ``tables``."""
+    last = last_data_date(tables)
+    if last is None or day > last:
+        console.print(f"[yellow]Date {day:%d/%m/%Y} :[/yellow] {no_data_message(last, 'à cette date')}")
+        raise typer.Exit(code=NO_DATA_EXIT)
     return last
 
 

@@ -10,15 +10,16 @@ import typer
 from rich.table import Table
 
 from proxisante.cli.common import console, date, number, percent
+from proxisante.cli.periods import check_data, check_day, day_option, period_option
 from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope
 from proxisante.cli.scope import scope_from_options as chosen_scope
 from proxisante.installation import open_installation
-from proxisante.measures.periods import PeriodError, parse_period
+from proxisante.measures.periods import FORMS
 
 
 def patientele(
-    at: Annotated[str, typer.Option("--date", help="date de référence (AAAA-MM-JJ)")] = "2025-12-31",
-    period: Annotated[str, typer.Option(help="période des flux de déclarations (2025, 2025-T3...)")] = "2025",
+    at: Annotated[str, typer.Option("--date", help="date de référence (AAAA-MM-JJ ou JJ/MM/AAAA)")] = "2025-12-31",
+    period: Annotated[str, typer.Option(help=f"période des flux de déclarations ({FORMS})")] = "2025",
     provider: Annotated[bool, typer.Option("--by-provider", help="détail par médecin traitant")] = False,
     structure: StructureOption = None,
     reseau: NetworkOption = False,
@@ -29,14 +30,14 @@ def patientele(
 
     Avec --rattaches, les patients rattachés au périmètre à la date de référence (--date)."""
     from proxisante.main import patientele as tables_on
+    from proxisante.main import scoped
 
-    try:
-        reference, span = dt.date.fromisoformat(at), parse_period(period)
-    except (ValueError, PeriodError) as error:
-        raise typer.BadParameter(str(error)) from error
+    reference, span = day_option(at), period_option(period)
     scope = chosen_scope(structure, reseau, cpts, rattaches, reference)
     installation = open_installation()
     try:
+        check_day(scoped(installation, scope), reference)
+        check_data(scoped(installation, scope), span)
         tables = tables_on(installation, reference, span, scope=scope, by_provider=provider)
     finally:
         installation.close()

@@ -163,11 +163,11 @@ def data_coverage(period: Period, last: dt.date | None) -> Coverage:
     return "partial" if period.end > last else "full"
 
 
-def no_data_message(last: dt.date | None) -> str:
-    """What a user reads instead of rates computed on nothing."""
+def no_data_message(last: dt.date | None, where: str = "sur cette période") -> str:
+    """What a user reads instead of rates computed on nothing (``where``: « à cette date » for a day)."""
     if last is None:
-        return "pas de données sur cette période (l'entrepôt ne contient encore aucune donnée)"
-    return f"pas de données sur cette période (données jusqu'au {last:%d/%m/%Y})"
+        return f"pas de données {where} (l'entrepôt ne contient encore aucune donnée)"
+    return f"pas de données {where} (données jusqu'au {last:%d/%m/%Y})"
 
 
 def partial_message(last: dt.date) -> str:
