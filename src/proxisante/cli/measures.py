@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from typing import Annotated
@@ -10,15 +11,17 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from proxisante.cli.common import console, date, decimal, number, percent
-from proxisante.cli.periods import PeriodOption, check_data, month_option
+from proxisante import formats
+from proxisante.cli.common import console, date, number
+from proxisante.cli.periods import PeriodOption, check_data, month_option, period_option
 from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope
 from proxisante.cli.scope import scope_from_options as chosen_scope
 from proxisante.installation import open_installation
 from proxisante.measures.definition import GROUPS, Measure, library
-from proxisante.measures.periods import Period, PeriodError, parse_period
+from proxisante.measures.periods import FORMS, Period, PeriodError, parse_period
 from proxisante.network.scope import ScopedTables
 from proxisante.spreadsheet import write_csv
+from proxisante.warehouse.tables import Tables
 
 measures_app = typer.Typer(help="Indicateurs de qualité et de pertinence (ROSP, FMT, HAS).", no_args_is_help=True)
 
@@ -64,7 +67,7 @@ def list_measures() -> None:
 
 
 def _goal(measure: Measure, value: float) -> str:
-    return decimal(value, 1) if measure.scoring == "events_per_100" else percent(value, 0)
+    return formats.goal(value, measure.scoring)
 
 
 @measures_app.command("run")
@@ -99,6 +102,8 @@ def run_measures(
         tables = ScopedTables(installation.warehouse, scope)
         check_data(tables, span, note=output == "table")
         result = run(tables, span, chosen, by=[by] if by else [], stratify=stratify)
+        # The doctor's name beside the RPPS, for the care team only: not in an output that leaves the structure.
+        names = provider_names(tables) if by == "provider" and not (protect or threshold is not None) else None
     finally:
         installation.close()
     frame = result.table
@@ -110,14 +115,31 @@ def run_measures(
         json.dump(json.loads(frame.to_json(orient="records", date_format="iso")), sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
     elif output == "csv":
-        write_csv(frame, sys.stdout, index=False, sep=";", decimal=",")
+        shown = formats.indicator_table(frame, {m.id: m for m in chosen}, names)
+        sys.stdout.write(formats.csv_text(shown))
     else:
         print_scope(scope, installation.settings)
-        print_measure_table(frame, chosen, f"Indicateurs — période {span.describe(chosen)}", by)
+        title = f"Indicateurs — période {span.describe(chosen)}"
+        print_measure_table(frame, chosen, title, by, names)
 
 
-def print_measure_table(frame: pd.DataFrame, measures: list[Measure], title: str, by: str | None = None) -> None:
-    """The indicator table a care team reads: rate, interval, objectives, status."""
+def provider_names(tables: Tables) -> dict[str, str]:
+    """RPPS → the professional's name (public directory data), to show beside the RPPS."""
+    provider = tables.table("provider")
+    frame = tables.execute(provider.select(rpps=provider.provider_source_value, name=provider.provider_name))
+    frame = frame.dropna(subset=["rpps", "name"]).drop_duplicates("rpps")
+    return {str(r): str(n) for r, n in zip(frame.rpps, frame.name, strict=True)}
+
+
+def print_measure_table(
+    frame: pd.DataFrame,
+    measures: list[Measure],
+    title: str,
+    by: str | None = None,
+    names: dict[str, str] | None = None,
+) -> None:
+    """The indicator table a care team reads: rate, interval, objectives, status; ``names`` (RPPS → name)
+    shows the doctor's name beside the RPPS."""
     by_id = {m.id: m for m in measures}
     table = Table(title=title)
     columns = ["indicateur", *(["médecin"] if by else []), "dénom.", "excl.", "num.", "taux", "IC 95 %"]
@@ -139,7 +161,7 @@ def print_measure_table(frame: pd.DataFrame, measures: list[Measure], title: str
         arrow = "↑" if m.direction == "higher" else "↓"
         cells = [
             f"{m.short_label} {arrow}",
-            *([str(getattr(row, by))] if by else []),
+            *([_who(str(getattr(row, by)), names or {})] if by else []),
             number(row.denominator),
             number(row.exclusions),
             number(row.numerator),
@@ -150,21 +172,31 @@ def print_measure_table(frame: pd.DataFrame, measures: list[Measure], title: str
         table.add_row(*cells)
     console.print(table)
     console.print(
-        "n.s. : dénominateur sous le minimum de l'indicateur ; s : secret statistique (petit effectif) ; "
-        "↑ plus haut est mieux, ↓ plus bas est mieux."
+        f"{formats.DENOMINATOR_NOTE} n.s. : dénominateur sous le minimum de l'indicateur ; s : secret statistique "
+        "(petit effectif) ; ↑ plus haut est mieux, ↓ plus bas est mieux."
     )
 
 
+def _who(key: str, names: dict[str, str]) -> str:
+    return f"{names[key]} ({key})" if key in names else key
+
+
 def _rate_text(measure: Measure, rate: float, low: float, high: float) -> tuple[str, str]:
-    if measure.scoring == "events_per_100":
-        return f"{decimal(rate)} /100", f"[{decimal(low)} ; {decimal(high)}]"
-    return percent(rate), f"[{percent(low)} ; {percent(high)}]"
+    return formats.rate(rate, measure.scoring), formats.interval(low, high, measure.scoring)
 
 
 def gaps(
-    period: PeriodOption = "2025",
+    period: Annotated[
+        str | None, typer.Option(help=FORMS + " ; défaut : les 12 mois jusqu'à la dernière donnée")
+    ] = None,
     provider: Annotated[str | None, typer.Option(help="RPPS du médecin traitant")] = None,
     measure: Annotated[list[str] | None, typer.Option("--measure", "-m", help="seulement cet indicateur")] = None,
+    par_action: Annotated[
+        bool, typer.Option("--par-action", help="une ligne par action (écart de soins) au lieu d'une par patient")
+    ] = False,
+    sans_medecin: Annotated[
+        bool, typer.Option("--sans-medecin-traitant", help="les patients vus sans médecin traitant de la structure")
+    ] = False,
     nominative: Annotated[bool, typer.Option(help="avec les noms (équipe de soins, lecture tracée)")] = False,
     reader: Annotated[
         str | None, typer.Option(help="qui lit la liste nominative (obligatoire avec --nominative)")
@@ -176,40 +208,147 @@ def gaps(
     cpts: CptsOption = None,
     rattaches: AttributedOption = False,
 ) -> None:
-    """Écarts de soins du périmètre choisi : pour chaque patient, les actions à mener (liste d'appels)."""
-    from proxisante.measures.gaps import care_gaps
+    """Liste de travail du périmètre choisi : une ligne par patient avec toutes ses actions à mener (indicateurs
+    sur lesquels agir), les plus anciennes d'abord ; --par-action : une ligne par écart de soins.
+
+    Période par défaut : les 12 mois jusqu'à la dernière donnée de l'entrepôt."""
+    from proxisante.measures import worklist
+    from proxisante.measures.gaps import actionable_measures, care_gaps, closed_since
     from proxisante.measures.gaps import nominative as with_names
 
     if nominative and not reader:
         raise typer.BadParameter("--nominative demande --reader (la lecture est tracée dans le journal d'accès)")
-    chosen, span = _selected(measure), _period(period)
-    scope = chosen_scope(structure, reseau, cpts, rattaches, span.end)
+    if output not in ("table", "csv"):
+        raise typer.BadParameter(f"format {output!r} : attendu table ou csv")
+    chosen = _selected(measure) if measure else actionable_measures()
+    span = period_option(period) if period else None
     installation = open_installation()
     try:
+        last = worklist.data_end(installation.warehouse)
+        span = span or worklist.default_period(installation.warehouse)
+        scope = chosen_scope(structure, reseau, cpts, rattaches, span.end)
         tables = ScopedTables(installation.warehouse, scope)
+        if provider is not None:
+            _check_provider(tables, provider)
         check_data(tables, span, note=output == "table")
-        frame = care_gaps(tables, span, chosen, provider_rpps=provider)
+        frame = care_gaps(tables, span, chosen, provider_rpps=provider, without_mt=sans_medecin)
+        done = closed_since(tables, frame, span, last, without_mt=sans_medecin) if last else None
+        if not par_action:
+            frame = worklist.work_list(frame, span.end, worklist.risk_levels(tables, span.end), done)
+        else:
+            frame = frame.assign(done_since=done if done is not None else None)
+        names = provider_names(tables)
         if nominative:
-            name = f"écarts de soins {span.label}" + (f", médecin {provider}" if provider else "")
+            name = f"liste de travail {span.label}" + (f", médecin {provider}" if provider else "")
             frame = with_names(frame, installation.vault, reader=str(reader), list_name=name)
     finally:
         installation.close()
+    if par_action:
+        _gaps_output(frame, span, nominative, limit, output, last)
+    else:
+        _worklist_output(frame, span, nominative, limit, output, last, names)
+    if output == "table":
+        print_scope(scope, installation.settings)
+
+
+def _check_provider(tables: Tables, rpps: str) -> None:
+    """Refuse (exit 2, French) an RPPS of no professional of the scope: an empty list would look like "nothing
+    to do"."""
+    if rpps not in provider_names(tables) and rpps not in _rpps_of(tables):
+        raise typer.BadParameter(
+            f"RPPS inconnu : {rpps} n'est celui d'aucun professionnel du périmètre "
+            "(voir « proxisante patientele » pour les médecins traitants)",
+            param_hint="--provider",
+        )
+
+
+def _rpps_of(tables: Tables) -> set[str]:
+    provider = tables.table("provider")
+    frame = tables.execute(provider.select(rpps=provider.provider_source_value))
+    return {str(r) for r in frame.rpps.dropna()}
+
+
+def _since(last: dt.date | None) -> str:
+    return f" — données jusqu'au {date(last)}" if last else ""
+
+
+def _worklist_output(
+    frame: pd.DataFrame,
+    span: Period,
+    nominative: bool,
+    limit: int,
+    output: str,
+    last: dt.date | None,
+    names: dict[str, str],
+) -> None:
+    """The work list: one row per patient, the CSV with French headers and dates."""
+    from proxisante.measures.worklist import export_frame
+
+    shown = export_frame(frame, names)
+    if not nominative:
+        shown = shown.drop(columns=["nom", "prénoms", "né(e) le", "téléphone"])
     if output == "csv":
-        write_csv(frame, sys.stdout, index=False, sep=";")
+        sys.stdout.write(formats.csv_text(shown))
         return
-    print_scope(scope, installation.settings)
-    _print_gaps(frame, span.label, nominative, limit)
+    patients, actions = len(frame), int(frame.n_actions.sum()) if len(frame) else 0
+    title = f"Liste de travail — {span.label}{_since(last)} ({number(patients)} patients, {number(actions)} actions)"
+    table = Table(title=title)
+    who = ["patient", "né(e) le", "téléphone"] if nominative else ["patient (pseudonyme)"]
+    for column in (*who, "âge", "médecin traitant", "risque", "à faire depuis", "échéance", "actions"):
+        table.add_column(column, overflow="fold")
+    for cells in shown.head(limit).to_dict("records"):
+        person = (
+            [f"{cells['nom']} {cells['prénoms']}".strip(), cells["né(e) le"], cells["téléphone"]]
+            if nominative
+            else [cells["pseudonyme"]]
+        )
+        todo = cells["actions"] + (
+            f" ; fait : {cells['fait depuis la période']}" if cells["fait depuis la période"] else ""
+        )
+        table.add_row(
+            *person,
+            str(cells["âge"]),
+            cells["médecin traitant"],
+            cells["niveau de risque"],
+            cells["à faire depuis"],
+            cells["échéance"],
+            todo,
+        )
+    console.print(table)
+    if len(shown) > limit:
+        console.print(f"… {number(len(shown) - limit)} autres patients (--limit, ou --format csv pour tout exporter)")
 
 
-def _print_gaps(frame: pd.DataFrame, label: str, nominative: bool, limit: int) -> None:
+def _gaps_output(
+    frame: pd.DataFrame, span: Period, nominative: bool, limit: int, output: str, last: dt.date | None
+) -> None:
+    """One row per gap (``--par-action``)."""
+    if output == "csv":
+        shown = frame.assign(
+            **{c: frame[c].map(date) for c in ("evidence_date", "due_since", "done_since") if c in frame}
+        )
+        write_csv(shown, sys.stdout, index=False, sep=";")
+        return
     counts = f"{number(len(frame))} actions, {number(frame.person_id.nunique())} patients"
-    table = Table(title=f"Écarts de soins — {label} ({counts})")
+    table = Table(title=f"Écarts de soins — {span.label}{_since(last)} ({counts})")
     who = ["patient", "né(e) le"] if nominative else ["patient (pseudonyme)"]
-    for column in (*who, "âge", "médecin", "action", "dernier acte", "à faire depuis"):
+    for column in (*who, "âge", "médecin", "action", "dernier acte", "à faire depuis", "fait depuis"):
         table.add_column(column)
     for row in frame.head(limit).itertuples():
-        person = [f"{row.family_name} {row.given_names}", date(row.birth_date)] if nominative else [str(row.person_id)]
-        table.add_row(*person, str(row.age), str(row.mt_rpps), row.action, date(row.evidence_date), date(row.due_since))
+        person = (
+            [f"{row.family_name or ''} {row.given_names or ''}".strip(), date(row.birth_date)]
+            if nominative
+            else [str(row.person_id)]
+        )
+        table.add_row(
+            *person,
+            str(row.age),
+            "" if pd.isna(row.mt_rpps) else str(row.mt_rpps),
+            row.action,
+            date(row.evidence_date) or "jamais réalisé",
+            date(row.due_since),
+            date(row.done_since),
+        )
     console.print(table)
     if len(frame) > limit:
         console.print(f"… {number(len(frame) - limit)} autres lignes (--limit, ou --format csv pour tout exporter)")
