@@ -202,8 +202,11 @@ def csv_text(frame: pd.DataFrame) -> str:
     """A French CSV (``;`` between cells, decimal comma, CRLF), text cells neutralised for spreadsheets."""
     from proxisante import spreadsheet
 
+    # A column of numbers and empty cells is of object type, which ``decimal=","`` leaves alone: each float is
+    # written here, already rounded by :func:`csv_value` (25,0 ; 0,3).
+    text = frame.map(lambda v: str(v).replace(".", ",") if isinstance(v, float) else v)
     buffer = io.StringIO()
-    spreadsheet.write_csv(frame, buffer, index=False, sep=";", decimal=",")
+    spreadsheet.write_csv(text, buffer, index=False, sep=";")
     return buffer.getvalue()
 
 
@@ -240,8 +243,11 @@ def _sheet_title(title: str, taken: list[str]) -> str:
 class Scored(Protocol):
     """What the presenter needs of a measure (``measures.definition.Measure``)."""
 
-    short_label: str
-    scoring: str
+    @property
+    def short_label(self) -> str: ...
+
+    @property
+    def scoring(self) -> str: ...
 
 
 STRATIFIER_LABELS = {"age_band": "tranche d'âge", "sex": "sexe", "c2s": "C2S", "ald": "ALD", "commune": "commune"}
