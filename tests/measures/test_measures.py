@@ -166,7 +166,7 @@ def test_care_gaps_with_due_dates() -> None:
     assert centre.names(gaps.person_id) == {"b", "c"}
     due = {centre.names([p]).pop(): d for p, d in zip(gaps.person_id, gaps.due_since, strict=True)}
     assert due["b"] == dt.date(2025, 3, 1) + dt.timedelta(days=365 // 2)
-    assert due["c"] is None
+    assert due["c"] == dt.date(2025, 1, 1)  # never done: due since the 12-month window opened, never empty
     only_b = care_gaps(centre.warehouse(), parse_period("2025"), provider_rpps="10000000001")
     assert {"b", "c"} <= centre.names(only_b.person_id)
     assert "d" not in centre.names(only_b.person_id)
@@ -240,7 +240,7 @@ def test_due_date_of_a_one_event_measure_comes_from_the_last_event_before_the_wi
     c.patient("screened_2024", "1960-06-01", procedures=[("QEQK004", "2024-06-15")])
     gaps = care_gaps(c.warehouse(), parse_period("2025"), [measure("rosp_breast_screening")])
     due = {c.names([p]).pop(): d for p, d in zip(gaps.person_id, gaps.due_since, strict=True)}
-    assert due == {"screened_2023": dt.date(2025, 3, 1), "never": None}
+    assert due == {"screened_2023": dt.date(2025, 3, 1), "never": dt.date(2024, 1, 1)}  # the 2-year window's start
     plan = prevention_plan(c.warehouse(), parse_period("2025"), [c.person_id(n) for n in c.patients])
     breast = plan[plan.item_id == "breast_screening"].set_index("person_id")
     assert breast.loc[c.person_id("screened_2024"), "status"] == "fait"

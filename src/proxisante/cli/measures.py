@@ -243,12 +243,12 @@ def gaps(
             frame = with_names(frame, installation.vault, reader=str(reader), list_name=name)
     finally:
         installation.close()
+    if output == "table":
+        print_scope(scope, installation.settings)
     if par_action:
         _gaps_output(frame, span, nominative, limit, output, last)
     else:
         _worklist_output(frame, span, nominative, limit, output, last, names)
-    if output == "table":
-        print_scope(scope, installation.settings)
 
 
 def _check_provider(tables: Tables, rpps: str) -> None:
@@ -294,16 +294,14 @@ def _worklist_output(
     title = f"Liste de travail — {span.label}{_since(last)} ({number(patients)} patients, {number(actions)} actions)"
     table = Table(title=title)
     who = ["patient", "né(e) le", "téléphone"] if nominative else ["patient (pseudonyme)"]
-    for column in (*who, "âge", "médecin traitant", "risque", "à faire depuis", "échéance", "actions"):
+    for column in (*who, "âge", "médecin traitant", "risque", "à faire depuis", "échéance", "indicateurs"):
         table.add_column(column, overflow="fold")
-    for cells in shown.head(limit).to_dict("records"):
+    labels = [_labels(items) for items in frame["items"].head(limit)]
+    for cells, todo in zip(shown.head(limit).to_dict("records"), labels, strict=True):
         person = (
             [f"{cells['nom']} {cells['prénoms']}".strip(), cells["né(e) le"], cells["téléphone"]]
             if nominative
             else [cells["pseudonyme"]]
-        )
-        todo = cells["actions"] + (
-            f" ; fait : {cells['fait depuis la période']}" if cells["fait depuis la période"] else ""
         )
         table.add_row(
             *person,
@@ -317,6 +315,13 @@ def _worklist_output(
     console.print(table)
     if len(shown) > limit:
         console.print(f"… {number(len(shown) - limit)} autres patients (--limit, ou --format csv pour tout exporter)")
+
+
+def _labels(items: tuple) -> str:
+    """The indicators of a row, short: the open ones, then those done since the period ("fait le ...")."""
+    todo = [i.label for i in items if i.done_since is None]
+    done = [f"{i.label} (fait le {date(i.done_since)})" for i in items if i.done_since is not None]
+    return " ; ".join(todo + done)
 
 
 def _gaps_output(

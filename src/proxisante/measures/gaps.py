@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import replace
 
 import ibis
 import pandas as pd
@@ -115,11 +116,12 @@ def gap_due(measure: Measure, evidence: dt.date | None, period: Period) -> dt.da
     """The date a gap is due since, as the list shows it: never empty, never after the period's end.
 
     With evidence, :func:`due_since` (capped at the period's end: the gap is a fact on that day); without
-    any, the day the numerator's look-back window opened (the whole period for a criterion of ``ever``)."""
+    any, the day the numerator's look-back window opened (the measure's window for a criterion of ``ever``)."""
     due = due_since(measure, evidence, period)
     if due is None:
-        window = _numerator_window(measure.numerator[0], period)
-        due = window.start(period.end) if window is not None else period.start
+        default = period.window_for(measure)
+        window = _numerator_window(measure.numerator[0], default) or default
+        due = window.start(period.end)
     return min(due, period.end)
 
 
@@ -165,14 +167,16 @@ def closed_since(
     warehouse: Tables, gaps: pd.DataFrame, period: Period, until: dt.date, *, without_mt: bool = False
 ) -> pd.Series:
     """For each gap of ``period``, the date of the act that closed it after the period's end (NaT-like None
-    when still open): the measure is met on ``until`` over a window as long as the period, by an act after
-    the period's end. Lower-is-better measures are never "closed" here (stopping a treatment has no date).
+    when still open): the measure is met on ``until`` (the same look-back, ending on ``until``), by an act
+    after the period's end. Lower-is-better measures are never "closed" here (stopping a treatment has no date).
 
     One query for every measure; the persons are those of ``gaps`` only."""
     done: list[dt.date | None] = [None] * len(gaps)
     if until <= period.end or gaps.empty:
         return pd.Series(done, index=gaps.index, dtype="object")
-    later = Period(f"{period.label}→{until.isoformat()}", until - (period.end - period.start), until)
+    later = replace(
+        period, label=f"{period.label}→{until.isoformat()}", start=until - (period.end - period.start), end=until
+    )
     known = library()
     tables = []
     context = Context(warehouse, until)
