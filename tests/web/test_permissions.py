@@ -33,6 +33,7 @@ def _call(client: TestClient, route: APIRoute, centre, csrf: str):
         "rpps": centre.soignant_rpps,
         "person_id": str(centre.own_patient),
         "username": "inconnu",
+        "finess": "inconnu",
     }
     path = route.path_format.format(**{k: v for k, v in values.items() if "{" + k + "}" in route.path_format})
     method = sorted(route.methods)[0]

@@ -31,7 +31,7 @@ from proxisante.network.scope import Scope
 from proxisante.settings import Settings
 from proxisante.territory.communes import load_reference, reference_path
 from proxisante.web.security.accounts import AccountError, AccountStore
-from proxisante.web.security.permissions import NOMINATIVE_ROUTES, allowed
+from proxisante.web.security.permissions import NETWORK_ADMIN_ROUTES, NOMINATIVE_ROUTES, allowed
 from tests.lib.network import LoadedNetwork
 from tests.lib.web import PASSWORD, login, make_app
 from tests.web.conftest import COMMUNES
@@ -158,7 +158,13 @@ def clients(app, net: Net) -> dict[str, tuple[TestClient, str]]:
 
 
 def _request(client: TestClient, route: APIRoute, net: Net, csrf: str, structure: str | None):
-    values = {"measure_id": "rosp_diabetes_hba1c", "rpps": net.rpps, "person_id": str(net.patient), "username": "x"}
+    values = {
+        "measure_id": "rosp_diabetes_hba1c",
+        "rpps": net.rpps,
+        "person_id": str(net.patient),
+        "username": "x",
+        "finess": "inconnu",
+    }
     path = route.path_format.format(**{k: v for k, v in values.items() if "{" + k + "}" in route.path_format})
     params = {"structure": structure} if structure else {}
     if route.name == "admin_extract_status":
@@ -187,6 +193,8 @@ def expected_allowed(member: Member, route: str, asked: str | None, net: Net) ->
     if asked and member.cpts and asked not in {net.a, net.c}:
         return False
     if route in NOMINATIVE_ROUTES and member.structure is None:
+        return False
+    if route in NETWORK_ADMIN_ROUTES and (member.structure or member.cpts):
         return False
     return not (route == "admin_extract_status" and member.structure and (asked or net.a) != member.structure)
 

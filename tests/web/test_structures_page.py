@@ -26,7 +26,7 @@ def test_the_admin_sees_the_structures(clients, registry: StructureRegistry) -> 
     page = client.get("/administration")
     assert page.status_code == 200
     text = page.text
-    assert "<h2>Structures du réseau</h2>" in text and 'id="structures"' in text
+    assert '<h2 id="structures">Structures du réseau</h2>' in text and 'id="structures-table"' in text
     for value in ("Centre de santé de Guéret", finess, "23096", "CPTS Creuse Sud", "01/01/2024", "01/06/2025"):
         assert value in text, value
     assert 'title="Centre de santé">CDS</abbr>' in text

@@ -31,7 +31,15 @@ from proxisante.economics.payments import MODELS
 from proxisante.economics.workbook import write_workbook
 from proxisante.ingest import FORMATS, dropfolders
 from proxisante.measures.definition import GROUPS, Measure, library
-from proxisante.network.structures import Structure, StructureError, StructureRegistry, cpts_members, known_cpts
+from proxisante.network.structures import (
+    Structure,
+    StructureError,
+    StructureRegistry,
+    cpts_members,
+    known_cpts,
+    structure_types,
+)
+from proxisante.network.structures import parse as parse_structure
 from proxisante.territory.maps import map_data, plotly_figure
 from proxisante.territory.siting import add_supply
 from proxisante.web import charts
@@ -161,24 +169,17 @@ def login(
     wait = web.limiter.blocked_for(username, address)
     if wait > 0:
         minutes = max(1, round(wait / 60))
-        return error_page(
-            request, 429, "Trop de tentatives", f"Trop d'échecs de connexion : réessayez dans {minutes} minute(s)."
+        message = (
+            f"Trop d'échecs de connexion pour ce compte ou depuis cette adresse : réessayez dans {minutes} minute(s), "
+            "ou demandez à un administrateur de débloquer le compte. Un autre compte peut se connecter ci-dessous."
         )
+        return _login_again(request, 429, "Trop de tentatives", message, suite)
     account = web.accounts.verify(username, password)
     if account is None:
         web.limiter.failed(username, address)
-        cookie, token = web.sessions.login_token()
-        response: Response = render(
-            request,
-            "login.html",
-            status_code=401,
-            title="Connexion",
-            next=_safe_next(suite),
-            error="Identifiant ou mot de passe incorrect, ou compte désactivé.",
-            token=token,
+        return _login_again(
+            request, 401, "Connexion", "Identifiant ou mot de passe incorrect, ou compte désactivé.", suite
         )
-        response.set_cookie(LOGIN_COOKIE, cookie, httponly=True, samesite="strict", secure=_secure(request), path="/")
-        return response
     web.limiter.succeeded(username)
     web.forget(username)
     cookie, _ = web.sessions.open(account.username)
@@ -193,6 +194,17 @@ def login(
         max_age=int(web.sessions.hours * 3600),
     )
     response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+def _login_again(request: Request, status: int, title: str, error: str, suite: str) -> Response:
+    """The login form again, with the reason and a new form token: after a wrong password, and after too many
+    failures (429), so that another person may sign in from the same page."""
+    cookie, token = request.app.state.web.sessions.login_token()
+    response = render(
+        request, "login.html", status_code=status, title=title, next=_safe_next(suite), error=error, token=token
+    )
+    response.set_cookie(LOGIN_COOKIE, cookie, httponly=True, samesite="strict", secure=_secure(request), path="/")
     return response
 
 
@@ -671,6 +683,22 @@ def administration(
     erreur: str | None = None,
     depot: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
+    return _admin_page(request, message=message, error=erreur, depot=depot)
+
+
+def _admin_page(
+    request: Request,
+    status_code: int = 200,
+    *,
+    message: str | None = None,
+    error: str | None = None,
+    depot: str | None = None,
+    structure_error: str | None = None,
+    structure_form: dict[str, str] | None = None,
+    leave_error: str | None = None,
+) -> HTMLResponse:
+    """The administration page; ``structure_error`` and ``structure_form`` show a refused structure form again,
+    with the French reason beside it and what was typed; ``leave_error`` a refused departure beside the table."""
     web, user = request.app.state.web, user_of(request)
     structures, structures_error = network_structures(web)
     today = dt.date.today()
@@ -680,17 +708,23 @@ def administration(
         raise Forbidden(f"L'extrait déposé pour la structure {deposited['finess']} est hors de votre périmètre.")
     mine = [s for s in structures if scope.allows(s.finess)]
     network_admin = user.structure is None
+    accounts = managed_accounts(request)
+    known = {a.username for a in accounts}
     return render(
         request,
         "admin.html",
+        status_code=status_code,
         title="Administration",
-        accounts=managed_accounts(request),
+        accounts=accounts,
+        blocked={
+            name: max(1, round(wait / 60)) for name, wait in web.limiter.blocked_accounts().items() if name in known
+        },
         audit=managed_audit(request, 200),
         audit_check=web.audit.check(),
         vault_check=web.installation.vault.verify_access_log(),
         vault_log=managed_vault_log(request, 50),
         message=message,
-        error=erreur,
+        error=error,
         roles={
             name: label
             for name, label in ROLES.items()
@@ -700,11 +734,106 @@ def administration(
         cpts_names=known_cpts(structures) if network_admin else [],
         structures=mine,
         structures_error=structures_error,
+        structure_types=structure_types(),
+        structure_error=structure_error,
+        structure_form=structure_form or {},
+        leave_error=leave_error,
+        today=today,
         active_structures=[s for s in mine if s.active_on(today)],
         formats=list(FORMATS),
         extract=_extract_context(web, deposited) if deposited else None,
         upload_limit_mib=int(SECURITY.value("max_upload_bytes")) // (1 << 20),
     )
+
+
+# -- administration: the network's structures (the registry, as ``proxisante structures add|leave``) -------------
+
+
+@router.post("/administration/structures", name="admin_add_structure")
+def add_structure(
+    request: Request,
+    finess: Annotated[str, Form(max_length=20)],
+    nom: Annotated[str, Form(max_length=200)],
+    kind: Annotated[str, Form(alias="type", max_length=10)],
+    commune: Annotated[str, Form(max_length=10)] = "",
+    cpts: Annotated[str, Form(max_length=200)] = "",
+    adhesion: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """A structure joins the network: the registry's own checks and journal, as ``proxisante structures add``
+    (network admin only: ``permissions.NETWORK_ADMIN_ROUTES``). A refusal shows the form again with the reason."""
+    web, user = request.app.state.web, user_of(request)
+    typed = {"finess": finess, "nom": nom, "type": kind, "commune": commune, "cpts": cpts, "adhesion": adhesion}
+    entry = {
+        "finess": finess.strip(),
+        "nom": nom,
+        "type": kind,
+        "commune": commune.strip() or None,
+        "cpts": cpts.strip() or None,
+        "adhesion": adhesion.strip() or dt.date.today(),
+    }
+    try:
+        structure = StructureRegistry.installed(web.settings).add(
+            parse_structure(entry, f"FINESS {finess.strip()}"), by=f"web:{user.username}"
+        )
+    except StructureError as error:
+        return _admin_page(request, 422, structure_error=str(error), structure_form=typed)
+    web.audit.append(
+        user.username,
+        user.roles,
+        "structure inscrite",
+        "admin_add_structure",
+        f"{structure.finess} : {structure.name} ({structure.type}), adhésion le {formats.date(structure.joined)}",
+    )
+    message = (
+        f"Structure {structure.name} ({structure.type_label}, FINESS {structure.finess}) inscrite au réseau "
+        f"le {formats.date(structure.joined)}."
+    )
+    return RedirectResponse(f"/administration?message={_q(message)}#structures", status_code=303)
+
+
+@router.post("/administration/structures/{finess}/depart", name="admin_leave_structure")
+def leave_structure(
+    request: Request,
+    finess: Annotated[str, PathParam(max_length=20)],
+    depart: Annotated[str, Form(alias="date", max_length=10)] = "",
+    confirmer: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """A structure leaves the network on the day given (today by default), as ``proxisante structures leave``:
+    it stays in the registry (the network's history) and can no longer load. The box « je confirme » must be
+    ticked: a departure is not undone from here."""
+    web, user = request.app.state.web, user_of(request)
+    try:
+        if confirmer != "oui":
+            raise StructureError(f"départ de la structure {finess} non confirmé : cochez « je confirme le départ »")
+        day = _form_day(depart)
+        structure = StructureRegistry.installed(web.settings).leave(finess, day, by=f"web:{user.username}")
+    except StructureError as error:
+        return _admin_page(request, 422, leave_error=str(error))
+    assert structure.left is not None
+    web.audit.append(
+        user.username,
+        user.roles,
+        "départ de structure",
+        "admin_leave_structure",
+        f"{structure.finess} : {structure.name}, départ le {formats.date(structure.left)}",
+    )
+    message = (
+        f"Structure {structure.name} (FINESS {structure.finess}) : départ du réseau le {formats.date(structure.left)}."
+    )
+    return RedirectResponse(f"/administration?message={_q(message)}#structures", status_code=303)
+
+
+def _form_day(text: str) -> dt.date | None:
+    """A date typed in a form (AAAA-MM-JJ, what ``<input type=date>`` sends, or JJ/MM/AAAA); empty: None."""
+    text = text.strip()
+    if not text:
+        return None
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return dt.datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise StructureError(f"champ « depart » : date invalide « {text} » (attendu AAAA-MM-JJ)")
 
 
 # -- administration: upload of an extract (zip) into a structure's drop folder -------------------------------------
@@ -887,6 +1016,24 @@ def disable_account(request: Request, username: Annotated[str, PathParam(max_len
     web.forget(username)
     web.audit.append(user.username, user.roles, "compte désactivé", "admin_disable_account", username)
     return RedirectResponse(f"/administration?message={_q(f'Compte {username} désactivé.')}", status_code=303)
+
+
+@router.post("/administration/comptes/{username}/debloquer", name="admin_unlock_account")
+def unlock_account(request: Request, username: Annotated[str, PathParam(max_length=40)]) -> Response:
+    """Forget the failed logins of an account blocked by the rate limiter (``auth.RateLimiter.unlock``): its owner
+    may sign in again at once. A structure's admin unlocks the accounts of its structure only."""
+    web, user = request.app.state.web, user_of(request)
+    account = web.accounts.get(username)
+    if account is None:
+        return RedirectResponse(f"/administration?erreur={_q(f'Compte inconnu : {username}.')}", status_code=303)
+    if not manages(user, account):
+        raise Forbidden(
+            "Ce compte appartient à une autre structure : seul son administrateur ou celui du réseau le gère."
+        )
+    was_blocked = web.limiter.unlock(username)
+    web.audit.append(user.username, user.roles, "compte débloqué", "admin_unlock_account", username)
+    message = f"Compte {username} débloqué." if was_blocked else f"Le compte {username} n'était pas bloqué."
+    return RedirectResponse(f"/administration?message={_q(message)}", status_code=303)
 
 
 def _q(text: str) -> str:

@@ -23,7 +23,7 @@ from itsdangerous import BadSignature, Signer
 from proxisante.definitions import ParameterFile
 from proxisante.network.scope import ScopeError
 from proxisante.web.security.accounts import Account
-from proxisante.web.security.permissions import NOMINATIVE_ROUTES, PUBLIC, allowed
+from proxisante.web.security.permissions import NOMINATIVE_ROUTES, PUBLIC, allowed, network_admin_only
 from proxisante.web.security.scopes import registry_of, request_scope
 
 SECURITY = ParameterFile(__package__, "security.yaml")
@@ -174,7 +174,13 @@ class Sessions:
 
 
 class RateLimiter:
-    """Failed logins per account and per address in a sliding window (``security.yaml``)."""
+    """Failed logins per account and per address in a sliding window (``security.yaml``).
+
+    Kept in the server's memory, on purpose: a login attempt writes nothing to disk, and a restart forgets the
+    failures (the limit slows guessing down; it is not a record, the audit log is). An administrator unlocks an
+    account (:meth:`unlock`) from the administration page, or with ``proxisante users unlock NAME``, which runs in
+    the server's process (``cli/web.py``) since only that process holds the counts.
+    """
 
     def __init__(self) -> None:
         self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
@@ -203,6 +209,26 @@ class RateLimiter:
     def succeeded(self, username: str) -> None:
         with self._lock:
             self._failures.pop(("account", username), None)
+
+    def unlock(self, username: str) -> bool:
+        """Forget the account's failed logins (an administrator's decision); whether it was blocked. The
+        addresses' counts stay: they limit whoever guesses from there, whatever the account."""
+        wait = self.blocked_accounts().get(username, 0.0)
+        self.succeeded(username)
+        return wait > 0
+
+    def blocked_accounts(self) -> dict[str, float]:
+        """The accounts blocked now, with the seconds before a new attempt is allowed."""
+        limit, window = self._limits("account")
+        out: dict[str, float] = {}
+        with self._lock:
+            for kind, key in list(self._failures):
+                if kind != "account":
+                    continue
+                failures = self._prune(kind, key, window)
+                if len(failures) >= limit:
+                    out[key] = failures[0] + window - time.time()
+        return out
 
     def _prune(self, kind: str, key: str, window: float) -> deque[float]:
         failures = self._failures[(kind, key)]
@@ -239,6 +265,9 @@ async def authorize(request: Request) -> User | None:
     request.state.user, request.state.session_id = user, sid
     if not user.may(name):
         raise Forbidden()
+    refusal = network_admin_only(name, user.structure, user.cpts)
+    if refusal:
+        raise Forbidden(refusal)
     if name in NOMINATIVE_ROUTES:  # the response is held back unless the read was audited (api.app)
         request.state.audit_required, request.state.audited = True, False
     form = request.method not in SAFE_METHODS and request.headers.get("content-type", "").startswith(

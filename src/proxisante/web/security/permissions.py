@@ -95,6 +95,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "page_admin": _ADMIN,
     "admin_add_account": _ADMIN,
     "admin_disable_account": _ADMIN,
+    "admin_unlock_account": _ADMIN,
+    "admin_add_structure": _ADMIN,
+    "admin_leave_structure": _ADMIN,
     "admin_upload_extract": _ADMIN,
     "admin_extract_status": _ADMIN,
     "logout": _ALL,
@@ -116,6 +119,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "api_accounts": _ADMIN,
 }
 
+# Routes of the network's administration: the registry of structures is the network's, so a structure's admin
+# (an admin account with a structure) is refused them (``auth.authorize``, 403 in French).
+NETWORK_ADMIN_ROUTES = frozenset({"admin_add_structure", "admin_leave_structure"})
+
 # Routes that show named patients (or pseudonymised per-person rows): every call is audited, and a response
 # of one of them that wrote no audit row is withheld by the application (``api.app.unaudited_read_withheld``).
 NOMINATIVE_ROUTES = frozenset(name for name, roles in PERMISSIONS.items() if roles == _NOMINATIVE)
@@ -125,6 +132,17 @@ def allowed(roles: Iterable[str], route: str) -> bool:
     """May an account holding ``roles`` call ``route``? Unknown routes are refused."""
     permitted = PERMISSIONS.get(route, frozenset())
     return any(role in permitted for role in roles)
+
+
+def network_admin_only(route: str, structure: str | None, cpts: str | None) -> str | None:
+    """The French refusal of a network route (the registry of structures) to an account of a structure or a
+    CPTS; None when the account may call it."""
+    if route in NETWORK_ADMIN_ROUTES and (structure or cpts):
+        return (
+            "Les structures du réseau (adhésions et départs) sont gérées par l'administrateur du réseau, "
+            "pas par celui d'une structure."
+        )
+    return None
 
 
 def protected_audience(roles: Iterable[str]) -> bool:
