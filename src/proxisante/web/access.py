@@ -38,7 +38,7 @@ from proxisante.disclosure import (
 )
 from proxisante.measures.definition import Measure
 from proxisante.measures.gaps import nominative
-from proxisante.measures.periods import Period
+from proxisante.measures.periods import Period, data_coverage, last_data_date, no_data_message, partial_message
 from proxisante.network.scope import Scope
 from proxisante.web.security.auth import Forbidden, User, route_name
 from proxisante.web.security.permissions import protected_audience
@@ -84,6 +84,21 @@ def published_year(user: User, svc: Services) -> int:
     """The default year of a page: the centre's last full year, and for a protected audience a published one."""
     year = svc.default_year()
     return min(year, period_policy().last_year(today())) if protected(user) else year
+
+
+def last_data(svc: Services) -> dt.date | None:
+    """The day of the last data of the scope's warehouse, once per batch (``measures.periods.last_data_date``)."""
+    return svc.cached("last_data", (), lambda: last_data_date(svc.warehouse))
+
+
+def period_notes(svc: Services, period: Period) -> tuple[str | None, str | None]:
+    """(no data, incomplete): the French sentence a page shows instead of its figures for a period after the
+    last data, or beside them for a period that ends after it; None when it does not apply."""
+    last = last_data(svc)
+    coverage = data_coverage(period, last)
+    if coverage == "none":
+        return no_data_message(last), None
+    return None, partial_message(last) if coverage == "partial" and last is not None else None
 
 
 def published_period(user: User, svc: Services, text: str | None) -> Period:
