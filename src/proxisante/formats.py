@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol, SupportsFloat, SupportsInt, cast
 
 import pandas as pd
@@ -188,14 +188,28 @@ def csv_value(value: object, digits: int = 1) -> object:
     return value
 
 
-def french_frame(frame: pd.DataFrame, headers: dict[str, str], digits: int = 1) -> pd.DataFrame:
+def french_frame(
+    frame: pd.DataFrame,
+    headers: Mapping[str, str],
+    digits: int = 1,
+    shares: Iterable[str] = (),
+    months: Iterable[str] = (),
+) -> pd.DataFrame:
     """``frame``'s ``headers`` columns (in that order, those present), renamed to their French headers, every
-    cell as :func:`csv_value` gives it: the one shape of every French CSV and workbook the product writes."""
-    present = [c for c in headers if c in frame.columns]
-    out = pd.DataFrame(
-        {headers[c]: [csv_value(v.item() if hasattr(v, "item") else v, digits) for v in frame[c]] for c in present}
-    )
-    return out
+    cell as :func:`csv_value` gives it: the one shape of every French CSV and workbook the product writes.
+    ``shares`` columns (0.318) are written as percentages (31,8, their header says "(%)"), ``months`` columns
+    as :func:`month` writes them (janv. 2025)."""
+    as_share, as_month = set(shares), set(months)
+    out = {}
+    for column in (c for c in headers if c in frame.columns):
+        values = [v.item() if hasattr(v, "item") else v for v in frame[column]]
+        if column in as_share:
+            values = [None if v is None or pd.isna(v) else 100 * float(v) for v in values]
+        if column in as_month:
+            values = [month(v) for v in values]
+        header = f"{headers[column]} (%)" if column in as_share else headers[column]
+        out[header] = [csv_value(v, digits) for v in values]
+    return pd.DataFrame(out)
 
 
 def csv_text(frame: pd.DataFrame) -> str:
@@ -317,3 +331,32 @@ def _previous_rates(previous: pd.DataFrame, by: str | None, measures: Mapping[st
     scales = [1.0 if per_100(measures[m].scoring) else 100.0 for m in rows.measure_id]
     rates = [_scaled(r, scale) for r, scale in zip(rows.rate, scales, strict=True)]
     return rows[keys].assign(previous_rate=rates)
+
+
+# -- the patientèle's tables: one set of headers for the command line, the page and the exports ------------------
+
+COMPOSITION_HEADERS = {"label": "caractéristique", "patients": "patients", "panel": "patientèle", "share": "part"}
+RISK_HEADERS = {"level": "niveau", "patients": "patients", "share": "part"}
+PYRAMID_HEADERS = {"age_band": "tranche d'âge", "M": "hommes", "F": "femmes"}
+ACCESS_TITLE = "Accès aux soins : patients vus en 24 mois, avec et sans médecin traitant dans la structure"
+ACCESS_HEADERS = {
+    "age_band": "âge",
+    "seen": "vus",
+    "with_mt": "avec MT",
+    "without_mt": "sans MT",
+    "without_mt_ald": "dont ALD",
+    "without_mt_c2s": "dont C2S",
+    "share_without_mt": "part sans MT",
+}
+FLOW_HEADERS = {
+    "mt_rpps": "médecin",
+    "month": "mois",
+    "panel_start": "début",
+    "arrivals": "arrivées",
+    "arrivals_from_colleague": "d'un confrère",
+    "departures": "départs",
+    "departures_to_colleague": "vers un confrère",
+    "deaths": "décès",
+    "net_change": "solde",
+    "panel_end": "fin",
+}
