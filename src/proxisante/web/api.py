@@ -15,16 +15,20 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 
 from proxisante.measures.definition import library
+from proxisante.measures.periods import FORMS
 from proxisante.territory.cpts import size_cpts
 from proxisante.territory.siting import add_supply, greedy_sites
+from proxisante.web import worklist_view
 from proxisante.web.access import (
     audited,
     check_own_patient,
     excluded,
+    last_data,
     managed_accounts,
     managed_audit,
     own_provider,
     patientele_for,
+    period_notes,
     protected,
     published_date,
     published_period,
@@ -46,9 +50,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 router = APIRouter(prefix="/api", dependencies=[Depends(authorize)], responses=ERRORS)
 
-PeriodQuery = Annotated[
-    str, Query(max_length=40, description="2025, 2025-T3 ou 12M:2025-06-30 (défaut : dernière année complète)")
-]
+PeriodQuery = Annotated[str, Query(max_length=40, description=f"{FORMS} (défaut : dernière année complète)")]
 MonthQuery = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="mois AAAA-MM")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 MAX_SERIES_MONTHS = 36
@@ -181,14 +183,18 @@ def measure_results(
 ) -> Response:
     user, svc = user_of(request), services(request)
     span = published_period(user, svc, period)
+    no_data, partial = period_notes(svc, span)
+    last = last_data(svc)
 
     def build() -> dict[str, Any]:
-        frame = results_for(user, svc, span, by)
+        frame = None if no_data else results_for(user, svc, span, by)  # nothing computed after the last data
         return {
             "period": span.label,
             "start": span.start.isoformat(),
             "end": span.end.isoformat(),
-            "rows": records(frame),
+            "last_data": None if last is None else last.isoformat(),
+            "message": no_data or partial,
+            "rows": [] if frame is None else records(frame),
         }
 
     return cached_json(svc, "api_results", (span, by, protected(user), excluded(user, svc)), build)
@@ -216,31 +222,45 @@ def measure_series(
     return {"measure_id": measure.id, "rows": records(frame)}
 
 
-@router.get("/gaps", name="api_gaps", summary="Écarts de soins (liste d'appels) — nominatif, tracé")
+@router.get("/gaps", name="api_gaps", summary="Liste de travail ou écarts de soins (liste d'appels) — nominatif, tracé")
 def gaps(
     request: Request,
     period: PeriodQuery | None = None,
     measure: Annotated[list[str] | None, Query(description="seulement ces indicateurs")] = None,
     provider: Annotated[str | None, Query(pattern=r"^[0-9]{11}$", description="RPPS du médecin traitant")] = None,
     nominative: Annotated[bool, Query(description="avec nom, naissance et téléphone (coffre d'identités)")] = False,
+    par_patient: Annotated[
+        bool, Query(description="une ligne par patient avec toutes ses actions (indicateurs sur lesquels agir)")
+    ] = False,
     limit: Limit = 500,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
-    user, span = user_of(request), _period(request, period)
+    """Default period: the 12 months ending on the last data. One row per gap, or per patient (``par_patient``:
+    the work list of the pages, actionable indicators only, "fait depuis" for the gaps closed since)."""
+    user, svc = user_of(request), services(request)
+    span = period_of(period) if period else worklist_view.default_period(svc)
     chosen = tuple(_measure(m).id for m in measure or ())
     rpps = own_provider(user, provider)
-    frame = services(request).gaps(span, chosen, rpps)
+    if par_patient:
+        frame = worklist_view.patients(svc, span, rpps, False)
+        if chosen:
+            frame = frame[frame.measure_ids.map(lambda ids: any(m in ids for m in chosen))]
+    else:
+        frame = svc.gaps(span, chosen, rpps)
     total = len(frame)
     page = frame.iloc[offset : offset + limit]
     detail = f"écarts de soins {span.label}" + (f", médecin {rpps}" if rpps else "") + (" (noms)" if nominative else "")
     audited(request, "liste nominative" if nominative else "liste pseudonymisée", detail, page.person_id.tolist())
     if nominative:
         page = with_names(request, page, detail)
+    rows = worklist_view.records(page) if par_patient else records(page.astype({"person_id": "string"}))
+    last = worklist_view.data_end(svc)
     return {
         "period": span.label,
+        "data_end": last.isoformat() if last else None,
         "total": total,
         "offset": offset,
-        "rows": records(page.astype({"person_id": "string"})),
+        "rows": rows,
     }
 
 
@@ -252,8 +272,9 @@ def prevention(
     person_id: Annotated[int, PathParam(ge=-(2**63), le=2**63 - 1)],
     period: PeriodQuery | None = None,
 ) -> dict[str, Any]:
-    user, span = user_of(request), _period(request, period)
-    svc = services(request)
+    user, svc = user_of(request), services(request)
+    span = period_of(period) if period else worklist_view.default_period(svc)
+    worklist_view.check_known_patient(svc, person_id)
     check_own_patient(user, svc, person_id)
     audited(request, "plan de prévention", f"plan de prévention au {span.end.isoformat()}", [person_id])
     frame = svc.plan(span, person_id)

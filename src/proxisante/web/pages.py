@@ -9,7 +9,6 @@ before it is sent.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 import tempfile
 from importlib import resources
@@ -24,13 +23,16 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from proxisante import formats, spreadsheet
+from proxisante import formats
 from proxisante.definitions import ParameterFile
 from proxisante.disclosure import TOTAL
 from proxisante.economics.payments import MODELS
 from proxisante.economics.workbook import write_workbook
 from proxisante.ingest import FORMATS, dropfolders
+from proxisante.measures import worklist
+from proxisante.measures.context import age_band_labels
 from proxisante.measures.definition import GROUPS, Measure, library
+from proxisante.measures.periods import FORMS, Period
 from proxisante.network.structures import (
     Structure,
     StructureError,
@@ -40,9 +42,10 @@ from proxisante.network.structures import (
     structure_types,
 )
 from proxisante.network.structures import parse as parse_structure
+from proxisante.population.risk import levels as risk_levels
 from proxisante.territory.maps import map_data, plotly_figure
 from proxisante.territory.siting import add_supply
-from proxisante.web import charts
+from proxisante.web import charts, worklist_view
 from proxisante.web.access import (
     audited,
     check_own_patient,
@@ -54,6 +57,7 @@ from proxisante.web.access import (
     own_provider,
     panel_size,
     patientele_for,
+    period_notes,
     protected,
     published_date,
     published_period,
@@ -110,7 +114,8 @@ def _goal(measure: Measure, value: float | None) -> str:
 templates.env.filters.update(
     number=formats.number, decimal=formats.decimal, percent=formats.percent, date=formats.date, rate=_rate, goal=_goal
 )
-templates.env.globals.update(roles_labels=ROLES, groups=GROUPS)
+templates.env.filters["blank"] = worklist_view.blank  # never "nan" on a page (phone, name, date)
+templates.env.globals.update(roles_labels=ROLES, groups=GROUPS, period_forms=FORMS)
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -299,13 +304,23 @@ def patientele(request: Request, date: Annotated[dt.date | None, Query()] = None
 @router.get("/indicateurs", name="page_indicators")
 def indicators(request: Request, periode: Annotated[str | None, Query(max_length=40)] = None) -> HTMLResponse:
     span = published_period(user_of(request), services(request), periode)
+    no_data, partial = period_notes(services(request), span)
+    if no_data:  # computed on nothing, every rate would read 0 % « sous l'objectif »
+        return _no_data(request, "Indicateurs", span, no_data)
     frame = results_for(user_of(request), services(request), span, None)
     rows = frame[frame.stratifier == ""]
     by_group: dict[str, list] = {g: [] for g in GROUPS}
     known = library()
     for row in rows.itertuples():
         by_group[known[row.measure_id].group].append((known[row.measure_id], row))
-    return render(request, "indicators.html", title="Indicateurs", period=span, by_group=by_group)
+    return render(
+        request, "indicators.html", title="Indicateurs", period=span, by_group=by_group, partial=partial, no_data=None
+    )
+
+
+def _no_data(request: Request, title: str, span: Period, message: str) -> HTMLResponse:
+    """The indicators' page for a period after the last data: the period form and the sentence, no figure."""
+    return render(request, "indicators.html", title=title, period=span, by_group={}, partial=None, no_data=message)
 
 
 def _measure(measure_id: str) -> Measure:
@@ -323,6 +338,9 @@ def indicator(
 ) -> HTMLResponse:
     svc, user, measure = services(request), user_of(request), _measure(measure_id)
     span = published_period(user, svc, periode)
+    no_data, partial = period_notes(svc, span)
+    if no_data:
+        return _no_data(request, measure.short_label, span, no_data)
     frame = results_for(user, svc, span, "provider")
     rows = frame[(frame.measure_id == measure.id) & (frame.stratifier == "")]
     total = rows[rows.provider == TOTAL].iloc[0]
@@ -364,6 +382,7 @@ def indicator(
         researcher=protected(user),
         own=user.rpps,
         whole=user.whole_structure,
+        partial=partial,
     )
 
 
@@ -375,6 +394,10 @@ def indicator_patients(
     periode: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
     measure, span = _measure(measure_id), _period(request, periode)
+    no_data, _ = period_notes(services(request), span)
+    if no_data:  # a nominative route: its (empty) read is audited all the same
+        audited(request, "liste nominative", f"{measure.short_label} {span.label}, médecin {rpps} : pas de données", [])
+        return _no_data(request, f"{measure.short_label} — patients à revoir", span, no_data)
     provider = own_provider(user_of(request), rpps)
     gaps = services(request).gaps(span, (measure.id,), provider)
     detail = f"{measure.short_label} {span.label}, médecin {provider}"
@@ -393,89 +416,171 @@ def indicator_patients(
     )
 
 
-# -- actions ------------------------------------------------------------------------------------------------
+# -- actions: the work list ------------------------------------------------------------------------------------
 
 
-def _actions(request: Request, periode: str | None, indicateur: str | None, medecin: str | None):
-    span = _period(request, periode)
-    chosen = (_measure(indicateur).id,) if indicateur else ()
-    provider = own_provider(user_of(request), medecin or None)
-    return span, provider, services(request).gaps(span, chosen, provider)
+def _worklist_filters(
+    indicateur: Annotated[str | None, Query(max_length=80)] = None,
+    echeance: Annotated[str | None, Query(pattern=r"^(retard|mois|fait)?$")] = None,
+    age: Annotated[str | None, Query(max_length=12)] = None,
+    risque: Annotated[str | None, Query(max_length=30)] = None,
+    site: Annotated[int | None, Query(ge=-(2**63), le=2**63 - 1)] = None,
+    q: Annotated[str | None, Query(max_length=80)] = None,
+    tri: Annotated[str | None, Query(pattern=r"^(echeance|nom|age|actions|risque)?$")] = None,
+    ordre: Annotated[str | None, Query(pattern=r"^(asc|desc)?$")] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> worklist_view.Filters:
+    return worklist_view.Filters(
+        indicateur=_measure(indicateur).id if indicateur else "",
+        echeance=echeance or "",
+        age=age or "",
+        risque=risque or "",
+        site=site,
+        q=(q or "").strip(),
+        tri=tri or "echeance",
+        ordre=ordre or "asc",
+        page=page,
+    )
+
+
+WorklistFilters = Annotated[worklist_view.Filters, Depends(_worklist_filters)]
+
+
+def _work_list(request: Request, periode: str | None, medecin: str | None, sans_medecin: bool):
+    """The period (default: 12 months to the last data), the médecin traitant the account may list, and the
+    cached list of the scope. The patients without a médecin traitant are the coordination's list."""
+    svc, user = services(request), user_of(request)
+    span = period_of(periode) if periode else worklist_view.default_period(svc)
+    if sans_medecin and not user.whole_structure:
+        raise Forbidden("La liste des patients vus sans médecin traitant est celle de la coordination.")
+    provider = None if sans_medecin else own_provider(user, medecin or None)
+    return svc, span, provider, worklist_view.patients(svc, span, provider, sans_medecin)
+
+
+def _detail(kind: str, span: Any, provider: str | None, sans_medecin: bool, chosen: worklist_view.Filters) -> str:
+    parts = [f"{kind} {span.label}"]
+    parts += [f"médecin {provider}"] if provider else []
+    parts += ["sans médecin traitant"] if sans_medecin else []
+    parts += [f"{k}={v}" for k, v in chosen.query(page="", tri="", ordre="").items()]
+    return ", ".join(parts)
+
+
+def _named_rows(request: Request, frame: pd.DataFrame, chosen: worklist_view.Filters, detail: str, size: int | None):
+    """The filtered, searched, sorted rows with names: the page asked (``size``) or all of them (None).
+
+    Names are read (vault, audit) for the rows sent only, unless a search or a sort by name needs those of
+    the whole filtered list: then that read is the one audited."""
+    rows = worklist_view.filtered(frame, chosen)
+    if chosen.needs_names or size is None:
+        audited(request, "liste nominative", detail, rows.person_id.tolist())
+        named = worklist.search(with_names(request, rows, detail), chosen.q)
+        named = worklist_view.sorted_rows(named, chosen)
+        if size is None:
+            return named, len(named), 1
+        shown, pages = worklist.page(named, chosen.page, size)
+        return shown, len(named), pages
+    rows = worklist_view.sorted_rows(rows, chosen)
+    shown, pages = worklist.page(rows, chosen.page, size)
+    audited(request, "liste nominative", detail, shown.person_id.tolist())
+    return with_names(request, shown, detail), len(rows), pages
 
 
 @router.get("/actions", name="page_actions")
 def actions(
     request: Request,
+    chosen: WorklistFilters,
     periode: Annotated[str | None, Query(max_length=40)] = None,
-    indicateur: Annotated[str | None, Query(max_length=80)] = None,
     medecin: Annotated[str | None, Query(pattern=r"^([0-9]{11})?$")] = None,
+    sans_medecin: Annotated[bool, Query()] = False,
+    imprimer: Annotated[bool, Query()] = False,
 ) -> HTMLResponse:
-    span, provider, gaps = _actions(request, periode, indicateur, medecin)
-    detail = (
-        f"actions {span.label}"
-        + (f", {indicateur}" if indicateur else "")
-        + (f", médecin {provider}" if provider else "")
-    )
-    audited(request, "liste nominative", detail, gaps.person_id.tolist()[:PAGE_ROWS])
-    shown = with_names(request, gaps.head(PAGE_ROWS), detail)
-    by_measure = gaps.groupby("measure_id").person_id.count().sort_values(ascending=False)
-    query = {"periode": span.label, "indicateur": indicateur or "", "medecin": provider or ""}
+    svc, span, provider, frame = _work_list(request, periode, medecin, sans_medecin)
+    user = user_of(request)
+    detail = _detail("liste de travail", span, provider, sans_medecin, chosen)
+    if imprimer:
+        chosen.page = 1
+    size = worklist_view.print_rows() if imprimer else worklist_view.page_rows()
+    shown, total, pages = _named_rows(request, frame, chosen, detail, size)
+    chosen.extra = {
+        "periode": span.label if periode else "",
+        "medecin": (provider or "") if user.whole_structure else "",
+        "sans_medecin": "1" if sans_medecin else "",
+    }
+    names = svc.provider_names()
+    open_actions = frame.explode("measure_ids").measure_ids.dropna() if len(frame) else pd.Series(dtype="object")
+    known = library()
     return render(
         request,
         "actions.html",
-        title="Actions",
+        title="Patients sans médecin traitant — liste de travail" if sans_medecin else "Liste de travail",
         period=span,
+        last=worklist_view.data_end(svc),
         rows=shown,
-        total=len(gaps),
-        by_measure=by_measure,
-        measures=library(),
-        indicateur=indicateur or "",
+        total=total,
+        all_patients=len(frame),
+        actions_total=int(frame.n_actions.sum()) if len(frame) else 0,
+        pages=pages,
+        chosen=chosen,
+        by_measure=open_actions.value_counts(),
+        measures=known,
+        actionable=sorted((m for m in known.values() if m.actionable), key=lambda m: m.short_label),
         medecin=provider or "",
-        names=services(request).provider_names(),
-        query=query,
-        whole=user_of(request).whole_structure,
+        doctor=names.get(provider or "", provider) if provider else None,
+        names=names,
+        sites=worklist_view.sites(svc),
+        age_bands=age_band_labels(),
+        risk_levels=risk_levels(),
+        due_choices=worklist_view.DUE_CHOICES,
+        whole=user.whole_structure,
+        sans_medecin=sans_medecin,
+        printing=imprimer,
+        today=dt.date.today(),
     )
+
+
+def _export(
+    request: Request,
+    chosen: worklist_view.Filters,
+    periode: str | None,
+    medecin: str | None,
+    sans_medecin: bool,
+    extension: str,
+) -> Response:
+    svc, span, provider, frame = _work_list(request, periode, medecin, sans_medecin)
+    detail = _detail(f"export {extension.upper()} liste de travail", span, provider, sans_medecin, chosen)
+    named, _, _ = _named_rows(request, frame, chosen, detail, None)
+    request.state.audited = True
+    names = svc.provider_names()
+    name = worklist_view.export_name(span, extension, sans_medecin)
+    if extension == "xlsx":
+        title = f"Liste de travail {span.label}" + (f" — {names.get(provider, provider)}" if provider else "")
+        body = worklist_view.xlsx_bytes(named, names, title)
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body, media = worklist_view.csv_bytes(named, names), "text/csv; charset=utf-8"
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/actions/export.csv", name="export_actions")
 def export_actions(
     request: Request,
+    chosen: WorklistFilters,
     periode: Annotated[str | None, Query(max_length=40)] = None,
-    indicateur: Annotated[str | None, Query(max_length=80)] = None,
     medecin: Annotated[str | None, Query(pattern=r"^([0-9]{11})?$")] = None,
+    sans_medecin: Annotated[bool, Query()] = False,
 ) -> Response:
-    span, provider, gaps = _actions(request, periode, indicateur, medecin)
-    detail = (
-        f"export CSV campagne d'appels {span.label}"
-        + (f", {indicateur}" if indicateur else "")
-        + (f", médecin {provider}" if provider else "")
-    )
-    audited(request, "export nominatif", detail, gaps.person_id.tolist())
-    named = with_names(request, gaps, detail)
-    measures = library()
-    out = pd.DataFrame(
-        {
-            "nom": named.family_name,
-            "prénoms": named.given_names,
-            "né(e) le": named.birth_date.map(formats.date),
-            "téléphone": named.phone,
-            "âge": named.age,
-            "médecin traitant (RPPS)": named.mt_rpps,
-            "indicateur": named.measure_id.map(lambda m: measures[m].short_label),
-            "action": named.action,
-            "dernier acte": named.evidence_date.map(formats.date),
-            "à faire depuis": named.due_since.map(formats.date),
-            "pseudonyme": named.person_id.astype("string"),
-        }
-    )
-    buffer = io.StringIO()
-    spreadsheet.write_csv(out, buffer, sep=";", index=False)
-    name = f"campagne-appels-{span.label}.csv".replace(":", "-")
-    return Response(
-        ("\ufeff" + buffer.getvalue()).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return _export(request, chosen, periode, medecin, sans_medecin, "csv")
+
+
+@router.get("/actions/export.xlsx", name="export_actions")
+def export_actions_xlsx(
+    request: Request,
+    chosen: WorklistFilters,
+    periode: Annotated[str | None, Query(max_length=40)] = None,
+    medecin: Annotated[str | None, Query(pattern=r"^([0-9]{11})?$")] = None,
+    sans_medecin: Annotated[bool, Query()] = False,
+) -> Response:
+    return _export(request, chosen, periode, medecin, sans_medecin, "xlsx")
 
 
 @router.get("/actions/patients/{person_id}", name="page_prevention_plan")
@@ -484,21 +589,33 @@ def prevention_plan(
     person_id: Annotated[int, PathParam(ge=-(2**63), le=2**63 - 1)],
     periode: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
-    svc, user, span = services(request), user_of(request), _period(request, periode)
+    svc, user = services(request), user_of(request)
+    span = period_of(periode) if periode else worklist_view.default_period(svc)
+    worklist_view.check_known_patient(svc, person_id)
     check_own_patient(user, svc, person_id)
     audited(request, "plan de prévention", f"plan de prévention au {span.end.isoformat()}", [person_id])
     plan = svc.plan(span, person_id)
-    gaps = svc.gaps(span, (), None if user.whole_structure else user.rpps)
+    provider = None if user.whole_structure else user.rpps
+    items: tuple = ()
+    for without_mt in (False, True) if user.whole_structure else (False,):
+        frame = worklist_view.patients(svc, span, provider, without_mt)
+        row = frame[frame.person_id == person_id]
+        if len(row):
+            items = row.iloc[0]["items"]
+            break
     person = with_names(request, pd.DataFrame({"person_id": [person_id]}), f"plan de prévention {span.label}")
+    mt = svc.médecin_traitant(person_id, span.end)
     return render(
         request,
         "plan.html",
-        title="Plan de prévention",
+        title="Plan personnalisé de prévention",
         period=span,
+        last=worklist_view.data_end(svc),
         plan=plan,
-        gaps=gaps[gaps.person_id == person_id],
+        items=items,
         person=person.iloc[0],
-        measures=library(),
+        doctor=svc.provider_names().get(mt, mt) if mt else None,
+        today=dt.date.today(),
     )
 
 
