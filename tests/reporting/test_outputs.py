@@ -154,9 +154,8 @@ def test_the_json_follows_its_schema_and_a_broken_one_does_not(written) -> None:
 def test_the_workbook_has_every_part(written) -> None:
     _, folder, _, _ = written
     book = openpyxl.load_workbook(_files(folder)["xlsx"])
-    assert {"Synthèse", "Pyramide", "Composition", "Actes", "Indicateurs", "Tendances", "Économie"} <= set(
-        book.sheetnames
-    )
+    assert {"Synthèse", "Pyramide", "Composition", "Actes", "Indicateurs", "Tendances"} <= set(book.sheetnames)
+    assert "Économie" not in book.sheetnames  # written without --costs: no economic summary
     values = [c.value for row in book["Pyramide"].iter_rows() for c in row]
     threshold = json.loads(_files(folder)["json"].read_text())["disclosure"]["threshold"]
     assert f"< {threshold}" in values or "secret" in values  # a centre of 300 has small cells: shown masked
@@ -274,3 +273,33 @@ def test_replace_only_removes_the_report_s_own_files(written) -> None:
         assert not [p for p in copy.parent.iterdir() if p.name.startswith(".rapport-")]
     finally:
         shutil.rmtree(copy)
+
+
+def test_the_economic_summary_only_with_the_structure_s_real_costs(written, tmp_path: Path) -> None:
+    import yaml
+
+    from proxisante.economics.costs import EXAMPLE
+
+    home, folder, _, _ = written
+    assert json.loads(_files(folder)["json"].read_text())["economics"] is None  # no --costs: no summary
+    costs = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    costs.update(example=False, label="Budget 2025 du centre")
+    real = tmp_path / "charges.yaml"
+    real.write_text(yaml.safe_dump(costs, allow_unicode=True), encoding="utf-8")
+    short = tmp_path / "incomplet.csv"
+    short.write_text("item;profession;gross_per_fte;employer_charge_rate\nsalary;MG;85000;0.45\n", encoding="utf-8")
+    runner = CliRunner()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PROXISANTE_HOME", str(home))
+        done = runner.invoke(app, ["report", "--out", str(tmp_path / "r"), "--format", "json", "--trend", "0",
+                                   "--costs", str(real)])  # fmt: skip
+        misfit = runner.invoke(app, ["report", "--out", str(tmp_path / "m"), "--format", "json", "--trend", "0",
+                                     "--costs", str(short)])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "Rapport : écrit" in _said(done) and "Sans résumé économique" not in _said(done)
+    economics = json.loads(_files(tmp_path / "r")["json"].read_text())["economics"]
+    assert economics["costs_label"] == "Budget 2025 du centre" and economics["costs_example"] is False
+    assert len(economics["models"]) == 6 and "Budget 2025 du centre" in economics["note"]
+    assert misfit.exit_code == 2 and "résumé économique impossible" in _said(misfit)
+    assert "aucune ligne de salaire pour la profession" in _said(misfit)
+    assert not (tmp_path / "m").exists()
