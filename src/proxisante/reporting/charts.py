@@ -12,11 +12,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 
+from proxisante import formats
 from proxisante.disclosure import TOTAL
 from proxisante.reporting.model import Indicator, Report, Table
 
-BLUE, ORANGE, GREY, GREEN = "#1f5f9e", "#d9822b", "#8c8c8c", "#2e7d32"
+BLUE, GREY, GREEN = "#1f5f9e", "#8c8c8c", "#2e7d32"
 
 
 def _png(figure) -> bytes:
@@ -30,36 +32,53 @@ def _table(report: Report, table_id: str) -> Table | None:
     return next((t for t in report.tables() if t.id == table_id), None)
 
 
+def _french_axis(axis, absolute: bool = False) -> None:
+    """Numbers of the x axis grouped the French way (12 345), as absolute values on a pyramid."""
+    axis.xaxis.set_major_formatter(FuncFormatter(lambda x, _: formats.number(abs(x) if absolute else x)))
+
+
 def pyramid(report: Report) -> bytes | None:
-    """Age pyramid of the patientèle: women left, men right; masked bands are left empty."""
+    """Age pyramid of the patientèle as ``formats.PYRAMID_SIDES`` draws it on the web page too (men left, women
+    right, the same colours, absolute numbers on the axis); a masked band is left empty and says why."""
+    figure = pyramid_figure(report)
+    return None if figure is None else _png(figure)
+
+
+def pyramid_figure(report: Report):
+    """The pyramid's matplotlib figure (None without the table), before it is written as PNG."""
     table = _table(report, "panel_pyramid")
     if table is None:
         return None
     rows = [r for r in table.rows if r.values["age_band"] != TOTAL]
     bands = [r.values["age_band"] for r in rows]
-    women = [-(r.values["sex_F"] or 0) for r in rows]
-    men = [r.values["sex_M"] or 0 for r in rows]
     figure, axis = plt.subplots(figsize=(7, 5))
-    axis.barh(bands, women, color=ORANGE, label="Femmes")
-    axis.barh(bands, men, color=BLUE, label="Hommes")
+    largest = 0.0
+    for side, (sex, label, colour) in zip((-1, 1), formats.PYRAMID_SIDES, strict=True):
+        values = [r.values[f"sex_{sex}"] or 0 for r in rows]
+        largest = max([largest, *values])
+        axis.barh(bands, [side * v for v in values], color=colour, label=label)
     for index, r in enumerate(rows):
-        for key, side in (("sex_F", -1), ("sex_M", 1)):
+        for side, (sex, _, _) in zip((-1, 1), formats.PYRAMID_SIDES, strict=True):
+            key = f"sex_{sex}"
             if key in r.masked:
                 axis.text(
-                    side * 2,
+                    side * largest * 0.01,
                     index,
                     report.mask_label(r.masked[key]),
                     va="center",
                     ha="right" if side < 0 else "left",
-                    fontsize=7,
+                    fontsize=6,
                     color=GREY,
                 )
     axis.axvline(0, color="black", linewidth=0.6)
-    axis.set_xticks(axis.get_xticks(), [f"{abs(int(x))}" for x in axis.get_xticks()])
+    ticks = formats.pyramid_ticks(largest)
+    axis.set_xticks(ticks)
+    axis.set_xlim(-largest * 1.08 or -1, largest * 1.08 or 1)
+    _french_axis(axis, absolute=True)
     axis.set_xlabel("patients")
-    axis.set_title("Pyramide des âges de la patientèle médecin traitant")
+    axis.set_title(formats.PYRAMID_TITLE)
     axis.legend(loc="lower right")
-    return _png(figure)
+    return figure
 
 
 def indicators(report: Report) -> bytes | None:
@@ -100,6 +119,7 @@ def activity(report: Report) -> bytes | None:
         if "contacts" in r.masked:
             axis.text(0, index, " " + report.mask_label(r.masked["contacts"]), va="center", fontsize=8, color=GREY)
     axis.invert_yaxis()
+    _french_axis(axis)
     axis.set_xlabel("contacts")
     axis.set_title(f"Contacts par profession — {report.period.label}")
     return _png(figure)
