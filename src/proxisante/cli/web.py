@@ -1,4 +1,4 @@
-"""``proxisante serve`` and ``proxisante users add|list|disable``: the web application and its accounts."""
+"""``proxisante serve`` and ``proxisante users add|list|disable|unlock``: the web application and its accounts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import getpass
 import os
 import signal
 import threading
-from typing import TYPE_CHECKING, Annotated, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 import typer
 from rich import box
@@ -172,6 +172,46 @@ def disable(username: Annotated[str, typer.Argument(help="identifiant")]) -> Non
     console.print(f"Compte {username} désactivé.")
 
 
+@users_app.command("unlock")
+def unlock(username: Annotated[str, typer.Argument(help="identifiant")]) -> None:
+    """Débloque un compte bloqué après trop d'échecs de connexion : son titulaire peut se reconnecter aussitôt.
+
+    Les échecs sont comptés en mémoire par le serveur web : la commande s'exécute chez lui s'il tourne."""
+    from proxisante.cli.forward import forward, serving
+
+    if _store().get(username) is None:
+        console.print(f"[red]Compte inconnu :[/red] {username}", highlight=False)
+        raise typer.Exit(code=2)
+    web = SERVED.get("web")
+    if web is None:
+        server = serving()
+        if server is None:
+            console.print(
+                f"Aucun serveur web ne tourne : le compte {username} n'est pas bloqué (les échecs de connexion sont "
+                "comptés par le serveur, en mémoire, et oubliés quand il s'arrête).",
+                highlight=False,
+            )
+            return
+        raise typer.Exit(code=forward(server, ["users", "unlock", username], console.width))
+    was_blocked = web.limiter.unlock(username)
+    web.audit.append(f"cli:{_system_user()}", ("serveur",), "compte débloqué", "users unlock", username)
+    console.print(
+        f"Compte {username} débloqué." if was_blocked else f"Le compte {username} n'était pas bloqué.", highlight=False
+    )
+
+
+def _system_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (a container without a passwd entry)
+        return f"uid {os.getuid()}"
+
+
+# The web application this process serves (``run_server``), for the commands that act on its memory: a command
+# sent to the server (``cli/forward.py``) runs in this process and finds it here.
+SERVED: dict[str, Any] = {}
+
+
 def serve(
     host: Annotated[str, typer.Option(help="adresse d'écoute")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
@@ -201,8 +241,8 @@ def run_server(host: str, port: int, insecure_cookies: bool | None = None) -> No
     if insecure_cookies if insecure_cookies is not None else loopback:
         settings = settings.model_copy(update={"secure_cookies": False})
     token = new_server_token()
-    app = create_app(settings, run_command=CommandRunner(command_line, console), command_token=token)
-    threading.Thread(target=app.state.web.services.warm, name="warm-cache", daemon=True).start()
+    app = create_app(settings, run_command=CommandRunner(command_line, console), command_token=token, warm=True)
+    SERVED["web"] = app.state.web  # ``users unlock`` forgets failed logins held in this process's memory
     console.print(
         f"Tableau de bord : [bold]http://{host}:{port}/[/bold] — API : http://{host}:{port}/api/openapi.json "
         "(Ctrl+C pour arrêter)"
@@ -215,6 +255,7 @@ def run_server(host: str, port: int, insecure_cookies: bool | None = None) -> No
     try:
         uvicorn.run(app, **server_options(host, port))
     finally:
+        SERVED.pop("web", None)
         remove_server_file(settings)
         if main:
             signal.signal(signal.SIGTERM, previous)
