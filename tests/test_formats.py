@@ -67,10 +67,10 @@ class _Measure:
 
 
 def test_rates_read_in_their_unit() -> None:
-    assert formats.rate(34.66, "events_per_100") == "34,7\u00a0pour 100"
+    assert formats.rate(34.66, "events_per_100") == "34,7\u00a0pour\u00a0100"
     assert formats.rate(0.6124, "proportion") == "61,2\u00a0%"
     assert formats.rate(None, "proportion") == formats.rate(math.nan, "proportion") == "—"
-    assert formats.interval(33.31, 36.2, "events_per_100") == "[33,3\u00a0pour 100 ; 36,2\u00a0pour 100]"
+    assert formats.interval(33.31, 36.2, "events_per_100") == "[33,3\u00a0pour\u00a0100 ; 36,2\u00a0pour\u00a0100]"
     assert formats.interval(None, 0.3, "proportion") == ""
     assert formats.goal(0.65, "proportion") == "65\u00a0%"
     assert formats.goal(None, "proportion") == ""
@@ -81,7 +81,7 @@ def test_changes_have_a_true_sign() -> None:
     assert formats.signed(12_345) == "+12\u202f345"
     assert formats.signed(0) == formats.signed(-0.01) == "0"
     assert formats.delta(0.52, 0.40, "proportion") == "+12,0\u00a0pt"
-    assert formats.delta(3.0, 3.4, "events_per_100") == "\u22120,4\u00a0pour 100"
+    assert formats.delta(3.0, 3.4, "events_per_100") == "\u22120,4\u00a0pour\u00a0100"
     assert formats.delta(None, 0.4, "proportion") == "—"
 
 

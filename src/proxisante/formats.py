@@ -96,7 +96,8 @@ def rate(value: object, scoring: str, digits: int = 1) -> str:
     if value is None or pd.isna(cast(float, value)):
         return "—"
     number_ = float(cast(SupportsFloat, value))
-    return f"{decimal(number_, digits)}{NO_BREAK_SPACE}{PER_100_UNIT}" if per_100(scoring) else percent(number_, digits)
+    unit = PER_100_UNIT.replace(" ", NO_BREAK_SPACE)  # never split across lines (a PDF cell, a narrow column)
+    return f"{decimal(number_, digits)}{NO_BREAK_SPACE}{unit}" if per_100(scoring) else percent(number_, digits)
 
 
 def interval(low: object, high: object, scoring: str) -> str:
@@ -127,7 +128,7 @@ def delta(now: object, before: object, scoring: str) -> str:
         return "—"
     change = float(cast(SupportsFloat, now)) - float(cast(SupportsFloat, before))
     if per_100(scoring):
-        return f"{signed(change, 1)}{NO_BREAK_SPACE}{PER_100_UNIT}"
+        return f"{signed(change, 1)}{NO_BREAK_SPACE}{PER_100_UNIT.replace(' ', NO_BREAK_SPACE)}"
     return f"{signed(100 * change, 1)}{NO_BREAK_SPACE}pt"
 
 

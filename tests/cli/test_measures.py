@@ -79,5 +79,5 @@ def test_csv_by_provider_names_the_doctor_unless_protected(network: LoadedNetwor
 
 def test_table_says_what_the_denominator_is(network: LoadedNetwork, cli: CliRunner) -> None:
     output = _invoke(cli, "-mrosp_antibiotics_per_100")
-    assert "pour 100" in output and "/100" not in output
+    assert "pour\u00a0100" in output and "/100" not in output
     assert "Dénominateur : patients concernés avant exclusions" in output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from proxisante import formats as shared
 from proxisante.formats import NO_BREAK_SPACE, fixed, french
 from proxisante.reporting.model import Column, Indicator, Report, Row
 
@@ -43,7 +44,7 @@ def cell(report: Report, row: Row, column: Column) -> str:
 def rate(indicator: Indicator, value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{number(value, 1)}/100" if indicator.scoring == "events_per_100" else percent(value)
+    return shared.rate(value, indicator.scoring)  # 34,7 pour 100, as on the web and the command line
 
 
 def indicator_rate(report: Report, indicator: Indicator) -> tuple[str, str]:
