@@ -96,3 +96,32 @@ def test_simulate_with_poverty_rates_and_zip_communes(home: Path, tmp_path: Path
         app, ["economie", "simulate", "--profile", str(path), "--pauvrete", str(data_dir / "zip_communes.csv")]
     )
     assert bad.exit_code == 2 and "column taux_pauvrete missing" in bad.output
+
+
+def test_costs_are_checked_before_the_warehouse_is_read(home: Path, tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["economie", "simulate", "--costs", str(tmp_path / "absent.yaml")])
+    assert missing.exit_code == 2 and "fichier introuvable" in missing.output
+    bad = tmp_path / "charges.csv"
+    bad.write_text("item;amount\nloyer;5\n", encoding="utf-8")
+    refused = runner.invoke(app, ["economie", "simulate", "--costs", str(bad)])
+    assert refused.exit_code == 2 and "champ item : « loyer »" in " ".join(refused.output.split())
+    assert not home.exists()  # refused before the installation was opened
+
+
+def test_simulate_with_real_costs_from_a_workbook(home: Path, tmp_path: Path, monkeypatch) -> None:
+    from openpyxl import Workbook
+
+    from proxisante.economics.costs import costs_csv, load_costs
+
+    monkeypatch.setattr(console, "width", 200)
+    book = Workbook()
+    for line in costs_csv(load_costs()).splitlines():
+        book.active.append(line.split(";"))
+    path = tmp_path / "budget.xlsx"
+    book.save(path)
+    result = runner.invoke(app, ["economie", "simulate", "--profile", str(EXAMPLE_PROFILE), "--costs", str(path),
+                                 "--draws", "200"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Charges : EXEMPLE" not in result.output  # the workbook's costs are the centre's, not the example's
+    example = runner.invoke(app, ["economie", "simulate", "--profile", str(EXAMPLE_PROFILE), "--draws", "200"])
+    assert "Charges : EXEMPLE" in example.output

@@ -43,7 +43,9 @@ def parse_years(text: str | None) -> list[int] | None:
 @economie_app.command()
 def simulate(
     profile_file: Annotated[Path | None, typer.Option("--profile", help="profil YAML/XLSX ; défaut : entrepôt")] = None,
-    costs_file: Annotated[Path | None, typer.Option("--costs", help="charges (YAML, CSV) ; défaut : EXEMPLE")] = None,
+    costs_file: Annotated[
+        Path | None, typer.Option("--costs", help="charges (YAML, CSV, XLSX) ; défaut : EXEMPLE")
+    ] = None,
     years: Annotated[str | None, typer.Option(help="années simulées : 2025, 2024-2027")] = None,
     year: Annotated[int | None, typer.Option("--profile-year", help="année d'activité lue dans l'entrepôt")] = None,
     xlsx: Annotated[Path | None, typer.Option(help="classeur Excel de sortie (.xlsx)")] = None,
@@ -73,7 +75,10 @@ def simulate(
         raise typer.BadParameter("le graphique s'écrit en .png ou .svg")
     if draws < 100:
         raise typer.BadParameter("au moins 100 tirages")
+    if xlsx is not None and xlsx.suffix.lower() != ".xlsx":
+        raise typer.BadParameter("le classeur s'écrit en .xlsx")
     chosen = parse_years(years)
+    _check_costs(costs_file)
     if profile_file is not None and (structure or reseau or cpts is not None or rattaches):
         console.print(
             "[red]Périmètre refusé :[/red] --structure, --reseau, --cpts et --rattaches choisissent le profil lu "
@@ -103,6 +108,17 @@ def simulate(
 
         write_chart(simulation, chart)
         console.print(f"Graphique écrit : {chart}")
+
+
+def _check_costs(costs_file: Path | None) -> None:
+    """The costs file read and checked before the warehouse is (seconds): a wrong file is refused at once."""
+    from proxisante.economics.costs import CostsError, load_costs
+
+    try:
+        load_costs(costs_file)
+    except CostsError as error:
+        console.print(f"[red]Charges refusées :[/red] {error}")
+        raise typer.Exit(code=2) from error
 
 
 @economie_app.command("profil-exemple")
