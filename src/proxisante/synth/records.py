@@ -8,7 +8,10 @@ as carefully drawn as the clinical events:
   consecutive 12-month rights (one row per period, as attestations are recorded);
 - médecin traitant declarations: a first declaration (before the extract for patients already
   followed), a new one when the patient chooses another GP of the centre, and when a GP leaves, a
-  closed declaration and (for most patients, after a delay) a declaration of the successor.
+  declaration of the successor for most patients, after a delay; the others declare a doctor
+  elsewhere within a year. Until then the departing GP's declaration stays in force: a declaration
+  ends when the patient declares someone else, not on the doctor's last day, so the panel thins out
+  over months rather than losing a whole panel in one (an artificial month of ~1,000 departures).
 """
 
 from __future__ import annotations
@@ -134,7 +137,7 @@ def coverage_table(chunk: Chunk, ald: Arrays, first_id: int) -> Frame:
     }
 
 
-_SWITCH, _HOLDER_LEFT, _EXIT = 0, 1, 2
+_SWITCH, _EXIT = 0, 2
 
 
 def mt_declarations_table(chunk: Chunk, first_id: int) -> Frame:
@@ -162,30 +165,31 @@ def mt_declarations_table(chunk: Chunk, first_id: int) -> Frame:
         h = gp.change[slot]
         a, b = gp.holder_a[slot], gp.holder_b[slot]
         after = h <= x
-        pieces.append((who[after], b[after], x[after], y[after], ends[after], h[after]))
+        pieces.append((who[after], b[after], x[after], y[after], ends[after]))
+        # The holder leaves during the declaration: it stays in force until the patient declares again,
+        # the successor (most) or a doctor elsewhere (the others), each after a delay from the departure.
         within = (h > x) & (h < y)
-        pieces.append((who[within], a[within], x[within], h[within], np.full(within.sum(), _HOLDER_LEFT), h[within]))
-        again = h + np.floor(rng.random(len(who)) * mt["redeclare_delay_days"]["value"]).astype(np.int64)
-        redeclare = within & (rng.random(len(who)) < mt["redeclare_after_departure"]["value"]) & (again < y)
-        pieces.append((who[redeclare], b[redeclare], again[redeclare], y[redeclare], ends[redeclare], h[redeclare]))
+        successor = rng.random(len(who)) < mt["redeclare_after_departure"]["value"]
+        delay = np.where(successor, mt["redeclare_delay_days"]["value"], mt["elsewhere_delay_days"]["value"])
+        handover = h + np.floor(rng.random(len(who)) * delay).astype(np.int64)
+        moved = within & (handover < y)
+        last = np.where(moved, handover, y)
+        pieces.append((who[within], a[within], x[within], last[within], np.where(moved, _SWITCH, ends)[within]))
+        again = moved & successor
+        pieces.append((who[again], b[again], handover[again], y[again], ends[again]))
         before = h >= y
-        pieces.append((who[before], a[before], x[before], y[before], ends[before], h[before]))
+        pieces.append((who[before], a[before], x[before], y[before], ends[before]))
     who = np.concatenate([q[0] for q in pieces])
     pro = np.concatenate([q[1] for q in pieces])
     begin = np.concatenate([q[2] for q in pieces])
     stop = np.concatenate([q[3] for q in pieces])
     ends = np.concatenate([q[4] for q in pieces])
-    change = np.concatenate([q[5] for q in pieces])
     # A segment that ends the day it starts (a switch on the first day) declares nothing.
     keep = stop > begin
-    who, pro, begin, stop, ends, change = (a[keep] for a in (who, pro, begin, stop, ends, change))
+    who, pro, begin, stop, ends = (a[keep] for a in (who, pro, begin, stop, ends))
     died = chunk.death[who] < NEVER
     left = chunk.cohort("left")[who] & (rng.random(len(who)) < mt["leaver_end_known_share"]["value"])
-    end = np.where(
-        ends == _SWITCH,
-        stop - 1,
-        np.where(ends == _HOLDER_LEFT, change - 1, np.where(died | left, stop - 1, NEVER)),
-    )
+    end = np.where(ends == _SWITCH, stop - 1, np.where(died | left, stop - 1, NEVER))
     order = np.lexsort((begin, who))
     n = len(order)
     return {
