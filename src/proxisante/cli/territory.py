@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,12 +13,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from proxisante.cli.common import console, date, decimal, number, percent
+from proxisante.cli.periods import day_option
 from proxisante.cli.scope import CptsOption, NetworkOption, StructureOption, print_scope
 from proxisante.cli.scope import scope_from_options as chosen_scope
 from proxisante.network.scope import Scope
 from proxisante.spreadsheet import write_csv
 from proxisante.territory.apl import Accessibility, desert_summary
 from proxisante.territory.communes import build_reference, load_reference, reference_path
+from proxisante.territory.departements import DepartementError, departement_label, departement_mask
 from proxisante.territory.supply import Supply, read_supply
 
 territoire_app = typer.Typer(
@@ -94,15 +95,19 @@ def _scope(result: Accessibility, departement: str | None, region: str | None) -
     mask = np.ones(len(frame), dtype=bool)
     label = "France"
     if departement:
-        mask &= (frame["departement"] == departement).to_numpy()
-        names = frame.loc[mask, "departement_name"]
-        label = f"{names.iloc[0]} ({departement})" if len(names) else f"département {departement}"
+        try:
+            code, found = departement_mask(frame, departement)
+        except DepartementError as error:
+            console.print(f"[red]Département refusé :[/red] {error}", highlight=False)
+            raise typer.Exit(code=2) from error
+        mask &= found
+        label = departement_label(frame, code)
     if region:
         mask &= (frame["region"] == region).to_numpy()
         names = frame.loc[mask, "region_name"]
         label = f"{names.iloc[0]} (région {region})" if len(names) else f"région {region}"
     if not mask.any():
-        console.print(f"[red]Aucune commune pour {label}[/red]")
+        console.print(f"[red]Aucune commune pour ce choix :[/red] {label}", highlight=False)
         raise typer.Exit(code=2)
     return mask, label
 
@@ -281,7 +286,9 @@ def deserts(
 def cpts(
     communes: Annotated[str | None, typer.Option(help="codes INSEE des communes, séparés par des virgules")] = None,
     epci: Annotated[str | None, typer.Option(help="code SIREN d'un EPCI (toutes ses communes)")] = None,
-    date_contrat: Annotated[str | None, typer.Option(help="date de signature du contrat (AAAA-MM-JJ)")] = None,
+    date_contrat: Annotated[
+        str | None, typer.Option(help="date de signature du contrat (AAAA-MM-JJ ou JJ/MM/AAAA)")
+    ] = None,
     referentiel: Reference = None,
 ) -> None:
     """Taille d'une CPTS : population, niveau ACI, plafond de financement, missions et échéances."""
@@ -289,11 +296,16 @@ def cpts(
 
     if not communes and not epci:
         raise typer.BadParameter("donnez --communes ou --epci")
-    codes = [c.strip() for c in (communes or "").split(",") if c.strip()]
-    contract = dt.date.fromisoformat(date_contrat) if date_contrat else None
+    codes = [c.strip().upper() for c in (communes or "").split(",") if c.strip()]
+    contract = day_option(date_contrat) if date_contrat else None
     sizing = size_cpts(_reference(referentiel), codes, epci, contract)
+    if sizing.communes.empty:  # never « 0 communes, taille 1 »
+        asked = ", ".join([*codes, *([f"EPCI {epci}"] if epci else [])])
+        console.print(f"[red]CPTS refusée :[/red] aucune commune connue du référentiel parmi {asked}", highlight=False)
+        raise typer.Exit(code=2)
     if sizing.unknown_codes:
-        console.print(f"[yellow]Communes inconnues ignorées : {', '.join(sizing.unknown_codes)}[/yellow]")
+        unknown = ", ".join(sizing.unknown_codes)
+        console.print(f"[yellow]Communes inconnues du référentiel, non comptées :[/yellow] {unknown}", highlight=False)
     console.print(
         f"[bold]CPTS de {number(len(sizing.communes))} communes, {number(sizing.population)} habitants : "
         f"taille {sizing.tier}[/bold]"

@@ -24,8 +24,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from fastapi import Request
+from fastapi import HTTPException, Request
 
 from proxisante.disclosure import (
     TOTAL,
@@ -40,6 +41,7 @@ from proxisante.measures.definition import Measure
 from proxisante.measures.gaps import nominative
 from proxisante.measures.periods import Period, data_coverage, last_data_date, no_data_message, partial_message
 from proxisante.network.scope import Scope
+from proxisante.territory.departements import DepartementError, departement_code, departement_mask
 from proxisante.web.security.auth import Forbidden, User, route_name
 from proxisante.web.security.permissions import protected_audience
 from proxisante.web.security.scopes import Registry
@@ -99,6 +101,19 @@ def period_notes(svc: Services, period: Period) -> tuple[str | None, str | None]
     if coverage == "none":
         return no_data_message(last), None
     return None, partial_message(last) if coverage == "partial" and last is not None else None
+
+
+def departement_of(communes: pd.DataFrame, text: str) -> tuple[str, np.ndarray]:
+    """A département asked by a page or the API (``territory.departements``): a code that is none is a 422, one
+    no commune of the reference has a 404, each naming it in French; never another département instead."""
+    try:
+        code = departement_code(text)
+    except DepartementError as error:
+        raise InputError(str(error)) from error
+    try:
+        return departement_mask(communes, code)
+    except DepartementError as error:
+        raise HTTPException(404, str(error)) from error
 
 
 def published_period(user: User, svc: Services, text: str | None) -> Period:

@@ -22,6 +22,7 @@ from proxisante.web import worklist_view
 from proxisante.web.access import (
     audited,
     check_own_patient,
+    departement_of,
     excluded,
     last_data,
     managed_accounts,
@@ -290,7 +291,7 @@ def economics(request: Request, scenario: ScenarioIn) -> dict[str, Any]:
     return simulation_summary(simulate(request, scenario))
 
 
-Code = Annotated[str | None, Query(pattern=r"^(\d{2,3}|2A|2B)$", description="code du département")]
+Code = Annotated[str | None, Query(max_length=12, description="code du département (23, 2A, 974)")]
 
 
 @router.get("/territory/apl", name="api_territory_apl", summary="APL des communes (offre synthétique + centre)")
@@ -298,9 +299,7 @@ def territory_apl(request: Request, departement: Code = None, limit: Limit = 100
     result = services(request).accessibility()
     frame = result.communes
     if departement:
-        frame = frame[frame.departement == departement]
-        if frame.empty:
-            raise HTTPException(404, f"aucune commune pour le département {departement}")
+        frame = frame[departement_of(frame, departement)[1]]
     frame = frame.sort_values(["apl", "code"], ignore_index=True)
     shown = frame[["code", "name", "departement", "population", "fte", "apl"]].head(limit)
     under = frame.apl < result.threshold
@@ -329,6 +328,9 @@ def territory_cpts(
         sizing = size_cpts(services(request).communes(), codes, epci, None)
     except (KeyError, ValueError) as error:
         raise InputError(str(error.args[0] if error.args else error)) from error
+    if sizing.communes.empty:  # never « 0 communes, taille 1 »
+        asked = ", ".join([*codes, *([f"EPCI {epci}"] if epci else [])])
+        raise HTTPException(404, f"aucune commune connue du référentiel parmi {asked}")
     return {
         "communes": len(sizing.communes),
         "population": int(sizing.population),
@@ -366,12 +368,10 @@ def territory_siting(
         }
     if not departement:
         raise InputError("donnez commune (simulation) ou departement (meilleurs sites)")
-    mask = (result.communes.departement == departement).to_numpy()
-    if not mask.any():
-        raise HTTPException(404, f"aucune commune pour le département {departement}")
+    code, mask = departement_of(result.communes, departement)
     steps = services(request).call(lambda: greedy_sites(result, sites, etp, mask))
     return {
-        "departement": departement,
+        "departement": code,
         "etp": etp,
         "steps": [
             {
