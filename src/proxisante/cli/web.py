@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import getpass
 import os
 import signal
+import socket
 import threading
-from typing import TYPE_CHECKING, Annotated, Any, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypedDict
 
 import typer
 from rich import box
@@ -57,8 +59,12 @@ def add(
         structure = _registered(structure)
     if cpts is not None:
         cpts = _registered_cpts(cpts)
+    if rpps is not None:
+        _known_rpps(rpps)
     if password_env:
-        password = os.environ.get(password_env, "")
+        if password_env not in os.environ:
+            _refuse_account(f"la variable d'environnement {password_env} n'est pas définie (--password-env)")
+        password = os.environ[password_env]
     else:
         password = getpass.getpass("Mot de passe : ")
         if getpass.getpass("Confirmation : ") != password:
@@ -79,6 +85,41 @@ def add(
         raise typer.Exit(code=2) from error
     where = _belonging(account.structure, account.cpts)
     console.print(f"Compte {account.username} créé ({', '.join(account.roles)} ; {where}).", highlight=False)
+
+
+def _refuse_account(message: str) -> NoReturn:
+    console.print(f"[red]Compte refusé :[/red] {message}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _known_rpps(rpps: str) -> None:
+    """``--rpps``: a professional of the warehouse, else a French refusal (exit 2): an account bound to an RPPS
+    of no professional would see an empty list without a word. Not checked while the web server holds the
+    warehouse (said so), nor before the first load (no professional at all)."""
+    from proxisante.settings import get_settings
+    from proxisante.warehouse.connection import Warehouse, WarehouseBusy
+    from proxisante.web.security.accounts import RPPS
+
+    if not RPPS.match(rpps):
+        return  # the account store refuses its form, with its own message
+    try:
+        warehouse = Warehouse.connect(get_settings().warehouse)
+    except WarehouseBusy:
+        console.print("[yellow]RPPS non vérifié :[/yellow] l'entrepôt est tenu par le serveur web.", highlight=False)
+        return
+    try:
+        provider = warehouse.table("provider")
+        known = warehouse.execute(provider.count())
+        found = warehouse.execute(provider.filter(provider.provider_source_value == rpps).count())
+    finally:
+        warehouse.close()
+    if not known:
+        console.print("[yellow]RPPS non vérifié :[/yellow] l'entrepôt ne contient encore aucun professionnel.")
+    elif not found:
+        _refuse_account(
+            f"champ --rpps : aucun professionnel de l'entrepôt n'a le RPPS {rpps} "
+            "(les RPPS des médecins traitants : proxisante patientele --by-provider)"
+        )
 
 
 def _belonging(structure: str | None, cpts: str | None) -> str:
@@ -235,6 +276,7 @@ def run_server(host: str, port: int, insecure_cookies: bool | None = None) -> No
     from proxisante.settings import get_settings
     from proxisante.web.app import create_app
 
+    check_port(host, port)  # before anything starts or is printed: a busy port is said in French, exit 2
     pin_paths()  # the commands of the command line run here, each in its own directory (cli/forward.py)
     settings = get_settings()
     loopback = host in ("127.0.0.1", "localhost", "::1")
@@ -259,6 +301,47 @@ def run_server(host: str, port: int, insecure_cookies: bool | None = None) -> No
         remove_server_file(settings)
         if main:
             signal.signal(signal.SIGTERM, previous)
+
+
+def check_port(host: str, port: int) -> None:
+    """Bind the address as uvicorn will (``SO_REUSEADDR``, IPv6 when the host has a colon) and let it go: a port
+    another program listens on, a reserved port or an address of another machine is refused in French (exit 2)
+    before the dashboard's address is printed, rather than uvicorn's English error after it."""
+    try:
+        _bind(host, port).close()
+    except OSError as error:
+        console.print(f"[red]Serveur non démarré :[/red] {_bind_problem(host, port, error)}", highlight=False)
+        raise typer.Exit(code=2) from error
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _bind_problem(host: str, port: int, error: OSError) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return f"Le port {port} est déjà utilisé : choisissez --port {_free_port(host, port)}"
+    if error.errno == errno.EACCES:
+        return f"Le port {port} est réservé à l'administrateur du système : choisissez --port 8000 ou plus"
+    return f"L'adresse {host} n'est pas une adresse de cette machine : essayez --host 127.0.0.1"
+
+
+def _free_port(host: str, port: int) -> int:
+    """The first port after ``port`` that is free now (``port + 1`` if none of the next 50 is)."""
+    for candidate in range(port + 1, min(port + 51, 65536)):
+        try:
+            _bind(host, candidate).close()
+        except OSError:
+            continue
+        return candidate
+    return port + 1
 
 
 def _terminated(signum: int, frame: object) -> None:
