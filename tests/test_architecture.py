@@ -165,7 +165,7 @@ def test_the_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
 # docs/architecture.md draws the same floors. ``disclosure`` depends on nothing of the project, so every
 # release path (measures for protected audiences, reporting, research, web) may call it.
 LAYERS: list[set[str]] = [
-    {"formats", "spreadsheet", "definitions", "parameters", "vocab", "omop", "disclosure"},
+    {"formats", "spreadsheet", "definitions", "parameters", "vocab", "omop", "disclosure", "messages"},
     {"identity"},
     {"settings"},
     {"warehouse"},

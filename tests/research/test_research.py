@@ -200,7 +200,9 @@ def test_objector_absent_from_every_table(centre: Installation, tmp_path: Path) 
 def test_declaring_checks_the_file(centre: Installation, tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump({**PROJECT, "tables": ["persons"], "k": 1}), encoding="utf-8")
-    with pytest.raises(ProjectError, match=r"tables.*unknown table\(s\) persons.*k:"):
+    with pytest.raises(
+        ProjectError, match=r"tables : table\(s\) inconnue\(s\) persons.*k : doit être supérieur ou égal à 2"
+    ):
         declare(centre.settings.home_dir, path, by="dpo")
 
 

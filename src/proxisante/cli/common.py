@@ -11,7 +11,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer._click.exceptions import UsageError
 
+from proxisante.cli import chrome
 from proxisante.formats import NARROW_SPACE, date, decimal, number, percent
 from proxisante.ingest.files import os_error_words
 from proxisante.warehouse.connection import WarehouseBusy
@@ -104,7 +106,25 @@ class BusyAwareGroup(typer.core.TyperGroup):
     data home is run by that server (``cli/forward.py``); held by another process (another command), it says
     so in French and exits with code 2, never with a DuckDB traceback."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        chrome.install()
+        chrome.frenchify(self)  # Typer builds the whole tree before the root: every command is here
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        chrome.french_options(self)
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as error:
+            raise chrome.french_usage_error(error) from error
+
     def invoke(self, ctx: Any) -> Any:  # typer's own click Context (vendored)
+        try:
+            return self._invoke(ctx)
+        except UsageError as error:
+            raise chrome.french_usage_error(error) from error
+
+    def _invoke(self, ctx: Any) -> Any:
         words = [*ctx._protected_args, *ctx.args]  # the command line below the root, before the group takes it
         if words[:1] == ["demo"]:
             from proxisante.cli import forward

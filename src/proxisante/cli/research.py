@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from proxisante.cli.common import console, number, os_error_text, print_row_counts
@@ -31,7 +32,7 @@ def declare_project(
     try:
         project, state = declare(get_settings().home_dir, file, by, replace)
     except ProjectError as error:
-        console.print(f"[red]Projet refusé :[/red] {error}")
+        console.print(f"[red]Projet refusé :[/red] {escape(str(error))}")
         raise typer.Exit(code=2) from error
     words = {"declared": "déclaré", "unchanged": "inchangé (déjà déclaré)", "replaced": "remplacé"}
     console.print(f"Projet [bold]{project.id}[/bold] {words[state]} : {project.title}")
@@ -77,14 +78,14 @@ def extract_project(
         if rattaches:
             scope = scope.attributed(project(get_settings().home_dir, project_id).period.end)
     except ProjectError as error:
-        console.print(f"[red]Extrait refusé :[/red] {error}")
+        console.print(f"[red]Extrait refusé :[/red] {escape(str(error))}")
         raise typer.Exit(code=2) from error
     installation = open_installation()
     try:
         print_scope(scope, installation.settings)
         result = extract(installation, project_id, out, by, scope)
     except (ProjectError, ExportError) as error:
-        console.print(f"[red]Extrait refusé :[/red] {error}")
+        console.print(f"[red]Extrait refusé :[/red] {escape(str(error))}")
         raise typer.Exit(code=2) from error
     except OSError as error:  # disk full, no permission: nothing was delivered nor logged
         console.print(f"[red]Extrait non écrit, rien de livré ni journalisé :[/red] {out} ({os_error_text(error)})")

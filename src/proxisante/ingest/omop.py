@@ -38,6 +38,7 @@ from proxisante.ingest.batch import (
 from proxisante.ingest.files import LINE, FileInfo, InputFileError, RawFile, stage
 from proxisante.ingest.pivot import mapping as pivot_mapping
 from proxisante.installation import Installation
+from proxisante.messages import OMOP_REASONS
 from proxisante.omop.cdm import CdmColumn, CdmTable, cdm_tables
 from proxisante.warehouse import schema
 from proxisante.warehouse.connection import Warehouse
@@ -94,12 +95,7 @@ _PARSE = {
     "timestamp": "TRY_CAST({v} AS TIMESTAMP)",
     "text": "{v}",
 }
-_BAD = {
-    "integer": "pas un entier",
-    "numeric": "pas un nombre",
-    "date": "pas une date (AAAA-MM-JJ)",
-    "timestamp": "pas une date-heure (AAAA-MM-JJ HH:MM:SS)",
-}
+_BAD = {kind: OMOP_REASONS[f"bad_{kind}"] for kind in ("integer", "numeric", "date", "timestamp")}
 # A parsed value the warehouse cannot hold or compute with (``{p}``: the parsed value), by kind.
 _UNUSABLE = {
     "numeric": ("NOT isfinite({p})", "nombre non fini (NaN ou infini)"),
@@ -290,7 +286,7 @@ class _Batch(StagingBatch):
             v = _person_key()
             reasons["person_id"] = (
                 f'CASE WHEN {v} IS NOT NULL AND {v} NOT IN (SELECT src_person_id FROM "{persons}") '
-                "THEN 'personne inconnue (aucune ligne de person n''a ce person_id)' END"
+                f"THEN {_sql_text(OMOP_REASONS['unknown_person'])} END"
             )
         suspects = self._temp(f"suspects_{table.name}")
         any_error = " OR ".join(f"({r}) IS NOT NULL" for r in reasons.values()) or "FALSE"
@@ -305,7 +301,7 @@ class _Batch(StagingBatch):
             v = _value(name)
             checks.append(
                 f"SELECT {LINE} AS line, '{name}' AS field, "
-                f"'{name} en double (déjà sur une ligne précédente)' AS reason, "
+                f"{_sql_text(OMOP_REASONS['duplicate'].format(field=name))} AS reason, "
                 f'{_shown(table.name, name)} AS value FROM "{raw.table}" WHERE {v} IN '
                 f'(SELECT {v} FROM "{raw.table}" WHERE {v} IS NOT NULL GROUP BY ALL HAVING count(*) > 1) '
                 f"QUALIFY row_number() OVER (PARTITION BY {v} ORDER BY {LINE}) > 1"
@@ -410,15 +406,15 @@ def _column_reason(column: CdmColumn, int32: bool = False) -> str:
     ``int32`` when it holds 32-bit integers), or NULL."""
     v = _value(column.name)
     parsed = _PARSE[column.kind].format(v=v)
-    missing = "'valeur obligatoire absente'" if column.required else "NULL"
-    bad = f"'{_BAD[column.kind]}'" if column.kind in _BAD else "NULL"
+    missing = _sql_text(OMOP_REASONS["missing"]) if column.required else "NULL"
+    bad = _sql_text(_BAD[column.kind]) if column.kind in _BAD else "NULL"
     branches = [f"WHEN {v} IS NULL THEN {missing}", f"WHEN {parsed} IS NULL THEN {bad}"]
     if column.kind in _UNUSABLE:
         violated, reason = _UNUSABLE[column.kind]
         branches.append(f"WHEN {violated.format(p=parsed)} THEN {_sql_text(reason)}")
     if column.kind == "integer" and int32:
         low, high = INT32
-        branches.append(f"WHEN {parsed} NOT BETWEEN {low} AND {high} THEN 'entier hors limites (32 bits)'")
+        branches.append(f"WHEN {parsed} NOT BETWEEN {low} AND {high} THEN {_sql_text(OMOP_REASONS['int32'])}")
     return f"CASE {' '.join(branches)} END"
 
 

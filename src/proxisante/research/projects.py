@@ -19,6 +19,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from proxisante.definitions import ParameterFile
+from proxisante.ingest.files import os_error_words
+from proxisante.messages import french_validation_text
 from proxisante.omop.cdm import VOCABULARY_TABLES
 from proxisante.research.export import warehouse_cdm_tables
 
@@ -41,7 +43,7 @@ class Period(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> Period:
         if self.start > self.end:
-            raise ValueError("start is after end")
+            raise ValueError("le début est après la fin")
         return self
 
 
@@ -74,14 +76,14 @@ class Project(BaseModel):
         held = {t.name for t in warehouse_cdm_tables()} - VOCABULARY_TABLES
         unknown = sorted(set(tables) - held)
         if unknown:
-            raise ValueError(f"unknown table(s) {', '.join(unknown)}; known: {', '.join(sorted(held))}")
+            raise ValueError(f"table(s) inconnue(s) {', '.join(unknown)} ; connues : {', '.join(sorted(held))}")
         return tables
 
     @field_validator("quasi_identifiers")
     @classmethod
     def _age_and_sex(cls, values: list[str]) -> list[str]:
         if not {"age_band", "sex"} <= set(values):
-            raise ValueError("age_band and sex are always released (generalised): list them")
+            raise ValueError("age_band et sex sont toujours diffusés (généralisés) : listez-les")
         return values
 
 
@@ -94,13 +96,16 @@ def research_home(home: Path) -> Path:
 def read_project_file(path: Path) -> Project:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise ProjectError(f"{path}: {error}") from error
+    except OSError as error:
+        raise ProjectError(f"{path} : lecture impossible ({os_error_words(error)})") from error
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (ligne {mark.line + 1})" if mark is not None else ""
+        raise ProjectError(f"{path.name} : YAML illisible{where}") from error
     try:
         return Project.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(fichier)'}: {e['msg']}" for e in error.errors())
-        raise ProjectError(f"{path.name}: {problems}") from error
+        raise ProjectError(f"{path.name} : {french_validation_text(error.errors())}") from error
 
 
 def declare(home: Path, path: Path, by: str, replace: bool = False) -> tuple[Project, str]:

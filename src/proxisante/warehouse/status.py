@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from proxisante.messages import french_reason
 from proxisante.warehouse.schema import TABLES
 from proxisante.warehouse.tables import Tables
 
@@ -32,9 +33,13 @@ def rejects_by_reason(warehouse: Tables) -> pd.DataFrame:
     dropped from its reason so that duplicates count as one reason."""
     q = warehouse.table("etl_quarantine")
     q = q.mutate(reason=q.reason.re_replace(r" \(première occurrence ligne [0-9]+\)", ""), field=q.field.fill_null(""))
-    grouped = q.group_by(["pivot_table", "field", "reason"]).aggregate(rows=q.count())
-    order = [grouped.rows.desc(), grouped.pivot_table, grouped.field, grouped.reason]
-    return warehouse.execute(grouped.order_by(order))
+    q = q.mutate(reason=q.reason.re_replace(r" \(first seen at line [0-9]+\)", ""))  # an older version's English
+    grouped = warehouse.execute(q.group_by(["pivot_table", "field", "reason"]).aggregate(rows=q.count()))
+    # Reasons an older version stored in English are shown in French (they may then meet their French twin).
+    grouped["reason"] = grouped["reason"].map(french_reason)
+    grouped = grouped.groupby(["pivot_table", "field", "reason"], as_index=False, dropna=False)["rows"].sum()
+    grouped = grouped.sort_values(["rows", "pivot_table", "field", "reason"], ascending=[False, True, True, True])
+    return grouped.reset_index(drop=True)
 
 
 def quarantined_rows(warehouse: Tables, table: str | None = None, limit: int = 50) -> pd.DataFrame:
@@ -43,6 +48,8 @@ def quarantined_rows(warehouse: Tables, table: str | None = None, limit: int = 5
     if table:
         q = q.filter(q.pivot_table == table)
     q = q.order_by([q.batch_id.desc(), q.file_name, q.line, q.field]).limit(limit)
-    return warehouse.execute(
+    rows = warehouse.execute(
         q.select("file_name", "line", "reason", "batch_id", field=q.field.fill_null(""), value=q.value.fill_null(""))
     )
+    rows["reason"] = rows["reason"].map(french_reason)
+    return rows

@@ -43,6 +43,7 @@ from proxisante.ingest.pivot.format import TABLES_BY_NAME, PivotTable
 from proxisante.ingest.pivot.load import Batch
 from proxisante.ingest.pivot.validation import DUPLICATE_LINE, Validated
 from proxisante.installation import Installation
+from proxisante.messages import FHIR_REASONS
 from proxisante.warehouse.load import ManifestRow, loaded_files
 
 # The RPPS of an event's practitioner: given in the reference, or found from the reference's id.
@@ -289,7 +290,7 @@ def _check_every_resource_mapped(
     con.execute(
         f"""
         INSERT INTO "{staged.rejects}"
-        SELECT fhir_row, '{view["resource"]}', 'resource left out by view {view["name"]}'
+        SELECT fhir_row, '{view["resource"]}', {_quoted(FHIR_REASONS["left_out"].format(view=view["name"]))}
         FROM "{source}" WHERE fhir_row NOT IN (SELECT fhir_row FROM "{main}")
         """
     )
@@ -427,8 +428,8 @@ def _rows_and_rejects(
         )
     if "practitioner_ref" in columns:
         checks.append(
-            "SELECT m.fhir_row, 'rpps', 'practitioner reference not resolved (no Practitioner with an RPPS "
-            "in this batch, no RPPS of that id in the warehouse)', 'Practitioner/' || m.practitioner_ref "
+            f"SELECT m.fhir_row, 'rpps', {_quoted(FHIR_REASONS['practitioner'])}, "
+            "'Practitioner/' || m.practitioner_ref "
             f"FROM m {joins} WHERE m.practitioner_ref IS NOT NULL AND {_PRACTITIONER} IS NULL"
         )
     union = " UNION ALL ".join(checks) or "SELECT NULL::BIGINT, NULL, NULL, NULL WHERE FALSE"
@@ -446,3 +447,8 @@ def _rows_and_rejects(
         WHERE m.fhir_row NOT IN (SELECT line FROM "{names["rejects"]}")
         """
     )
+
+
+def _quoted(text: str) -> str:
+    """A French reason as an SQL string literal (its quotes doubled)."""
+    return "'" + text.replace("'", "''") + "'"

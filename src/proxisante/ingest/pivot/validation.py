@@ -25,30 +25,8 @@ import yaml
 from proxisante import vocab
 from proxisante.ingest.files import LINE, InputFileError, RawFile
 from proxisante.ingest.pivot.format import Column, PivotTable
+from proxisante.messages import CODE_REASONS, REASONS
 
-# Every reason a row is quarantined for by the checks of this module (French: shown to the user).
-REASONS = {
-    "missing": "champ obligatoire vide",
-    "control": "caractère de contrôle (octet nul, retour chariot, tabulation…) dans le champ",
-    "too_long": "champ de plus de {limit} caractères",
-    "date": "date invalide (jj/mm/aaaa ou aaaa-mm-jj attendu)",
-    "too_early": "date invraisemblable (avant le {date})",
-    "future": "date dans le futur (après le {date})",
-    "number": "pas un nombre",
-    "non_finite": "nombre non fini (NaN ou infini)",
-    "min": "sous le minimum plausible {limit}",
-    "min_exclusive": "doit être supérieur à {limit}",
-    "max": "au-dessus du maximum plausible {limit}",
-    "key_length": "identifiant de plus de {limit} caractères",
-    # The line number follows: the status page and the FHIR loader read it (see DUPLICATE_LINE).
-    "duplicate": "{field} en double (première occurrence ligne ",
-    "reference": "{field} inconnu (ni dans ce lot ni dans l'entrepôt)",
-    "one_of": "l'un de {fields} est requis",
-    "end_order": "end_date avant start_date",
-    "death_order": "décès avant la naissance",
-    "before_birth": "date antérieure à la naissance du patient",
-    "after_death": "date postérieure au décès du patient",
-}
 # The regular expression that finds the first line in a duplicate's reason (the FHIR loader turns it into
 # file:line; warehouse/status.py, which cannot import the sources, drops it with its own copy).
 DUPLICATE_LINE = r"première occurrence ligne ([0-9]+)"
@@ -135,62 +113,60 @@ def _code_rules() -> dict[str, CodeRule]:
         "nir": CodeRule(
             compact,
             f"regexp_full_match({{n}}, '{NIR_PATTERN}') AND nir_key_ok({{n}})",
-            "NIR/INS invalide (15 caractères avec une clé valide attendus)",
+            CODE_REASONS["nir"],
         ),
         "rpps": CodeRule(
             "replace({v}, ' ', '')",
             "regexp_full_match({n}, '[0-9]{11}') AND luhn11_ok({n})",
-            "numéro RPPS invalide (11 chiffres avec une clé de Luhn valide attendus)",
+            CODE_REASONS["rpps"],
         ),
         "finess": CodeRule(
             compact,
             "regexp_full_match({n}, '([0-9]{2}|2[AB])[0-9]{7}')",
-            "numéro FINESS invalide (9 caractères attendus)",
+            CODE_REASONS["finess"],
         ),
         "cim10": CodeRule(
             f"CASE WHEN length({cim10}) > 3 THEN substr({cim10}, 1, 3) || '.' || substr({cim10}, 4) ELSE {cim10} END",
             "regexp_full_match({n}, '[A-Z][0-9]{2}(\\.[0-9A-Z]{1,3})?')",
-            "code CIM-10 invalide (par exemple E11.9)",
+            CODE_REASONS["cim10"],
         ),
         "atc": CodeRule(
             "upper(replace({v}, ' ', ''))",
             "regexp_full_match({n}, '[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?')",
-            "code ATC invalide (par exemple A10BA02)",
+            CODE_REASONS["atc"],
         ),
         "cip13": CodeRule(
             "replace({v}, ' ', '')",
             "regexp_full_match({n}, '3400[0-9]{9}') AND ean13_ok({n})",
-            "code CIP13 invalide (13 chiffres commençant par 3400 avec une clé valide attendus)",
+            CODE_REASONS["cip13"],
         ),
         "nabm": CodeRule(
             "CASE WHEN length({v}) < 4 THEN lpad({v}, 4, '0') ELSE {v} END",
             "regexp_full_match({n}, '[0-9]{4}')",
-            "code NABM invalide (4 chiffres attendus)",
+            CODE_REASONS["nabm"],
         ),
-        "loinc": CodeRule(
-            "{v}", "regexp_full_match({n}, '[0-9]{1,7}-[0-9]')", "code LOINC invalide (par exemple 4548-4)"
-        ),
+        "loinc": CodeRule("{v}", "regexp_full_match({n}, '[0-9]{1,7}-[0-9]')", CODE_REASONS["loinc"]),
         "ccam": CodeRule(
             "upper(replace({v}, ' ', ''))",
             "regexp_full_match({n}, '[A-Z]{4}[0-9]{3}')",
-            "code CCAM invalide (4 lettres et 3 chiffres attendus)",
+            CODE_REASONS["ccam"],
         ),
-        "ngap": CodeRule("upper({v})", _in_list("ngap"), "code NGAP inconnu"),
+        "ngap": CodeRule("upper({v})", _in_list("ngap"), CODE_REASONS["ngap"]),
         "act": CodeRule(
             "upper(replace({v}, ' ', ''))",
             "(" + _in_list("ngap") + " OR regexp_full_match({n}, '[A-Z]{4}[0-9]{3}'))",
-            "code d'acte inconnu (une lettre-clé NGAP ou un code CCAM attendu)",
+            CODE_REASONS["act"],
         ),
-        "sex": CodeRule(_mapping_case("sex", "normalised"), "{n} IS NOT NULL", "code de sexe inconnu (M/F/I)"),
-        "profession": CodeRule("upper({v})", _in_list("professions"), "code de profession inconnu"),
-        "coverage_type": CodeRule("upper({v})", _in_list("coverage_type"), "type de couverture inconnu"),
-        "payer": CodeRule("upper({v})", _in_list("payer"), "payeur inconnu"),
-        "structure_type": CodeRule("upper({v})", _in_list("structure_type"), "type de structure inconnu"),
-        "postcode": CodeRule("{v}", "regexp_full_match({n}, '[0-9]{5}')", "code postal invalide (5 chiffres)"),
+        "sex": CodeRule(_mapping_case("sex", "normalised"), "{n} IS NOT NULL", CODE_REASONS["sex"]),
+        "profession": CodeRule("upper({v})", _in_list("professions"), CODE_REASONS["profession"]),
+        "coverage_type": CodeRule("upper({v})", _in_list("coverage_type"), CODE_REASONS["coverage_type"]),
+        "payer": CodeRule("upper({v})", _in_list("payer"), CODE_REASONS["payer"]),
+        "structure_type": CodeRule("upper({v})", _in_list("structure_type"), CODE_REASONS["structure_type"]),
+        "postcode": CodeRule("{v}", "regexp_full_match({n}, '[0-9]{5}')", CODE_REASONS["postcode"]),
         "commune": CodeRule(
             "upper({v})",
             "regexp_full_match({n}, '([0-9]{2}|2[AB])[0-9]{3}')",
-            "code commune INSEE invalide (5 caractères)",
+            CODE_REASONS["commune"],
         ),
     }
 
