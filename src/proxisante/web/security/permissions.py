@@ -89,6 +89,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "page_economics": _ECONOMICS,
     "economics_run": _ECONOMICS,
     "economics_workbook": _ECONOMICS,
+    "economics_costs": _ECONOMICS,  # the structure's costs: upload, entry, back to the example (audited)
+    "economics_costs_csv": _ECONOMICS,
     "page_territory": _ALL,
     "territory_whatif": _ALL,
     "page_quality": _QUALITY,
@@ -143,6 +145,16 @@ def network_admin_only(route: str, structure: str | None, cpts: str | None) -> s
             "pas par celui d'une structure."
         )
     return None
+
+
+# Roles that see professionals (doctors' results compared) under a pseudonym, never a name or an RPPS
+# (``security.pseudonyms``): research needs to tell two doctors apart, not who they are.
+PSEUDONYMOUS_PROFESSIONALS = frozenset({"chercheur"})
+
+
+def names_professionals(roles: Iterable[str]) -> bool:
+    """Whether an account sees professionals by name: one of its roles does (the roles add up, as for routes)."""
+    return bool(set(roles) - PSEUDONYMOUS_PROFESSIONALS)
 
 
 def protected_audience(roles: Iterable[str]) -> bool:
