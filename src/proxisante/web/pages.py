@@ -45,7 +45,7 @@ from proxisante.network.structures import parse as parse_structure
 from proxisante.population.risk import levels as risk_levels
 from proxisante.territory.maps import map_data, plotly_figure
 from proxisante.territory.siting import add_supply
-from proxisante.web import charts, worklist_view
+from proxisante.web import charts, tables_view, worklist_view
 from proxisante.web.access import (
     audited,
     check_own_patient,
@@ -101,19 +101,28 @@ router = APIRouter(dependencies=[Depends(authorize)], include_in_schema=False)
 
 
 def _rate(measure: Measure, value: Any) -> str:
-    if value is None or pd.isna(value):
-        return "—"
-    return formats.decimal(value) + " /100" if measure.scoring == "events_per_100" else formats.percent(value)
+    return formats.rate(value, measure.scoring)  # 61,2 % or 34,7 pour 100, as the command line and the PDF
 
 
 def _goal(measure: Measure, value: float | None) -> str:
-    if value is None:
-        return ""
-    return formats.decimal(value) if measure.scoring == "events_per_100" else formats.percent(value, 0)
+    return formats.goal(value, measure.scoring)
+
+
+def _interval(measure: Measure, bounds: tuple[Any, Any]) -> str:
+    return formats.interval(bounds[0], bounds[1], measure.scoring)
+
+
+# An export is the page's own route with ?format=csv|xlsx (and tableau= for one table): same roles, same figures.
+ExportFormat = Annotated[str | None, Query(alias="format", pattern="^(csv|xlsx)$")]
+TableId = Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_-]+$")]
 
 
 templates.env.filters.update(
     number=formats.number, decimal=formats.decimal, percent=formats.percent, date=formats.date, rate=_rate, goal=_goal
+)
+templates.env.filters.update(interval=_interval, month=formats.month, signed=formats.signed)
+templates.env.globals.update(
+    export_url=tables_view.export_url, denominator_note=formats.DENOMINATOR_NOTE, total_label=TOTAL
 )
 templates.env.filters["blank"] = worklist_view.blank  # never "nan" on a page (phone, name, date)
 templates.env.globals.update(roles_labels=ROLES, groups=GROUPS, period_forms=FORMS)
@@ -269,17 +278,21 @@ def _scope_structures(request: Request) -> list[Structure]:
 
 
 @router.get("/patientele", name="page_patientele")
-def patientele(request: Request, date: Annotated[dt.date | None, Query()] = None) -> HTMLResponse:
+def patientele(
+    request: Request,
+    date: Annotated[dt.date | None, Query()] = None,
+    export: ExportFormat = None,
+    tableau: TableId = None,
+) -> Response:
     svc, user = services(request), user_of(request)
     on = published_date(user, svc, date)
     data = patientele_for(user, svc, on, period_of(str(on.year)))
+    if export:
+        exports = tables_view.patientele_exports(data, svc.provider_names(), not protected(user))
+        return tables_view.respond(exports, export, tableau, f"patientele-{on.isoformat()}")
     pyramid = data["pyramid"]
     cells = pyramid[(pyramid.age_band != TOTAL) & (pyramid.sex != TOTAL)]
-    by_provider = data.get("by_provider", pd.DataFrame(columns=["indicator", "mt_rpps", "panel"]))
-    if len(by_provider):
-        by_provider = by_provider[
-            (by_provider.indicator == by_provider.indicator.iloc[0]) & (by_provider.mt_rpps != TOTAL)
-        ]
+    by_provider = tables_view.by_provider(data)
     return render(
         request,
         "patientele.html",
@@ -288,6 +301,8 @@ def patientele(request: Request, date: Annotated[dt.date | None, Query()] = None
         composition=data["composition"],
         risk=data["risk"],
         flows=data["flows"],
+        access=data.get("access"),
+        access_title=formats.ACCESS_TITLE,
         by_provider=by_provider,
         names=svc.provider_names(),
         pyramid=svc.figure(
@@ -303,25 +318,57 @@ def patientele(request: Request, date: Annotated[dt.date | None, Query()] = None
 
 
 @router.get("/indicateurs", name="page_indicators")
-def indicators(request: Request, periode: Annotated[str | None, Query(max_length=40)] = None) -> HTMLResponse:
-    span = published_period(user_of(request), services(request), periode)
-    no_data, partial = period_notes(services(request), span)
+def indicators(
+    request: Request,
+    periode: Annotated[str | None, Query(max_length=40)] = None,
+    export: ExportFormat = None,
+    tableau: TableId = None,
+) -> Response:
+    svc, user = services(request), user_of(request)
+    span = published_period(user, svc, periode)
+    no_data, partial = period_notes(svc, span)
     if no_data:  # computed on nothing, every rate would read 0 % « sous l'objectif »
         return _no_data(request, "Indicateurs", span, no_data)
-    frame = results_for(user_of(request), services(request), span, None)
+    frame = results_for(user, svc, span, None)
     rows = frame[frame.stratifier == ""]
-    by_group: dict[str, list] = {g: [] for g in GROUPS}
     known = library()
+    before_span = tables_view.previous_period(span)
+    before_missing, _ = period_notes(svc, before_span)  # before the first data: nothing to compare with
+    before = None if before_missing else results_for(user, svc, before_span, None)
+    if export:
+        title = f"Indicateurs {span.label}"
+        exports = tables_view.indicator_exports(rows, known, before, None, protected(user), "indicateurs", title)
+        return tables_view.respond(exports, export, tableau, tables_view.today_name("indicateurs", span.label))
+    by_group: dict[str, list] = {g: [] for g in GROUPS}
     for row in rows.itertuples():
         by_group[known[row.measure_id].group].append((known[row.measure_id], row))
+    compared = {} if before is None else tables_view.comparisons(rows, before, known, before_span.label)
     return render(
-        request, "indicators.html", title="Indicateurs", period=span, by_group=by_group, partial=partial, no_data=None
+        request,
+        "indicators.html",
+        title="Indicateurs",
+        period=span,
+        by_group=by_group,
+        partial=partial,
+        no_data=None,
+        previous=before_span,
+        compared=compared,
     )
 
 
 def _no_data(request: Request, title: str, span: Period, message: str) -> HTMLResponse:
     """The indicators' page for a period after the last data: the period form and the sentence, no figure."""
-    return render(request, "indicators.html", title=title, period=span, by_group={}, partial=None, no_data=message)
+    return render(
+        request,
+        "indicators.html",
+        title=title,
+        period=span,
+        by_group={},
+        partial=None,
+        no_data=message,
+        previous=None,
+        compared={},
+    )
 
 
 def _measure(measure_id: str) -> Measure:
@@ -336,7 +383,9 @@ def indicator(
     request: Request,
     measure_id: Annotated[str, PathParam(max_length=80)],
     periode: Annotated[str | None, Query(max_length=40)] = None,
-) -> HTMLResponse:
+    export: ExportFormat = None,
+    tableau: TableId = None,
+) -> Response:
     svc, user, measure = services(request), user_of(request), _measure(measure_id)
     span = published_period(user, svc, periode)
     no_data, partial = period_notes(svc, span)
@@ -346,6 +395,12 @@ def indicator(
     rows = frame[(frame.measure_id == measure.id) & (frame.stratifier == "")]
     total = rows[rows.provider == TOTAL].iloc[0]
     providers = rows[rows.provider != TOTAL]
+    if export:  # the doctors' names for the care team only
+        names = None if protected(user) else svc.provider_names()
+        title = f"{measure.short_label} {span.label}"[:31]
+        chosen = {measure.id: measure}
+        exports = tables_view.indicator_exports(rows, chosen, None, names, protected(user), "medecins", title)
+        return tables_view.respond(exports, export, tableau, tables_view.today_name(measure.id, span.label))
     last = span.end.replace(day=1)
     if protected(user):  # published years only: the last three
         first = dt.date(last.year - 2, 1, 1)
@@ -763,10 +818,14 @@ def territory_whatif(
 
 
 @router.get("/qualite", name="page_quality")
-def quality(request: Request) -> HTMLResponse:
+def quality(request: Request, export: ExportFormat = None, tableau: TableId = None) -> Response:
     svc = services(request)
     snapshot = svc.status()
     frame = svc.completeness()
+    recent = frame.sort_values("month").groupby("table").tail(12)
+    if export:  # the quarantine rows to send back to the software vendor, among others
+        exports = tables_view.quality_exports(snapshot, svc.quarantine(), recent)
+        return tables_view.respond(exports, export, tableau, tables_view.today_name("qualite", dt.date.today()))
     structures, structures_error = network_structures(request.app.state.web)
     mine = tuple(s for s in structures if svc.scope.allows(s.finess))
     return render(
@@ -779,7 +838,7 @@ def quality(request: Request) -> HTMLResponse:
         quarantine=svc.quarantine(),
         completeness=frame,
         chart=svc.figure("chart_completeness", (), lambda: charts.completeness(frame)) if len(frame) else None,
-        recent=frame.sort_values("month").groupby("table").tail(12),
+        recent=recent,
     )
 
 
