@@ -50,6 +50,7 @@ def ingest(
 
     Quand le serveur web tourne, l'export est déposé dans le dossier de dépôt de la structure et le serveur le
     charge : la commande attend son rapport."""
+    check_input(path)
     if through_server(path, file_format, source, structure, timeout):
         return
     if structure is None:
@@ -59,6 +60,19 @@ def ingest(
 
     finess = member(structure)
     print_report(load(path, load_source(finess, source), file_format, structure=finess), file_format)
+
+
+def check_input(path: Path) -> None:
+    """A path that does not exist, or a folder without any file, is refused in French (exit 2) before anything is
+    opened: an empty batch would read as a load that found nothing wrong."""
+    if not path.exists():
+        console.print(f"[red]Rien n'a été chargé :[/red] {path} n'existe pas.", highlight=False)
+        raise typer.Exit(code=2)
+    if path.is_dir() and not any(f.is_file() and not f.name.startswith(".") for f in path.rglob("*")):
+        console.print(
+            f"[red]Rien n'a été chargé :[/red] le dossier {path} est vide (aucun fichier à charger).", highlight=False
+        )
+        raise typer.Exit(code=2)
 
 
 def through_server(
@@ -84,9 +98,6 @@ def through_server(
         )
         raise typer.Exit(code=2)
     finess = member(structure)
-    if not path.exists():
-        console.print(f"[red]Rien n'a été chargé :[/red] {path} n'existe pas.", highlight=False)
-        raise typer.Exit(code=2)
     wait = timeout if timeout is not None else float(PARAMETERS.value("ingest_wait_seconds"))
     extract = deposit(settings, path, finess, file_format, source)
     console.print(f"{held} : export déposé dans {extract}, attente du rapport du serveur…", highlight=False)

@@ -12,11 +12,13 @@ from proxisante.cli.common import console, number
 from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope
 from proxisante.cli.scope import scope_from_options as chosen_scope
 from proxisante.formats import percent
+from proxisante.ingest.pivot.format import TABLES as PIVOT_TABLES
 from proxisante.installation import Installation, open_installation
 from proxisante.network.freshness import Freshness, freshness, shown
 from proxisante.network.scope import Scope, ScopedTables
 from proxisante.network.structures import StructureError, StructureRegistry
 from proxisante.warehouse.status import quarantined_rows, warehouse_status
+from proxisante.warehouse.tables import Tables
 
 
 def status(
@@ -111,6 +113,8 @@ def quarantine(
     scope = chosen_scope(structure, reseau, cpts)
     installation = open_installation()
     try:
+        if table is not None:
+            table = _known_table(installation.warehouse, table)
         rows = quarantined_rows(ScopedTables(installation.warehouse, scope), table, limit)
     finally:
         installation.close()
@@ -121,3 +125,16 @@ def quarantine(
     for row in rows.itertuples():
         out.add_row(row.file_name, str(row.line), row.field or "(ligne)", row.reason, row.value)
     console.print(out)
+
+
+def _known_table(warehouse: Tables, name: str) -> str:
+    """``--table``: a pivot table, or a table named by a rejected row (an OMOP import's), spelt as known; else
+    a French refusal listing them (exit 2), rather than an empty list that reads "nothing rejected"."""
+    quarantine = warehouse.table("etl_quarantine")
+    named = warehouse.execute(quarantine.select("pivot_table").distinct())["pivot_table"].dropna()
+    known = sorted({spec.name for spec in PIVOT_TABLES} | {str(t) for t in named})
+    found = next((k for k in known if k.casefold() == name.strip().casefold()), None)
+    if found is None:
+        console.print(f"[red]Table inconnue :[/red] « {name} » ; tables connues : {', '.join(known)}", highlight=False)
+        raise typer.Exit(code=2)
+    return found
