@@ -761,7 +761,12 @@ def economics_workbook(
 
 
 @router.get("/territoire", name="page_territory")
-def territory(request: Request, departement: Annotated[str | None, Query(max_length=12)] = None) -> HTMLResponse:
+def territory(
+    request: Request,
+    departement: Annotated[str | None, Query(max_length=12)] = None,
+    export: ExportFormat = None,
+    tableau: TableId = None,
+) -> Response:
     svc = services(request)
     try:
         result = svc.accessibility()
@@ -775,6 +780,9 @@ def territory(request: Request, departement: Annotated[str | None, Query(max_len
         chosen = found if found is not None and found in codes else str(codes[0])
         mask = (result.communes.departement == chosen).to_numpy()
     scoped = result.communes[mask].sort_values(["apl", "code"], ignore_index=True)
+    if export:  # every commune of the département, not only the 30 the page lists
+        exports = tables_view.territory_exports(scoped, result.threshold, chosen)
+        return tables_view.respond(exports, export, tableau, f"territoire-apl-{chosen}")
     figure = svc.figure("apl_map", chosen, lambda: _map_json(svc, result, mask, chosen))
     under = scoped.apl < result.threshold
     return render(
