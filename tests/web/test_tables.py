@@ -115,3 +115,15 @@ def test_quality_exports_its_quarantine_rows(app, clients) -> None:
     assert len(rows) == len(quarantine) > 0
     assert list(rows[0]) == ["fichier", "ligne", "champ", "motif", "valeur"]
     assert clients["soignant"][0].get("/qualite?format=csv").status_code == 403  # the page's own roles
+
+
+def test_territory_exports_every_commune(app, clients) -> None:
+    client, _ = clients["gestionnaire"]
+    page = client.get("/territoire")
+    assert 'id="territory-missing"' not in page.text  # the conftest installs the communes' reference
+    rows = _csv(client.get("/territoire?format=csv&tableau=communes"))
+    result = app.state.web.services.accessibility()
+    code = re.search(r'<option value="([^"]+)" selected>', page.text).group(1)
+    assert len(rows) == int((result.communes.departement == code).sum())
+    assert list(rows[0]) == ["code INSEE", "commune", "habitants", "APL", "sous le seuil"]
+    assert rows[0]["sous le seuil"] in ("oui", "non")
