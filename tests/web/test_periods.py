@@ -3,6 +3,8 @@ a period after the last data says so and shows no figure, the forms take what th
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi.testclient import TestClient
 
 from proxisante.installation import open_installation
@@ -55,3 +57,18 @@ def test_an_impossible_day_is_refused(clients: dict[str, tuple[TestClient, str]]
     client, _ = clients["coordinateur"]
     page = client.get("/indicateurs?periode=12M:2025-02-30")
     assert page.status_code == 422 and "Traceback" not in page.text
+
+
+def test_series_stop_at_the_last_data(clients: dict[str, tuple[TestClient, str]], centre: Centre) -> None:
+    client, _ = clients["coordinateur"]
+    last = dt.datetime.strptime(_last(centre), "%d/%m/%Y").date()
+    future = client.get("/api/measures/rosp_flu_65/series?start=2030-01&end=2030-06").json()
+    assert future["rows"] == [] and future["message"].startswith("pas de données sur cette période")
+    start, end = _shift(last, -3), _shift(last, 4)
+    rows = client.get(f"/api/measures/rosp_flu_65/series?start={start:%Y-%m}&end={end:%Y-%m}").json()["rows"]
+    assert len(rows) == 4 and rows[-1]["reference_date"][:7] == f"{last:%Y-%m}"
+
+
+def _shift(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)

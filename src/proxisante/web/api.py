@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 
 from proxisante.measures.definition import library
-from proxisante.measures.periods import FORMS
+from proxisante.measures.periods import FORMS, no_data_message
 from proxisante.territory.cpts import size_cpts
 from proxisante.territory.siting import add_supply, greedy_sites
 from proxisante.web import worklist_view
@@ -219,6 +219,10 @@ def measure_series(
     months = (last.year - first.year) * 12 + last.month - first.month + 1
     if months < 1 or months > MAX_SERIES_MONTHS:
         raise InputError(f"de 1 à {MAX_SERIES_MONTHS} mois entre start et end (demandé : {months})")
+    known = last_data(services(request))
+    if known is None or first > known:  # computed on nothing: said, not 0 %
+        return {"measure_id": measure.id, "rows": [], "message": no_data_message(known)}
+    last = min(last, known.replace(day=1))  # no month after the last data
     frame = series_for(user_of(request), services(request), measure, first, last)
     return {"measure_id": measure.id, "rows": records(frame)}
 
