@@ -51,6 +51,7 @@ from proxisante.web.access import (
     check_own_patient,
     departement_of,
     excluded,
+    last_data,
     managed_accounts,
     managed_audit,
     managed_vault_log,
@@ -401,7 +402,7 @@ def indicator(
         chosen = {measure.id: measure}
         exports = tables_view.indicator_exports(rows, chosen, None, names, protected(user), "medecins", title)
         return tables_view.respond(exports, export, tableau, tables_view.today_name(measure.id, span.label))
-    last = span.end.replace(day=1)
+    last = min(span.end, last_data(svc) or span.end).replace(day=1)  # no month after the last data
     if protected(user):  # published years only: the last three
         first = dt.date(last.year - 2, 1, 1)
     else:  # 12 rolling months ending each month of the last year
