@@ -42,6 +42,7 @@ from proxisante.web.access import (
 )
 from proxisante.web.economics_view import ScenarioIn, simulate, simulation_summary
 from proxisante.web.security.auth import authorize
+from proxisante.web.security.pseudonyms import providers_shown, pseudonymised
 from proxisante.web.services import InputError, Services, measure_of, period_of
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -195,10 +196,11 @@ def measure_results(
             "end": span.end.isoformat(),
             "last_data": None if last is None else last.isoformat(),
             "message": no_data or partial,
-            "rows": [] if frame is None else records(frame),
+            "rows": [] if frame is None else records(providers_shown(request, frame)),
         }
 
-    return cached_json(svc, "api_results", (span, by, protected(user), excluded(user, svc)), build)
+    key = (span, by, protected(user), excluded(user, svc), pseudonymised(user))
+    return cached_json(svc, "api_results", key, build)
 
 
 @router.get(
