@@ -11,7 +11,8 @@ as in real life.
   and eGFR, albuminuria, lipid panel, TSH, INR under vitamin K antagonists, cervical cytology and
   HPV tests, immunological faecal tests (FIT);
 - vaccinations: influenza and Covid-19 campaigns for people aged 65+ and at risk, the childhood
-  calendar, adult boosters, pneumococcal vaccine for people at risk;
+  calendar, adult boosters, pneumococcal vaccine for people at risk, the two-dose recombinant
+  shingles vaccine for people aged 65+ from its reimbursement (few take it, as in France);
 - procedures reported to the centre (mammography, colonoscopy, fundus exam).
 """
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from proxisante.synth.chunk import Chunk, choice_values, periodic
 from proxisante.synth.frames import Arrays, Cat, Frame, concat, expand
+from proxisante.synth.parameters import day_number
 from proxisante.synth.timeline import DAYS_PER_YEAR, NEVER, add_years, age_at, day_of, uniform_days, year_of
 
 
@@ -325,11 +327,16 @@ def vaccinations(chunk: Chunk) -> Arrays:
         old_propensity = _propensity(rng, spec[mean_key], concentration, chunk.n)
         risk_propensity = _propensity(rng, spec.get("coverage_at_risk", 0.0), concentration, chunk.n)
         first = max(first_year, int(spec.get("first_season", first_year)))
+        # A campaign's own list of conditions at risk (Covid-19), else those flagged for the flu.
+        own = [params.condition_index(name) for name in spec.get("at_risk_conditions", ())]
+        campaign_risk_from = chunk.onset[:, own].min(axis=1) if own else at_risk_from
+        adult = add_years(chunk.birth, np.full(chunk.n, int(spec.get("at_risk_min_age", 0))))
+        campaign_risk_from = np.maximum(campaign_risk_from, adult)
         for year in range(first, last_year + 1):
             opens = day_of(year, *spec["campaign_start"])
             day = opens + np.floor(rng.random(chunk.n) * spec["campaign_days"]).astype(np.int64)
             old = age_at(chunk.birth, opens) >= spec["min_age"]
-            risk = (at_risk_from <= opens) & ("coverage_at_risk" in spec)
+            risk = (campaign_risk_from <= opens) & ("coverage_at_risk" in spec)
             propensity = np.where(old, old_propensity, np.where(risk, risk_propensity, 0.0))
             present = regular & (day >= chunk.entry) & (day < chunk.exit) & (day >= ctx.start)
             taken = present & (rng.random(chunk.n) < propensity)
@@ -346,6 +353,8 @@ def vaccinations(chunk: Chunk) -> Arrays:
         p = np.flatnonzero(present & (rng.random(chunk.n) < coverage))
         parts.append(_vaccine_rows(chunk, p, day[p], np.full(len(p), params.drug_index(item.vaccine)), schedule_by))
 
+    parts.append(_zoster(chunk, rng, v["zoster"]))
+
     pneumo = v["pneumo_at_risk"]
     adult = add_years(chunk.birth, np.full(chunk.n, int(pneumo["min_age"])))
     start = np.maximum(np.maximum(at_risk_from, chunk.entry), adult)
@@ -353,6 +362,29 @@ def vaccinations(chunk: Chunk) -> Arrays:
     day = uniform_days(rng, start[p], chunk.exit[p])
     parts.append(_vaccine_rows(chunk, p, day, np.full(len(p), params.drug_index(pneumo["vaccine"])), schedule_by))
     return concat(parts)
+
+
+def _zoster(chunk: Chunk, rng: np.random.Generator, spec: dict) -> Arrays:
+    """The recombinant shingles vaccine (two doses): from its reimbursement date, people aged ``min_age``
+    and over take a first dose at ``first_dose_per_year`` (an exponential waiting time from the day they
+    become eligible), most a second one 2 to 6 months later. A rare act, as it is in France."""
+    params = chunk.params
+    eligible_from = np.maximum(
+        np.maximum(chunk.entry, add_years(chunk.birth, np.full(chunk.n, int(spec["min_age"])))),
+        day_number(spec["from"]),
+    )
+    rate = float(params.value("vaccinations", "zoster", "first_dose_per_year"))
+    first = eligible_from + np.floor(rng.exponential(DAYS_PER_YEAR / rate, chunk.n)).astype(np.int64)
+    low, high = spec["second_dose_delay_days"]["value"]
+    second = first + rng.integers(int(low), int(high) + 1, chunk.n)
+    completes = rng.random(chunk.n) < float(params.value("vaccinations", "zoster", "second_dose_share"))
+    present = chunk.regular & (first < np.minimum(chunk.exit, chunk.ctx.end + 1))
+    one = np.flatnonzero(present)
+    two = np.flatnonzero(present & completes & (second < np.minimum(chunk.exit, chunk.ctx.end + 1)))
+    p = np.concatenate([one, two])
+    days = np.concatenate([first[one], second[two]])
+    drug = np.full(len(p), params.drug_index(spec["vaccine"]))
+    return _vaccine_rows(chunk, p, days, drug, spec["given_by"])
 
 
 def vaccination_table(chunk: Chunk, rows: Arrays, first_id: int) -> Frame:
