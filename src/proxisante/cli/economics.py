@@ -27,17 +27,14 @@ economie_app = typer.Typer(help="Modèle économique du centre : acte, forfaits,
 
 
 def parse_years(text: str | None) -> list[int] | None:
-    if not text:
-        return None
+    """The years of ``--years`` (``economics.years``: the web form reads them the same way)."""
+    from proxisante.economics.years import YearsError
+    from proxisante.economics.years import parse_years as parse
+
     try:
-        if "-" in text:
-            first, last = (int(part) for part in text.split("-", 1))
-            if last < first:
-                raise ValueError
-            return list(range(first, last + 1))
-        return [int(part) for part in text.split(",")]
-    except ValueError:
-        raise typer.BadParameter(f"années {text!r} : attendu 2025, 2024-2027 ou 2024,2026") from None
+        return parse(text) or None
+    except YearsError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 @economie_app.command()

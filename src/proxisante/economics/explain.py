@@ -1,4 +1,5 @@
-"""Where the payment figures come from, in French: the lines the CLI and the workbook print under a simulation.
+"""Where the payment figures come from, in French: the lines the CLI and the workbook print under a simulation;
+and what each payment model is (``models.yaml``: a short explanation per model and a glossary, for the web page).
 
 It sits above both the scoring (:mod:`.quality`) and the payment models (:mod:`.engine`), which it explains.
 """
@@ -6,7 +7,10 @@ It sits above both the scoring (:mod:`.quality`) and the payment models (:mod:`.
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from proxisante.economics.catalogue import parameter
 from proxisante.economics.payments import Rates, ancs_points, ipep_quality_share, poverty_share, zip_share
@@ -107,3 +111,39 @@ def _value(name: str, year: int) -> Any:
     p = parameter(name)
     value = p.at(dt.date(year, 7, 1))
     return value if value is not None else next(v for _, v in reversed(p.values) if v is not None)
+
+
+class ModelText(BaseModel):
+    """What a payment model is, in French: its name, a short explanation and where it comes from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    explanation: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+
+
+class ModelTexts(BaseModel):
+    """``economics/models.yaml``: the explanation of every model of ``payments.MODELS`` and the glossary."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    current: str
+    models: dict[str, ModelText]
+    glossary: dict[str, str]
+
+
+@cache
+def model_texts() -> ModelTexts:
+    """The explanations of the payment models, read once; every model of ``MODELS`` must have one."""
+    from importlib import resources
+
+    from proxisante.definitions import load_yaml
+    from proxisante.economics.payments import MODELS
+
+    path = resources.files(__package__) / "models.yaml"
+    texts = ModelTexts.model_validate(load_yaml(path))
+    missing = sorted(set(MODELS) - set(texts.models))
+    if missing or texts.current not in MODELS:
+        raise ValueError(f"{path}: models without an explanation: {missing}, or unknown current {texts.current!r}")
+    return texts

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 import tempfile
 from importlib import resources
+from itertools import zip_longest
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -22,13 +23,24 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
 from proxisante import formats
 from proxisante.definitions import ParameterFile
 from proxisante.disclosure import TOTAL
+from proxisante.economics.costs import (
+    CostsError,
+    costs_csv,
+    forget_costs,
+    load_costs,
+    parse_costs,
+    read_costs,
+    store_costs,
+)
 from proxisante.economics.payments import MODELS
 from proxisante.economics.workbook import write_workbook
 from proxisante.ingest import FORMATS, dropfolders
+from proxisante.ingest.files import os_error_words
 from proxisante.measures import worklist
 from proxisante.measures.context import age_band_labels
 from proxisante.measures.definition import GROUPS, Measure, library
@@ -70,7 +82,16 @@ from proxisante.web.access import (
     user_of,
     with_names,
 )
-from proxisante.web.economics_view import ScenarioIn, simulate, simulation_summary
+from proxisante.web.economics_view import (
+    CostsRefused,
+    ScenarioIn,
+    costs_key,
+    costs_of,
+    costs_rows,
+    home,
+    simulate,
+    simulation_summary,
+)
 from proxisante.web.security.accounts import AccountError
 from proxisante.web.security.auth import (
     LOGIN_COOKIE,
@@ -81,7 +102,6 @@ from proxisante.web.security.auth import (
     client_address,
 )
 from proxisante.web.security.permissions import CARE_TEAM, ROLES, web_may_create
-from proxisante.web.security.pseudonyms import providers_shown
 from proxisante.web.security.scopes import registry_of, shown_name
 from proxisante.web.services import InputError, Services, Unavailable, measure_of, period_of
 
@@ -267,38 +287,7 @@ def dashboard(request: Request) -> HTMLResponse:
         trend=None if protected(user) else svc.figure("chart_trend", year, lambda: charts.panel_trend(data["flows"])),
         researcher=protected(user),
         scope_structures=_scope_structures(request),
-        own=_own_home(svc, user, span, data),
     )
-
-
-def _own_home(svc: Services, user: User, span: Any, data: dict[str, pd.DataFrame]) -> dict[str, Any] | None:
-    """What a soignant acts on, for the top of his home page: his patientèle médecin traitant, his rate beside
-    the structure's for each indicator, and his work list (the actions due for his patients, the list's default
-    period, as ``/actions?medecin=RPPS`` shows it). None for the other accounts, whose home is the structure's."""
-    if "soignant" not in user.roles or not user.rpps or protected(user):
-        return None
-    rpps = user.rpps
-    by_provider = data.get("by_provider", pd.DataFrame(columns=["mt_rpps", "panel"]))
-    mine = by_provider[by_provider.mt_rpps == rpps]
-    results = svc.results(span, "provider")
-    rows = results[results.stratifier == ""]
-    own = {r.measure_id: r for r in rows[rows.provider == rpps].itertuples()}
-    whole = {r.measure_id: r for r in rows[rows.provider == TOTAL].itertuples()}
-    measures = library()
-    compared = [(measures[m], own.get(m), row) for m, row in whole.items() if m in measures]
-    period = worklist_view.default_period(svc)
-    work = worklist_view.patients(svc, period, rpps, False)
-    due = work[work.n_actions > 0] if len(work) else work
-    return {
-        "rpps": rpps,
-        "panel": int(mine.panel.iloc[0]) if len(mine) else 0,
-        "compared": compared,
-        "below": sum(1 for _, r, _ in compared if r is not None and r.objective == "sous l'objectif"),
-        "actions": int(due.n_actions.sum()) if len(due) else 0,
-        "patients": len(due),
-        "overdue": int((due.urgency == worklist.OVERDUE).sum()) if len(due) else 0,
-        "period": period,
-    }
 
 
 def _scope_structures(request: Request) -> list[Structure]:
@@ -425,7 +414,7 @@ def indicator(
     if no_data:
         return _no_data(request, measure.short_label, span, no_data)
     frame = results_for(user, svc, span, "provider")
-    rows = providers_shown(request, frame[(frame.measure_id == measure.id) & (frame.stratifier == "")])
+    rows = frame[(frame.measure_id == measure.id) & (frame.stratifier == "")]
     total = rows[rows.provider == TOTAL].iloc[0]
     providers = rows[rows.provider != TOTAL]
     if export:  # the doctors' names for the care team only
@@ -709,64 +698,247 @@ def prevention_plan(
 
 
 # -- economics --------------------------------------------------------------------------------------------
+# The page is one block (#economie): the structure's costs, then the scenario form and its result. Each form
+# swaps back its own block, errors included, in French beside the field at fault: htmx does not swap an
+# error status, so a refusal answers 200 to htmx (the block with the message) and 422 to a plain request.
+
+SCENARIO_HINTS = {
+    "draws": "tirages Monte Carlo : un nombre entier de 100 à 20 000",
+    "seed": "graine : un nombre entier de 0 à 2 147 483 647",
+    "tornado_model": "modèle de la sensibilité inconnu",
+    "profile_year": "année du profil : un nombre entier",
+}
+SCENARIO_FIELDS = {"years": "years", "draws": "draws", "seed": "seed", "tornado_model": "tornado"}
 
 
-def _scenario(years: str, draws: int, seed: int, tornado: str):
+def _scenario_form(years: str, draws: str, seed: str, tornado: str) -> tuple[ScenarioIn, dict[str, str]]:
+    """The scenario of the form, or the default one with the French error of each field at fault."""
     try:
-        chosen = [int(y) for y in years.replace(" ", "").split(",") if y] if years else []
-        return ScenarioIn(years=chosen, draws=draws, seed=seed, tornado_model=tornado)
-    except ValueError as error:
-        raise InputError(
-            f"scénario invalide : années séparées par des virgules (2025,2026), tirages 100 à 20 000 "
-            f"({str(error).splitlines()[0]})"
-        ) from error
+        return ScenarioIn.model_validate(
+            {"years": years, "draws": draws.strip(), "seed": seed.strip(), "tornado_model": tornado.strip()}
+        ), {}
+    except ValidationError as error:
+        errors: dict[str, str] = {}
+        for item in error.errors():
+            field = str(item["loc"][0]) if item["loc"] else "years"
+            message = str(item["msg"]).removeprefix("Value error, ") if field == "years" else SCENARIO_HINTS[field]
+            errors.setdefault(SCENARIO_FIELDS.get(field, field), message)
+        return ScenarioIn(), errors
 
 
-def _simulate(request: Request, scenario: ScenarioIn):
-    simulation = simulate(request, scenario)
-    return simulation, simulation_summary(simulation)
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
 
 
-def _economics_chart(request: Request, scenario, summary: dict) -> str:
-    first = summary["years"][0]
-    return services(request).figure(
+def _economics_context(
+    request: Request,
+    scenario: ScenarioIn,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    costs_errors: dict[str, str] | None = None,
+    costs_message: str | None = None,
+) -> dict[str, Any]:
+    """What the economics templates show: the scope's costs (and the rows of the entry form), the scenario as
+    typed, the errors beside their fields, the result and one chart per simulated year (none while a field
+    is at fault: the previous result must not stay under the new input)."""
+    svc = services(request)
+    gone = excluded(user_of(request), svc)
+    costs_errors = dict(costs_errors or {})
+    costs = costs_of_or_refusal(request, costs_errors)
+    context: dict[str, Any] = {
+        "models": MODELS,
+        "scenario": scenario,
+        "values": values
+        or {
+            "years": scenario.years_text,
+            "draws": str(scenario.draws),
+            "seed": str(scenario.seed),
+            "tornado": scenario.tornado_model,
+        },
+        "errors": errors or {},
+        "costs": costs,
+        "costs_rows": costs_rows(costs, svc.profile(scenario.profile_year, gone)),
+        "costs_message": costs_message,
+        "costs_errors": costs_errors,
+        "summary": None,
+        "charts": [],
+    }
+    if errors or "stored" in costs_errors:
+        return context
+    try:
+        summary = simulation_summary(simulate(request, scenario, costs))
+    except CostsRefused as error:
+        costs_errors.setdefault("stored", str(error))
+        return context
+    context["summary"] = summary
+    context["charts"] = [(year["year"], _year_chart(svc, scenario, gone, costs, year)) for year in summary["years"]]
+    return context
+
+
+def _year_chart(svc, scenario: ScenarioIn, gone: frozenset[int], costs, year: dict[str, Any]) -> str:
+    """The result of every model in one simulated year, with its P5–P95 bars (one chart per year)."""
+    return svc.figure(
         "chart_economics",
-        (scenario.model_dump_json(), excluded(user_of(request), services(request))),
-        lambda: charts.economics(first["models"], first["year"]),
+        (scenario.model_dump_json(), gone, costs.model_dump_json(), year["year"]),
+        lambda: charts.economics(year["models"], year["year"]),
     )
+
+
+def costs_of_or_refusal(request: Request, costs_errors: dict[str, str]):
+    """The scope's costs; the example, with the refusal beside the costs, when the kept file is unreadable."""
+    try:
+        return costs_of(request)
+    except CostsError as error:
+        costs_errors.setdefault("stored", f"charges enregistrées illisibles : {error}")
+        return load_costs()
+
+
+def _economics_answer(request: Request, template: str, context: dict[str, Any], failed: bool) -> HTMLResponse:
+    """A block of the page for htmx (200 even for a refusal, so that it is swapped), the whole page else."""
+    if _is_htmx(request):
+        return render(request, template, **context)
+    return render(request, "economics.html", 422 if failed else 200, title="Modèle économique", **context)
 
 
 @router.get("/economie", name="page_economics")
 def economics_page(request: Request) -> HTMLResponse:
-    scenario = _scenario("", 2_000, 2026, "acte")
-    _, summary = _simulate(request, scenario)
-    return render(
-        request,
-        "economics.html",
-        title="Modèle économique",
-        models=MODELS,
-        scenario=scenario,
-        summary=summary,
-        chart=_economics_chart(request, scenario, summary),
-    )
+    return render(request, "economics.html", title="Modèle économique", **_economics_context(request, ScenarioIn()))
 
 
 @router.post("/economie/simulation", name="economics_run")
 def economics_run(
     request: Request,
     years: Annotated[str, Form(max_length=60)] = "",
-    draws: Annotated[int, Form()] = 2_000,
-    seed: Annotated[int, Form()] = 2026,
+    draws: Annotated[str, Form(max_length=12)] = "2000",
+    seed: Annotated[str, Form(max_length=12)] = "2026",
     tornado: Annotated[str, Form(max_length=20)] = "acte",
 ) -> HTMLResponse:
-    scenario = _scenario(years, draws, seed, tornado)
-    _, summary = _simulate(request, scenario)
-    return render(
+    scenario, errors = _scenario_form(years, draws, seed, tornado)
+    values = {"years": years, "draws": draws, "seed": seed, "tornado": tornado}
+    context = _economics_context(request, scenario, values, errors)
+    return _economics_answer(request, "_economics_simulation.html", context, bool(errors))
+
+
+@router.post("/economie/charges", name="economics_costs")
+def economics_costs(
+    request: Request,
+    action: Annotated[str, Form(max_length=20)] = "fichier",
+    fichier: Annotated[UploadFile | None, File()] = None,
+    label: Annotated[str, Form(max_length=200)] = "",
+    profession: Annotated[list[str] | None, Form()] = None,
+    line_label: Annotated[list[str] | None, Form()] = None,
+    fte: Annotated[list[str] | None, Form()] = None,
+    gross_per_fte: Annotated[list[str] | None, Form()] = None,
+    employer_charge_rate: Annotated[list[str] | None, Form()] = None,
+    premises: Annotated[str, Form(max_length=20)] = "",
+    it: Annotated[str, Form(max_length=20)] = "",
+    coordination: Annotated[str, Form(max_length=20)] = "",
+    other: Annotated[str, Form(max_length=20)] = "",
+    years: Annotated[str, Form(max_length=60)] = "",
+    draws: Annotated[str, Form(max_length=12)] = "2000",
+    seed: Annotated[str, Form(max_length=12)] = "2026",
+    tornado: Annotated[str, Form(max_length=20)] = "acte",
+) -> HTMLResponse:
+    """The structure's costs: a file (YAML, CSV or XLSX, as ``economie simulate --costs`` reads), the entry
+    form, or back to the example. Checked against the profile's staff before they are kept (per scope, under
+    the data home), audited; the page block comes back with the new result or the refusal beside the field."""
+    scenario, errors = _scenario_form(years, draws, seed, tornado)
+    entered = {
+        "label": label,
+        "lines": list(
+            zip_longest(
+                profession or [],
+                line_label or [],
+                fte or [],
+                gross_per_fte or [],
+                employer_charge_rate or [],
+                fillvalue="",
+            )
+        ),
+        "premises": premises,
+        "it": it,
+        "coordination": coordination,
+        "other": other,
+    }
+    field, message = _store_costs(request, action, fichier, entered)
+    context = _economics_context(
         request,
-        "economics_result.html",
-        summary=summary,
-        scenario=scenario,
-        chart=_economics_chart(request, scenario, summary),
+        scenario,
+        None if not errors else {"years": years, "draws": draws, "seed": seed, "tornado": tornado},
+        errors,
+        {field: message} if field else None,
+        None if field else message,
+    )
+    return _economics_answer(request, "_economics.html", context, field is not None)
+
+
+def _store_costs(
+    request: Request, action: str, upload: UploadFile | None, entered: dict[str, Any]
+) -> tuple[str | None, str]:
+    """Keep (or forget) the scope's costs: (None, what was done) or (the field at fault, the refusal)."""
+    svc = services(request)
+    user, web = user_of(request), request.app.state.web
+    key = costs_key(svc.scope)
+    if action == "exemple":
+        forget_costs(home(request), key)
+        web.audit.append(user.username, user.roles, "charges retirées", "economics_costs", f"{key} : exemple")
+        return None, "Charges de la structure retirées : la simulation reprend les charges d'EXEMPLE."
+    field = "fichier" if action == "fichier" else "saisie"
+    try:
+        if action == "fichier":
+            if upload is None or not upload.filename:
+                return field, "choisissez un fichier de charges (.yaml, .csv ou .xlsx)"
+            costs = read_costs(upload.file.read(), upload.filename)
+        elif action == "saisie":
+            costs = parse_costs(entered_costs(entered), "saisie")
+        else:
+            return "fichier", f"action « {action} » inconnue"
+        costs.by_item(svc.profile(None, excluded(user, svc)))
+        store_costs(home(request), key, costs)
+    except CostsError as error:
+        return field, str(error)
+    except OSError as error:
+        return field, f"charges non enregistrées : {os_error_words(error)}"
+    web.audit.append(user.username, user.roles, "charges enregistrées", "economics_costs", f"{key} : {costs.label}")
+    return None, f"Charges « {costs.label} » enregistrées pour {svc.scope.name} : la simulation les utilise."
+
+
+def entered_costs(entered: dict[str, Any]) -> dict[str, Any]:
+    """The costs mapping from the entry form: a line without a profession is left out, a decimal comma and
+    spaces in numbers are read as the CSV reads them."""
+
+    def number(text: str) -> str:
+        return re.sub(r"\s", "", text).replace(",", ".")
+
+    salaries = []
+    for profession, line_label, fte, gross, rate in entered["lines"]:
+        if not profession.strip():
+            continue
+        line = {
+            "profession": profession.strip(),
+            "gross_per_fte": number(gross) or None,
+            "employer_charge_rate": number(rate) or None,
+        }
+        if line_label.strip():
+            line["label"] = line_label.strip()
+        if number(fte):
+            line["fte"] = number(fte)
+        salaries.append({k: v for k, v in line.items() if v is not None})
+    data: dict[str, Any] = {"label": entered["label"].strip() or "Charges saisies", "salaries": salaries}
+    for item in ("premises", "it", "coordination", "other"):
+        data[item] = number(entered[item]) or 0
+    return data
+
+
+@router.get("/economie/charges.csv", name="economics_costs_csv")
+def economics_costs_csv(request: Request) -> Response:
+    """The costs in use as the CSV the reader takes: the template to fill in (the example's, labelled so)."""
+    costs = costs_of_or_refusal(request, {})
+    name = "charges-exemple.csv" if costs.example else f"charges-{costs_key(services(request).scope)}.csv"
+    return Response(
+        "\ufeff" + costs_csv(costs),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
@@ -774,11 +946,14 @@ def economics_run(
 def economics_workbook(
     request: Request,
     years: Annotated[str, Query(max_length=60)] = "",
-    draws: Annotated[int, Query()] = 2_000,
-    seed: Annotated[int, Query()] = 2026,
+    draws: Annotated[str, Query(max_length=12)] = "2000",
+    seed: Annotated[str, Query(max_length=12)] = "2026",
     tornado: Annotated[str, Query(max_length=20)] = "acte",
 ) -> Response:
-    simulation, _ = _simulate(request, _scenario(years, draws, seed, tornado))
+    scenario, errors = _scenario_form(years, draws, seed, tornado)
+    if errors:
+        raise InputError("scénario invalide : " + " ; ".join(errors.values()))
+    simulation = simulate(request, scenario)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "modele-economique.xlsx"
         services(request).call(lambda: write_workbook(simulation, path))
