@@ -102,6 +102,7 @@ from proxisante.web.security.auth import (
     client_address,
 )
 from proxisante.web.security.permissions import CARE_TEAM, ROLES, web_may_create
+from proxisante.web.security.pseudonyms import providers_shown
 from proxisante.web.security.scopes import registry_of, shown_name
 from proxisante.web.services import InputError, Services, Unavailable, measure_of, period_of
 
@@ -287,7 +288,38 @@ def dashboard(request: Request) -> HTMLResponse:
         trend=None if protected(user) else svc.figure("chart_trend", year, lambda: charts.panel_trend(data["flows"])),
         researcher=protected(user),
         scope_structures=_scope_structures(request),
+        own=_own_home(svc, user, span, data),
     )
+
+
+def _own_home(svc: Services, user: User, span: Any, data: dict[str, pd.DataFrame]) -> dict[str, Any] | None:
+    """What a soignant acts on, for the top of his home page: his patientèle médecin traitant, his rate beside
+    the structure's for each indicator, and his work list (the actions due for his patients, the list's default
+    period, as ``/actions?medecin=RPPS`` shows it). None for the other accounts, whose home is the structure's."""
+    if "soignant" not in user.roles or not user.rpps or protected(user):
+        return None
+    rpps = user.rpps
+    by_provider = data.get("by_provider", pd.DataFrame(columns=["mt_rpps", "panel"]))
+    mine = by_provider[by_provider.mt_rpps == rpps]
+    results = svc.results(span, "provider")
+    rows = results[results.stratifier == ""]
+    own = {r.measure_id: r for r in rows[rows.provider == rpps].itertuples()}
+    whole = {r.measure_id: r for r in rows[rows.provider == TOTAL].itertuples()}
+    measures = library()
+    compared = [(measures[m], own.get(m), row) for m, row in whole.items() if m in measures]
+    period = worklist_view.default_period(svc)
+    work = worklist_view.patients(svc, period, rpps, False)
+    due = work[work.n_actions > 0] if len(work) else work
+    return {
+        "rpps": rpps,
+        "panel": int(mine.panel.iloc[0]) if len(mine) else 0,
+        "compared": compared,
+        "below": sum(1 for _, r, _ in compared if r is not None and r.objective == "sous l'objectif"),
+        "actions": int(due.n_actions.sum()) if len(due) else 0,
+        "patients": len(due),
+        "overdue": int((due.urgency == worklist.OVERDUE).sum()) if len(due) else 0,
+        "period": period,
+    }
 
 
 def _scope_structures(request: Request) -> list[Structure]:
@@ -414,7 +446,7 @@ def indicator(
     if no_data:
         return _no_data(request, measure.short_label, span, no_data)
     frame = results_for(user, svc, span, "provider")
-    rows = frame[(frame.measure_id == measure.id) & (frame.stratifier == "")]
+    rows = providers_shown(request, frame[(frame.measure_id == measure.id) & (frame.stratifier == "")])
     total = rows[rows.provider == TOTAL].iloc[0]
     providers = rows[rows.provider != TOTAL]
     if export:  # the doctors' names for the care team only
