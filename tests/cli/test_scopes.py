@@ -202,7 +202,9 @@ def test_gaps_of_one_structure_are_its_patients(network: LoadedNetwork, cli: Cli
     span, chosen = parse_period("2025"), [library()[MEASURES[0]]]
 
     def listed(finess: str) -> pd.DataFrame:
-        out = ok(cli, "gaps", "-m", MEASURES[0], "--format", "csv", "--structure", finess)
+        out = ok(
+            cli, "gaps", "-m", MEASURES[0], "--period", "2025", "--par-action", "--format", "csv", "--structure", finess
+        )
         return pd.read_csv(pd.io.common.StringIO(out), sep=";")
 
     of_a, of_b = listed(a), listed(b)

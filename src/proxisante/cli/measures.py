@@ -222,11 +222,15 @@ def gaps(
         raise typer.BadParameter(f"format {output!r} : attendu table ou csv")
     chosen = _selected(measure) if measure else actionable_measures()
     span = period_option(period) if period else None
+    # The scope is checked before anything is opened; --rattaches without --period is resolved again on the
+    # default period's end, once the last data is known.
+    scope = chosen_scope(structure, reseau, cpts, rattaches, span.end if span else dt.date.today())
     installation = open_installation()
     try:
         last = worklist.data_end(installation.warehouse)
-        span = span or worklist.default_period(installation.warehouse)
-        scope = chosen_scope(structure, reseau, cpts, rattaches, span.end)
+        if span is None:
+            span = worklist.default_period(installation.warehouse)
+            scope = chosen_scope(structure, reseau, cpts, rattaches, span.end) if rattaches else scope
         tables = ScopedTables(installation.warehouse, scope)
         if provider is not None:
             _check_provider(tables, provider)
