@@ -114,7 +114,7 @@ def serve(home: str, structures: str, port: int, ready: Any) -> None:
     from proxisante.web.app import create_app
 
     settings = Settings(home=Path(home), structures_path=Path(structures), secure_cookies=False)
-    app = create_app(settings)
+    app = create_app(settings, warm=True)  # as ``proxisante serve``
     ready.put(True)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 

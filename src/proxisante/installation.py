@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
+import ibis
 
 from proxisante.identity import IdentityVault, Pseudonymiser, load_or_create_key
 from proxisante.identity.chain import VAULT_LOG, AuditChain
@@ -36,6 +37,21 @@ class Installation:
     def objections(self) -> ObjectionRegistry:
         """Patients who objected to research and external reports (droit d'opposition)."""
         return ObjectionRegistry(self.vault, self.pseudonymiser)
+
+    def another_connection(self) -> Installation | None:
+        """The same installation on a warehouse connection of its own, for a load or a read beside the others:
+        on DuckDB a cursor of the same database (each has its own transaction and sees the last commit), on
+        PostgreSQL a second connection. None on an engine whose connection cannot be doubled safely (Spark:
+        its session is the process's). The vault and the pseudonymiser are shared (the vault opens its file
+        per operation); closing the copy leaves this installation's connection open."""
+        warehouse = self.warehouse
+        if warehouse.engine == "duckdb":
+            other = Warehouse(ibis.duckdb.from_connection(warehouse.duckdb.cursor()), warehouse.url)
+        elif warehouse.engine == "postgres":
+            other = Warehouse.connect(warehouse.url)
+        else:
+            return None
+        return Installation(self.settings, other, self.vault, self.pseudonymiser)
 
     def close(self) -> None:
         self.warehouse.close()

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import duckdb
-import ibis
 
 from proxisante.definitions import ParameterFile
 from proxisante.identity.keys import write_whole
@@ -47,7 +46,6 @@ from proxisante.ingest.files import InputFileError, os_error_words
 from proxisante.installation import Installation
 from proxisante.network.depot import LOCK_FILE, depot_root, exclusive
 from proxisante.network.structures import StructureError, StructureRegistry, load_source
-from proxisante.warehouse.connection import Warehouse
 
 if TYPE_CHECKING:
     from proxisante.settings import Settings
@@ -596,19 +594,15 @@ def report_of(extract: Path) -> ExtractReport | None:
 
 @contextlib.contextmanager
 def loading_installation(installation: Installation) -> Iterator[Installation]:
-    """The installation on a connection of its own for a load while others read: on DuckDB a cursor of the
-    same database (each connection of one process has its own transaction and sees the last commit), on
-    another engine a second connection. The vault and the pseudonymiser are shared (the vault opens its
-    file per operation). Closing it leaves the installation's own connection open."""
-    warehouse = installation.warehouse
-    if warehouse.engine == "duckdb":
-        loader = Warehouse(ibis.duckdb.from_connection(warehouse.duckdb.cursor()), warehouse.url)
-    else:
-        loader = Warehouse.connect(warehouse.url)
+    """The installation on a connection of its own for a load while others read
+    (:meth:`Installation.another_connection`; the installation itself on an engine that has one
+    connection only). Closing it leaves the installation's own connection open."""
+    loader = installation.another_connection()
     try:
-        yield Installation(installation.settings, loader, installation.vault, installation.pseudonymiser)
+        yield loader or installation
     finally:
-        loader.close()
+        if loader is not None:
+            loader.close()
 
 
 class DropFolderWorker:

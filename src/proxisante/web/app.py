@@ -40,6 +40,7 @@ from proxisante.web.security.auth import (
     load_or_create_secret,
 )
 from proxisante.web.services import InputError, Services, Unavailable
+from proxisante.web.warming import Warmer
 
 log = logging.getLogger(__name__)
 SECURITY = ParameterFile("proxisante.web.security", "security.yaml")
@@ -130,13 +131,16 @@ def create_app(
     poll_seconds: float | None = None,
     run_command: CommandRunner | None = None,
     command_token: str = "",
+    warm: bool = False,
 ) -> FastAPI:
     """The application; it owns (and closes at shutdown) the installation it opened itself. While it serves,
     a background thread loads the extracts of the drop folders every ``poll_seconds`` (default:
     ``poll_seconds`` of ``ingest/dropfolders.yaml``) on a connection of its own, so that pages keep reading
     the last committed state during a load (``ingest/dropfolders.py``). With ``run_command`` and
     ``command_token`` (``proxisante serve`` gives both), the command line of this data home runs its commands
-    here while the server holds the warehouse (``web/internal.py``)."""
+    here while the server holds the warehouse (``web/internal.py``). With ``warm`` (``serve`` sets it), a
+    background thread computes the default views of every scope at start and again for each structure as
+    soon as one of its loads commits (``web/warming.py``), so that no first visitor waits for them."""
     settings = settings or get_settings()
     owned = installation is None
     installation = installation or open_installation(settings)
@@ -152,12 +156,17 @@ def create_app(
     )
 
     drop_folders = DropFolderWorker(installation, poll_seconds)
+    warmer = Warmer(web.services, settings) if warm else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         drop_folders.start()
+        if warmer:
+            warmer.start()
         yield
         drop_folders.stop()  # the extract under way finishes; no other starts
+        if warmer:
+            warmer.stop(timeout=0)  # the view under way stops with the services below
         if owned:  # an installation given by the caller is the caller's to close
             web.services.close()
 
@@ -174,6 +183,7 @@ def create_app(
     )
     app.state.web = web
     app.state.drop_folders = drop_folders
+    app.state.warmer = warmer
     _handlers(app)
     app.include_router(api_router)
     mount_pages(app)

@@ -1,10 +1,12 @@
-"""The domain packages as the web application calls them: one lock, one cache, French errors.
+"""The domain packages as the web application calls them: one cache, connections that read side by side,
+French errors.
 
-The warehouse connection of an installation is not safe for concurrent queries, and the domain packages
-take seconds on a real centre while a page must answer in milliseconds. So every call goes
-through :meth:`Services.cached`: the result is kept under the key (last committed batches of the scope's
-structures, scope, call, parameters) and computed once, under a lock; a new load of a structure makes the
-old entries of the scopes that hold it unreachable, and leaves the other structures' figures cached.
+The domain packages take seconds on a real centre while a page must answer in milliseconds. So every call
+goes through :meth:`Services.cached`: the result is kept under the key (last committed batches of the
+scope's structures, scope, call, parameters) and computed once (a second request for the same key waits
+for the first); a new load of a structure makes the old entries of the scopes that hold it unreachable, and
+leaves the other structures' figures cached. Computations of different keys run at once, each on a warehouse
+connection of its own (:mod:`proxisante.web.readers`), so that a short page does not wait for a long one.
 Nothing here knows about HTTP or roles: routes decide who sees what.
 
 A :class:`Services` reads the warehouse as one :class:`~proxisante.network.scope.Scope` sees it (a
@@ -21,8 +23,9 @@ import datetime as dt
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import duckdb
@@ -48,9 +51,11 @@ from proxisante.territory.apl import Accessibility
 from proxisante.territory.communes import load_reference, reference_path
 from proxisante.warehouse.completeness import completeness_by_month
 from proxisante.warehouse.status import Status, quarantined_rows, warehouse_status
+from proxisante.web.readers import Readers
 
 SECURITY = ParameterFile("proxisante.web.security", "security.yaml")
 T = TypeVar("T")
+_MISSING = object()
 BATCH_TTL_SECONDS = 2.0  # how long the last batch id is trusted before asking the warehouse again
 
 
@@ -82,8 +87,16 @@ def measure_of(measure_id: str) -> Measure:
 
 @dataclass
 class _Shared:
-    """What every scope's view of one installation shares: last batch id, objections, whether closed."""
+    """What every scope's view of one installation shares: the readers, the cache and its locks, the last
+    batch ids, the objections, whether closed."""
 
+    readers: Readers
+    entries: int
+    cache: OrderedDict[Hashable, Any] = field(default_factory=OrderedDict)
+    guard: threading.Lock = field(default_factory=threading.Lock)  # held for dict operations only
+    # a lock per key being computed, and how many threads wait on it (removed when none)
+    computing: dict[Hashable, tuple[threading.RLock, list[int]]] = field(default_factory=dict)
+    vault_lock: threading.Lock = field(default_factory=threading.Lock)
     # when read, and the last committed batch id per structure ("" for loads made without one)
     batches: tuple[float, dict[str, str]] = (0.0, {})
     objections: tuple[float, frozenset[int]] = (0.0, frozenset())
@@ -91,26 +104,45 @@ class _Shared:
 
 
 class Services:
-    """Cached, serialised access to the domain packages of one installation, as ``scope`` sees it (default:
-    the network, i.e. everything)."""
+    """Cached access to the domain packages of one installation, as ``scope`` sees it (default: the network,
+    i.e. everything), computed on ``readers`` connections at once (default: ``readers`` of
+    ``web/security/security.yaml``)."""
 
-    def __init__(self, installation: Installation, entries: int | None = None, scope: Scope | None = None) -> None:
-        self.installation = installation
+    def __init__(
+        self,
+        installation: Installation,
+        entries: int | None = None,
+        scope: Scope | None = None,
+        readers: int | None = None,
+    ) -> None:
+        self._installation = installation
         self.scope = scope or Scope.network()
-        self.warehouse = ScopedTables(installation.warehouse, self.scope)
-        self.lock = threading.RLock()
         self.figure_lock = threading.RLock()
-        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
-        self._entries = entries or int(SECURITY.value("cache_entries"))
-        self._shared = _Shared()
+        size = readers or int(SECURITY.value("readers"))
+        self._shared = _Shared(Readers(installation, size), entries or int(SECURITY.value("cache_entries")))
 
     def for_scope(self, scope: Scope) -> Services:
-        """The same services as ``scope`` sees the warehouse: the cache, locks and batch id are shared, the
-        scope is in every cache key. A view of a view narrows it (``ScopedTables``), never widens it."""
+        """The same services as ``scope`` sees the warehouse: the cache, readers and batch ids are shared, the
+        scope is in every cache key. A view of a view narrows it (:meth:`Scope.narrowed`), never widens it."""
         view = copy.copy(self)
-        view.warehouse = ScopedTables(self.warehouse, scope)
-        view.scope = view.warehouse.scope
+        view.scope = self.scope.narrowed(scope)
         return view
+
+    @property
+    def installation(self) -> Installation:
+        """The installation on this thread's reading connection (inside a computation), else the server's."""
+        return self._shared.readers.current() or self._installation
+
+    @property
+    def warehouse(self) -> ScopedTables:
+        """The warehouse as the scope sees it, on this thread's reading connection."""
+        return ScopedTables(self.installation.warehouse, self.scope)
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Hold a reading connection for this thread while the block runs (the one it holds, if any)."""
+        with self._shared.readers.reading():
+            yield
 
     @property
     def closed(self) -> bool:
@@ -138,19 +170,22 @@ class Services:
         seen_at, batches = self._shared.batches
         if time.monotonic() - seen_at < BATCH_TTL_SECONDS and seen_at:
             return batches
-        # While a computation runs, the ids read a moment ago are good enough: pages never wait for them.
-        if not self.lock.acquire(blocking=not seen_at):
-            return batches
-        try:
-            whole = self.installation.warehouse
+        # While every reader is busy, the ids read a moment ago are good enough: pages never wait for them.
+        with self._shared.readers.reading(blocking=not seen_at) as reader:
+            if reader is None:
+                return batches
+            whole = reader.warehouse
             table = whole.table("etl_batch")
             origin = table.structure.fill_null("")
             last = whole.execute(table.group_by(origin=origin).aggregate(batch=table.batch_id.max()))
-            batches = {str(row.origin): str(row.batch) for row in last.itertuples()}
-            self._shared.batches = (time.monotonic(), batches)
-        finally:
-            self.lock.release()
+        batches = {str(row.origin): str(row.batch) for row in last.itertuples()}
+        self._shared.batches = (time.monotonic(), batches)
         return batches
+
+    def last_batches(self) -> dict[str, str]:
+        """The last committed batch id of every structure ("" for loads made without one), a few seconds old
+        at most: what the background recomputation (``web.warming``) watches."""
+        return dict(self._last_batches())
 
     def objections(self) -> frozenset[int]:
         """Pseudonyms of the patients who objected (identity vault), re-read every few seconds: an
@@ -160,7 +195,7 @@ class Services:
             return ids
         registry = ObjectionRegistry(self.installation.vault, self.installation.pseudonymiser)
         try:
-            with self.lock:
+            with self._shared.vault_lock:
                 ids = registry.person_ids()
         except duckdb.Error as error:  # fail closed: never figures that might count an objector
             raise Unavailable(
@@ -178,28 +213,59 @@ class Services:
         lock: threading.RLock | None = None,
         every_scope: bool = False,
     ) -> T:
-        """``compute()`` once per (last batch, scope, name, params). ``lock``: another lock than the warehouse's,
-        for computations that do not query it (figures), so that they do not queue behind the warehouse queries.
+        """``compute()`` once per (last batch, scope, name, params), on a reading connection of this thread's.
+        ``lock``: a lock to compute under instead, without holding a connection, for computations that do not
+        query the warehouse (figures: they call the cached results they draw, which read).
         ``every_scope``: the result reads nothing of the warehouse (a reference file) and is shared by every scope."""
         key = (self._version(), None if every_scope else self.scope, name, params)
-        if key in self._cache:
-            return self._cache[key]
-        with lock or self.lock:
-            if key in self._cache:  # computed by another thread while this one waited
-                return self._cache[key]
-            result = compute()
-            self._cache[key] = result
-            while len(self._cache) > self._entries:
-                self._cache.popitem(last=False)
+        found = self._lookup(key)
+        if found is not _MISSING:
+            return found
+        with self._computing(key):
+            found = self._lookup(key)
+            if found is not _MISSING:  # computed by another thread while this one waited
+                return found
+            with lock or self.reading():
+                result = compute()
+            self._store(key, result)
         return result
+
+    def _lookup(self, key: Hashable) -> Any:
+        shared = self._shared
+        with shared.guard:
+            return shared.cache.get(key, _MISSING)
+
+    def _store(self, key: Hashable, result: Any) -> None:
+        shared = self._shared
+        with shared.guard:
+            shared.cache[key] = result
+            while len(shared.cache) > shared.entries:
+                shared.cache.popitem(last=False)
+
+    @contextmanager
+    def _computing(self, key: Hashable) -> Iterator[None]:
+        """One computation per key at a time: a second request for it waits for the first's result. A lock per
+        key (the keys a computation reads from form no cycle), forgotten once nobody waits on it."""
+        shared = self._shared
+        with shared.guard:
+            lock, waiting = shared.computing.setdefault(key, (threading.RLock(), [0]))
+            waiting[0] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with shared.guard:
+                waiting[0] -= 1
+                if not waiting[0]:
+                    del shared.computing[key]
 
     def figure(self, name: str, params: Hashable, compute: Callable[[], str]) -> str:
         """A chart's JSON, cached like other results but built outside the warehouse lock."""
         return self.cached(name, params, compute, lock=self.figure_lock)
 
     def call(self, call: Callable[[], T]) -> T:
-        """An uncached call, serialised with the others (nominative lists are not kept)."""
-        with self.lock:
+        """An uncached call (nominative lists are not kept), on a reading connection of this thread's."""
+        with self.reading():
             return call()
 
     def warm(self) -> None:
@@ -231,10 +297,11 @@ class Services:
                 raise
 
     def close(self) -> None:
-        """Close the installation once the call under way (if any) has finished."""
+        """Close the reading connections once the computations under way have finished, then the
+        installation."""
         self._shared.closed = True
-        with self.lock:
-            self.installation.close()
+        self._shared.readers.close()
+        self._installation.close()
 
     # -- warehouse -----------------------------------------------------------------------------
 
