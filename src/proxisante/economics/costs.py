@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -116,7 +117,7 @@ def french_errors(origin: object, error: ValidationError) -> str:
     return f"{origin} : " + " ; ".join(parts)
 
 
-def _french_message(item: dict) -> str:
+def _french_message(item: Any) -> str:
     kind, context = item["type"], item.get("ctx") or {}
     messages = {
         "missing": "obligatoire",
