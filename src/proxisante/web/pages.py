@@ -575,14 +575,21 @@ def _detail(kind: str, span: Any, provider: str | None, sans_medecin: bool, chos
     return ", ".join(parts)
 
 
-def _named_rows(request: Request, frame: pd.DataFrame, chosen: worklist_view.Filters, detail: str, size: int | None):
+def _named_rows(
+    request: Request,
+    frame: pd.DataFrame,
+    chosen: worklist_view.Filters,
+    detail: str,
+    size: int | None,
+    action: str = "liste nominative",
+):
     """The filtered, searched, sorted rows with names: the page asked (``size``) or all of them (None).
 
     Names are read (vault, audit) for the rows sent only, unless a search or a sort by name needs those of
     the whole filtered list: then that read is the one audited."""
     rows = worklist_view.filtered(frame, chosen)
     if chosen.needs_names or size is None:
-        audited(request, "liste nominative", detail, rows.person_id.tolist())
+        audited(request, action, detail, rows.person_id.tolist())
         named = worklist.search(with_names(request, rows, detail), chosen.q)
         named = worklist_view.sorted_rows(named, chosen)
         if size is None:
@@ -591,7 +598,7 @@ def _named_rows(request: Request, frame: pd.DataFrame, chosen: worklist_view.Fil
         return shown, len(named), pages
     rows = worklist_view.sorted_rows(rows, chosen)
     shown, pages = worklist.page(rows, chosen.page, size)
-    audited(request, "liste nominative", detail, shown.person_id.tolist())
+    audited(request, action, detail, shown.person_id.tolist())
     return with_names(request, shown, detail), len(rows), pages
 
 
@@ -658,8 +665,7 @@ def _export(
 ) -> Response:
     svc, span, provider, frame = _work_list(request, periode, medecin, sans_medecin)
     detail = _detail(f"export {extension.upper()} liste de travail", span, provider, sans_medecin, chosen)
-    named, _, _ = _named_rows(request, frame, chosen, detail, None)
-    request.state.audited = True
+    named, _, _ = _named_rows(request, frame, chosen, detail, None, "export nominatif")
     names = svc.provider_names()
     name = worklist_view.export_name(span, extension, sans_medecin)
     if extension == "xlsx":
