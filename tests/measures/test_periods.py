@@ -19,6 +19,7 @@ from proxisante.measures.periods import (
     no_data_message,
     parse_day,
     parse_period,
+    previous,
     require_data,
 )
 from proxisante.measures.results import run
@@ -114,3 +115,12 @@ def test_quarter_results_equal_the_12_months_ending_with_it(network: LoadedNetwo
         assert short.numerator.iloc[0] < quarter.numerator.iloc[0]  # two HbA1c in a quarter: rare
     finally:
         installation.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "before"),
+    [("2025", "2024"), ("2025-T1", "2024-T4"), ("2025-T3", "2025-T2"), ("2025-01", "2024-12"),
+     ("12M:2025-06-30", "12M:2024-06-30")],
+)  # fmt: skip
+def test_previous(text: str, before: str) -> None:
+    assert previous(parse_period(text)) == parse_period(before)

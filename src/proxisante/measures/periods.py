@@ -117,6 +117,19 @@ def rolling(end: dt.date) -> Period:
     return Period(f"12M:{end.isoformat()}", start, end, explicit=Window(months=12))
 
 
+def previous(period: Period) -> Period:
+    """The period of the same kind just before: 2024 for 2025, 2025-T2 for 2025-T3, 2025-05 for 2025-06, the 12
+    months before for ``12M:…`` (a trend, the "évolution" of a report or a page)."""
+    if _YEAR.match(period.label):
+        return parse_period(str(int(period.label) - 1))
+    if match := _QUARTER.match(period.label):
+        year, quarter = int(match[1]), int(match[2])
+        return parse_period(f"{year - 1}-T4" if quarter == 1 else f"{year}-T{quarter - 1}")
+    if _MONTH.match(period.label):
+        return month_period(period.start - dt.timedelta(days=1))
+    return rolling(period.start - dt.timedelta(days=1))
+
+
 def month_period(day: dt.date) -> Period:
     """The calendar month of ``day``: its indicators are their natural window ending on the month's last day."""
     return _month(day.year, day.month)

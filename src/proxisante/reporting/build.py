@@ -28,7 +28,7 @@ from proxisante.economics.payments import MODELS
 from proxisante.economics.profile_warehouse import profile_from_warehouse
 from proxisante.economics.uncertainty import simulate
 from proxisante.measures.definition import GROUPS, Measure, library
-from proxisante.measures.periods import Period, parse_period, rolling
+from proxisante.measures.periods import Period, previous
 from proxisante.measures.results import protect as protect_run
 from proxisante.measures.results import run
 from proxisante.population.panel import SEXES, band_labels
@@ -153,18 +153,9 @@ def previous_periods(period: Period, count: int) -> list[Period]:
     found = []
     current = period
     for _ in range(count):
-        current = _before(current)
+        current = previous(current)
         found.append(current)
     return found[::-1]
-
-
-def _before(period: Period) -> Period:
-    if period.label.isdigit():
-        return parse_period(str(int(period.label) - 1))
-    if "-T" in period.label:
-        year, quarter = (int(x) for x in period.label.split("-T"))
-        return parse_period(f"{year - 1}-T4" if quarter == 1 else f"{year}-T{quarter - 1}")
-    return rolling(period.start - dt.timedelta(days=1))
 
 
 # -- patientèle --------------------------------------------------------------------------------
