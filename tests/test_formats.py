@@ -144,3 +144,27 @@ def test_indicator_table_names_counts_units_and_doctors() -> None:
     second = out.iloc[1].to_dict()
     assert (second["taux"], second["unité"], second["calculable"]) == (29.1, "pour 100", "non")
     assert "e-17" not in formats.csv_text(out) and "True" not in formats.csv_text(out)
+
+
+def test_gap_table_is_french() -> None:
+    frame = pd.DataFrame(
+        {
+            "measure_id": ["a"],
+            "person_id": [123456789012],
+            "mt_rpps": ["10000000001"],
+            "age": [67],
+            "sex": ["F"],
+            "action": ["Proposer le test"],
+            "evidence_date": [dt.date(2023, 3, 1)],
+            "due_since": [pd.Timestamp("2025-03-01")],
+        }
+    )
+    out = formats.gap_table(frame, {"a": _Measure("Dépistage", "proportion")}, {"10000000001": "MARTIN Anne"})
+    assert list(out.columns) == [
+        "pseudonyme", "âge", "sexe", "médecin traitant", "RPPS du médecin traitant", "indicateur", "code", "action",
+        "dernier acte", "à faire depuis",
+    ]  # fmt: skip
+    assert out.iloc[0].tolist() == [
+        "123456789012", 67, "F", "MARTIN Anne", "10000000001", "Dépistage", "a", "Proposer le test", "01/03/2023",
+        "01/03/2025",
+    ]  # fmt: skip

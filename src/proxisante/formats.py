@@ -361,3 +361,35 @@ FLOW_HEADERS = {
     "net_change": "solde",
     "panel_end": "fin",
 }
+
+
+# -- care gaps, one row per gap (``gaps --par-action``) ----------------------------------------------------------
+
+GAP_HEADERS = {
+    "family_name": "nom",
+    "given_names": "prénoms",
+    "birth_date": "né(e) le",
+    "phone": "téléphone",
+    "person_id": "pseudonyme",
+    "age": "âge",
+    "sex": "sexe",
+    "mt_name": "médecin traitant",
+    "mt_rpps": "RPPS du médecin traitant",
+    "label": "indicateur",
+    "measure_id": "code",
+    "action": "action",
+    "evidence_date": "dernier acte",
+    "due_since": "à faire depuis",
+    "done_since": "fait depuis",
+}
+
+
+def gap_table(frame: pd.DataFrame, measures: Mapping[str, Scored], names: Mapping[str, str] | None) -> pd.DataFrame:
+    """Care gaps, one row per gap, as the French CSV writes them: the indicator's label beside its code, the
+    doctor's name beside the RPPS (``names``, for the care team), dates dd/mm/yyyy, French headers."""
+    out = frame.assign(label=[measures[m].short_label if m in measures else m for m in frame.measure_id])
+    if names is not None and "mt_rpps" in out:
+        out = out.assign(mt_name=out.mt_rpps.map(lambda r: names.get(str(r), "")))
+    if "person_id" in out:
+        out = out.assign(person_id=out.person_id.astype("string"))
+    return french_frame(out, GAP_HEADERS)
