@@ -14,7 +14,7 @@ import pytest
 from proxisante.ingest.omop import load_omop
 from proxisante.installation import Installation, open_installation
 from proxisante.omop.cdm import cdm_tables
-from proxisante.research.export import ExportOptions, export_omop
+from proxisante.research.export import ExportOptions, export_omop, selected_tables
 from proxisante.settings import Settings
 from tests.lib.paths import SHARED
 
@@ -65,8 +65,12 @@ def content(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
 
 def test_round_trip_gives_the_same_content(original: Installation, tmp_path: Path) -> None:
     out = tmp_path / "export"
-    result = export_omop(original.warehouse, out, ExportOptions(file_format="csv"))
+    steps: list[str] = []
+    result = export_omop(original.warehouse, out, ExportOptions(file_format="csv"), progress=steps.append)
     assert result.rows["person"] == 28 and result.rows["measurement"] == 10040
+    # each table read, then each written: what the command's progress bar shows
+    tables = [t.name for t in selected_tables(ExportOptions(file_format="csv"))]
+    assert steps == tables + tables
     again = _open(tmp_path / "again")
     try:
         _load(again, out, "export")
@@ -166,6 +170,7 @@ def test_cli_ingest_and_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         app, ["export", "omop", str(out), "--format", "parquet", "--date-shift", "--no-vocabulary", "--by", "dim"]
     )
     assert done.exit_code == 0, done.output
+    assert "Export OMOP" in done.output  # the progress bar of an 11-second command (issue 21)
     assert pq.read_metadata(out / "measurement.parquet").num_rows == 10040
     assert not (out / "concept.parquet").exists()
     entry = read_log(tmp_path / "home")[-1]

@@ -11,12 +11,12 @@ from typing import Annotated
 
 import typer
 
-from proxisante.cli.common import console, number, os_error_text, print_row_counts
+from proxisante.cli.common import console, number, os_error_text, print_row_counts, progress_bar
 from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope
 from proxisante.cli.scope import scope_from_options as chosen_scope
 from proxisante.installation import open_installation
 from proxisante.network.scope import ScopedTables
-from proxisante.research.export import ExportError, ExportOptions, export_omop, scope_entry
+from proxisante.research.export import ExportError, ExportOptions, export_omop, scope_entry, selected_tables
 from proxisante.research.projects import append_log
 
 export_app = typer.Typer(help="Exports de l'entrepôt dans des formats standard.", no_args_is_help=True)
@@ -58,7 +58,18 @@ def export_omop_command(
         print_scope(scope, installation.settings)
         scoped = ScopedTables(installation.warehouse, scope)
         where = {"scope": scope_entry(scope)}
-        result = export_omop(scoped, out, options, installation.objections.person_ids(), extra=where)
+        with progress_bar() as bar:
+            task = bar.add_task(
+                "Export OMOP (lecture puis écriture des tables)", total=2 * len(selected_tables(options))
+            )
+            result = export_omop(
+                scoped,
+                out,
+                options,
+                installation.objections.person_ids(),
+                extra=where,
+                progress=lambda table: bar.update(task, advance=1, description=f"Export OMOP : {table}"),
+            )
         try:
             append_log(
                 installation.settings.home_dir,

@@ -28,7 +28,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -157,7 +157,13 @@ def selected_tables(options: ExportOptions) -> list[CdmTable]:
 class OmopExport:
     """One export while it is built: the selected rows (warehouse ids) in a private DuckDB, then written."""
 
-    def __init__(self, warehouse: Readable, options: ExportOptions, excluded: frozenset[int] = frozenset()) -> None:
+    def __init__(
+        self,
+        warehouse: Readable,
+        options: ExportOptions,
+        excluded: frozenset[int] = frozenset(),
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         if options.file_format not in FORMATS:
             raise ExportError(f"format inconnu : {options.file_format} (csv ou parquet)")
         if options.period and options.period[0] > options.period[1]:
@@ -169,6 +175,7 @@ class OmopExport:
         self.con = duckdb.connect()
         self.key = secrets.token_hex(32)  # never written anywhere
         self.dropped: dict[str, int] = {}
+        self.progress = progress or (lambda _: None)  # called with each table's name as it is read, then written
 
     def close(self) -> None:
         """Free the private DuckDB holding the export's rows."""
@@ -186,6 +193,7 @@ class OmopExport:
             self.con.register(f"arrow_{table.name}", self.warehouse.to_pyarrow(expr))
             self.con.execute(f'CREATE TABLE "src_{table.name}" AS SELECT * FROM "arrow_{table.name}"')
             self.con.unregister(f"arrow_{table.name}")
+            self.progress(table.name)
 
     def _persons(self) -> Table:
         person = self.warehouse.table("person")
@@ -343,6 +351,7 @@ class OmopExport:
             if before - rows[table.name]:  # rows whose required reference is outside the export
                 self.dropped[table.name] = before - rows[table.name]
             files[table.name] = {"file": path.name, "rows": rows[table.name], "sha256": _sha256(path)}
+            self.progress(table.name)
         source = out / f"cdm_source.{self.options.file_format}"
         rows["cdm_source"] = self._copy(self._cdm_source_sql(), source)
         files["cdm_source"] = {"file": source.name, "rows": 1, "sha256": _sha256(source)}
@@ -448,10 +457,12 @@ def export_omop(
     options: ExportOptions,
     excluded: frozenset[int] = frozenset(),
     extra: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ExportResult:
     """Export the warehouse (objecting persons ``excluded``) as an OMOP CDM 5.4 dataset in ``out``: written
-    beside it and moved in place whole (:func:`published`). ``extra`` entries go to the manifest (the scope)."""
-    export = OmopExport(warehouse, options, excluded)
+    beside it and moved in place whole (:func:`published`). ``extra`` entries go to the manifest (the scope);
+    ``progress(table)`` is called twice per table of :func:`selected_tables`, once read and once written."""
+    export = OmopExport(warehouse, options, excluded, progress)
     try:
         export.read()
         with published(out) as staging:
