@@ -91,7 +91,7 @@ def test_bad_dates_and_unknown_structures(runner: CliRunner) -> None:
     result = CliRunner().invoke(
         app, ["structures", "add", "--finess", GUERET, "--nom", "X", "--type", "CDS", "--adhesion", "2024-02-30"]
     )
-    assert result.exit_code == 2 and "--adhesion" in result.output and "date invalide" in result.output
+    assert result.exit_code == 2 and "--adhesion" in result.output and "impossible" in result.output
     assert "structure inconnue" in run(runner, "structures", "show", GUERET, code=2)
     assert "structure inconnue" in run(runner, "structures", "leave", GUERET, code=2)
     add_gueret(runner)

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from proxisante.cli.common import console, date, number, print_row_counts
+from proxisante.measures.periods import PeriodError, parse_day
 
 if TYPE_CHECKING:
     from proxisante.network.purge import PurgeReport
@@ -42,12 +43,10 @@ def _day(value: str | None, field: str) -> dt.date | None:
     """``--adhesion`` / ``--date``: AAAA-MM-JJ (or JJ/MM/AAAA), else a French refusal naming the field."""
     if value is None:
         return None
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return dt.datetime.strptime(value, pattern).date()
-        except ValueError:
-            continue
-    raise typer.BadParameter(f"date invalide « {value} » (attendu AAAA-MM-JJ)", param_hint=field)
+    try:
+        return parse_day(value)
+    except PeriodError as error:
+        raise typer.BadParameter(str(error), param_hint=field) from error
 
 
 @structures_app.command("add")
