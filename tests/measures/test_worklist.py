@@ -129,3 +129,26 @@ def test_without_mt_lists_the_patients_seen_without_one() -> None:
     gaps = care_gaps(c.warehouse(), parse_period("2025"), [measure(HBA1C)], without_mt=True)
     assert c.names(gaps.person_id) == {"no_mt"}
     assert gaps.mt_rpps.isna().all()
+
+
+def test_two_indicators_asking_the_same_action_are_one_item() -> None:
+    vaccine = measure("vax_pneumo_65").action
+    assert measure("fmt_pneumo_at_risk").action == vaccine  # the library asks the same vaccine twice
+    gaps = pd.DataFrame(
+        {
+            "measure_id": ["vax_pneumo_65", "fmt_pneumo_at_risk", HBA1C],
+            "person_id": [7, 7, 7],
+            "mt_rpps": ["10000000001"] * 3,
+            "care_site_id": [1, 1, 1],
+            "age": [70] * 3,
+            "age_band": ["65-74"] * 3,
+            "sex": ["F"] * 3,
+            "action": [vaccine, vaccine, measure(HBA1C).action],
+            "evidence_date": [None] * 3,
+            "due_since": [dt.date(2025, 1, 1), dt.date(2024, 1, 1), dt.date(2025, 6, 1)],
+        }
+    )
+    (row,) = worklist.work_list(gaps, dt.date(2025, 12, 31)).itertuples()
+    assert row.n_actions == 2 and [i.action for i in row.items] == [vaccine, measure(HBA1C).action]
+    assert row.items[0].due_since == dt.date(2024, 1, 1)  # the older date
+    assert set(row.measure_ids) == {"vax_pneumo_65", "fmt_pneumo_at_risk", HBA1C}

@@ -103,9 +103,10 @@ def work_list(
     risk: dict[int, str] | None = None,
     done_since: Iterable[dt.date | None] | None = None,
 ) -> pd.DataFrame:
-    """One row per patient of ``gaps`` (``care_gaps``), most urgent first: the open actions (``n_actions``),
-    the oldest date one is due since, ``urgency`` on ``reference`` and every action as an :class:`Item`
-    (those closed since the period carry their date). ``risk``: levels by person (``risk_levels``)."""
+    """One row per patient of ``gaps`` (``care_gaps``), most urgent first: the open actions (``n_actions``, one
+    per action text), the oldest date one is due since, ``urgency`` on ``reference``, the indicators of the open
+    actions (``measure_ids``) and every action as an :class:`Item` (those closed since the period carry their
+    date). ``risk``: levels by person (``risk_levels``)."""
     if gaps.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in WORKLIST_COLUMNS})
     known = library()
@@ -125,6 +126,9 @@ def work_list(
             for r in group.sort_values(["due_since", "measure_id"]).itertuples()
         )
         open_items = [i for i in items if i.done_since is None]
+        measure_ids = tuple(i.measure_id for i in open_items)
+        items = _one_per_action(items)
+        open_items = [i for i in items if i.done_since is None]
         due = min((i.due_since for i in open_items), default=None)
         first = group.iloc[0]
         rows.append(
@@ -139,11 +143,23 @@ def work_list(
                 "n_actions": len(open_items),
                 "due_since": due,
                 "urgency": urgency(due, reference),
-                "measure_ids": tuple(i.measure_id for i in open_items),
+                "measure_ids": measure_ids,
                 "items": items,
             }
         )
     return order(pd.DataFrame(rows, columns=list(WORKLIST_COLUMNS)), "echeance")
+
+
+def _one_per_action(items: tuple[Item, ...]) -> tuple[Item, ...]:
+    """One item per action text: two indicators asking the same thing (the pneumococcal vaccine of the 65+
+    and of the patients at risk) are one thing to do, due since the older date; an action still open for
+    one indicator is open."""
+    kept: dict[str, Item] = {}
+    for item in items:  # oldest due first
+        seen = kept.get(item.action)
+        if seen is None or (seen.done_since is not None and item.done_since is None):
+            kept[item.action] = item
+    return tuple(kept.values())
 
 
 def _day(value: object) -> dt.date | None:
