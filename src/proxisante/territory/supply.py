@@ -11,7 +11,10 @@ Three sources:
   of each activity site; a practitioner's one FTE is split between his sites (the extract has neither
   activity volumes nor ages, and the outputs say so);
 - a synthetic supply spread from population by seeded rules (parameters ``synthetic_*``), for the
-  demo and the bench when no real file is given: every title built on it says so.
+  demo and the bench when no real file is given: every title built on it says so. GPs practise in
+  local centres (a town, or the largest commune of its surroundings, the bourg of rural areas) and
+  serve the communes around them, so that a rural département has GPs where a real one has them and
+  hardly any commune is left without one within reach (a few mountain hamlets and islands).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from proxisante.definitions import ParameterFile
+from proxisante.territory.travel import neighbour_pairs
 
 if TYPE_CHECKING:
     from proxisante.warehouse.tables import Tables
@@ -114,24 +118,55 @@ def read_supply(path: Path) -> Supply:
 
 
 def synthetic_supply(communes: pd.DataFrame, seed: int = SYNTHETIC_SEED) -> Supply:
-    """GP FTE spread from population: none below ``synthetic_min_population``, elsewhere in proportion to
-    population ** ``synthetic_attraction`` × a seeded log-normal noise, totalling
-    ``synthetic_gp_fte_per_100k`` per 100,000 inhabitants of the communes given. Rounded to 0.1 FTE."""
+    """GP FTE spread from population over local centres (:func:`local_centres`), each in proportion to the
+    population it serves (its own and that of the communes nearest to it) ** ``synthetic_attraction`` × a
+    seeded log-normal noise, totalling ``synthetic_gp_fte_per_100k`` per 100,000 inhabitants of the
+    communes given. Rounded to 0.1 FTE."""
     population = communes["population"].to_numpy(dtype="float64")
-    eligible = population >= float(PARAMETERS.value("synthetic_min_population"))
+    centre, served = local_centres(communes)
     rng = np.random.default_rng(seed)
     noise = rng.lognormal(0.0, float(PARAMETERS.value("synthetic_noise_sigma")), size=len(population))
-    weight = np.where(eligible, population ** float(PARAMETERS.value("synthetic_attraction")) * noise, 0.0)
+    weight = np.where(centre, served ** float(PARAMETERS.value("synthetic_attraction")) * noise, 0.0)
     total = population.sum() * float(PARAMETERS.value("synthetic_gp_fte_per_100k")) / 100_000
     fte = np.round(total * weight / weight.sum(), 1) if weight.sum() > 0 else np.zeros(len(population))
     series = pd.Series(fte, index=communes["code"].astype("string").to_numpy())
     parameters = [
         "synthetic_gp_fte_per_100k",
         "synthetic_min_population",
+        "synthetic_centre_radius_km",
         "synthetic_attraction",
         "synthetic_noise_sigma",
     ]
     return Supply(series[series > 0], "offre synthétique", synthetic=True, parameters=parameters)
+
+
+def local_centres(communes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Which communes hold GPs in the synthetic supply, and the population each serves.
+
+    A local centre is a commune of at least ``synthetic_min_population`` inhabitants, or the most populous
+    within ``synthetic_centre_radius_km`` (ties: the larger INSEE code). Every commune is served by its
+    nearest local centre within three times that radius; ``served`` is the population a centre serves
+    (0 for the other communes)."""
+    population = communes["population"].to_numpy(dtype="float64")
+    lat, lon = communes["lat"].to_numpy(dtype="float64"), communes["lon"].to_numpy(dtype="float64")
+    n = len(population)
+    rank = np.empty(n, dtype="int64")
+    rank[np.lexsort((communes["code"].astype("string").to_numpy(), population))] = np.arange(n)
+    radius = float(PARAMETERS.value("synthetic_centre_radius_km"))
+    i, j, _ = neighbour_pairs(lat, lon, radius)
+    largest_around = np.full(n, -1, dtype="int64")
+    other = i != j
+    np.maximum.at(largest_around, i[other], rank[j[other]])
+    centre = (population >= float(PARAMETERS.value("synthetic_min_population"))) | (rank > largest_around)
+    i, j, km = neighbour_pairs(lat, lon, 3 * radius)
+    towards = centre[j]
+    i, j, km = i[towards], j[towards], km[towards]
+    order = np.lexsort((j, j != i, km, i))  # a centre serves itself, even with a neighbour on the same point
+    i, j = i[order], j[order]
+    first = np.r_[True, i[1:] != i[:-1]] if len(i) else np.zeros(0, dtype=bool)
+    served = np.zeros(n)
+    np.add.at(served, j[first], population[i[first]])
+    return centre, served
 
 
 def warehouse_supply(warehouse: Tables, on: dt.date) -> Supply:
