@@ -70,7 +70,9 @@ class Member(Protocol):
 class SynthOptions:
     """What to generate. ``centre_commune`` (INSEE code) defaults to the small-town candidate; ``encoding``
     is that of the CSV files (``cp1252``: Windows-1252 with CRLF line ends, as a Windows EHR writes them);
-    ``defect_rate`` replaces the rate of ``parameters.yaml`` (``defects.rate``)."""
+    ``defect_rate`` replaces the rate of ``parameters.yaml`` (``defects.rate``). ``start`` and ``end`` are
+    fixed dates, never today's: the same options must give the same bytes on any day (a test, a bench or
+    a demo compared with yesterday's), so the data ends on ``end`` whatever the clock says."""
 
     patients: int = 20_000
     seed: int = 42
