@@ -140,9 +140,11 @@ class EconomicModel:
 
 @dataclass
 class Economics:
+    """The economic summary: present only when the structure's real costs were given (``report --costs``)."""
+
     year: int
     costs_label: str
-    costs_example: bool
+    costs_example: bool  # always False since the example costs are refused; kept for the JSON schema
     draws: int
     seed: int
     models: list[EconomicModel]
