@@ -90,6 +90,7 @@ def test_the_researcher_sees_professionals_under_a_stable_pseudonym(app, clients
     table = re.search(r'<table id="by-provider">(.*?)</table>', html, re.S)[1]  # type: ignore[index]
     shown = re.findall(rf"{LABEL} [0-9A-F]{{6}}", table)
     assert shown and set(shown) <= {pseudonym(key, r) for r in rpps}
+    assert shown == sorted(shown)  # not in the order of the RPPS, which would give each doctor back
     assert not any(r in html for r in rpps) and not any(n in table for n in names)
     again = unescape(client.get(f"/indicateurs/{MEASURE}?periode={svc.default_year() - 1}").text)
     assert re.findall(rf"{LABEL} [0-9A-F]{{6}}", again) == re.findall(rf"{LABEL} [0-9A-F]{{6}}", html)
@@ -97,6 +98,8 @@ def test_the_researcher_sees_professionals_under_a_stable_pseudonym(app, clients
     providers = {r["provider"] for r in api} - {TOTAL}
     assert providers and all(p.startswith(f"{LABEL} ") for p in providers)
     assert set(shown) <= providers
+    hba1c = [r["provider"] for r in api if r["measure_id"] == MEASURE and r["stratifier"] == ""]
+    assert hba1c[0] == TOTAL and hba1c[1:] == sorted(hba1c[1:])
     assert not any(r in str(api) for r in rpps)
 
 

@@ -29,6 +29,7 @@ from proxisante.web.security.permissions import names_professionals
 
 KEY_FILE = "professionnels.key"
 LABEL = "Professionnel"
+GROUP_COLUMNS = ("measure_id", "period", "stratifier", "stratum")  # a table's rows per professional come in groups
 DIGITS = 6  # hexadecimal characters: 16.7 million values, no two doctors of a network alike in practice
 
 _keys: dict[Path, bytes] = {}
@@ -63,4 +64,14 @@ def providers_shown(request: Request, frame: pd.DataFrame, column: str = "provid
         return frame
     key = key_of(request.app.state.web.settings.accounts)
     shown = frame[column].map(lambda r: r if pd.isna(r) or r == TOTAL else pseudonym(key, str(r)))
-    return frame.assign(**{column: shown})
+    return _in_pseudonym_order(frame.assign(**{column: shown}), column)
+
+
+def _in_pseudonym_order(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The rows of each group (measure, stratum...) ordered by pseudonym, the total first: rows in the order of
+    the RPPS would give each pseudonym back to whoever holds the structure's list of RPPS (a public directory)."""
+    groups = [c for c in frame.columns if c in GROUP_COLUMNS]
+    rank = frame.groupby(groups, sort=False, dropna=False).ngroup() if groups else pd.Series(0, index=frame.index)
+    label = frame[column].astype("string").fillna("")
+    order = pd.DataFrame({"rank": rank, "total": label != TOTAL, "label": label}, index=frame.index)
+    return frame.loc[order.sort_values(["rank", "total", "label"], kind="stable").index].reset_index(drop=True)
