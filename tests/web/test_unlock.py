@@ -60,6 +60,8 @@ def test_an_admin_sees_the_blocked_account_and_unlocks_it(fresh) -> None:
     assert _block(stranger, "chercheur").status_code == 429
     admin = TestClient(fresh, base_url="http://127.0.0.1")
     csrf = login(admin, "admin")
+    listed = {a["username"]: a["blocked_seconds"] for a in admin.get("/api/accounts").json()}
+    assert 14 * 60 < listed["chercheur"] <= 15 * 60 and listed["gestionnaire"] is None
     page = unescape(admin.get("/administration").text)
     assert "bloqué (trop d'échecs de connexion, encore 15 min)" in page
     assert 'action="/administration/comptes/chercheur/debloquer"' in page

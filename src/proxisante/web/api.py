@@ -408,6 +408,9 @@ def audit(request: Request, limit: Limit = 200) -> dict[str, Any]:
 
 @router.get("/accounts", name="api_accounts", summary="Comptes et rôles")
 def accounts(request: Request) -> list[dict[str, Any]]:
+    """The accounts the admin manages; ``blocked_seconds``: how long a rate-limited account still waits (null when
+    it is not blocked; an admin unlocks it on the administration page or with ``proxisante users unlock``)."""
+    blocked = request.app.state.web.limiter.blocked_accounts()
     return [
         {
             "username": a.username,
@@ -418,6 +421,7 @@ def accounts(request: Request) -> list[dict[str, Any]]:
             "created_at": a.created_at.isoformat(),
             "structure": a.structure,
             "cpts": a.cpts,
+            "blocked_seconds": round(blocked[a.username]) if a.username in blocked else None,
         }
         for a in managed_accounts(request)
     ]
