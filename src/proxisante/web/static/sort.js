@@ -1,7 +1,8 @@
 // Sorting of every table of a page (progressive enhancement: without JavaScript the table is as served).
 // A header becomes a button; a click sorts the rows by that column, a second click reverses. Cells are read
 // the French way: "12 345", "61,2 %", "34,7 pour 100", "−3", "31/12/2025", "janv. 2025"; a cell may give its
-// own key in data-sort. Empty, masked ("s") and "n.s." cells go last; rows marked class="total" stay last.
+// own key in data-sort. Empty, masked ("s") and "n.s." cells go last; rows marked class="total" stay last. A table
+// sorted by the server (links in its headers) or holding a form, or marked data-sortable="non", is left alone.
 (function () {
   var MONTHS = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."];
   var MISSING = ["", "s", "n.s.", "—", "-", "< 10", "secret"];
@@ -48,6 +49,8 @@
     root.querySelectorAll("table").forEach(function (table) {
       if (table.dataset.sortable === "non" || table.dataset.sortReady || !table.tHead || !table.tBodies.length) return;
       if (table.tBodies[0].rows.length < 2) return;
+      // A table the server sorts itself (links in its headers: a paged list) or a form (fields in its rows) is left as is.
+      if (table.tHead.querySelector("a, button, input, select") || table.tBodies[0].querySelector("input, select, textarea")) return;
       var headers = table.tHead.rows[0].cells;
       Array.prototype.forEach.call(headers, function (th, index) {
         if (th.colSpan > 1) return;
