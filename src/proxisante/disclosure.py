@@ -133,8 +133,11 @@ class DisclosureSettings:
     def with_threshold(self, value: int) -> DisclosureSettings:
         """The same rules with the caller's threshold (e.g. 11 for a CASD release)."""
         _check_threshold(value, "threshold")
-        source = f"Set by the caller; disclosure.yaml says {self.threshold.value}."
-        rule = Parameter(name="threshold", values=[(dt.date.today(), value)], source=source, confidence="U")
+        source = f"Fixé pour cette diffusion ; disclosure.yaml indique {self.threshold.value}."
+        label = self.threshold.label
+        rule = Parameter(
+            name="threshold", label=label, values=[(dt.date.today(), value)], source=source, confidence="U"
+        )
         return replace(self, threshold=rule)
 
 

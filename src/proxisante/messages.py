@@ -161,6 +161,10 @@ def french_reason(reason: str | None) -> str:
     return reason
 
 
+# How sure a parameter's value is (``confidence`` of the parameter files), in words a manager reads.
+CONFIDENCE = {"C": "confirmé", "P": "partiellement confirmé", "U": "non confirmé"}
+
+
 # pydantic's error types in French (``{...}``: the error's context), for the types this project can meet.
 _PYDANTIC: dict[str, str] = {
     "missing": "obligatoire",

@@ -33,7 +33,7 @@ def test_apl_of_the_creuse_says_synthetic_supply_and_population_under_the_thresh
     out = run(runner, "apl", "--departement", "23", *REFERENCE, "--limite", "5")
     assert "Creuse (23)" in out and "OFFRE SYNTHÉTIQUE" in out
     assert "sous le seuil de 2,5" in out and "255 communes" in out
-    assert "Paramètres non confirmés (U)" in out and "decay_drees_2015" in out
+    assert "Paramètres non confirmés :" in out and "pondération par temps d'accès, DREES depuis 2015" in out
     csv = run(runner, "apl", "--departement", "23", *REFERENCE, "--format", "csv")
     lines = csv.strip().splitlines()
     assert lines[0] == "code;name;departement;population;fte;apl;below_threshold" and len(lines) == 256

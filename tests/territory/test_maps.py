@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import socket
 from pathlib import Path
@@ -140,3 +141,14 @@ def test_colour_scale_breaks_at_the_threshold_in_both_renderings() -> None:
     cmap = colormap(data)
     below, above = cmap(t - 0.01), cmap(t + 0.01)
     assert below[0] > below[2] and above[2] > above[0]  # red just under the threshold, blue just above
+
+
+def test_the_notes_name_parameters_by_their_french_label_and_fit_the_map() -> None:
+    communes = load_reference(FIXTURE)
+    result = compute_apl(communes, synthetic_supply(communes))
+    data = map_data(result, (result.communes["departement"] == "23").to_numpy(), "Creuse (23)")
+    weak = next(n for n in data.notes if n.startswith("Paramètres non confirmés"))
+    assert "vitesse moyenne sur route (km/h)" in weak and "travel_speed_kmh" not in weak
+    figure = plotly_figure(data, width=600)
+    lines = figure.layout.annotations[0].text.split("<br>")
+    assert len(lines) > len(data.notes) and max(len(html.unescape(line)) for line in lines) <= 600 / 6.5

@@ -28,6 +28,8 @@ SHEET_NAMES = {
     "ipep": "IPEP",
 }
 
+# Sources are quoted in their own language (most are English notes on French texts): the header says so.
+SOURCE_HEADER = "source (en anglais le plus souvent)"
 SUMMARY_HEADER = [
     "modèle",
     "année",
@@ -46,7 +48,7 @@ SUMMARY_HEADER = [
 
 
 def _unconfirmed_note(simulation: Simulation) -> str:
-    names = ", ".join(p.name for p in simulation.unconfirmed())
+    names = ", ".join(p.label for p in simulation.unconfirmed())
     return f"Paramètres non confirmés utilisés : {names} (voir la feuille Paramètres)."
 
 
@@ -140,8 +142,8 @@ def _model_sheet(book: Workbook, simulation: Simulation, key: str, title: str) -
     ws = _sheet(book, title, [MODELS[key], *map(str, years)], rows, money=set(range(2, len(years) + 2)))
     used = sorted(set().union(*(results[y].used for y in years)))
     ws.append([])
-    ws.append(["Paramètres utilisés : " + ", ".join(used)])
-    ws.append(["dont non confirmés : " + ", ".join(n for n in used if catalogue()[n].unconfirmed)])
+    ws.append(["Paramètres utilisés : " + ", ".join(catalogue()[n].label for n in used)])
+    ws.append(["dont non confirmés : " + ", ".join(catalogue()[n].label for n in used if catalogue()[n].unconfirmed)])
 
 
 def _sensitivity_sheet(book: Workbook, simulation: Simulation) -> None:
@@ -164,7 +166,17 @@ def _sensitivity_sheet(book: Workbook, simulation: Simulation) -> None:
 
 def _parameters_sheet(book: Workbook, simulation: Simulation) -> None:
     """Paramètres: every parameter of the catalogue with its dated values, range, confidence and source."""
-    header = ["libellé", "nom", "valeurs (date d'effet)", "unité", "plage", "confiance", "utilisé", "source", "adresse"]
+    header = [
+        "libellé",
+        "nom",
+        "valeurs (date d'effet)",
+        "unité",
+        "plage",
+        "confiance",
+        "utilisé",
+        SOURCE_HEADER,
+        "adresse",
+    ]
     rows = [
         [
             p.label,

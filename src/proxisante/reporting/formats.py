@@ -6,8 +6,12 @@ import math
 from typing import Any
 
 from proxisante import formats as shared
+from proxisante.disclosure import load_settings
 from proxisante.formats import NO_BREAK_SPACE, fixed, french
-from proxisante.reporting.model import Column, Indicator, Report, Row
+from proxisante.reporting.model import Column, Indicator, Report, Row, Table
+
+# Columns of internal codes (the JSON's keys) that a reader does not need when a label is beside them.
+INTERNAL_CODES = ("indicator",)
 
 
 def number(value: float | int | None, digits: int = 0) -> str:
@@ -75,3 +79,21 @@ GROUP_LABELS = {
     "efficiency": "Efficience",
     "pertinence": "Pertinence",
 }
+
+
+def reader_columns(table: Table) -> list[Column]:
+    """The columns a reader sees: an internal code (``indicator``: panel, ald, c2s…) is for the JSON, the
+    reader has its French label beside it."""
+    labelled = any(c.key == "label" for c in table.columns)
+    return [c for c in table.columns if not (labelled and c.key in INTERNAL_CODES)]
+
+
+def threshold_note(report: Report) -> str:
+    """Where the disclosure threshold comes from, in French: its label in ``disclosure.yaml``, and the
+    threshold fixed for this report when the caller chose another. The file's detailed source is English
+    (a developer's note with its references): it is named, not printed."""
+    rule = load_settings().threshold
+    text = f"Seuil appliqué : {report.disclosure.threshold} personnes, {rule.label}"
+    if report.disclosure.threshold != rule.value:
+        text += f" ; fixé pour ce rapport (disclosure.yaml indique {rule.value})"
+    return text + ". Source détaillée (en anglais) : disclosure.yaml, livré avec proxisante."

@@ -105,11 +105,12 @@ def _grid(header: list[str], rows: list[list[str]], masked: list[tuple[int, int]
 
 
 def _model_table(report: Report, table: Table) -> list:
-    header = [c.label for c in table.columns]
+    columns = formats.reader_columns(table)
+    header = [c.label for c in columns]
     rows, masked = [], []
     for r_index, row in enumerate(table.rows):
-        rows.append([formats.cell(report, row, c) for c in table.columns])
-        masked += [(r_index, c_index) for c_index, c in enumerate(table.columns) if c.key in row.masked]
+        rows.append([formats.cell(report, row, c) for c in columns])
+        masked += [(r_index, c_index) for c_index, c in enumerate(columns) if c.key in row.masked]
     flow = [_p(table.title, "h2"), _grid(header, rows, masked)]
     if table.note:
         flow.append(_p(table.note, "small"))
@@ -255,7 +256,7 @@ def render_pdf(report: Report) -> bytes:
     story += [x for t in report.activity for x in _model_table(report, t)]
     story += [PageBreak(), *_indicators(report), *_economics(report)]
     story += [PageBreak(), _p("Méthode", "h1"), _p(_disclosure_text(report)), _p(report.objection.text)]
-    story += [_p(f"Source du seuil : {report.disclosure.source}", "small"), *(_p(n) for n in report.notes)]
+    story += [_p(formats.threshold_note(report), "small"), *(_p(n) for n in report.notes)]
 
     class Footer(_NumberedCanvas):
         footer_text = f"{report.structure.name} - rapport d'activité et de qualité {report.period.label}"

@@ -40,14 +40,15 @@ def _put(sheet: Worksheet, row: int, column: int, value: Any, kind: str = "text"
 def _table_sheet(book: Workbook, report: Report, table: Table, name: str) -> None:
     sheet = book.create_sheet(name)
     sheet.cell(1, 1, table.title).font = Font(bold=True, size=12)
-    _header(sheet, 3, [c.label for c in table.columns], freeze="A4")
+    columns = formats.reader_columns(table)
+    _header(sheet, 3, [c.label for c in columns], freeze="A4")
     for r, row in enumerate(table.rows, start=4):
-        for c, column in enumerate(table.columns, start=1):
+        for c, column in enumerate(columns, start=1):
             masked = report.mask_label(row.masked[column.key]) if column.key in row.masked else ""
             _put(sheet, r, c, row.values.get(column.key), column.kind, masked)
     if table.note:
         sheet.cell(len(table.rows) + 5, 1, table.note).font = Font(italic=True)
-    set_widths(sheet, [max(12, min(48, len(c.label) + 4)) if c.kind != "text" else 34 for c in table.columns])
+    set_widths(sheet, [max(12, min(48, len(c.label) + 4)) if c.kind != "text" else 34 for c in columns])
 
 
 def _summary(book: Workbook, report: Report) -> None:

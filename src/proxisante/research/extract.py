@@ -47,6 +47,10 @@ class ExtractResult:
     suppressed: list[int]
 
 
+# The geography of a generalisation step (anonymity.py), as the extract report writes it.
+GEOGRAPHY_WORDS = {"commune": "commune", "departement": "département", "none": "aucune"}
+
+
 def extract(
     installation: Installation, project_id: str, out: Path, by: str, scope: Scope | None = None
 ) -> ExtractResult:
@@ -222,7 +226,8 @@ def _report_markdown(spec: Project, report: dict[str, Any], rows: dict[str, int]
         "|---|---|---|---|",
     ]
     for n, step in enumerate(report["released_by_step"]):
-        lines.append(f"| {n} | {step['age_band_years']} | {step['geography']} | {step['persons']} |")
+        place = GEOGRAPHY_WORDS.get(step["geography"], step["geography"])
+        lines.append(f"| {n} | {step['age_band_years']} | {place} | {step['persons']} |")
     lines += ["", "## Tables", "", "| table | lignes |", "|---|---|"]
     lines += [f"| {name} | {count} |" for name, count in rows.items()]
     return "\n".join(lines) + "\n"

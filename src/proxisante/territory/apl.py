@@ -102,7 +102,7 @@ class Accessibility:
         out += self.supply.notes
         weak = PARAMETERS.unconfirmed(self.parameters + self.supply.parameters)
         if weak:
-            out.append(f"Paramètres non confirmés (U) : {', '.join(weak)}")
+            out.append(f"Paramètres non confirmés : {', '.join(PARAMETERS.parameter(n).label for n in weak)}")
         return out
 
     def below(self) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from proxisante.definitions import ParameterFile
+from proxisante.messages import CONFIDENCE
 
 PARAMETERS = ParameterFile(__package__)
 
@@ -78,7 +79,9 @@ def size_cpts(
         missions.append(Mission(m["name"], m["kind"], m["start_months"], m["full_months"], start, full))
     top = max(t["tier"] for t in PARAMETERS.value("cpts_tiers"))
     cited = {n: PARAMETERS.parameter(n) for n in ("cpts_tiers", "cpts_max_funding_avenant2_t4", "cpts_missions")}
-    sources = {name: f"{p.source.split('.')[0]} ({p.confidence})" for name, p in cited.items()}
+    sources = {
+        p.label: f"{CONFIDENCE[p.confidence]} ; source (en anglais) : {p.source.split('. ')[0]}" for p in cited.values()
+    }
     return CptsSizing(
         communes=communes,
         unknown_codes=unknown,

@@ -143,6 +143,13 @@ def map_data(
     return MapData(communes, shapes, threshold, float(vmax), title, subtitle, notes)
 
 
+def _wrapped(notes: list[str], width: int) -> list[str]:
+    """The notes cut into lines that fit the map's width (a Plotly annotation does not wrap: a long note was
+    cut at the right edge); about 6.5 pixels per character at the notes' font size."""
+    columns = max(60, int(width / 6.5))
+    return [line for note in notes for line in textwrap.wrap(note, columns)]
+
+
 def _bounds(data: MapData) -> tuple[float, float, float, float]:
     """(min lon, min lat, max lon, max lat) of the polygons and of the dots."""
     points = data.communes[~data.with_shape]  # a polygon's own bounds, not its town hall (a few are misplaced)
@@ -170,6 +177,7 @@ def plotly_figure(data: MapData, width: int = 900, height: int = 820) -> go.Figu
     frame = data.communes
     has = data.with_shape
     tickvals, ticktext = data.ticks()
+    notes = _wrapped(data.notes, width)
     figure = go.Figure()
     if has.any():
         features = [
@@ -229,11 +237,11 @@ def plotly_figure(data: MapData, width: int = 900, height: int = 820) -> go.Figu
         },
         width=width,
         height=height,
-        margin={"l": 10, "r": 10, "t": 90, "b": 60},
+        margin={"l": 10, "r": 10, "t": 90, "b": max(60, 14 * len(notes) + 10)},
         showlegend=False,
         annotations=[
             {
-                "text": "<br>".join(html.escape(n) for n in data.notes),
+                "text": "<br>".join(html.escape(line) for line in notes),
                 "showarrow": False,
                 "xref": "paper",
                 "yref": "paper",
