@@ -46,7 +46,6 @@ ENGLISH = (
     "required",
     "expected",
     "error",
-    "usage",
     "commands",
     "help",
     "try",
@@ -54,7 +53,6 @@ ENGLISH = (
     "before",
     "after",
     "aborted",
-    "show",
     "this",
     "must",
     "which",
@@ -63,18 +61,25 @@ ENGLISH = (
 _WORDS = re.compile(r"\b(" + "|".join(ENGLISH) + r")\b", re.IGNORECASE)
 # A line that quotes a source in its own language says so; an address or a file name is not a sentence.
 _ALLOWED = re.compile(r"en anglais|https?://|\S+\.(?:yaml|csv|xlsx|json|pdf|md)\b", re.IGNORECASE)
+_OPTION = re.compile(r"(?<![\w-])--?[a-z][\w-]*")
 COMMUNES = TEST_DATA / "territory" / "communes-23-87.csv"
 ROLES = ("coordinateur", "gestionnaire", "admin")
 LEGACY = "unknown patient_id (in neither this batch nor the warehouse)"
 
 
-def english_words(text: str) -> list[str]:
-    """The English words of a text, each with its line (lines quoting a labelled source left out)."""
+def english_words(text: str, wrapped: bool = False) -> list[str]:
+    """The English words of a text, each with its line: lines quoting a labelled source left out (with
+    their continuation up to a blank line when the output is ``wrapped`` by the console), and the names of
+    options (``--help``)."""
     found = []
+    quoting = False
     for line in text.splitlines():
-        if _ALLOWED.search(line):
+        quoting = wrapped and quoting and bool(line.strip(" │"))
+        if _ALLOWED.search(line) or quoting:
+            quoting = wrapped
             continue
-        found += [f"{m.group(1)!r} in {line.strip()[:160]!r}" for m in _WORDS.finditer(line)]
+        words = _OPTION.sub(" ", line)
+        found += [f"{m.group(1)!r} in {line.strip()[:160]!r}" for m in _WORDS.finditer(words)]
     return found
 
 
@@ -82,6 +87,10 @@ def test_the_scan_finds_english_and_allows_labelled_sources() -> None:
     assert english_words("Input should be a valid integer") == ["'should' in 'Input should be a valid integer'"]
     assert english_words("source (en anglais) : the value of the ACI") == []
     assert english_words("patient_id inconnu (ni dans ce lot ni dans l'entrepôt)") == []
+    assert english_words("│ --help   affiche cette aide et quitte │") == []
+    assert english_words("source (en anglais) : the ACI\nwith all missions\n\nthe end", wrapped=True) == [
+        "'the' in 'the end'"
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +121,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _cli(*words: str) -> str:
-    result = CliRunner().invoke(app, list(words), prog_name="proxisante", terminal_width=200)
+    result = CliRunner().invoke(app, list(words), prog_name="proxisante", env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output[-2000:]
     return result.output
 
@@ -132,7 +141,7 @@ COMMANDS = [
 
 @pytest.mark.parametrize("words", COMMANDS, ids=[" ".join(w[:2]) for w in COMMANDS])
 def test_the_main_commands_speak_french(home: Path, words: tuple[str, ...]) -> None:
-    assert english_words(_cli(*words)) == []
+    assert english_words(_cli(*words), wrapped=True) == []
 
 
 def _every_command(group: object, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -146,7 +155,7 @@ def test_every_help_speaks_french(home: Path) -> None:
 
     found = {}
     for path in _every_command(typer.main.get_command(app)):
-        words = english_words(_cli(*path, "--help"))
+        words = english_words(_cli(*path, "--help"), wrapped=True)
         if words:
             found[" ".join(path)] = words
     assert found == {}

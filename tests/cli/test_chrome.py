@@ -89,10 +89,10 @@ def test_usage_errors_read_french(words: tuple[str, ...], french: str) -> None:
 
 
 def test_type_words() -> None:
-    assert [type_words(t) for t in ("<bool>", "<str>", "<list[str]>", "<int>", "pdf|xlsx")] == [
+    assert [type_words(t) for t in ("<bool>", "<str>", "<list[str]>", "<int>", "<pivot|fhir>")] == [
         "",
         "TEXTE",
         "TEXTE...",
         "ENTIER",
-        "pdf|xlsx",
+        "pivot|fhir",
     ]

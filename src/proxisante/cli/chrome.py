@@ -69,7 +69,10 @@ _ERRORS: tuple[tuple[str, str], ...] = (
 )
 # Value errors of Typer's own conversions, with their French.
 _VALUES: tuple[tuple[str, str], ...] = (
-    (r"Invalid isoformat string: (.+)", r"date attendue au format AAAA-MM-JJ (reçu \1)"),
+    (r"(.*)Invalid isoformat string: (.+)", r"\1date attendue au format AAAA-MM-JJ (reçu \2)"),
+    (r"(.*)month must be in 1\.\.12", r"\1le mois va de 1 à 12"),
+    (r"(.*)day is out of range for month", r"\1ce jour n'existe pas dans ce mois"),
+    (r"(.*)year (-?\d+) is out of range", r"\1année \2 hors limites"),
     (r"Value (.+) is not a valid (\w+)\.", r"valeur \1 invalide"),
     (r"(?:File|Path|Directory) '?(.+?)'? does not exist\.", r"'\1' n'existe pas"),
     (r"(?:File|Path|Directory) '?(.+?)'? is a file\.", r"'\1' est un fichier (un dossier est attendu)"),
@@ -119,6 +122,9 @@ def french_options(command: Any) -> None:
             param.help = COMPLETION_HELP[param.name]
         if param.param_type_name == "option" and param.metavar is None:
             param.metavar = type_words(param.display_type(probe))
+        elif param.param_type_name == "argument":  # its metavar is its name in the usage line: keep it
+            words = type_words(param.display_type(probe))
+            param.display_type_rich = lambda ctx=None, shown=words: shown
 
 
 def _french_help_option(command: Any) -> None:
@@ -133,10 +139,11 @@ def _french_help_option(command: Any) -> None:
 
 
 def type_words(shown: str) -> str:
-    """``<bool>`` → nothing, ``<str>`` → ``TEXTE``, ``<list[str]>`` → ``TEXTE...``; choices as they are."""
+    """``<bool>`` → nothing, ``<str>`` → ``TEXTE``, ``<list[str]>`` → ``TEXTE...``; choices (``<a|b>``) as
+    ``a|b``."""
     match = re.fullmatch(r"<(?:list\[)?(\w+)\]?>", shown)
     if match is None:
-        return shown
+        return shown[1:-1] if shown.startswith("<") and shown.endswith(">") else shown
     words = TYPE_WORDS.get(match.group(1), match.group(1).upper())
     return f"{words}..." if words and shown.startswith("<list[") else words
 
