@@ -28,7 +28,7 @@ from proxisante.economics.uncertainty import Simulation
 from proxisante.economics.uncertainty import simulate as run_simulation
 from proxisante.economics.years import parse_years
 from proxisante.network.scope import Scope
-from proxisante.web.access import excluded, services, user_of
+from proxisante.web.access import excluded, scope_of, services, user_of
 from proxisante.web.services import InputError, Services
 
 
@@ -71,6 +71,20 @@ def costs_key(scope: Scope) -> str:
     if scope.single is not None:
         return scope.single
     return "reseau" if scope.is_network else f"ensemble-{scope.name}"
+
+
+def write_refusal(request: Request) -> str | None:
+    """Why the account may not keep costs for the request's scope (French), or None. An account keeps the
+    costs of its own scope only (its structure, its CPTS, the network for a network account): a network
+    account that narrowed to a structure with ``?structure=`` reads that structure's costs, never writes them."""
+    own = scope_of(user_of(request), request.state.registry)
+    asked = services(request).scope
+    if costs_key(own) == costs_key(asked):
+        return None
+    return (
+        f"les charges de {asked.name} s'enregistrent depuis un compte de cette structure ; ce compte enregistre "
+        f"celles de {own.name}"
+    )
 
 
 def home(request: Request):

@@ -91,6 +91,7 @@ from proxisante.web.economics_view import (
     home,
     simulate,
     simulation_summary,
+    write_refusal,
 )
 from proxisante.web.security.accounts import AccountError
 from proxisante.web.security.auth import (
@@ -917,6 +918,9 @@ def _store_costs(
     svc = services(request)
     user, web = user_of(request), request.app.state.web
     key = costs_key(svc.scope)
+    refusal = write_refusal(request)
+    if refusal:
+        return ("saisie" if action == "saisie" else "fichier"), refusal
     if action == "exemple":
         forget_costs(home(request), key)
         web.audit.append(user.username, user.roles, "charges retirées", "economics_costs", f"{key} : exemple")
