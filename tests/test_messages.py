@@ -59,7 +59,8 @@ def _errors(data: dict[str, object]) -> list[dict[str, object]]:
 def test_pydantic_errors_read_in_french_naming_the_field() -> None:
     text = french_validation_text(_errors({"limit": "abc", "start": "2020-01-01", "k": 1}))
     assert text == (
-        "limit : nombre entier attendu ; start : format attendu : ^\\d{4}-\\d{2}$ ; k : doit être supérieur ou égal à 2"
+        "limit : nombre entier attendu ; start : format attendu : un mois AAAA-MM (par exemple 2025-06) ; "
+        "k : doit être supérieur ou égal à 2"
     )
 
 
@@ -78,3 +79,8 @@ def test_a_literal_lists_its_values_with_ou() -> None:
 def test_the_project_own_value_error_keeps_its_french_text() -> None:
     error = {"type": "value_error", "loc": ("period",), "ctx": {"error": ValueError("début après la fin")}}
     assert french_validation_text([error]) == "period : début après la fin"
+
+
+def test_a_choice_pattern_reads_as_its_values() -> None:
+    error = {"type": "string_pattern_mismatch", "loc": ("query", "tri"), "ctx": {"pattern": "^(nom|age)?$"}}
+    assert french_validation_text([error]) == "paramètre tri : valeur attendue : nom ou age"

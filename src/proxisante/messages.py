@@ -206,6 +206,14 @@ _PYDANTIC: dict[str, str] = {
     "url_parsing": "adresse URL attendue",
     "path_type": "chemin de fichier attendu",
 }
+# The patterns of the web's parameters, in words (a regular expression is not for a user to read).
+PATTERN_WORDS = {
+    r"^\d{4}-\d{2}$": "un mois AAAA-MM (par exemple 2025-06)",
+    r"^[0-9]{11}$": "11 chiffres (un RPPS)",
+    r"^\d{9}$": "9 chiffres (un SIREN)",
+    r"^[0-9][0-9AB][0-9]{3}$": "un code commune INSEE de 5 caractères",
+    r"^(csv|xlsx)$": "csv ou xlsx",
+}
 # Where FastAPI found the value: the first part of an error's location.
 _PLACES = {"query": "paramètre", "path": "paramètre", "header": "en-tête", "cookie": "cookie", "form": "champ"}
 
@@ -223,6 +231,12 @@ def french_validation_message(error: Mapping[str, Any]) -> str:
     if kind in ("value_error", "assertion_error"):
         cause = ctx.get("error")
         return str(cause) if cause is not None else str(error.get("msg", "")).split(", ", 1)[-1]
+    pattern = str(ctx.get("pattern", ""))
+    if kind == "string_pattern_mismatch" and pattern in PATTERN_WORDS:
+        return f"format attendu : {PATTERN_WORDS[pattern]}"
+    choices = re.fullmatch(r"\^\(([\w|-]+)\)\??\$", pattern)
+    if kind == "string_pattern_mismatch" and choices:
+        return "valeur attendue : " + " ou ".join(c for c in choices.group(1).split("|"))
     template = _PYDANTIC.get(kind)
     if template is None:
         return f"valeur invalide ({kind})" if kind else "valeur invalide"

@@ -39,7 +39,7 @@ def test_a_wrong_integer_and_pattern_are_named_in_french() -> None:
     body = answer.json()
     assert body["erreurs"] == [
         {"champ": "paramètre limit", "message": "nombre entier attendu"},
-        {"champ": "paramètre start", "message": "format attendu : ^\\d{4}-\\d{2}$"},
+        {"champ": "paramètre start", "message": "format attendu : un mois AAAA-MM (par exemple 2025-06)"},
     ]
     assert body["detail"].startswith("Requête invalide : paramètre limit : nombre entier attendu ; ")
 
