@@ -57,7 +57,7 @@ def list_measures() -> None:
         table.add_row(
             m.id,
             m.short_label,
-            m.group,
+            GROUPS[m.group],
             ", ".join(m.programme),
             "↑" if m.direction == "higher" else "↓",
             goals,
