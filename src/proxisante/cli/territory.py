@@ -255,17 +255,10 @@ def deserts(
     summary = desert_summary(scoped, par)
     shown = summary if limite <= 0 else summary.head(limite)
     table = Table(title=result.title(f"Population sous le seuil d'APL de {decimal(result.threshold)} — {label}"))
-    for column in (
-        par,
-        "nom",
-        "communes",
-        "habitants",
-        "communes sous le seuil",
-        "habitants sous le seuil",
-        "part",
-        "APL moyenne",
-    ):
-        table.add_column(column, justify="left" if column in (par, "nom") else "right")
+    area = {"departement": "département", "region": "région", "epci": "EPCI"}[par]
+    headers = (area, "nom", "communes", "habitants", "communes sous le seuil", "habitants sous le seuil", "part")
+    for n, column in enumerate((*headers, "APL moyenne")):
+        table.add_column(column, justify="left" if n < 2 else "right")
     name_column = {"departement": "departement_name", "region": "region_name", "epci": "epci_name"}[par]
     for row in shown.itertuples():
         table.add_row(
