@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +17,9 @@ from proxisante.economics.payments import Rates, ancs_points, ipep_quality_share
 from proxisante.economics.profile import Profile
 from proxisante.economics.quality import fmt_from_measures, ipep_score, rosp_from_measures
 from proxisante.formats import decimal
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 
 def describe(profile: Profile, year: int | None = None) -> list[str]:
@@ -136,14 +139,19 @@ class ModelTexts(BaseModel):
 @cache
 def model_texts() -> ModelTexts:
     """The explanations of the payment models, read once; every model of ``MODELS`` must have one."""
-    from importlib import resources
-
     from proxisante.definitions import load_yaml
     from proxisante.economics.payments import MODELS
 
-    path = resources.files(__package__) / "models.yaml"
+    path = resources_folder() / "models.yaml"
     texts = ModelTexts.model_validate(load_yaml(path))
     missing = sorted(set(MODELS) - set(texts.models))
     if missing or texts.current not in MODELS:
         raise ValueError(f"{path}: models without an explanation: {missing}, or unknown current {texts.current!r}")
     return texts
+
+
+def resources_folder() -> Traversable:
+    """The folder of ``models.yaml`` (the package's own)."""
+    from importlib import resources
+
+    return resources.files(__package__)

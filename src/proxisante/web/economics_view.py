@@ -43,7 +43,11 @@ class ScenarioIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    years: list[Annotated[int, Field(ge=2020, le=2040)]] = Field(default_factory=list, max_length=10)
+    years: list[Annotated[int, Field(ge=2020, le=2040)]] = Field(
+        default_factory=list,
+        max_length=10,
+        description="années simulées : une liste, ou le texte de la commande (2025, 2024-2027, 2024,2026)",
+    )
     draws: int = Field(default=2_000, ge=100, le=20_000, description="tirages Monte Carlo")
     seed: int = Field(default=2026, ge=0, le=2**31 - 1)
     tornado_model: Literal["acte", "fmt", "peps_all", "peps_65", "peps_diabetics", "ipep"] = "acte"
