@@ -256,3 +256,14 @@ def test_the_economics_workbook_speaks_french_but_for_its_labelled_sources(
         if v is not None and not (sheet.title == "Paramètres" and i == source)
     )
     assert english_words(text) == []
+
+
+def test_measures_list_names_its_groups_in_french(home: Path) -> None:
+    out = _cli("measures", "list")
+    assert "Maladies chroniques" in out and "Prévention" in out
+    assert "chronic" not in out and "prevention" not in out
+
+
+def test_deserts_heads_its_area_column_with_an_accent(home: Path) -> None:
+    out = _cli("territoire", "deserts", "--referentiel", str(COMMUNES))
+    assert "┃ département" in out and "departement" not in out
