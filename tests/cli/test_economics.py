@@ -25,7 +25,8 @@ def test_simulate_from_the_example_profile(home: Path, monkeypatch) -> None:
     assert result.exit_code == 0, result.output
     out = result.output
     for text in ("Acte + forfaits en vigueur", "Acte + FMT 2026", "PEPS (patientèle MT)", "IPEP", "Point mort",
-                 "k€", "Paramètres non confirmés", "peps.ald_weight", "EXEMPLE", "— 2026"):  # fmt: skip
+                 "k€", "Paramètres non confirmés", "Multiplicateur du forfait PEPS pour un patient en ALD", "EXEMPLE",
+                 "— 2026"):  # fmt: skip
         assert text in out, text
 
 
@@ -58,7 +59,9 @@ def test_example_workbook_then_simulate_from_it(home: Path, tmp_path: Path, monk
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "10 872 patients médecin traitant" in out
-    assert "Source — ROSP : part des points au paramètre rosp.achievement" in out  # no measures in the example
+    assert (
+        "Source — ROSP : part des points au paramètre « Part des points ROSP obtenus »" in out
+    )  # no measures in the example
     assert runner.invoke(app, ["economie", "profil-exemple", str(tmp_path / "x.csv")]).exit_code != 0
 
 

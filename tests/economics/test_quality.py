@@ -85,12 +85,12 @@ def test_fmt_prevention_from_the_measures() -> None:
 
 def test_describe_says_which_source_is_used() -> None:
     flat = " ".join(describe(profile(ADULTS), 2026))
-    assert "rosp.achievement" in flat and "profil sans résultats de mesures" in flat
+    assert "« Part des points ROSP obtenus »" in flat and "profil sans résultats de mesures" in flat
     measured = profile(ADULTS, measures=[{"id": "rosp_diabetes_hba1c", "eligible": 100, "numerator": 83},
                                          {"id": "fmt_hpv", "eligible": 20, "numerator": 5}])  # fmt: skip
     text = " ".join(describe(measured, 2026))
     assert "30 points sur 940 calculés depuis les mesures du centre" in text
-    assert "22.5/30 pts" in text and "910 autres au paramètre rosp.achievement" in text
+    assert "22.5/30 pts" in text and "910 autres au paramètre « Part des points ROSP obtenus »" in text
     assert "1 critères sur 15 comptés depuis les mesures" in text and "0,01 critère rempli par patient" in text
     assert "(1 × 14/15, non confirmé)" in text
 

@@ -242,7 +242,7 @@ def print_simulation(simulation) -> None:
     unconfirmed = simulation.unconfirmed()
     console.print(
         f"[yellow]Paramètres non confirmés utilisés ({len(unconfirmed)}) :[/yellow] "
-        + ", ".join(f"{p.name}" for p in unconfirmed)
+        + " ; ".join(p.label for p in unconfirmed)
         + " — voir docs/parameters.md ; les bandes P5–P95 portent sur leurs plages."
     )
     for note in profile.notes:

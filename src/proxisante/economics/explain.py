@@ -30,10 +30,10 @@ def describe(profile: Profile, year: int | None = None) -> list[str]:
     criteria = int(_value("fmt.prevention_criteria", fmt_year))
     if not profile.measures:
         return [
-            f"ROSP : part des points au paramètre rosp.achievement ({achievement:.0%}, non confirmé) — "
+            f"ROSP : part des points au paramètre {_named('rosp.achievement')} ({achievement:.0%}, non confirmé) — "
             "profil sans résultats de mesures.".replace("%", " %"),
             f"FMT prévention : {met_default:g} critère(s) rempli(s) par patient au paramètre "
-            "fmt.prevention_met_per_patient (non confirmé) — profil sans résultats de mesures.",
+            f"{_named('fmt.prevention_met_per_patient')} (non confirmé) — profil sans résultats de mesures.",
         ]
     points, scoring = _value("rosp.measure_points", rosp_year), _value("rosp.level_scoring", rosp_year)
     rosp = rosp_from_measures(profile, points, scoring, _value("rosp.progression_scoring", rosp_year))
@@ -48,7 +48,7 @@ def describe(profile: Profile, year: int | None = None) -> list[str]:
         )
     lines = [
         f"ROSP ({profile.year}) : {rosp.points_covered:g} points sur {total} calculés depuis les mesures du centre "
-        f"({scored}) ; les {total - rosp.points_covered:g} autres au paramètre rosp.achievement "
+        f"({scored}) ; les {total - rosp.points_covered:g} autres au paramètre {_named('rosp.achievement')} "
         f"({achievement:.0%}, non confirmé) — {len(rosp.not_scored)} mesures ROSP sans objectifs ou sans points "
         "connus.".replace("%", " %")
     ]
@@ -58,7 +58,7 @@ def describe(profile: Profile, year: int | None = None) -> list[str]:
     lines.append(
         f"FMT prévention : {fmt.criteria} critères sur {criteria} comptés depuis les mesures du centre "
         f"({per_patient} critère rempli par patient MT) ; les {rest} autres au paramètre "
-        f"fmt.prevention_met_per_patient pro rata ({met_default:g} × {rest}/{criteria}, non confirmé)."
+        f"{_named('fmt.prevention_met_per_patient')} pro rata ({met_default:g} × {rest}/{criteria}, non confirmé)."
     )
     return lines
 
@@ -74,7 +74,7 @@ def describe_centre(profile: Profile, year: int) -> list[str]:
         f"IPEP qualité : score {float(score.score):.0f} (dont {score.experience:g} points d'expérience patient) → "
         f"{float(ipep_quality_share(profile, rates)):.0%} de l'intéressement versé ; {count['mesure']} indicateurs "
         f"depuis les mesures du centre, {count['profil']} du profil, {count['sans donnée']} sans donnée "
-        f"(à ipep.quality_unscored) ; indicateurs et déciles non confirmés.".replace("%", " %")
+        f"(au paramètre {_named('ipep.quality_unscored')}) ; indicateurs et déciles non confirmés.".replace("%", " %")
     ]
     if profile.poverty_source is not None or any(c.poverty_rate is not None for c in profile.communes):
         lines.append(
@@ -107,6 +107,11 @@ def describe_centre(profile: Profile, year: int) -> list[str]:
     else:
         lines.append("ANCS : ni montant notifié ni engagements dans le profil : pas de forfait.")
     return lines
+
+
+def _named(name: str) -> str:
+    """A parameter as a manager reads it: its French label, quoted (its key is for the files)."""
+    return f"« {parameter(name).label} »"
 
 
 def _value(name: str, year: int) -> Any:
