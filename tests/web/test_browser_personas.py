@@ -28,6 +28,7 @@ def test_the_soignant_home_leads_to_his_work_list(page, app, centre) -> None:  #
     svc = app.state.web.services
     work = worklist_view.patients(svc, worklist_view.default_period(svc), centre.soignant_rpps, False)
     due = work[work.n_actions > 0]
+    page.wait_for_selector("#kpi-own-actions", timeout=120_000)  # a fragment, computed once the page is shown
     assert page.locator("#kpi-own-actions").inner_text() == formats.number(int(due.n_actions.sum()))
     assert page.locator("#own-rates tbody tr").count() >= 10
     _shot(page, "soignant-accueil")

@@ -49,9 +49,15 @@ def test_the_soignant_home_is_his_patients(app, clients, centre) -> None:
     work = worklist_view.patients(svc, worklist_view.default_period(svc), centre.soignant_rpps, False)
     due = work[work.n_actions > 0]
     assert len(due) > 0
-    assert _figure(html, "kpi-own-actions") == formats.number(int(due.n_actions.sum()))
-    assert f"pour {formats.number(len(due))} patients" in html
-    assert f'href="/actions?medecin={centre.soignant_rpps}"' in html
+    assert 'hx-get="/accueil/mes-actions"' in html and f'href="/actions?medecin={centre.soignant_rpps}"' in html
+    fragment = client.get("/accueil/mes-actions")  # the work list's figures, asked for once the page is shown
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    actions = unescape(fragment.text)
+    assert _figure(actions, "kpi-own-actions") == formats.number(int(due.n_actions.sum()))
+    assert f"pour {formats.number(len(due))} patients" in actions
+    overdue = int((due.urgency == "en retard").sum())
+    assert _figure(actions, "kpi-own-overdue") == formats.number(overdue)
+    assert f'href="/actions?medecin={centre.soignant_rpps}&amp;echeance=retard"' in fragment.text
     results = svc.results(span, "provider")
     results = results[results.stratifier == ""]
     own = results[(results.provider == centre.soignant_rpps) & results.reportable.astype(bool)]
@@ -76,6 +82,7 @@ def test_other_homes_are_the_structure_s(clients, role: str) -> None:
     html = client.get("/").text
     assert 'id="own"' not in html and 'id="kpi-panel"' in html
     assert ("Vue protégée" in html) == (role != "coordinateur")
+    assert client.get("/accueil/mes-actions").status_code == 403
 
 
 def test_the_researcher_sees_professionals_under_a_stable_pseudonym(app, clients, centre) -> None:

@@ -294,9 +294,9 @@ def dashboard(request: Request) -> HTMLResponse:
 
 
 def _own_home(svc: Services, user: User, span: Any, data: dict[str, pd.DataFrame]) -> dict[str, Any] | None:
-    """What a soignant acts on, for the top of his home page: his patientèle médecin traitant, his rate beside
-    the structure's for each indicator, and his work list (the actions due for his patients, the list's default
-    period, as ``/actions?medecin=RPPS`` shows it). None for the other accounts, whose home is the structure's."""
+    """What a soignant acts on, for the top of his home page: his patientèle médecin traitant and his rate beside
+    the structure's for each indicator (his work list's figures come in a fragment, ``home_own_actions``). None
+    for the other accounts, whose home is the structure's."""
     if "soignant" not in user.roles or not user.rpps or protected(user):
         return None
     rpps = user.rpps
@@ -308,19 +308,34 @@ def _own_home(svc: Services, user: User, span: Any, data: dict[str, pd.DataFrame
     whole = {r.measure_id: r for r in rows[rows.provider == TOTAL].itertuples()}
     measures = library()
     compared = [(measures[m], own.get(m), row) for m, row in whole.items() if m in measures]
-    period = worklist_view.default_period(svc)
-    work = worklist_view.patients(svc, period, rpps, False)
-    due = work[work.n_actions > 0] if len(work) else work
     return {
         "rpps": rpps,
         "panel": int(mine.panel.iloc[0]) if len(mine) else 0,
         "compared": compared,
         "below": sum(1 for _, r, _ in compared if r is not None and r.objective == "sous l'objectif"),
-        "actions": int(due.n_actions.sum()) if len(due) else 0,
-        "patients": len(due),
-        "overdue": int((due.urgency == worklist.OVERDUE).sum()) if len(due) else 0,
-        "period": period,
     }
+
+
+@router.get("/accueil/mes-actions", name="home_own_actions")
+def home_own_actions(request: Request) -> HTMLResponse:
+    """The soignant's work list in two figures (actions due for his patients, patients late), on the list's
+    default period, as ``/actions?medecin=RPPS`` shows it: a fragment the home page asks for once shown, since
+    the list of one doctor takes seconds to compute the first time after a load (counts only: no name, no audit)."""
+    svc, user = services(request), user_of(request)
+    if not user.rpps:
+        raise Forbidden("Compte soignant sans RPPS : pas de liste de travail.")
+    period = worklist_view.default_period(svc)
+    work = worklist_view.patients(svc, period, user.rpps, False)
+    due = work[work.n_actions > 0] if len(work) else work
+    return render(
+        request,
+        "_own_actions.html",
+        rpps=user.rpps,
+        period=period,
+        actions=int(due.n_actions.sum()) if len(due) else 0,
+        patients=len(due),
+        overdue=int((due.urgency == worklist.OVERDUE).sum()) if len(due) else 0,
+    )
 
 
 def _scope_structures(request: Request) -> list[Structure]:

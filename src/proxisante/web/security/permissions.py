@@ -79,6 +79,7 @@ PUBLIC = frozenset(
 PERMISSIONS: dict[str, frozenset[str]] = {
     # pages
     "page_dashboard": _ALL,
+    "home_own_actions": frozenset({"soignant"}),  # counts of his own work list, for his home page
     "page_patientele": _ALL,
     "page_indicators": _ALL,
     "page_indicator": _ALL,
