@@ -52,7 +52,7 @@ def test_deserts_cpts_and_siting(runner: CliRunner) -> None:
     out = run(runner, "cpts", "--communes", "23096,23001", "--date-contrat", "2026-03-01", *REFERENCE)
     assert "taille 1" in out and "220\u202f000 €" in out and "01/09/2026" in out
     out = run(runner, "siting", "--departement", "23", "--sites", "2", "--etp", "3", *REFERENCE)
-    assert "meilleurs sites" in out and "Guéret" in out and "OFFRE SYNTHÉTIQUE" in out
+    assert "meilleurs sites, Creuse (23)" in out and "│    2 │ 23" in out and "OFFRE SYNTHÉTIQUE" in out
     out = run(runner, "siting", "--commune", "23096", "--etp", "3", *REFERENCE)
     assert "passent au-dessus du seuil" in out
 
