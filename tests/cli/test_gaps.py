@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from proxisante.cli import app
 from proxisante.cli.common import console
-from proxisante.measures import worklist
 from proxisante.measures.gaps import actionable_measures, care_gaps
 from proxisante.network.scope import Scope, ScopedTables
+from proxisante.population import worklist
 from tests.lib.network import LoadedNetwork
 
 

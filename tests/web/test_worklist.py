@@ -11,8 +11,8 @@ import re
 import pandas as pd
 from openpyxl import load_workbook
 
-from proxisante.measures import worklist
 from proxisante.measures.gaps import actionable_measures, care_gaps
+from proxisante.population import worklist
 
 
 def _expected(app, provider: str | None = None):

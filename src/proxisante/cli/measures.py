@@ -212,9 +212,9 @@ def gaps(
     sur lesquels agir), les plus anciennes d'abord ; --par-action : une ligne par écart de soins.
 
     Période par défaut : les 12 mois jusqu'à la dernière donnée de l'entrepôt."""
-    from proxisante.measures import worklist
     from proxisante.measures.gaps import actionable_measures, care_gaps, closed_since
     from proxisante.measures.gaps import nominative as with_names
+    from proxisante.population import worklist
 
     if nominative and not reader:
         raise typer.BadParameter("--nominative demande --reader (la lecture est tracée dans le journal d'accès)")
@@ -286,7 +286,7 @@ def _worklist_output(
     names: dict[str, str],
 ) -> None:
     """The work list: one row per patient, the CSV with French headers and dates."""
-    from proxisante.measures.worklist import export_frame
+    from proxisante.population.worklist import export_frame
 
     shown = export_frame(frame, names)
     if not nominative:

@@ -41,7 +41,6 @@ from proxisante.economics.payments import MODELS
 from proxisante.economics.workbook import write_workbook
 from proxisante.ingest import FORMATS, dropfolders
 from proxisante.ingest.files import os_error_words
-from proxisante.measures import worklist
 from proxisante.measures.context import age_band_labels
 from proxisante.measures.definition import GROUPS, Measure, library
 from proxisante.measures.periods import FORMS, Period
@@ -54,6 +53,7 @@ from proxisante.network.structures import (
     structure_types,
 )
 from proxisante.network.structures import parse as parse_structure
+from proxisante.population import worklist
 from proxisante.population.risk import levels as risk_levels
 from proxisante.territory.maps import map_data, plotly_figure
 from proxisante.territory.siting import add_supply

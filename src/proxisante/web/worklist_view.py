@@ -1,6 +1,6 @@
 """The work list as the web pages serve it: the cached list of a scope, the filters of a request, the exports.
 
-The list itself (one row per patient, every open action) is :mod:`proxisante.measures.worklist`; it is
+The list itself (one row per patient, every open action) is :mod:`proxisante.population.worklist`; it is
 computed once per (scope, period, médecin traitant, with or without a médecin traitant) through
 ``Services.cached``, under the warehouse lock, since it takes seconds. Names are never cached: they are
 joined per request from the identity vault, for the rows shown only, unless a search or a sort by name
@@ -19,12 +19,12 @@ from openpyxl import Workbook
 
 from proxisante import formats, spreadsheet
 from proxisante.definitions import ParameterFile
-from proxisante.measures import worklist
 from proxisante.measures.gaps import actionable_measures, care_gaps, closed_since
 from proxisante.measures.periods import Period
+from proxisante.population import worklist
 from proxisante.web.services import Services
 
-PARAMETERS = ParameterFile("proxisante.measures", "worklist.yaml")
+PARAMETERS = ParameterFile("proxisante.population", "worklist.yaml")
 DUE_CHOICES = {"retard": worklist.OVERDUE, "mois": worklist.THIS_MONTH, "fait": worklist.DONE}
 
 

@@ -9,10 +9,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from proxisante.measures import worklist
 from proxisante.measures.definition import library, measure
 from proxisante.measures.gaps import actionable_measures, care_gaps, closed_since
 from proxisante.measures.periods import parse_period
+from proxisante.population import worklist
 from tests.lib.measure_fixture import Centre
 
 HBA1C, RENAL = "rosp_diabetes_hba1c", "rosp_diabetes_renal"
