@@ -122,8 +122,8 @@ def _engines(app):
     web = app.state.web
     year = web.services.default_year()
     period = parse_period(str(year))
-    with web.services.lock:
-        warehouse = web.installation.warehouse
+    with web.services.reading():  # a connection of the server's readers, not the one a page may be using
+        warehouse = web.services.installation.warehouse
         with Patientele(warehouse, dt.date(year, 12, 31)) as p:
             panel = int(p.composition(by_provider=False).panel.iloc[0])
         results = run(warehouse, period).table
@@ -133,8 +133,8 @@ def _engines(app):
 
 def _work_list(app):
     """The engine's gaps of the work list: actionable indicators, 12 months to the last data."""
-    from proxisante.measures import worklist
     from proxisante.measures.gaps import actionable_measures, care_gaps
+    from proxisante.population import worklist
 
     services = app.state.web.services
 
@@ -242,3 +242,26 @@ def test_gestionnaire_cannot_reach_a_nominative_page(page) -> None:
     assert "Accès refusé" in page.content()
     _shot(page, "gestionnaire-acces-refuse")
     assert page.goto("/actions/export.csv").status == 403
+
+
+def test_a_page_being_computed_shows_a_sign_of_life(page) -> None:
+    """A page whose figures take seconds shows « Calcul en cours » until it arrives (static/loading.js)."""
+    _login(page, USER, PASSWORD)
+    held = []
+    page.route(
+        "**/patientele*", lambda route: held.append(route)
+    )  # the server's answer is held back: a long computation
+    assert page.locator("#chargement").is_hidden()
+    page.locator("nav a[href='/patientele']").click(no_wait_after=True)
+    shown = "(() => { const el = document.getElementById('chargement'); return !el.hidden && el.textContent; })()"
+    deadline = time.time() + 30
+    while not (text := page.evaluate(shown)):  # locators would wait for the held navigation to finish
+        assert time.time() < deadline, "no sign of life while the page is computed"
+        time.sleep(0.1)
+    assert "Calcul en cours" in text
+    page.screenshot(path=str(SHOTS / "chargement.png"))
+    page.unroute("**/patientele*")
+    held[0].continue_()
+    page.wait_for_url("**/patientele")
+    page.wait_for_load_state()
+    assert page.locator("#chargement").is_hidden()

@@ -78,7 +78,7 @@ def test_a_page_read_during_a_load_answers_with_the_last_committed_state(
             # the load holds its transaction open: pages answer, with the last committed state
             page = client.get("/")
             assert page.status_code == 200 and f"lot {before['batch_id']}" in page.text
-            app.state.web.services._cache.clear()  # read the warehouse now, not a cached answer
+            app.state.web.services.forget()  # read the warehouse now, not a cached answer
             during = client.get("/api/status")
             assert during.status_code == 200
             assert during.json()["batch_id"] == before["batch_id"]

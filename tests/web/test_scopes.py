@@ -448,11 +448,10 @@ def test_changing_b_never_changes_what_a_sees(app, clients, net: Net) -> None:
     @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
     @given(edits=EDITS, seed=st.integers(0, 1000))
     def changing_b(edits: list[str], seed: int) -> None:
-        with svc.lock:
-            for edit in edits:
-                _edit_b(con, net, edit, seed)
-            svc._cache.clear()  # the edits bypass the loads (no new batch): forget what was computed
-            (visits,) = con.execute("SELECT count(DISTINCT visit_occurrence_id) FROM visit_occurrence").fetchone()
+        for edit in edits:
+            _edit_b(con, net, edit, seed)
+        svc.forget()  # the edits bypass the loads (no new batch): forget what was computed
+        (visits,) = con.execute("SELECT count(DISTINCT visit_occurrence_id) FROM visit_occurrence").fetchone()
         seen = _answers(a_client, JSON_ROUTES + PAGES)
         assert [p for p in seen if seen[p] != before_a[p]] == [], edits
         seen = _answers(a_protected, PROTECTED)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-import pytest
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -49,7 +48,6 @@ def test_a_french_date_is_refused_with_the_expected_format() -> None:
     assert answer.json()["detail"] == "Requête invalide : paramètre date : date attendue au format AAAA-MM-JJ"
 
 
-@pytest.mark.xfail(strict=True, reason="until web/app.py's RequestValidationError handler uses web.validation")
 def test_the_application_names_the_field_in_french(clients) -> None:
     client, _ = clients["coordinateur"]
     answer = client.get("/api/gaps", params={"limit": "abc"})

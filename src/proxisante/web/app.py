@@ -40,6 +40,7 @@ from proxisante.web.security.auth import (
     load_or_create_secret,
 )
 from proxisante.web.services import InputError, Services, Unavailable
+from proxisante.web.validation import french_detail, french_errors
 from proxisante.web.warming import Warmer
 
 log = logging.getLogger(__name__)
@@ -262,11 +263,8 @@ def _handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation(request: Request, error: RequestValidationError) -> Response:
-        errors = [
-            {"champ": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg", ""))}
-            for e in error.errors()
-        ]
-        detail = "Requête invalide : " + "; ".join(f"{e['champ']} : {e['message']}" for e in errors)
+        errors = french_errors(error)
+        detail = french_detail(errors)
         if _wants_json(request):
             return JSONResponse({"detail": detail, "erreurs": errors}, status_code=422)
         return error_page(request, 422, "Requête invalide", detail)

@@ -40,6 +40,7 @@ from proxisante.identity.objection import ObjectionRegistry
 from proxisante.installation import Installation
 from proxisante.measures.definition import Measure, library
 from proxisante.measures.gaps import care_gaps
+from proxisante.measures.periods import FORMS as PERIOD_FORMS
 from proxisante.measures.periods import Period, PeriodError, parse_period
 from proxisante.measures.prevention import prevention_plan
 from proxisante.measures.results import protect, run, series
@@ -71,8 +72,10 @@ def period_of(text: str) -> Period:
     """A period from the text of a request, refused in French when it is not one."""
     try:
         period = parse_period(text)
-    except (PeriodError, ValueError) as error:
-        raise InputError(f"période {text!r} non reconnue : attendu 2025, 2025-T3 ou 12M:2025-06-30") from error
+    except PeriodError as error:  # says what is wrong, in French (an impossible day, a month 13...)
+        raise InputError(str(error)) from error
+    except ValueError as error:
+        raise InputError(f"période {text!r} non reconnue : attendu {PERIOD_FORMS}") from error
     if not 1900 <= period.end.year <= 2100:
         raise InputError(f"période {text!r} hors des années 1900 à 2100")
     return period
@@ -229,6 +232,11 @@ class Services:
                 result = compute()
             self._store(key, result)
         return result
+
+    def forget(self) -> None:
+        """Drop every cached result (of every scope): for a change the batch ids do not show (tests)."""
+        with self._shared.guard:
+            self._shared.cache.clear()
 
     def _lookup(self, key: Hashable) -> Any:
         shared = self._shared
