@@ -22,6 +22,7 @@ from reportlab.pdfgen import canvas
 from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 from reportlab.platypus import Table as PdfTable
 
+from proxisante import formats as presenter
 from proxisante.reporting import charts, formats
 from proxisante.reporting.model import Report, Table
 
@@ -184,6 +185,7 @@ def _indicators(report: Report) -> list:
             masked += [(index, c) for c in (1, 2, 3, 4)] if i.masked else []
         flow += [_p(label, "h2"), _grid(header, rows, masked, widths), Spacer(1, 0.3 * cm)]
     legend = (
+        f"{presenter.DENOMINATOR_NOTE} "
         "↑ plus haut est mieux, ↓ plus bas est mieux ; n.s. : dénominateur sous le minimum de l'indicateur ; "
         "évolution : intervalles à 95 % disjoints de ceux de la période précédente."
     )

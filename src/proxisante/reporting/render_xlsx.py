@@ -15,6 +15,7 @@ from openpyxl.drawing.image import Image
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 
+from proxisante import formats as presenter
 from proxisante.reporting import charts, formats
 from proxisante.reporting.model import Column, Indicator, Report, Table
 from proxisante.spreadsheet import BOLD, save_workbook, set_widths, write_header
@@ -112,7 +113,7 @@ def _indicators(book: Workbook, report: Report) -> None:
         "dénominateur",
         "exclusions",
         "numérateur",
-        "éligibles",
+        presenter.COUNT_LABELS["eligible"],
         "taux",
         "IC bas",
         "IC haut",
@@ -125,7 +126,10 @@ def _indicators(book: Workbook, report: Report) -> None:
     for r, indicator in enumerate(report.indicators, start=4):
         for c, (value, kind, masked) in enumerate(_indicator_values(report, indicator), start=1):
             _put(sheet, r, c, value, kind, masked)
-    note = "Taux en % (proportions) ou pour 100 patients (événements) ; n.s. : dénominateur sous le minimum."
+    note = (
+        "Taux en % (proportions) ou pour 100 patients (événements) ; n.s. : dénominateur sous le minimum. "
+        + presenter.DENOMINATOR_NOTE
+    )
     sheet.cell(len(report.indicators) + 5, 1, note).font = Font(italic=True)
     set_widths(sheet, [30, 44, 22, 12, 10, *([12] * 9), 18, 16])
     _trend(book, report)
