@@ -81,3 +81,14 @@ def test_table_says_what_the_denominator_is(network: LoadedNetwork, cli: CliRunn
     output = _invoke(cli, "-mrosp_antibiotics_per_100")
     assert "pour\u00a0100" in output and "/100" not in output
     assert "Dénominateur : patients concernés avant exclusions" in output
+
+
+def test_gaps_per_action_csv_is_french(network: LoadedNetwork, cli: CliRunner) -> None:
+    result = cli.invoke(app, ["gaps", "--reseau", "--period", "2025", "--par-action", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = _rows(result.output)
+    assert rows and list(rows[0])[:3] == ["pseudonyme", "âge", "sexe"]
+    assert "measure_id" not in result.output and "due_since" not in result.output
+    assert all(r["à faire depuis"] == "" or r["à faire depuis"][2] == "/" for r in rows)  # dd/mm/yyyy
+    labels = {m.id: m.short_label for m in library().values()}
+    assert all(r["indicateur"] == labels[r["code"]] for r in rows)

@@ -20,7 +20,6 @@ from proxisante.installation import open_installation
 from proxisante.measures.definition import GROUPS, Measure, library
 from proxisante.measures.periods import FORMS, Period, PeriodError, parse_period
 from proxisante.network.scope import ScopedTables
-from proxisante.spreadsheet import write_csv
 from proxisante.warehouse.tables import Tables
 
 measures_app = typer.Typer(help="Indicateurs de qualité et de pertinence (ROSP, FMT, HAS).", no_args_is_help=True)
@@ -250,7 +249,7 @@ def gaps(
     if output == "table":
         print_scope(scope, installation.settings)
     if par_action:
-        _gaps_output(frame, span, nominative, limit, output, last)
+        _gaps_output(frame, span, nominative, limit, output, last, names)
     else:
         _worklist_output(frame, span, nominative, limit, output, last, names)
 
@@ -329,14 +328,18 @@ def _labels(items: tuple) -> str:
 
 
 def _gaps_output(
-    frame: pd.DataFrame, span: Period, nominative: bool, limit: int, output: str, last: dt.date | None
+    frame: pd.DataFrame,
+    span: Period,
+    nominative: bool,
+    limit: int,
+    output: str,
+    last: dt.date | None,
+    names: dict[str, str] | None = None,
 ) -> None:
-    """One row per gap (``--par-action``)."""
+    """One row per gap (``--par-action``); its CSV is the presenter's (French headers and dates, the doctor's
+    name beside the RPPS)."""
     if output == "csv":
-        shown = frame.assign(
-            **{c: frame[c].map(date) for c in ("evidence_date", "due_since", "done_since") if c in frame}
-        )
-        write_csv(shown, sys.stdout, index=False, sep=";")
+        sys.stdout.write(formats.csv_text(formats.gap_table(frame, library(), names)))
         return
     counts = f"{number(len(frame))} actions, {number(frame.person_id.nunique())} patients"
     table = Table(title=f"Écarts de soins — {span.label}{_since(last)} ({counts})")
