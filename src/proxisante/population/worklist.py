@@ -67,7 +67,12 @@ def data_end(warehouse: Tables, today: dt.date | None = None) -> dt.date | None:
 def default_period(warehouse: Tables, today: dt.date | None = None) -> Period:
     """The work list's default period: the 12 months ending on the date of the last data (on ``today``
     for an empty warehouse)."""
-    return rolling(data_end(warehouse, today) or today or dt.date.today())
+    return period_ending(data_end(warehouse, today), today)
+
+
+def period_ending(last: dt.date | None, today: dt.date | None = None) -> Period:
+    """The 12 months ending on ``last``, the date of the last data (on ``today`` without data)."""
+    return rolling(last or today or dt.date.today())
 
 
 def risk_levels(warehouse: Tables, on: dt.date) -> dict[int, str]:

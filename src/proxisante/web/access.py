@@ -39,7 +39,7 @@ from proxisante.disclosure import (
 )
 from proxisante.measures.definition import Measure
 from proxisante.measures.gaps import nominative
-from proxisante.measures.periods import Period, data_coverage, last_data_date, no_data_message, partial_message
+from proxisante.measures.periods import Period, data_coverage, no_data_message, partial_message
 from proxisante.network.scope import Scope
 from proxisante.territory.departements import DepartementError, departement_code, departement_mask
 from proxisante.web.security.auth import Forbidden, User, route_name
@@ -90,7 +90,7 @@ def published_year(user: User, svc: Services) -> int:
 
 def last_data(svc: Services) -> dt.date | None:
     """The day of the last data of the scope's warehouse, once per batch (``measures.periods.last_data_date``)."""
-    return svc.cached("last_data", (), lambda: last_data_date(svc.warehouse))
+    return svc.last_data()
 
 
 def period_notes(svc: Services, period: Period) -> tuple[str | None, str | None]:

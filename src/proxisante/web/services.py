@@ -39,14 +39,15 @@ from proxisante.economics.uncertainty import Simulation
 from proxisante.identity.objection import ObjectionRegistry
 from proxisante.installation import Installation
 from proxisante.measures.definition import Measure, library
-from proxisante.measures.gaps import care_gaps
+from proxisante.measures.gaps import actionable_measures, care_gaps, closed_since
 from proxisante.measures.periods import FORMS as PERIOD_FORMS
-from proxisante.measures.periods import Period, PeriodError, parse_period
+from proxisante.measures.periods import Period, PeriodError, last_data_date, parse_period, previous
 from proxisante.measures.prevention import prevention_plan
 from proxisante.measures.results import protect, run, series
 from proxisante.network.freshness import Freshness, freshness, shown
 from proxisante.network.scope import Scope, ScopedTables
 from proxisante.network.structures import Structure
+from proxisante.population import worklist
 from proxisante.population.patientele import Patientele
 from proxisante.territory.apl import Accessibility
 from proxisante.territory.communes import load_reference, reference_path
@@ -277,22 +278,30 @@ class Services:
             return call()
 
     def warm(self) -> None:
-        """Compute what the dashboard pages need, so that the first visitor does not wait for the computations.
+        """Compute what the pages show by default, so that their first visitor does not wait: the home page,
+        the patientèle, the indicators and the year before (the page compares them), the quality page, the
+        work list of the scope (every médecin traitant's is its rows), and the views of an audience outside
+        the care team (without the objectors, ``web.access``). Other periods, dates and simulations are
+        computed on demand (the page says « Calcul en cours »).
 
-        Runs in a background thread of ``serve``; stops quietly when the server shuts down meanwhile."""
+        Runs in the background (``web.warming``); stops quietly when the server shuts down meanwhile."""
         year = self.default_year()
         period = period_of(str(year))
+        on = dt.date(year, 12, 31)
         steps = (
             self.status,
-            lambda: self.patientele(dt.date(year, 12, 31), period),
+            self.last_data,
+            lambda: self.patientele(on, period),
             lambda: self.results(period),
             lambda: self.results(period, "provider"),
+            lambda: self.results(previous(period)),
+            lambda: self.worklist(self.worklist_period()),
             self.completeness,
             self.quarantine,
             self.providers,
             # what an audience outside the care team sees: without the objectors (``api.access``)
             lambda: self.protected_results(period, None, self.objections()),
-            lambda: self.patientele(dt.date(year, 12, 31), period, self.objections()),
+            lambda: self.patientele(on, period, self.objections()),
         )
         for step in steps:
             if self.closed:
@@ -374,6 +383,32 @@ class Services:
             return protect(frame).drop(columns=["measure_id", "stratifier", "stratum"])
 
         return self.cached("protected_point", (measure.id, year, excluded), compute)
+
+    def last_data(self) -> dt.date | None:
+        """The day of the scope's last data (``measures.periods.last_data_date``), once per batch."""
+        return self.cached("last_data", (), lambda: last_data_date(self.warehouse))
+
+    def worklist_period(self) -> Period:
+        """The work list's default period: the 12 months ending on the scope's last data."""
+        return worklist.period_ending(self.last_data())
+
+    def worklist(self, period: Period, provider: str | None = None, without_mt: bool = False) -> pd.DataFrame:
+        """The work list of the scope (pseudonymised, ``population.worklist``): the gaps of the actionable
+        indicators, those closed since the period's end, risk levels. Computed once per period for the whole
+        scope; a médecin traitant's list (``provider``) is its rows, so that warming the scope's list warms
+        every doctor's (``care_gaps(provider_rpps=...)`` keeps the same rows)."""
+
+        def compute() -> pd.DataFrame:
+            warehouse, last = self.warehouse, self.last_data()
+            gaps = care_gaps(warehouse, period, actionable_measures(), without_mt=without_mt)
+            done = closed_since(warehouse, gaps, period, last, without_mt=without_mt) if last else None
+            risk = self.cached("risk_levels", period.end, lambda: worklist.risk_levels(warehouse, period.end))
+            return worklist.work_list(gaps, period.end, risk, done)
+
+        whole = self.cached("worklist", (period, without_mt), compute)
+        if provider is None:
+            return whole
+        return whole[whole.mt_rpps == provider].reset_index(drop=True)
 
     def gaps(self, period: Period, measure_ids: tuple[str, ...] = (), provider: str | None = None) -> pd.DataFrame:
         """Care gaps of the period (pseudonymised); cached, since the names are joined per request."""

@@ -19,7 +19,6 @@ from openpyxl import Workbook
 
 from proxisante import formats, spreadsheet
 from proxisante.definitions import ParameterFile
-from proxisante.measures.gaps import actionable_measures, care_gaps, closed_since
 from proxisante.measures.periods import Period
 from proxisante.population import worklist
 from proxisante.web.services import Services
@@ -29,28 +28,18 @@ DUE_CHOICES = {"retard": worklist.OVERDUE, "mois": worklist.THIS_MONTH, "fait": 
 
 
 def data_end(svc: Services) -> dt.date | None:
-    """The date of the last data of the scope (cached per load)."""
-    return svc.cached("data_end", (), lambda: worklist.data_end(svc.warehouse))
+    """The date of the last data of the scope (``Services.last_data``, cached per load)."""
+    return svc.last_data()
 
 
 def default_period(svc: Services) -> Period:
     """12 months ending on the last data of the scope."""
-    return svc.cached("worklist_period", (), lambda: worklist.default_period(svc.warehouse))
+    return svc.worklist_period()
 
 
 def patients(svc: Services, period: Period, provider: str | None, without_mt: bool) -> pd.DataFrame:
-    """The work list of the scope (pseudonymised), cached: gaps of the actionable indicators, those closed
-    since the period's end, risk levels."""
-    last = data_end(svc)
-
-    def compute() -> pd.DataFrame:
-        warehouse = svc.warehouse
-        gaps = care_gaps(warehouse, period, actionable_measures(), provider_rpps=provider, without_mt=without_mt)
-        done = closed_since(warehouse, gaps, period, last, without_mt=without_mt) if last else None
-        risk = svc.cached("risk_levels", period.end, lambda: worklist.risk_levels(warehouse, period.end))
-        return worklist.work_list(gaps, period.end, risk, done)
-
-    return svc.cached("worklist", (period, provider, without_mt), compute)
+    """The work list of the scope (pseudonymised; ``Services.worklist``)."""
+    return svc.worklist(period, provider, without_mt)
 
 
 def sites(svc: Services) -> dict[int, str]:
