@@ -35,7 +35,6 @@ from proxisante import main
 from proxisante.definitions import ParameterFile
 from proxisante.economics.profile import Profile, ProfileError
 from proxisante.economics.profile_warehouse import last_full_year
-from proxisante.economics.uncertainty import Simulation
 from proxisante.identity.objection import ObjectionRegistry
 from proxisante.installation import Installation
 from proxisante.measures.definition import Measure, library
@@ -491,28 +490,6 @@ class Services:
                 raise InputError(str(error)) from error
 
         return self.cached("profile", (year, excluded), compute)
-
-    def simulation(
-        self,
-        years: tuple[int, ...],
-        draws: int,
-        seed: int,
-        tornado_model: str,
-        profile_year: int | None,
-        excluded: frozenset[int] = frozenset(),
-    ) -> Simulation:
-        """The payment models on the warehouse's profile and the EXAMPLE costs (``main.payment_simulation``)."""
-        profile = self.profile(profile_year, excluded)
-
-        def compute() -> Simulation:
-            try:
-                return main.payment_simulation(
-                    profile, None, years, draws=draws, seed=seed, tornado_model=tornado_model
-                )
-            except ProfileError as error:
-                raise InputError(str(error)) from error
-
-        return self.cached("simulation", (years, draws, seed, tornado_model, profile_year, excluded), compute)
 
     # -- territory -----------------------------------------------------------------------------
 
