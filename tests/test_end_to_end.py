@@ -138,6 +138,6 @@ def test_measures_gaps_and_patientele_commands(home: Path, clean_centre: Path) -
         log = inst.vault.access_log().to_pandas()
     finally:
         inst.close()
-    assert log.reader.tolist() == ["dr.test"] and "écarts de soins" in log.purpose[0]
+    assert log.reader.tolist() == ["dr.test"] and "liste de travail" in log.purpose[0]
     panel = invoke("patientele")
     assert "Patientèle médecin traitant" in panel and "Diabète" in panel and "Flux" in panel
