@@ -62,8 +62,8 @@ def test_par_action_is_one_row_per_gap(cli: CliRunner, engine) -> None:
     result = cli.invoke(app, ["gaps", "--par-action", "--format", "csv"])
     assert result.exit_code == 0, result.output
     rows = _csv(result.output)
-    assert len(rows) == len(gaps) > len({r["person_id"] for r in rows})
-    assert all(r["due_since"] for r in rows)  # never empty
+    assert len(rows) == len(gaps) > len({r["pseudonyme"] for r in rows})
+    assert all(re.fullmatch(r"\d{2}/\d{2}/\d{4}", r["à faire depuis"]) for r in rows)  # never empty, French
 
 
 def test_unknown_provider_is_refused_in_french(cli: CliRunner) -> None:

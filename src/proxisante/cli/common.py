@@ -3,7 +3,8 @@ and the tables that several commands print (rows per table, a load's report)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -50,6 +51,14 @@ def progress_bar() -> Progress:
         console=console,
         transient=False,
     )
+
+
+@contextmanager
+def working(message: str, on: Console | None = None) -> Iterator[None]:
+    """A spinner and ``message`` (French, « Calcul des indicateurs… ») while a command computes for more than a
+    moment: on a terminal only, and gone once done, so that a log or a pipe reads as before."""
+    with (on or console).status(message):
+        yield
 
 
 def os_error_text(error: OSError) -> str:

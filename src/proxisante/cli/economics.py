@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from proxisante.cli.common import console, decimal, number, percent
+from proxisante.cli.common import console, decimal, number, percent, working
 from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope
 from proxisante.cli.scope import scope_from_options as chosen_scope
 from proxisante.formats import keuros
@@ -175,7 +175,8 @@ def _warehouse_profile(year: int | None, scope: Scope, attributed: bool = False)
     try:
         chosen = year or last_full_year(scoped(installation, scope))
         wanted = profile_scope(scope, attributed, chosen) if chosen is not None else scope
-        return warehouse_profile(installation, chosen, scope=wanted)
+        with working("Lecture du profil de la structure dans l'entrepôt…"):
+            return warehouse_profile(installation, chosen, scope=wanted)
     except NoBilledActs as error:
         raise ProfileError(f"{error} ou donnez --profile") from error
     finally:

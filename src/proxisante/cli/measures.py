@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from proxisante import formats
-from proxisante.cli.common import console, date, number
+from proxisante.cli.common import console, date, number, working
 from proxisante.cli.periods import PeriodOption, check_data, month_option, period_option
 from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope
 from proxisante.cli.scope import scope_from_options as chosen_scope
@@ -100,7 +100,8 @@ def run_measures(
     try:
         tables = ScopedTables(installation.warehouse, scope)
         check_data(tables, span, note=output == "table")
-        result = run(tables, span, chosen, by=[by] if by else [], stratify=stratify)
+        with working("Calcul des indicateurs…"):
+            result = run(tables, span, chosen, by=[by] if by else [], stratify=stratify)
         # The doctor's name beside the RPPS, for the care team only: not in an output that leaves the structure.
         names = provider_names(tables) if by == "provider" and not (protect or threshold is not None) else None
     finally:
@@ -234,12 +235,13 @@ def gaps(
         if provider is not None:
             _check_provider(tables, provider)
         check_data(tables, span, note=output == "table")
-        frame = care_gaps(tables, span, chosen, provider_rpps=provider, without_mt=sans_medecin)
-        done = closed_since(tables, frame, span, last, without_mt=sans_medecin) if last else None
-        if not par_action:
-            frame = worklist.work_list(frame, span.end, worklist.risk_levels(tables, span.end), done)
-        else:
-            frame = frame.assign(done_since=done if done is not None else None)
+        with working("Calcul de la liste de travail…"):
+            frame = care_gaps(tables, span, chosen, provider_rpps=provider, without_mt=sans_medecin)
+            done = closed_since(tables, frame, span, last, without_mt=sans_medecin) if last else None
+            if not par_action:
+                frame = worklist.work_list(frame, span.end, worklist.risk_levels(tables, span.end), done)
+            else:
+                frame = frame.assign(done_since=done if done is not None else None)
         names = provider_names(tables)
         if nominative:
             name = f"liste de travail {span.label}" + (f", médecin {provider}" if provider else "")
@@ -392,7 +394,8 @@ def series_command(
     try:
         tables = ScopedTables(installation.warehouse, scope)
         known = check_data(tables, months) or months.end  # months after the last data: not computed
-        frame = series(tables, chosen, months.start, min(months.end, known))
+        with working("Calcul de la série mensuelle…"):
+            frame = series(tables, chosen, months.start, min(months.end, known))
     finally:
         installation.close()
     print_scope(scope, installation.settings)

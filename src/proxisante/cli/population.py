@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from proxisante import formats
-from proxisante.cli.common import console, date, number, percent
+from proxisante.cli.common import console, date, number, percent, working
 from proxisante.cli.measures import provider_names
 from proxisante.cli.periods import check_data, check_day, day_option, period_option
 from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope
@@ -40,7 +40,8 @@ def patientele(
     try:
         check_day(scoped(installation, scope), reference)
         check_data(scoped(installation, scope), span)
-        tables = tables_on(installation, reference, span, scope=scope, by_provider=provider)
+        with working("Calcul de la patientèle…"):
+            tables = tables_on(installation, reference, span, scope=scope, by_provider=provider)
         names = provider_names(scoped(installation, scope)) if provider else {}
     finally:
         installation.close()

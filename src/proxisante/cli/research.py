@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from proxisante.cli.common import console, number, os_error_text, print_row_counts
+from proxisante.cli.common import console, number, os_error_text, print_row_counts, working
 from proxisante.cli.scope import AttributedOption, CptsOption, NetworkOption, StructureOption, print_scope
 from proxisante.cli.scope import scope_from_options as chosen_scope
 from proxisante.installation import open_installation
@@ -83,7 +83,8 @@ def extract_project(
     installation = open_installation()
     try:
         print_scope(scope, installation.settings)
-        result = extract(installation, project_id, out, by, scope)
+        with working("Préparation de l'extrait…"):
+            result = extract(installation, project_id, out, by, scope)
     except (ProjectError, ExportError) as error:
         console.print(f"[red]Extrait refusé :[/red] {escape(str(error))}")
         raise typer.Exit(code=2) from error
