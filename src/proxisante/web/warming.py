@@ -5,9 +5,10 @@ A load of structure B makes the cached figures of B, of B's CPTS and of the netw
 for their computation (seconds at 40,000 patients: the p99 of ``bench/network_serving.py`` in issue 15).
 :class:`Warmer` watches the last committed batch of every structure (whatever loaded it: the drop folders,
 an upload, ``proxisante ingest`` sent to the server, another process on PostgreSQL) and, for each structure
-whose batch changed, computes the default views of the scopes its accounts read (``Services.warm``): the
-structure's own, then its CPTS's, then the network's, each on a reading connection of its own so that the
-pages keep answering meanwhile. At start every scope is warmed once.
+whose batch changed, computes the default views of the scopes its accounts read (``Services.warm``, and the
+economics page's default simulation): the structure's own, then its CPTS's, then the network's, each on a
+reading connection of its own so that the pages keep answering meanwhile. At start every scope is warmed
+once.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import logging
 import threading
 
 from proxisante.definitions import ParameterFile
+from proxisante.economics.costs import load_costs, stored_costs
 from proxisante.network.scope import Scope, ScopeError
 from proxisante.settings import Settings
+from proxisante.web.economics_view import CostsRefused, ScenarioIn, costs_key, simulation_for
 from proxisante.web.security.scopes import Registry, registry_of, scope_of
-from proxisante.web.services import Services
+from proxisante.web.services import InputError, Services, Unavailable
 
 log = logging.getLogger(__name__)
 SECURITY = ParameterFile("proxisante.web.security", "security.yaml")
@@ -76,7 +79,9 @@ class Warmer:
             if self._stop.is_set() or self.services.closed:
                 return done
             try:
-                self.services.for_scope(scope).warm()
+                view = self.services.for_scope(scope)
+                view.warm()
+                self.economics(view)
             except Exception:  # a page computes it on demand instead; the next load tries again
                 log.exception("background computation of the views of %s failed", scope.name)
                 continue
@@ -84,6 +89,15 @@ class Warmer:
         self.warmed_scopes.extend(done)
         self._warmed.update(batches)
         return done
+
+    def economics(self, view: Services) -> None:
+        """The economics page's default simulation, with the scope's own costs if its managers gave them
+        (else the example, as the page shows it): seconds of random draws the first visitor would wait for."""
+        costs = stored_costs(self.settings.home_dir, costs_key(view.scope)) or load_costs()
+        try:
+            simulation_for(view, ScenarioIn(), costs, frozenset())
+        except (CostsRefused, Unavailable, InputError):  # the page says why; nothing to compute ahead
+            return
 
     def _run(self) -> None:
         while not self._stop.is_set() and not self.services.closed:
