@@ -14,6 +14,7 @@ import os
 import secrets
 import stat
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,13 +99,28 @@ def load_or_create_key(path: Path) -> bytes:
     return key
 
 
+_store_locks: dict[str, threading.RLock] = {}
+_store_locks_guard = threading.Lock()
+
+
+def _store_lock(path: Path) -> threading.RLock:
+    key = str(path.expanduser().resolve())
+    with _store_locks_guard:
+        return _store_locks.setdefault(key, threading.RLock())
+
+
 @contextmanager
 def private_store(path: Path, ddl: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to one of the installation's own DuckDB files kept apart from the warehouse (the
-    identity vault, the web accounts), its tables created by ``ddl`` if new; closed on leaving."""
-    con = duckdb.connect(str(path))
-    try:
-        con.execute(ddl)
-        yield con
-    finally:
-        con.close()
+    identity vault, the web accounts), its tables created by ``ddl`` if new; closed on leaving.
+
+    One connection per file at a time in this process: the server's threads open these files at once (an
+    audit row while another request reads the accounts), and DuckDB refuses to attach a file that another
+    thread is closing (« Unique file handle conflict », seen at 20 users on 100,000 patients)."""
+    with _store_lock(path):
+        con = duckdb.connect(str(path))
+        try:
+            con.execute(ddl)
+            yield con
+        finally:
+            con.close()
