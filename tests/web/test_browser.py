@@ -48,7 +48,7 @@ def server(app, centre):
     if store.get(USER) is None:
         # Separation of duties: no account both administers and reads names (admin is the conftest's own).
         store.add(USER, PASSWORD, ["coordinateur", "gestionnaire"], display_name="Navigateur")
-    app.state.web.services.warm()  # as `proxisante serve` does in the background
+    app.state.web.services.warm(trends=False)  # as `proxisante serve` does in the background (trends: on demand)
     port = _free_port()
     instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=instance.run, daemon=True)

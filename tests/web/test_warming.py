@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from proxisante.ingest import FORMATS
+from proxisante.measures.definition import library
 from proxisante.network.scope import Scope
 from proxisante.network.structures import load_source
 from proxisante.settings import Settings
 from proxisante.synth.network import generate_network
 from proxisante.web import services as services_module
 from proxisante.web.security.scopes import Registry, registry_of, scope_of
-from proxisante.web.services import Services, period_of
+from proxisante.web.services import Services, period_of, trend_months
 from proxisante.web.warming import Warmer, scopes_to_warm
 from tests.lib.network import LoadedNetwork
 
@@ -42,7 +43,7 @@ def test_a_load_of_one_structure_warms_its_views_and_only_those_it_made_stale(
 ) -> None:
     installation = network.open()
     services = Services(installation)
-    warmer = Warmer(services, installation.settings, interval=0)
+    warmer = Warmer(services, installation.settings, interval=0, trends=False)  # trends: the test below
     registry = registry_of(installation.settings)
     first, second, third = network.finess
     try:
@@ -68,5 +69,35 @@ def test_a_load_of_one_structure_warms_its_views_and_only_those_it_made_stale(
         view = services.for_scope(scope_of(second, None, registry))
         view.results(period_of(str(view.default_year())))
         assert computed == []
+    finally:
+        services.close()
+
+
+def test_trend_months_never_run_after_the_last_data() -> None:
+    year = period_of("2025")
+    assert trend_months(year, date(2026, 6, 30), False) == (date(2025, 1, 1), date(2025, 12, 1))
+    assert trend_months(year, date(2025, 6, 30), False) == (date(2024, 7, 1), date(2025, 6, 1))
+    assert trend_months(year, date(2025, 6, 30), True) == (date(2023, 1, 1), date(2025, 6, 1))
+    assert trend_months(year, None, False) == (date(2025, 1, 1), date(2025, 12, 1))
+
+
+def test_warm_computes_every_indicator_page_trend(network: LoadedNetwork, monkeypatch: pytest.MonkeyPatch) -> None:
+    installation = network.open()
+    services = Services(installation)
+    smallest = network.finess[-1]
+    view = services.for_scope(Scope.of([smallest]))
+    computed: list[str] = []
+    real_series = services_module.series
+    monkeypatch.setattr(
+        services_module, "series", lambda t, m, *a, **k: computed.append(m.id) or real_series(t, m, *a, **k)
+    )
+    try:
+        view.warm(trends=False)
+        assert computed == []
+        view.warm()
+        assert sorted(computed) == sorted(library())  # each indicator's page, once
+        first, last = trend_months(period_of(str(view.default_year())), view.last_data(), False)
+        view.series(library()[computed[0]], first, last)  # what the page asks: served from the cache
+        assert len(computed) == len(library())
     finally:
         services.close()

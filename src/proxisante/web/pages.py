@@ -105,7 +105,7 @@ from proxisante.web.security.auth import (
 from proxisante.web.security.permissions import CARE_TEAM, ROLES, web_may_create
 from proxisante.web.security.pseudonyms import providers_shown
 from proxisante.web.security.scopes import registry_of, shown_name
-from proxisante.web.services import InputError, Services, Unavailable, measure_of, period_of
+from proxisante.web.services import InputError, Services, Unavailable, measure_of, period_of, trend_months
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -471,15 +471,7 @@ def indicator(
         chosen = {measure.id: measure}
         exports = tables_view.indicator_exports(rows, chosen, None, names, protected(user), "medecins", title)
         return tables_view.respond(exports, export, tableau, tables_view.today_name(measure.id, span.label))
-    last = min(span.end, last_data(svc) or span.end).replace(day=1)  # no month after the last data
-    if protected(user):  # published years only: the last three
-        first = dt.date(last.year - 2, 1, 1)
-    else:  # 12 rolling months ending each month of the last year
-        first = (
-            dt.date(last.year, last.month + 1, 1).replace(year=last.year - 1)
-            if last.month < 12
-            else dt.date(last.year, 1, 1)
-        )
+    first, last = trend_months(span, last_data(svc), protected(user))
     trend = series_for(user, svc, measure, first, last)
     chart = svc.figure(
         "chart_series",

@@ -26,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import duckdb
@@ -79,6 +80,18 @@ def period_of(text: str) -> Period:
     if not 1900 <= period.end.year <= 2100:
         raise InputError(f"période {text!r} hors des années 1900 à 2100")
     return period
+
+
+def trend_months(span: Period, last_data: dt.date | None, protected: bool) -> tuple[dt.date, dt.date]:
+    """The first and last months of an indicator page's trend for ``span``: never a month after the last data;
+    the twelve months of the last year for the care team (12 rolling months ending each), the last three
+    calendar years for a protected audience (``web.access.series_for``)."""
+    last = min(span.end, last_data or span.end).replace(day=1)
+    if protected:
+        return dt.date(last.year - 2, 1, 1), last
+    if last.month < 12:
+        return dt.date(last.year, last.month + 1, 1).replace(year=last.year - 1), last
+    return dt.date(last.year, 1, 1), last
 
 
 def measure_of(measure_id: str) -> Measure:
@@ -276,18 +289,20 @@ class Services:
         with self.reading():
             return call()
 
-    def warm(self) -> None:
+    def warm(self, trends: bool = True) -> None:
         """Compute what the pages show by default, so that their first visitor does not wait: the home page,
         the patientèle, the indicators and the year before (the page compares them), the quality page, the
         work list of the scope (every médecin traitant's is its rows), and the views of an audience outside
-        the care team (without the objectors, ``web.access``). Other periods, dates and simulations are
+        the care team (without the objectors, ``web.access``), and last each indicator's trend (its page;
+        ``trends=False`` leaves them to be computed on demand).
+        Other periods, dates, a patient's plan and simulations are
         computed on demand (the page says « Calcul en cours »).
 
         Runs in the background (``web.warming``); stops quietly when the server shuts down meanwhile."""
         year = self.default_year()
         period = period_of(str(year))
         on = dt.date(year, 12, 31)
-        steps = (
+        steps: tuple[Callable[[], object], ...] = (
             self.status,
             self.last_data,
             lambda: self.patientele(on, period),
@@ -301,6 +316,11 @@ class Services:
             # what an audience outside the care team sees: without the objectors (``api.access``)
             lambda: self.protected_results(period, None, self.objections()),
             lambda: self.patientele(on, period, self.objections()),
+            # each indicator's page: its trend over the default year (the longest of the default views, last)
+            *(
+                partial(self.series, m, *trend_months(period, self.last_data(), False))
+                for m in (library().values() if trends else ())
+            ),
         )
         for step in steps:
             if self.closed:

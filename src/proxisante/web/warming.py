@@ -49,8 +49,11 @@ def scopes_to_warm(changed: set[str], registry: Registry) -> list[Scope]:
 class Warmer:
     """A background thread that keeps the default views of every scope computed (see the module)."""
 
-    def __init__(self, services: Services, settings: Settings, interval: float | None = None) -> None:
+    def __init__(
+        self, services: Services, settings: Settings, interval: float | None = None, *, trends: bool = True
+    ) -> None:
         self.services = services
+        self.trends = trends  # each indicator's trend too (the longest of the default views)
         self.settings = settings
         self.interval = float(interval if interval is not None else SECURITY.value("warm_poll_seconds"))
         self._warmed: dict[str, str] = {}
@@ -80,7 +83,7 @@ class Warmer:
                 return done
             try:
                 view = self.services.for_scope(scope)
-                view.warm()
+                view.warm(self.trends)
                 self.economics(view)
             except Exception:  # a page computes it on demand instead; the next load tries again
                 log.exception("background computation of the views of %s failed", scope.name)
