@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from proxisante import main
 from proxisante.cli import app as cli
+from proxisante.economics.costs import CostsError
 from proxisante.economics.profile import ProfileError
 from proxisante.installation import Installation, open_installation
 from proxisante.measures.periods import parse_period
@@ -85,7 +86,7 @@ def test_profile_then_payment_simulation(centre: Installation, tmp_path: Path) -
     simulation = main.payment_simulation(profile, draws=100, seed=1)
     assert simulation.years == [2025] and simulation.costs.example and simulation.draws == 100
     assert main.payment_simulation(profile, None, (2025, 2026), draws=100).years == [2025, 2026]
-    with pytest.raises(OSError):  # the costs are read before any draw
+    with pytest.raises(CostsError, match="introuvable"):  # the costs are read before any draw
         main.payment_simulation(profile, tmp_path / "missing.yaml", draws=100)
 
 

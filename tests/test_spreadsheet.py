@@ -23,6 +23,7 @@ from openpyxl.styles import PatternFill
 from typer.testing import CliRunner
 
 from proxisante.cli import app
+from proxisante.cli import measures as cli_measures
 from proxisante.cli.common import console
 from proxisante.spreadsheet import (
     is_hostile,
@@ -145,7 +146,9 @@ def test_gaps_csv(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     })  # fmt: skip
     monkeypatch.setattr(gaps, "care_gaps", lambda *a, **k: frame)
     monkeypatch.setattr(gaps, "nominative", lambda f, *a, **k: f.assign(family_name=HOSTILE, given_names=HOSTILE))
-    result = runner.invoke(app, ["gaps", "--format", "csv", "--nominative", "--reader", "moi"])
+    monkeypatch.setattr(cli_measures, "check_data", lambda *a, **k: None)  # the engines are the fakes above
+    args = ["gaps", "--par-action", "--period", "2025", "--format", "csv", "--nominative", "--reader", "moi"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     _assert_csv_safe(result.output, expected=3 * n)
     assert ";-3;" in result.output  # a number stays a number
@@ -155,13 +158,20 @@ def test_measures_run_csv(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) ->
     import proxisante.measures.results as results
 
     class Result:
-        table = pd.DataFrame({"measure_id": HOSTILE, "provider": HOSTILE, "rate": [-0.5] * len(HOSTILE)})
+        table = pd.DataFrame(
+            {
+                "measure_id": HOSTILE,
+                "provider": HOSTILE,
+                **dict.fromkeys(("rate", "ci_low", "ci_high"), [-0.5] * len(HOSTILE)),
+            }
+        )
 
     monkeypatch.setattr(results, "run", lambda *a, **k: Result())
+    monkeypatch.setattr(cli_measures, "check_data", lambda *a, **k: None)  # the engine is the fake above
     result = runner.invoke(app, ["measures", "run", "--format", "csv"])
     assert result.exit_code == 0, result.output
     _assert_csv_safe(result.output, expected=2 * len(HOSTILE))
-    assert ";-0,5" in result.output
+    assert ";-50,0;" in result.output  # a number stays a number (a rate, shown in %)
 
 
 def test_territory_csv(runner: CliRunner, tmp_path: Path) -> None:

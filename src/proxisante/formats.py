@@ -279,8 +279,9 @@ def indicator_table(
     its interval, status. ``names`` (RPPS → name) adds the doctor's name beside the RPPS (for the care team
     only); ``previous`` (the results of the previous period) adds its rate and the change."""
     out = frame.copy()
-    scale = [1.0 if per_100(measures[m].scoring) else 100.0 for m in out.measure_id]
-    out["label"] = [measures[m].short_label for m in out.measure_id]
+    # an id the library does not know (results of an older library) keeps its id as label, as a proportion
+    scale = [1.0 if m in measures and per_100(measures[m].scoring) else 100.0 for m in out.measure_id]
+    out["label"] = [measures[m].short_label if m in measures else str(m) for m in out.measure_id]
     out["unit"] = [PER_100_UNIT if s == 1.0 else "%" for s in scale]
     for column in ("rate", "ci_low", "ci_high"):
         out[column] = [_scaled(v, s) for v, s in zip(out[column], scale, strict=True)]
