@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from proxisante.cli import app
+from proxisante.cli.common import console
 from proxisante.ingest.pivot.load import load_pivot
 from proxisante.installation import open_installation
 from proxisante.settings import Settings
@@ -121,7 +122,14 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _cli(*words: str) -> str:
-    result = CliRunner().invoke(app, list(words), prog_name="proxisante", env={"COLUMNS": "300"})
+    """A command's output on a wide console, whatever an earlier test or the terminal left (a cell wrapped
+    or cut by a narrow table would hide the words looked for)."""
+    saved = console._width, console._height
+    console._width, console._height = 300, 50
+    try:
+        result = CliRunner().invoke(app, list(words), prog_name="proxisante", env={"COLUMNS": "300"})
+    finally:
+        console._width, console._height = saved
     assert result.exit_code == 0, result.output[-2000:]
     return result.output
 
